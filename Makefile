@@ -1,0 +1,50 @@
+# pi-crm: `make run` starts the whole appliance locally; `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BINARIES := crm-web crm-sender crm-insights crm-health crmctl
+export CGO_ENABLED := 0
+
+.PHONY: all build build-arm64 run test bench lint css vendor clean
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(BINARIES))
+
+build-arm64:
+	@mkdir -p dist/linux-arm64
+	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-arm64/ $(addprefix ./cmd/,$(BINARIES))
+
+# Builds, migrates, seeds the demo users when the database is empty, and runs
+# the four daemons against ./var until Ctrl-C.
+run: build
+	@./scripts/run-local.sh
+
+# Every test: unit, store (multi-process), HTTP, daemons under a fake systemd,
+# and the browser tests in headless Chromium.
+test:
+	$(GO) test -count=1 -timeout 14m ./...
+
+# Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
+bench: build
+	@PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ | grep '^BENCH ' ; exit $${PIPESTATUS[0]}
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+# The Tailwind build and the vendored htmx are committed: go build needs no npm.
+css:
+	npm ci --no-audit --no-fund
+	npm run css
+
+vendor:
+	npm ci --no-audit --no-fund
+	npm run vendor
+
+clean:
+	rm -rf bin dist

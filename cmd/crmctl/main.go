@@ -1,0 +1,267 @@
+// Command crmctl administers a pi-crm appliance: it migrates the database,
+// manages users and API keys, and seeds demo data. Secrets come from stdin,
+// never from arguments, so they stay out of shell history and ps.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/pi-crm/pi-crm/migrations"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/config"
+	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: crmctl <command> [flags]
+
+commands:
+  migrate                                   apply pending schema migrations
+  user add --email E --name N [--tz Z]      add a user; password read from stdin
+  user passwd --email E                     set a user's password from stdin
+  user list                                 list users
+  apikey create --user E --scope S [--scope S] [--name N] [--expires 720h]
+                                            print a new API key (only the key) on stdout
+  demo [--if-empty]                         seed the demo users and workspaces
+  version                                   print the version and schema version
+
+configuration comes from PICRM_* variables (see README).`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "crmctl:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintln(os.Stderr, usage)
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// app is what the commands share.
+type app struct {
+	cfg    config.Common
+	db     *store.DB
+	users  *auth.Store
+	spaces *workspace.Store
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("no command")
+	}
+	e := config.FromOS()
+	cfg := config.ReadCommon(e)
+	cost := e.Int("PICRM_BCRYPT_COST", 11, 4, 15)
+	if err := e.Err(); err != nil {
+		return err
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	db, err := store.Open(cfg.DB, store.Options{PoolSize: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: workspace.NewStore(db), stdin: stdin, stdout: stdout, stderr: stderr}
+	if args[0] != "migrate" && args[0] != "version" {
+		// Every other command needs this build's schema; crmctl is the
+		// admin tool, so it brings the database up to date itself.
+		if _, _, err := db.Migrate(ctx); err != nil {
+			return err
+		}
+	}
+	switch args[0] {
+	case "migrate":
+		return a.migrate(ctx)
+	case "version":
+		v, err := db.SchemaVersion(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "crmctl %s, built for schema %d; database %s is at schema %d\n", version, migrations.Version(), cfg.DB, v)
+		return nil
+	case "user":
+		if len(args) < 2 {
+			return usageError("user: want add, passwd or list")
+		}
+		switch args[1] {
+		case "add":
+			return a.userAdd(ctx, args[2:])
+		case "passwd":
+			return a.userPasswd(ctx, args[2:])
+		case "list":
+			return a.userList(ctx)
+		}
+		return usageError("user: unknown subcommand " + args[1])
+	case "apikey":
+		if len(args) < 2 || args[1] != "create" {
+			return usageError("apikey: want create")
+		}
+		return a.apikeyCreate(ctx, args[2:])
+	case "demo":
+		return a.demo(ctx, args[1:])
+	}
+	return usageError("unknown command " + args[0])
+}
+
+func (a *app) migrate(ctx context.Context) error {
+	from, to, err := a.db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		fmt.Fprintf(a.stdout, "schema is up to date at version %d\n", to)
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "migrated schema from version %d to %d\n", from, to)
+	return nil
+}
+
+// readPassword reads one line from stdin.
+func (a *app) readPassword() (string, error) {
+	if f, ok := a.stdin.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprint(a.stderr, "password (input is shown; pipe it in to hide it): ")
+		}
+	}
+	line, err := bufio.NewReader(a.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from stdin: %w", err)
+	}
+	pw := strings.TrimRight(line, "\r\n")
+	if pw == "" {
+		return "", errors.New("no password on stdin")
+	}
+	return pw, nil
+}
+
+func (a *app) userAdd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
+	email := fs.String("email", "", "email address (the log-in)")
+	name := fs.String("name", "", "display name")
+	tz := fs.String("tz", "UTC", "IANA time zone, e.g. America/Los_Angeles")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	pw, err := a.readPassword()
+	if err != nil {
+		return err
+	}
+	u, err := a.users.CreateUser(ctx, auth.NewUser{Email: *email, Name: *name, TimeZone: *tz, Password: pw}, "crmctl")
+	if err != nil {
+		return fmt.Errorf("user add: %w", err)
+	}
+	fmt.Fprintf(a.stdout, "added user %s (%s)\n", u.Email, u.ID)
+	return nil
+}
+
+func (a *app) userPasswd(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("user passwd", flag.ContinueOnError)
+	email := fs.String("email", "", "the user's email")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	pw, err := a.readPassword()
+	if err != nil {
+		return err
+	}
+	if err := a.users.SetPassword(ctx, *email, pw, "crmctl"); err != nil {
+		return fmt.Errorf("user passwd %s: %w", *email, err)
+	}
+	fmt.Fprintf(a.stdout, "password set for %s; their sessions have ended\n", *email)
+	return nil
+}
+
+func (a *app) userList(ctx context.Context) error {
+	users, err := a.users.Users(ctx)
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		fmt.Fprintf(a.stdout, "%s\t%s\t%s\t%s\n", u.ID, u.Email, u.Name, u.TimeZone)
+	}
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (a *app) apikeyCreate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("apikey create", flag.ContinueOnError)
+	email := fs.String("user", "", "the owner's email")
+	name := fs.String("name", "crmctl", "what the key is for")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; 0 never expires")
+	var scopes multiFlag
+	fs.Var(&scopes, "scope", "a scope ("+strings.Join(auth.Scopes, ", ")+"); repeat for more")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	u, err := a.users.UserByEmail(ctx, *email)
+	if err != nil {
+		return fmt.Errorf("apikey create: user %q: %w", *email, err)
+	}
+	in := auth.NewAPIKey{Name: *name, Scopes: scopes}
+	if *expires > 0 {
+		t := time.Now().Add(*expires).UTC()
+		in.ExpiresAt = &t
+	}
+	actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+	key, _, err := a.users.CreateAPIKey(ctx, actor, in)
+	if err != nil {
+		return fmt.Errorf("apikey create: %w", err)
+	}
+	fmt.Fprintln(a.stdout, key)
+	return nil
+}
+
+func (a *app) demo(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	ifEmpty := fs.Bool("if-empty", false, "seed only when the database has no users")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if *ifEmpty {
+		n, err := a.users.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			fmt.Fprintf(a.stderr, "database already has %d users; not seeding\n", n)
+			return nil
+		}
+	}
+	logins, err := demo.Seed(ctx, a.users, a.spaces)
+	if err != nil {
+		return err
+	}
+	if err := demo.Save(a.cfg.DataDir, logins); err != nil {
+		return err
+	}
+	fmt.Fprint(a.stdout, demo.Format(logins))
+	return nil
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Options tunes the API.
+type Options struct {
+	// RatePerSecond and Burst bound each key's requests (defaults 10 and 30).
+	RatePerSecond float64
+	Burst         int
+	Now           func() time.Time
+}
+
+// Handler serves /api/v1.
+type Handler struct {
+	log        *slog.Logger
+	auth       *auth.Store
+	workspaces *workspace.Store
+	limit      *limiter
+	router     chi.Router
+}
+
+// New returns the API handler, to be mounted at /api/v1.
+func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, opts Options) *Handler {
+	if opts.RatePerSecond <= 0 {
+		opts.RatePerSecond = 10
+	}
+	if opts.Burst <= 0 {
+		opts.Burst = 30
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	h := &Handler{log: log, auth: a, workspaces: ws, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
+	r := chi.NewRouter()
+	r.Use(h.authenticate)
+	r.Get("/me", h.me)
+	r.With(h.need(auth.ScopeWorkspacesRead)).Get("/workspaces", h.workspaceList)
+	r.With(h.need(auth.ScopeWorkspacesWrite)).Post("/workspaces", h.workspaceCreate)
+	r.With(h.need(auth.ScopeWorkspacesRead)).Get("/workspaces/{ws}", h.workspaceGet)
+	r.With(h.need(auth.ScopeWorkspacesWrite)).Patch("/workspaces/{ws}", h.workspaceUpdate)
+	r.With(h.need(auth.ScopeWorkspacesWrite)).Delete("/workspaces/{ws}", h.workspaceDelete)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, errs.NotFoundf("No such API route."))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, envelope{Error: &apiError{Code: "method_not_allowed", Message: r.Method + " is not allowed here."}})
+	})
+	h.router = r
+	return h
+}
+
+// Routes returns the router, for tests that walk every route.
+func (h *Handler) Routes() chi.Routes { return h.router }
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+type ctxKey int
+
+const keyActor ctxKey = 0
+
+func actorFrom(ctx context.Context) auth.Actor { a, _ := ctx.Value(keyActor).(auth.Actor); return a }
+
+// authenticate resolves the bearer key to an actor (401 otherwise) and
+// applies the key's rate limit (429 with Retry-After).
+func (h *Handler) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !found || strings.TrimSpace(key) == "" {
+			h.fail(w, r, errs.New(errs.Unauthorized, "Send an API key as \"Authorization: Bearer <key>\"."))
+			return
+		}
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		a, err := h.auth.APIKeyActor(r.Context(), strings.TrimSpace(key), ip)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if okay, wait := h.limit.allow(a.APIKeyID); !okay {
+			h.fail(w, r, &errs.Error{Kind: errs.TooMany, Code: "rate_limited", RetryAfter: wait,
+				Message: "Too many requests for this API key; slow down."})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyActor, a)))
+	})
+}
+
+// need refuses a key without scope with 403.
+func (h *Handler) need(scope string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !actorFrom(r.Context()).Can(scope) {
+				h.fail(w, r, &errs.Error{Kind: errs.Forbidden, Code: "missing_scope", Message: "This API key lacks the " + scope + " scope."})
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+type meJSON struct {
+	ID       string   `json:"id"`
+	Email    string   `json:"email"`
+	Name     string   `json:"name"`
+	TimeZone string   `json:"time_zone"`
+	Scopes   []string `json:"scopes"`
+}
+
+func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
+	a := actorFrom(r.Context())
+	ok(w, http.StatusOK, meJSON{ID: a.UserID, Email: a.Email, Name: a.Name, TimeZone: a.TimeZone, Scopes: a.Scopes})
+}

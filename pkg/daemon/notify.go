@@ -1,0 +1,37 @@
+package daemon
+
+import (
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// Notify sends state to systemd when the process runs under a unit with
+// NOTIFY_SOCKET set; otherwise it does nothing. Failures are logged, never
+// fatal: a lost notification must not stop the service.
+func Notify(log *slog.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify failed", "state", state, "err", err)
+	}
+}
+
+// WatchdogInterval returns how often to pet systemd's watchdog (half of
+// WatchdogSec, as sd_watchdog_enabled(3) advises), or 0 when it is off.
+func WatchdogInterval() time.Duration {
+	d, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d / 2
+}
+
+// NewLogger returns the process's logger: text lines to stderr, which
+// journald captures, at level (debug, info, warn, error).
+func NewLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,94 @@
+// Package demo seeds a fresh database with the two users of the appliance,
+// Andy (a loan officer) and Monalisa (a real-estate agent), and their
+// workspaces, so `make run` opens on something real. Passwords are random
+// per seeding, never in the source.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Login is a seeded user's credentials.
+type Login struct {
+	Name     string
+	Email    string
+	Password string
+}
+
+type person struct {
+	name, email, tz string
+	workspaces      []string
+}
+
+var people = []person{
+	{"Andy", "andy@example.com", "America/Los_Angeles", []string{
+		"Loan Factory", "MaiStory", "RateReady Realtors", "Real Estate Open Houses", "AI Consulting", "Family & Friends"}},
+	{"Monalisa", "monalisa@example.com", "America/Los_Angeles", []string{"Coldwell Banker Contacts"}},
+}
+
+// LoginsFile is where Seed keeps the logins, inside the data folder, so
+// `make run` can show them again on later starts.
+const LoginsFile = "demo-logins.txt"
+
+// Seed creates the demo users and workspaces and returns their logins. It
+// fails (changing nothing) if a demo email is already taken.
+func Seed(ctx context.Context, users *auth.Store, workspaces *workspace.Store) ([]Login, error) {
+	var logins []Login
+	for _, p := range people {
+		pw := password()
+		u, err := users.CreateUser(ctx, auth.NewUser{Email: p.email, Name: p.name, TimeZone: p.tz, Password: pw}, "demo")
+		if err != nil {
+			return logins, fmt.Errorf("demo user %s: %w", p.email, err)
+		}
+		actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+		for _, name := range p.workspaces {
+			if _, err := workspaces.Create(ctx, actor, workspace.Change{Name: &name}); err != nil {
+				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
+			}
+		}
+		logins = append(logins, Login{Name: p.name, Email: p.email, Password: pw})
+	}
+	return logins, nil
+}
+
+// password returns a random password that is easy to type: five groups of
+// four lowercase letters and digits (about 100 bits).
+func password() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	var sb strings.Builder
+	for i, c := range b {
+		if i > 0 && i%4 == 0 {
+			sb.WriteByte('-')
+		}
+		sb.WriteByte(alphabet[int(c)%len(alphabet)])
+	}
+	return sb.String()
+}
+
+// Format renders logins as the lines crmctl prints and saves.
+func Format(logins []Login) string {
+	var sb strings.Builder
+	for _, l := range logins {
+		fmt.Fprintf(&sb, "%-9s %-22s %s\n", l.Name, l.Email, l.Password)
+	}
+	return sb.String()
+}
+
+// Save writes the logins to dataDir/LoginsFile, readable by the owner only.
+func Save(dataDir string, logins []Login) error {
+	p := filepath.Join(dataDir, LoginsFile)
+	if err := os.WriteFile(p, []byte(Format(logins)), 0o600); err != nil {
+		return fmt.Errorf("save demo logins: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// BusyTimeout is how long a connection waits for another process's write
+// lock before SQLITE_BUSY reaches the caller.
+const BusyTimeout = 5 * time.Second
+
+// Options tunes Open.
+type Options struct {
+	// PoolSize is the number of connections; each holds its own page cache,
+	// so daemons keep this small. Zero means 4.
+	PoolSize int
+}
+
+// DB is a pool of connections to one database file.
+type DB struct {
+	pool *sqlitex.Pool
+	path string
+}
+
+// Open opens (creating if needed) the database file at path, with its parent
+// directory, and prepares every connection with the pi-crm pragmas.
+func Open(path string, opts Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("open database: empty path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("create database folder: %w", err)
+	}
+	size := opts.PoolSize
+	if size <= 0 {
+		size = 4
+	}
+	pool, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
+		PoolSize:    size,
+		Flags:       sqlite.OpenReadWrite | sqlite.OpenCreate | sqlite.OpenWAL | sqlite.OpenNoMutex,
+		PrepareConn: prepareConn,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	db := &DB{pool: pool, path: path}
+	// Run the pragmas once now, so a bad path fails here and not on the
+	// first request.
+	if err := db.Ping(context.Background()); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func prepareConn(conn *sqlite.Conn) error {
+	conn.SetBusyTimeout(BusyTimeout)
+	// One statement at a time: ExecuteScript would wrap them in a
+	// savepoint, and synchronous cannot change inside a transaction.
+	for _, p := range []string{"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"} {
+		if err := sqlitex.ExecuteTransient(conn, p, nil); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close closes every connection of the pool.
+func (db *DB) Close() error {
+	if err := db.pool.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
+}
+
+// Take borrows a connection; the caller must give it back with Put.
+func (db *DB) Take(ctx context.Context) (*sqlite.Conn, error) {
+	conn, err := db.pool.Take(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("take connection: %w", err)
+	}
+	return conn, nil
+}
+
+// Put returns a connection taken with Take.
+func (db *DB) Put(conn *sqlite.Conn) { db.pool.Put(conn) }
+
+// Write runs fn in one BEGIN IMMEDIATE transaction, committed when fn returns
+// nil and rolled back otherwise (a panic rolls back too). fn must not make
+// network calls, render templates or sleep: other processes wait on the lock.
+func (db *DB) Write(ctx context.Context, fn func(*sqlite.Conn) error) (err error) {
+	conn, err := db.Take(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Put(conn)
+	end, err := sqlitex.ImmediateTransaction(conn)
+	if err != nil {
+		return fmt.Errorf("begin immediate: %w", err)
+	}
+	defer end(&err)
+	return fn(conn)
+}
+
+// Read runs fn in one read transaction, so that everything it reads comes
+// from the same snapshot.
+func (db *DB) Read(ctx context.Context, fn func(*sqlite.Conn) error) (err error) {
+	conn, err := db.Take(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Put(conn)
+	defer sqlitex.Transaction(conn)(&err)
+	return fn(conn)
+}
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.ExecuteTransient(conn, "SELECT 1", nil); err != nil {
+			return fmt.Errorf("ping database: %w", err)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pi-crm/pi-crm/pkg/errs"
+)
+
+// safeNext keeps a post-log-in redirect on this site: a path, never a
+// scheme-relative or absolute URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(SessionCookie); err == nil {
+		if _, err := s.Auth.SessionActor(r.Context(), c.Value, clientIP(r)); err == nil {
+			http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, "login", "", &page{Title: "Log in", Form: map[string]string{"next": r.URL.Query().Get("next")}})
+}
+
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	form := formOf(r, "email", "next")
+	sess, err := s.Auth.Login(r.Context(), form["email"], r.PostFormValue("password"), clientIP(r), r.UserAgent())
+	if err != nil {
+		e := errs.As(err)
+		switch e.Kind {
+		case errs.Unauthorized, errs.TooMany:
+			if e.Kind == errs.TooMany {
+				w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+			}
+			s.render(w, r, statusOf(e.Kind), "login", "", &page{Title: "Log in", Error: e.Message, Form: form})
+		default:
+			s.fail(w, r, err)
+		}
+		return
+	}
+	s.setCookie(w, r, SessionCookie, sess.Token, sess.ExpiresAt)
+	http.Redirect(w, r, safeNext(form["next"]), http.StatusSeeOther)
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	token, _ := r.Context().Value(keyToken).(string)
+	if err := s.Auth.Logout(r.Context(), a, token); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.clearCookie(w, r, SessionCookie)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// home opens the first workspace's dashboard, or invites the user to make one.
+func (s *Server) home(w http.ResponseWriter, r *http.Request) {
+	p := s.pageFor(r, "Welcome", nil)
+	if len(p.Workspaces) > 0 {
+		http.Redirect(w, r, "/w/"+p.Workspaces[0].ID, http.StatusSeeOther)
+		return
+	}
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "home", "", p)
+}
+
+// workspaceSwitch is the target of the sidebar's workspace selector.
+func (s *Server) workspaceSwitch(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	ws, err := s.Workspaces.Get(r.Context(), a, r.URL.Query().Get("ws"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/w/"+ws.ID)
+}

@@ -1,0 +1,201 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+	webfs "github.com/pi-crm/pi-crm/web"
+)
+
+// page is what every template receives.
+type page struct {
+	Title      string
+	Section    string // highlights the sidebar entry
+	Actor      auth.Actor
+	Workspaces []workspace.Workspace
+	Current    *workspace.Workspace
+	Flash      string
+	Error      string
+	RequestID  string
+	Form       map[string]string // the user's input, kept on a failed submit
+	Errors     map[string]string // field -> message
+	Now        time.Time
+	Data       any
+}
+
+// T formats a time (or *time.Time) in the actor's time zone.
+func (p *page) T(v any) string {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case *time.Time:
+		if x == nil {
+			return ""
+		}
+		t = *x
+	default:
+		return ""
+	}
+	loc := time.UTC
+	if p.Actor.TimeZone != "" {
+		if l, err := time.LoadLocation(p.Actor.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	return t.In(loc).Format("2006-01-02 15:04 MST")
+}
+
+// templates are parsed once at start: one set per page, each with the layout.
+type templates struct {
+	pages map[string]*template.Template
+}
+
+func parseTemplates(static *staticFiles) (*templates, error) {
+	funcs := template.FuncMap{
+		"static": static.URL,
+		"json": func(v any) string {
+			if v == nil {
+				return ""
+			}
+			b, _ := json.Marshal(v)
+			return string(b)
+		},
+	}
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(webfs.Templates, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := fs.Glob(webfs.Templates, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("list templates: %w", err)
+	}
+	t := &templates{pages: map[string]*template.Template{}}
+	for _, n := range names {
+		name := strings.TrimSuffix(path.Base(n), ".html")
+		if name == "layout" {
+			continue
+		}
+		c, err := layout.Clone()
+		if err != nil {
+			return nil, fmt.Errorf("clone layout: %w", err)
+		}
+		if _, err := c.ParseFS(webfs.Templates, n); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", n, err)
+		}
+		t.pages[name] = c
+	}
+	return t, nil
+}
+
+// render executes the page template name (or one of its blocks when block is
+// not empty, for htmx fragments) into a buffer first, so a template error
+// never sends half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name, block string, p *page) {
+	t, ok := s.tmpl.pages[name]
+	if !ok {
+		s.internal(w, r, fmt.Errorf("no template %q", name))
+		return
+	}
+	if p.Now.IsZero() {
+		p.Now = time.Now()
+	}
+	p.RequestID = requestID(r.Context())
+	if block == "" {
+		block = "layout"
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, block, p); err != nil {
+		s.internal(w, r, fmt.Errorf("render %s: %w", name, err))
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail answers err: NotFound as a 404 page (the same for missing and for
+// not-yours), TooMany as 429, and anything unexpected as a logged 500 that
+// shows only a request id.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	e := errs.As(err)
+	status := statusOf(e.Kind)
+	if status == http.StatusInternalServerError {
+		s.internal(w, r, err)
+		return
+	}
+	if e.Kind == errs.TooMany && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds())))
+	}
+	title := map[int]string{http.StatusNotFound: "Not found"}[status]
+	if title == "" {
+		title = http.StatusText(status)
+	}
+	msg := e.Message
+	if e.Kind == errs.NotFound {
+		msg = "There is nothing here, or it is not yours to see."
+	}
+	s.render(w, r, status, "error", "", s.pageFor(r, title, &page{Error: msg}))
+}
+
+// internal logs err with the request id and answers 500 without details.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	id := requestID(r.Context())
+	s.Log.Error("request failed", slog.String("request_id", id), slog.String("path", r.URL.Path), slog.Any("err", err))
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusInternalServerError)
+	fmt.Fprintf(w, "<!doctype html><title>Error</title><p>Something went wrong. Request id: %s</p>", template.HTMLEscapeString(id))
+}
+
+func statusOfErr(err error) int { return statusOf(errs.KindOf(err)) }
+
+func statusOf(k errs.Kind) int {
+	switch k {
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Invalid:
+		return http.StatusUnprocessableEntity
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.Unauthorized:
+		return http.StatusUnauthorized
+	case errs.TooMany:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// formOf returns the named form values, trimmed of nothing: what the user
+// typed is what they get back.
+func formOf(r *http.Request, names ...string) map[string]string {
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[n] = r.PostFormValue(n)
+	}
+	return m
+}
+
+// fieldErrors returns err's field messages when it is an Invalid or Conflict
+// error that names fields, else nil.
+func fieldErrors(err error) map[string]string {
+	e := errs.As(err)
+	if (e.Kind == errs.Invalid || e.Kind == errs.Conflict) && len(e.Fields) > 0 {
+		return e.Fields
+	}
+	return nil
+}

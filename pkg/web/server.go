@@ -1,0 +1,153 @@
+package web
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Deps is what the web server needs.
+type Deps struct {
+	Log        *slog.Logger
+	DB         *store.DB
+	Auth       *auth.Store
+	Workspaces *workspace.Store
+	Audit      *audit.Store
+	Registry   *prometheus.Registry
+	// API serves /api/v1; mounted as is.
+	API     http.Handler
+	Version string
+	// SecureCookies forces the Secure flag even on plain HTTP, for a TLS
+	// proxy in front; over TLS the flag is always set.
+	SecureCookies bool
+}
+
+// Server is the web UI.
+type Server struct {
+	Deps
+	tmpl    *templates
+	static  *staticFiles
+	started time.Time
+	pid     int
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+}
+
+// New parses the templates and loads the assets. It returns an error if an
+// embedded template does not parse.
+func New(d Deps) (*Server, error) {
+	st, err := loadStatic()
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseTemplates(st)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Deps: d, tmpl: t, static: st, started: time.Now(), pid: os.Getpid(),
+		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "picrm_http_requests_total", Help: "HTTP requests served by crm-web, by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "picrm_http_request_duration_seconds", Help: "Time to serve HTTP requests, by route pattern.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	if d.Registry != nil {
+		if err := d.Registry.Register(s.reqs); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+		if err := d.Registry.Register(s.latency); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Handler returns the router with every route.
+func (s *Server) Handler() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.withRequestID, s.recoverer, s.observe, securityHeaders)
+	r.Get("/healthz", s.healthz)
+	if s.Registry != nil {
+		r.Method(http.MethodGet, "/metrics", daemon.MetricsHandler(s.Registry))
+	}
+	r.Method(http.MethodGet, "/static/*", s.static)
+	if s.API != nil {
+		r.Mount("/api/v1", s.API)
+	}
+	r.Group(func(r chi.Router) {
+		// Browsers' cross-origin state-changing requests are refused
+		// (Sec-Fetch-Site / Origin checks, Go's CrossOriginProtection); the
+		// JSON API above authenticates by bearer key, never by cookie, so it
+		// needs no such check.
+		r.Use(http.NewCrossOriginProtection().Handler)
+		r.Get("/login", s.loginShow)
+		r.Post("/login", s.loginSubmit)
+		r.Group(func(r chi.Router) {
+			r.Use(s.requireSession)
+			r.Post("/logout", s.logout)
+			r.Get("/", s.home)
+			r.Get("/switch", s.workspaceSwitch)
+			r.Get("/workspaces/new", s.workspaceNew)
+			r.Post("/workspaces", s.workspaceCreate)
+			r.Route("/w/{ws}", func(r chi.Router) {
+				r.Use(s.loadWorkspace)
+				r.Get("/", s.dashboard)
+				r.Get("/settings", s.workspaceSettings)
+				r.Post("/rename", s.workspaceRename)
+				r.Post("/settings", s.workspaceSettingsSave)
+				r.Get("/delete", s.workspaceDeleteConfirm)
+				r.Post("/delete", s.workspaceDelete)
+			})
+			r.Get("/settings", func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "/settings/password", http.StatusSeeOther)
+			})
+			r.Get("/settings/password", s.passwordShow)
+			r.Post("/settings/password", s.passwordChange)
+			r.Get("/settings/api-keys", s.apiKeysShow)
+			r.Post("/settings/api-keys", s.apiKeyCreate)
+			r.Post("/settings/api-keys/{id}/revoke", s.apiKeyRevoke)
+			r.Get("/settings/audit", s.auditShow)
+			r.Get("/system", s.system)
+		})
+	})
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "404 page not found", http.StatusNotFound)
+	})
+	return r
+}
+
+// pageFor fills the parts of a page every signed-in page shares: the actor,
+// the sidebar's workspaces and the flash message.
+func (s *Server) pageFor(r *http.Request, title string, p *page) *page {
+	if p == nil {
+		p = &page{}
+	}
+	p.Title = title
+	if a, ok := actorFrom(r.Context()); ok {
+		p.Actor = a
+		if p.Workspaces == nil {
+			list, err := s.Workspaces.List(r.Context(), a)
+			if err != nil {
+				s.Log.Warn("list workspaces for sidebar", "err", err)
+			}
+			p.Workspaces = list
+		}
+	}
+	if ws, ok := workspaceFrom(r.Context()); ok && p.Current == nil {
+		p.Current = &ws
+	}
+	return p
+}
