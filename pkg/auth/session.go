@@ -56,14 +56,14 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 	)
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
 		var err error
-		if wait, err = throttleWait(conn, keys, now); err != nil || wait > 0 {
-			return err
-		}
 		user, hash, err = userByEmail(conn, email)
 		known = err == nil
-		if errs.KindOf(err) == errs.NotFound {
-			err = nil
+		if err != nil && errs.KindOf(err) != errs.NotFound {
+			return err
 		}
+		// The user is looked up first so that a throttled attempt still
+		// lands in the account's own audit trail.
+		wait, err = throttleWait(conn, keys, now)
 		return err
 	})
 	if err != nil {

@@ -1,0 +1,201 @@
+// Package apptest starts the real crm-web handler (router, stores, API) on a
+// loopback HTTP server over a fresh migrated database, and gives tests users,
+// logged-in clients and API keys.
+package apptest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pi-crm/pi-crm/pkg/api"
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
+	"github.com/pi-crm/pi-crm/pkg/web"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Password is every test user's password.
+const Password = "correct horse battery"
+
+// Clock is a settable clock for the stores.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Advance moves the clock forward.
+func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// App is a running in-process crm-web.
+type App struct {
+	TB         testing.TB
+	DB         *store.DB
+	Auth       *auth.Store
+	Workspaces *workspace.Store
+	Web        *web.Server
+	API        *api.Handler
+	Server     *httptest.Server
+	Clock      *Clock
+	URL        string
+}
+
+// Options tunes New.
+type Options struct {
+	SessionIdle, SessionMax time.Duration
+	APIRate                 float64
+	APIBurst                int
+}
+
+// New starts an App; it stops when the test ends.
+func New(tb testing.TB, opts Options) *App {
+	tb.Helper()
+	db := storetest.New(tb)
+	clock := &Clock{t: time.Now()}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
+	ws := workspace.NewStore(db)
+	apiH := api.New(log, a, ws, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
+	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Audit: audit.NewStore(db),
+		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test"})
+	if err != nil {
+		tb.Fatalf("web.New: %v", err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	tb.Cleanup(ts.Close)
+	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
+}
+
+// User is a test user with a logged-in browser-like client.
+type User struct {
+	auth.User
+	Actor  auth.Actor
+	Client *http.Client // carries the session cookie; does not follow redirects
+	app    *App
+}
+
+// NewUser creates a user named name and logs it in.
+func (a *App) NewUser(name string) *User {
+	a.TB.Helper()
+	email := strings.ToLower(name) + "@example.com"
+	u, err := a.Auth.CreateUser(context.Background(), auth.NewUser{Email: email, Name: name, TimeZone: "America/Los_Angeles", Password: Password}, "test")
+	if err != nil {
+		a.TB.Fatalf("create user: %v", err)
+	}
+	usr := &User{User: u, Actor: auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone}, Client: a.Client(), app: a}
+	resp := a.PostForm(usr.Client, "/login", url.Values{"email": {email}, "password": {Password}})
+	if resp.StatusCode != http.StatusSeeOther {
+		a.TB.Fatalf("log in %s: status=%d, want 303", email, resp.StatusCode)
+	}
+	return usr
+}
+
+// Workspace creates a workspace for u.
+func (u *User) Workspace(name string) workspace.Workspace {
+	u.app.TB.Helper()
+	w, err := u.app.Workspaces.Create(context.Background(), u.Actor, workspace.Change{Name: &name})
+	if err != nil {
+		u.app.TB.Fatalf("create workspace: %v", err)
+	}
+	return w
+}
+
+// APIKey creates a key for u with scopes.
+func (u *User) APIKey(scopes ...string) string {
+	u.app.TB.Helper()
+	key, _, err := u.app.Auth.CreateAPIKey(context.Background(), u.Actor, auth.NewAPIKey{Name: "test", Scopes: scopes})
+	if err != nil {
+		u.app.TB.Fatalf("create api key: %v", err)
+	}
+	return key
+}
+
+// Client returns a client with a cookie jar that does not follow redirects.
+func (a *App) Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Do sends a request and reads the body; the body is returned as text.
+func (a *App) Do(c *http.Client, method, path string, body io.Reader, header http.Header) (*http.Response, string) {
+	a.TB.Helper()
+	req, err := http.NewRequest(method, a.URL+path, body)
+	if err != nil {
+		a.TB.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		a.TB.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// PostForm posts a same-origin form, as a browser on the page would.
+func (a *App) PostForm(c *http.Client, path string, v url.Values) *http.Response {
+	a.TB.Helper()
+	resp, _ := a.Do(c, http.MethodPost, path, strings.NewReader(v.Encode()), http.Header{
+		"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {a.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	return resp
+}
+
+// API sends an API request with key (empty: none) and returns the response and body.
+func (a *App) APIDo(key, method, path, body string) (*http.Response, string) {
+	a.TB.Helper()
+	h := http.Header{"Content-Type": {"application/json"}}
+	if key != "" {
+		h.Set("Authorization", "Bearer "+key)
+	}
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	return a.Do(http.DefaultClient, method, "/api/v1"+path, r, h)
+}
+
+// Expect fails the test unless resp has status want.
+func Expect(tb testing.TB, resp *http.Response, body string, want int) {
+	tb.Helper()
+	if resp.StatusCode != want {
+		tb.Fatalf("%s %s: status=%d, want %d\n%s", resp.Request.Method, resp.Request.URL.Path, resp.StatusCode, want, Trim(body))
+	}
+}
+
+// Trim shortens a body for a failure message.
+func Trim(s string) string {
+	if len(s) > 600 {
+		return s[:600] + fmt.Sprintf("… (%d bytes)", len(s))
+	}
+	return s
+}
+
+// NewUserNoLogin creates a user without logging it in.
+func (a *App) NewUserNoLogin(tb testing.TB, name string) auth.User {
+	tb.Helper()
+	u, err := a.Auth.CreateUser(context.Background(), auth.NewUser{Email: strings.ToLower(name) + "@example.com", Name: name, TimeZone: "UTC", Password: Password}, "test")
+	if err != nil {
+		tb.Fatalf("create user: %v", err)
+	}
+	return u
+}

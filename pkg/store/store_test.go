@@ -1,0 +1,242 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/migrations"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
+)
+
+// The helper process: when PICRM_STORE_WRITER is set, this test binary is a
+// writer that hammers the database and prints how many rows it committed.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("PICRM_STORE_WRITER"); path != "" {
+		n, err := hammer(path, os.Getenv("PICRM_STORE_WRITER_NAME"), 3*time.Second)
+		fmt.Printf("COMMITTED %d\n", n)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "writer:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// hammer writes rows from four goroutines for d, each in its own immediate
+// transaction, and returns how many committed. Any error (SQLITE_BUSY
+// included) is returned: none may escape to a caller.
+func hammer(path, name string, d time.Duration) (int, error) {
+	db, err := store.Open(path, store.Options{PoolSize: 4})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var (
+		mu        sync.Mutex
+		committed int
+		firstErr  error
+		wg        sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; time.Now().Before(deadline); i++ {
+				err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
+					return sqlitex.Execute(conn, `INSERT INTO heartbeats (name, pid, version, started_at, beat_at) VALUES (?, ?, 'test', 'x', 'x')`,
+						&sqlitex.ExecOptions{Args: []any{fmt.Sprintf("%s-%d-%d", name, g, i), os.Getpid()}})
+				})
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				if err == nil {
+					committed++
+				}
+				mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return committed, firstErr
+}
+
+func TestTwoProcessesWriteConcurrently(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pi-crm.db")
+	db, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out string
+		err error
+	}
+	results := make(chan result, 2)
+	for _, name := range []string{"a", "b"} {
+		cmd := exec.Command(exe, "-test.run=^$")
+		cmd.Env = append(os.Environ(), "PICRM_STORE_WRITER="+path, "PICRM_STORE_WRITER_NAME="+name)
+		go func() {
+			out, err := cmd.CombinedOutput()
+			results <- result{string(out), err}
+		}()
+	}
+	total := 0
+	for range 2 {
+		r := <-results
+		if r.err != nil {
+			t.Fatalf("writer process failed: %v\n%s", r.err, r.out)
+		}
+		var n int
+		for _, line := range strings.Split(r.out, "\n") {
+			if s, ok := strings.CutPrefix(line, "COMMITTED "); ok {
+				n, _ = strconv.Atoi(s)
+			}
+		}
+		if n == 0 {
+			t.Fatalf("writer committed nothing:\n%s", r.out)
+		}
+		total += n
+	}
+	var got int
+	err = db.Read(context.Background(), func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT count(*) FROM heartbeats`, &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { got = stmt.ColumnInt(0); return nil }})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != total {
+		t.Fatalf("rows=%d, want %d committed by the writers", got, total)
+	}
+	t.Logf("two processes committed %d rows in 3 s", total)
+}
+
+func TestPragmas(t *testing.T) {
+	db := storetest.New(t)
+	conn, err := db.Take(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Put(conn)
+	for pragma, want := range map[string]string{"journal_mode": "wal", "foreign_keys": "1", "synchronous": "2", "busy_timeout": "5000"} {
+		var got string
+		if err := sqlitex.ExecuteTransient(conn, "PRAGMA "+pragma, &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { got = stmt.ColumnText(0); return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, want)
+		}
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(filepath.Join(t.TempDir(), "pi-crm.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	t.Run("Fresh", func(t *testing.T) {
+		from, to, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from != 0 || to != migrations.Version() {
+			t.Fatalf("migrated %d->%d, want 0->%d", from, to, migrations.Version())
+		}
+		if err := db.CheckSchema(ctx, migrations.Version()); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("AgainIsNoOp", func(t *testing.T) {
+		from, to, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if from != to {
+			t.Fatalf("second migrate moved %d->%d", from, to)
+		}
+	})
+	t.Run("OlderBinaryRefuses", func(t *testing.T) {
+		err := db.CheckSchema(ctx, migrations.Version()-1)
+		if !errors.Is(err, store.ErrSchemaMismatch) || !strings.Contains(err.Error(), "install the matching") {
+			t.Fatalf("err=%v, want a schema mismatch telling what to do", err)
+		}
+		err = db.CheckSchema(ctx, migrations.Version()+1)
+		if !errors.Is(err, store.ErrSchemaMismatch) || !strings.Contains(err.Error(), "crmctl migrate") {
+			t.Fatalf("err=%v, want a schema mismatch naming crmctl migrate", err)
+		}
+	})
+	t.Run("NewerDatabaseRefused", func(t *testing.T) {
+		if err := db.Write(ctx, func(conn *sqlite.Conn) error {
+			return sqlitex.ExecuteTransient(conn, fmt.Sprintf("PRAGMA user_version = %d", migrations.Version()+1), nil)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.Migrate(ctx); !errors.Is(err, store.ErrSchemaMismatch) {
+			t.Fatalf("err=%v, want ErrSchemaMismatch", err)
+		}
+	})
+}
+
+func TestWriteRollsBackOnError(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	boom := errors.New("boom")
+	err := db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.Execute(conn, `INSERT INTO heartbeats (name, pid, version, started_at, beat_at) VALUES ('x', 1, 'v', 't', 't')`, nil); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("err=%v, want boom", err)
+	}
+	var n int
+	_ = db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT count(*) FROM heartbeats`, &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { n = stmt.ColumnInt(0); return nil }})
+	})
+	if n != 0 {
+		t.Fatalf("rows=%d after a failed write, want 0", n)
+	}
+}
+
+func TestNewIDSortsByTime(t *testing.T) {
+	a := store.NewID()
+	time.Sleep(2 * time.Millisecond)
+	b := store.NewID()
+	if len(a) != 36 || a[14] != '7' {
+		t.Fatalf("id %q is not a UUIDv7", a)
+	}
+	if !(a < b) {
+		t.Fatalf("ids %q, %q do not sort by creation", a, b)
+	}
+}

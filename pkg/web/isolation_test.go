@@ -1,0 +1,174 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+)
+
+type route struct{ method, pattern string }
+
+func walk(t *testing.T, h chi.Routes) []route {
+	t.Helper()
+	var routes []route
+	err := chi.Walk(h, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		routes = append(routes, route{method, strings.TrimSuffix(pattern, "/*")})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return routes
+}
+
+// TestIsolationEveryRoute asks every route that names an object for another
+// user's object, in the page UI and the API alike, and wants 404: not 403,
+// not 200, nothing that tells the object exists.
+func TestIsolationEveryRoute(t *testing.T) {
+	app := apptest.New(t, apptest.Options{APIBurst: 10000, APIRate: 10000})
+	andy := app.NewUser("Andy")
+	mona := app.NewUser("Monalisa")
+	monaWS := mona.Workspace("Coldwell Banker Contacts")
+	_ = andy.Workspace("Loan Factory")
+	_, monaKey, err := app.Auth.CreateAPIKey(context.Background(), mona.Actor, auth.NewAPIKey{Name: "k", Scopes: auth.Scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID}
+	fill := func(p string) (string, bool) {
+		named := false
+		for k, v := range params {
+			if strings.Contains(p, k) {
+				p, named = strings.ReplaceAll(p, k, v), true
+			}
+		}
+		if strings.Contains(p, "{") {
+			t.Fatalf("route %s has a parameter this test does not know: add it", p)
+		}
+		return p, named
+	}
+
+	t.Run("Pages", func(t *testing.T) {
+		n := 0
+		for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
+			if strings.HasPrefix(r.pattern, "/api/") {
+				continue
+			}
+			path, named := fill(r.pattern)
+			if !named {
+				continue
+			}
+			n++
+			var resp *http.Response
+			var body string
+			if r.method == http.MethodPost {
+				resp = app.PostForm(andy.Client, path, url.Values{"name": {"x"}, "confirm_name": {monaWS.Name}})
+			} else {
+				resp, body = app.Do(andy.Client, r.method, path, nil, nil)
+			}
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s %s as another user: status=%d, want 404 %s", r.method, r.pattern, resp.StatusCode, apptest.Trim(body))
+			}
+		}
+		if n < 7 {
+			t.Fatalf("only %d page routes name an object; the walk is broken", n)
+		}
+		// Nothing changed hands.
+		if w, err := app.Workspaces.Get(context.Background(), mona.Actor, monaWS.ID); err != nil || w.Name != monaWS.Name {
+			t.Fatalf("Monalisa's workspace after the attempts: %+v, %v", w, err)
+		}
+		keys, _ := app.Auth.APIKeys(context.Background(), mona.Actor)
+		if len(keys) != 1 || keys[0].RevokedAt != nil {
+			t.Fatalf("Monalisa's API key was touched: %+v", keys)
+		}
+		// The switcher too.
+		resp, _ := app.Do(andy.Client, http.MethodGet, "/switch?ws="+monaWS.ID, nil, nil)
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET /switch to another user's workspace: status=%d, want 404", resp.StatusCode)
+		}
+	})
+
+	t.Run("API", func(t *testing.T) {
+		key := andy.APIKey(auth.Scopes...)
+		n := 0
+		for _, r := range walk(t, app.API.Routes()) {
+			path, named := fill(r.pattern)
+			if !named {
+				continue
+			}
+			n++
+			resp, body := app.APIDo(key, r.method, path, `{"name":"x"}`)
+			if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
+				t.Errorf("%s %s as another user: status=%d, want 404 in the envelope: %s", r.method, r.pattern, resp.StatusCode, apptest.Trim(body))
+			}
+		}
+		if n < 3 {
+			t.Fatalf("only %d API routes name an object; the walk is broken", n)
+		}
+		resp, body := app.APIDo(mona.APIKey(auth.ScopeWorkspacesRead), http.MethodGet, "/workspaces/"+monaWS.ID, "")
+		apptest.Expect(t, resp, body, http.StatusOK)
+	})
+
+	t.Run("APIScopes", func(t *testing.T) {
+		own := andy.Workspace("Scope Test")
+		keys := map[string]string{}
+		for _, s := range auth.Scopes {
+			keys[s] = andy.APIKey(s)
+		}
+		for _, r := range walk(t, app.API.Routes()) {
+			if r.pattern == "/me" {
+				continue
+			}
+			path := strings.ReplaceAll(r.pattern, "{ws}", own.ID)
+			refused := 0
+			for _, s := range auth.Scopes {
+				resp, body := app.APIDo(keys[s], r.method, path, `{"name":"Scope Test 2"}`)
+				if resp.StatusCode == http.StatusForbidden {
+					if !strings.Contains(body, `"code":"missing_scope"`) {
+						t.Errorf("%s %s: 403 without the missing_scope code: %s", r.method, r.pattern, body)
+					}
+					refused++
+				}
+			}
+			if refused == 0 {
+				t.Errorf("%s %s: no single-scope key was refused with 403: the route checks no scope", r.method, r.pattern)
+			}
+		}
+	})
+}
+
+// TestSignedOutRedirects checks every page route sends a visitor without a
+// session to the log-in page and changes nothing.
+func TestSignedOutRedirects(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	mona := app.NewUser("Monalisa")
+	ws := mona.Workspace("Coldwell Banker Contacts")
+	anon := app.Client()
+	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
+		switch {
+		case strings.HasPrefix(r.pattern, "/api/"), strings.HasPrefix(r.pattern, "/static"),
+			r.pattern == "/login", r.pattern == "/healthz", r.pattern == "/metrics":
+			continue
+		}
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x").Replace(r.pattern)
+		var resp *http.Response
+		if r.method == http.MethodPost {
+			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
+		} else {
+			resp, _ = app.Do(anon, r.method, path, nil, nil)
+		}
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("%s %s signed out: status=%d location=%q, want 303 to /login", r.method, r.pattern, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+	if _, err := app.Workspaces.Get(context.Background(), mona.Actor, ws.ID); err != nil {
+		t.Fatalf("workspace gone after signed-out requests: %v", err)
+	}
+}
