@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/demo"
+)
+
+// artifactDir is where screenshots are kept: $PICRM_ARTIFACTS or
+// test-artifacts/ at the repository root.
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("PICRM_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "test-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts Debian's headless Chromium with a fresh profile and no
+// background traffic (this machine has no internet).
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed: .ci/run must install Debian's chromium package")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancel3)
+	return ctx
+}
+
+// TestBrowserLogInCreateWorkspace logs in as a demo user in Chromium,
+// creates a workspace, sees it in the sidebar, and keeps screenshots of the
+// dashboard at phone and desktop widths.
+func TestBrowserLogInCreateWorkspace(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	logins, err := demo.Seed(context.Background(), app.Auth, app.Workspaces)
+	if err != nil {
+		t.Fatal(err)
+	}
+	andy := logins[0]
+	ctx := browser(t)
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(app.URL+"/"),
+		chromedp.WaitVisible(`#email`),
+		chromedp.SendKeys(`#email`, andy.Email),
+		chromedp.SendKeys(`#password`, andy.Password),
+		chromedp.Submit(`#password`),
+		chromedp.WaitVisible(`#sidebar-workspaces`),
+		chromedp.Navigate(app.URL+"/workspaces/new"),
+		chromedp.WaitVisible(`#name`),
+		chromedp.SendKeys(`#name`, "Mortgage Referrals"),
+		chromedp.Submit(`#name`),
+		chromedp.WaitVisible(`//h1[text()="Mortgage Referrals"]`),
+	)
+	if err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+	sidebar, err := chromedp.Run(ctx, chromedp.Text(`#sidebar-workspaces`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Mortgage Referrals", "Loan Factory", "Family & Friends"} {
+		if !strings.Contains(sidebar, want) {
+			t.Fatalf("sidebar %q lacks %q", sidebar, want)
+		}
+	}
+	if strings.Contains(sidebar, "Coldwell Banker") {
+		t.Fatal("Andy's sidebar shows Monalisa's workspace")
+	}
+	if !strings.Contains(title, "Mortgage Referrals") {
+		t.Fatalf("title %q", title)
+	}
+	dir := artifactDir(t)
+	for _, size := range []struct {
+		name          string
+		width, height int64
+	}{{"phone", 390, 844}, {"desktop", 1280, 800}} {
+		err := chromedp.Do(ctx,
+			chromedp.EmulateViewport(size.width, size.height),
+			chromedp.Reload(),
+			chromedp.WaitVisible(`h1`),
+		)
+		if err != nil {
+			t.Fatalf("viewport %s: %v", size.name, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG, not JPEG
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", size.name, err)
+		}
+		if len(png) < 5000 {
+			t.Fatalf("%s screenshot is only %d bytes", size.name, len(png))
+		}
+		p := filepath.Join(dir, "dashboard-"+size.name+".png")
+		if err := os.WriteFile(p, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("kept %s", p)
+	}
+	// The switcher, with htmx, moves to another workspace.
+	err = chromedp.Do(ctx,
+		chromedp.EmulateViewport(1280, 800),
+		chromedp.SetValue(`#ws-switch`, workspaceID(t, app, andy.Email, "Loan Factory")),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('ws-switch').dispatchEvent(new Event('change', {bubbles: true}))`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(`//h1[text()="Loan Factory"]`)); err != nil {
+		t.Fatalf("workspace switcher did not open Loan Factory: %v", err)
+	}
+	h1, err := chromedp.Run(ctx, chromedp.Text(`h1`))
+	if err != nil || h1 != "Loan Factory" {
+		t.Fatalf("workspace switcher: h1=%q err=%v", h1, err)
+	}
+}
+
+func workspaceID(t *testing.T, app *apptest.App, email, name string) string {
+	t.Helper()
+	u, err := app.Auth.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := app.Workspaces.List(context.Background(), apptestActor(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range list {
+		if w.Name == name {
+			return w.ID
+		}
+	}
+	t.Fatalf("no workspace %q", name)
+	return ""
+}

@@ -1,0 +1,152 @@
+// Package e2e starts the real binaries, built once per test run, against a
+// temporary database, the way systemd and an operator would.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/auth"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "picrm-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/crm-web", "../../cmd/crm-sender", "../../cmd/crm-insights", "../../cmd/crm-health", "../../cmd/crmctl")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build binaries: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env is a temporary appliance: a data folder and the variables that point
+// every binary at it, with every port chosen by the kernel.
+type env struct {
+	t    *testing.T
+	dir  string
+	vars []string
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &env{t: t, dir: dir, vars: []string{
+		"PICRM_DATA_DIR=" + dir,
+		"PICRM_HTTP_ADDR=127.0.0.1:0",
+		"PICRM_SENDER_METRICS_ADDR=127.0.0.1:0",
+		"PICRM_INSIGHTS_METRICS_ADDR=127.0.0.1:0",
+		"PICRM_HEALTH_ADDR=127.0.0.1:0",
+		"PICRM_BCRYPT_COST=4",
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + dir,
+	}}
+	return e
+}
+
+func (e *env) cmd(name string, args ...string) *exec.Cmd {
+	c := exec.Command(filepath.Join(binDir, name), args...)
+	c.Env = append([]string(nil), e.vars...)
+	return c
+}
+
+// ctl runs crmctl with stdin and returns stdout, failing the test on error.
+func (e *env) ctl(stdin string, args ...string) string {
+	e.t.Helper()
+	c := e.cmd("crmctl", args...)
+	c.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		e.t.Fatalf("crmctl %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String()
+}
+
+// notifySocket listens where a test-owned "systemd" receives sd_notify
+// datagrams.
+type notifySocket struct {
+	conn *net.UnixConn
+	path string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	// Unix socket paths are short (108 bytes): keep it out of TempDir.
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("picrm-notify-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); os.Remove(path) })
+	return &notifySocket{conn: conn, path: path}
+}
+
+// next returns the next datagram, or "" after timeout.
+func (n *notifySocket) next(timeout time.Duration) string {
+	buf := make([]byte, 4096)
+	_ = n.conn.SetReadDeadline(time.Now().Add(timeout))
+	k, _, err := n.conn.ReadFromUnix(buf)
+	if err != nil {
+		return ""
+	}
+	return string(buf[:k])
+}
+
+// waitFor reads datagrams until one contains want, returning the time it
+// arrived; it fails the test after timeout.
+func (n *notifySocket) waitFor(t *testing.T, want string, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		msg := n.next(time.Until(deadline))
+		for _, line := range strings.Split(msg, "\n") {
+			if line == want {
+				return time.Now()
+			}
+		}
+	}
+	t.Fatalf("no %q within %v", want, timeout)
+	return time.Time{}
+}
+
+// logTail collects a process's stderr for failure messages.
+type logTail struct{ bytes.Buffer }
+
+func startLogged(t *testing.T, c *exec.Cmd) *logTail {
+	t.Helper()
+	l := &logTail{}
+	c.Stderr = io.MultiWriter(&l.Buffer)
+	c.Stdout = io.Discard
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if c.ProcessState == nil {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
+	})
+	return l
+}
+
+func apptestActor(u auth.User) auth.Actor {
+	return auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone}
+}
