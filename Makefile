@@ -30,7 +30,8 @@ test:
 
 # Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
 bench: build
-	@PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ | grep '^BENCH ' ; exit $${PIPESTATUS[0]}
+	@mkdir -p var; PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
+	grep '^BENCH ' var/bench.log; if [ $$rc -ne 0 ]; then cat var/bench.log; fi; exit $$rc
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -83,7 +83,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 	}
 	// bcrypt runs outside any transaction: it is slow on purpose.
 	if !known {
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(password))
+		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
 	}
 	ok := known && bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	sess := Session{Token: newToken(), User: user, ExpiresAt: now.Add(s.opts.SessionMax)}

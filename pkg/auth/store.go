@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -35,8 +36,10 @@ type Store struct {
 	db   *store.DB
 	opts Options
 	// dummyHash is compared against when the email is unknown, so that a
-	// log-in takes as long whether or not the account exists.
-	dummyHash []byte
+	// log-in takes as long whether or not the account exists. It is made on
+	// first use: hashing at start would cost crm-web ~0.1 s (more on a Pi)
+	// before READY.
+	dummyHash func() []byte
 }
 
 // NewStore returns a Store over db.
@@ -53,8 +56,11 @@ func NewStore(db *store.DB, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), opts.BcryptCost)
-	return &Store{db: db, opts: opts, dummyHash: h}
+	cost := opts.BcryptCost
+	return &Store{db: db, opts: opts, dummyHash: sync.OnceValue(func() []byte {
+		h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), cost)
+		return h
+	})}
 }
 
 func (s *Store) now() time.Time { return s.opts.Now().UTC() }

@@ -1,0 +1,276 @@
+// Package bench measures the appliance's figures against the real binaries
+// and prints them as `BENCH <name> <value> <unit>` lines. It runs only under
+// `make bench` (PICRM_BENCH=1), never in `make test`: targets live here, not
+// in timed unit tests.
+package bench
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+type bench struct {
+	t    *testing.T
+	bin  string
+	dir  string
+	only string
+	vars []string
+}
+
+func (b *bench) want(name string) bool { return strings.HasPrefix(name, b.only) }
+
+func (b *bench) report(name string, v float64, unit string) {
+	fmt.Printf("BENCH %s %.1f %s\n", name, v, unit)
+}
+
+func (b *bench) cmd(name string, extra ...string) *exec.Cmd {
+	c := exec.Command(filepath.Join(b.bin, name))
+	c.Env = append(append([]string(nil), b.vars...), extra...)
+	return c
+}
+
+func TestBench(t *testing.T) {
+	if os.Getenv("PICRM_BENCH") == "" {
+		t.Skip("benchmarks run with `make bench`")
+	}
+	bin := os.Getenv("PICRM_BIN_DIR")
+	if bin == "" {
+		t.Fatal("PICRM_BIN_DIR must name the folder of built binaries (make bench sets it)")
+	}
+	dir := t.TempDir()
+	b := &bench{t: t, bin: bin, dir: dir, only: os.Getenv("PICRM_BENCH_ONLY"), vars: []string{
+		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_SENDER_METRICS_ADDR=127.0.0.1:0",
+		"PICRM_INSIGHTS_METRICS_ADDR=127.0.0.1:0", "PICRM_HEALTH_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=warn",
+		"PICRM_API_RATE=10000", "PICRM_API_BURST=10000",
+	}}
+	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo")
+	demo.Env = b.vars
+	if out, err := demo.CombinedOutput(); err != nil {
+		t.Fatalf("crmctl demo: %v\n%s", err, out)
+	}
+	if b.want("web_ready") {
+		b.webReady()
+	}
+	if b.want("web_idle") || b.want("sender_idle") || b.want("insights_idle") || b.want("health_idle") {
+		b.idleRSS()
+	}
+	if b.want("login_page") || b.want("dashboard") {
+		b.latency()
+	}
+}
+
+// notify is a test-owned NOTIFY_SOCKET.
+func notify(t *testing.T) (*net.UnixConn, string) {
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("picrm-bench-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(); os.Remove(path) })
+	return conn, path
+}
+
+func waitReady(conn *net.UnixConn, timeout time.Duration) bool {
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(timeout)
+	for {
+		_ = conn.SetReadDeadline(deadline)
+		n, _, err := conn.ReadFromUnix(buf)
+		if err != nil {
+			return false
+		}
+		if strings.Contains(string(buf[:n]), "READY=1") {
+			return true
+		}
+	}
+}
+
+func stop(c *exec.Cmd) {
+	_ = c.Process.Signal(syscall.SIGTERM)
+	_ = c.Wait()
+}
+
+// webReady: exec to READY=1, median of 7 starts on a migrated database.
+func (b *bench) webReady() {
+	var ms []float64
+	for range 7 {
+		conn, path := notify(b.t)
+		c := b.cmd("crm-web", "NOTIFY_SOCKET="+path)
+		start := time.Now()
+		if err := c.Start(); err != nil {
+			b.t.Fatal(err)
+		}
+		if !waitReady(conn, 10*time.Second) {
+			b.t.Fatal("crm-web sent no READY=1")
+		}
+		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
+		stop(c)
+	}
+	slices.Sort(ms)
+	b.report("web_ready_ms", ms[len(ms)/2], "ms")
+}
+
+func rssMB(pid int) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return float64(kb) / 1024
+		}
+	}
+	return -1
+}
+
+// idleRSS starts all four daemons, lets them idle for 5 s (several loop
+// passes and a heartbeat), and reads each one's resident set.
+func (b *bench) idleRSS() {
+	names := map[string]string{"crm-web": "web_idle_rss_mb", "crm-sender": "sender_idle_rss_mb", "crm-insights": "insights_idle_rss_mb", "crm-health": "health_idle_rss_mb"}
+	cmds := map[string]*exec.Cmd{}
+	for _, d := range []string{"crm-web", "crm-sender", "crm-insights", "crm-health"} {
+		conn, path := notify(b.t)
+		c := b.cmd(d, "NOTIFY_SOCKET="+path)
+		if err := c.Start(); err != nil {
+			b.t.Fatal(err)
+		}
+		defer stop(c)
+		if !waitReady(conn, 10*time.Second) {
+			b.t.Fatalf("%s sent no READY=1", d)
+		}
+		cmds[d] = c
+	}
+	time.Sleep(5 * time.Second)
+	for _, d := range []string{"crm-web", "crm-sender", "crm-insights", "crm-health"} {
+		if b.want(names[d]) {
+			b.report(names[d], rssMB(cmds[d].Process.Pid), "MB")
+		}
+	}
+}
+
+// latency runs 16 concurrent clients for 10 s against one page and reports
+// the 99th percentile.
+func (b *bench) latency() {
+	c := b.cmd("crm-web", "PICRM_LOG_LEVEL=info")
+	stderr, _ := c.StderrPipe()
+	if err := c.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	defer stop(c)
+	base := ""
+	sc := bufio.NewScanner(stderr)
+	re := regexp.MustCompile(`addr=(http://\S+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if base == "" {
+		b.t.Fatal("crm-web did not start")
+	}
+	logins, err := os.ReadFile(filepath.Join(b.dir, "demo-logins.txt"))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	f := strings.Fields(strings.Split(string(logins), "\n")[0])
+	email, pw := f[1], f[2]
+	transport := &http.Transport{MaxIdleConnsPerHost: 32}
+	if b.want("login_page_p99_ms") {
+		b.report("login_page_p99_ms", p99(b.t, 16, 10*time.Second, func() *http.Client {
+			return &http.Client{Transport: transport}
+		}, base+"/login"), "ms")
+	}
+	if b.want("dashboard_p99_ms") {
+		b.report("dashboard_p99_ms", p99(b.t, 16, 10*time.Second, func() *http.Client {
+			jar, _ := cookiejar.New(nil)
+			cl := &http.Client{Transport: transport, Jar: jar}
+			req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"email": {email}, "password": {pw}}.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			resp, err := cl.Do(req) // follows to the first workspace's dashboard
+			if err != nil {
+				b.t.Fatal(err)
+			}
+			resp.Body.Close()
+			return cl
+		}, base+"/"), "ms")
+	}
+}
+
+// p99 makes n clients (each made by mk) fetch target for d, following the
+// redirect from / to the dashboard, and returns the 99th percentile in ms.
+func p99(t *testing.T, n int, d time.Duration, mk func() *http.Client, target string) float64 {
+	clients := make([]*http.Client, n)
+	for i := range clients {
+		clients[i] = mk()
+	}
+	// Resolve the final URL once so every request is the page itself.
+	resp, err := clients[0].Get(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: status %d", target, resp.StatusCode)
+	}
+	final := resp.Request.URL.String()
+	var (
+		mu   sync.Mutex
+		lats []float64
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	for _, cl := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []float64
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				resp, err := cl.Get(final)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("%s: status %d", final, resp.StatusCode)
+					return
+				}
+				mine = append(mine, float64(time.Since(start).Microseconds())/1000)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lats)
+	if len(lats) == 0 {
+		t.Fatal("no requests completed")
+	}
+	return lats[len(lats)*99/100]
+}
