@@ -44,7 +44,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	pool, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
 		PoolSize:    size,
-		Flags:       sqlite.OpenReadWrite | sqlite.OpenCreate | sqlite.OpenWAL | sqlite.OpenNoMutex,
+		Flags:       sqlite.OpenReadWrite | sqlite.OpenCreate | sqlite.OpenWAL,
 		PrepareConn: prepareConn,
 	})
 	if err != nil {
