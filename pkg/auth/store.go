@@ -119,7 +119,7 @@ func (s *Store) SetPassword(ctx context.Context, email, password, via string) er
 		if err != nil {
 			return err
 		}
-		if err := setPassword(conn, u.ID, hash, s.now()); err != nil {
+		if err := setPassword(conn, u.ID, hash, s.now(), ""); err != nil {
 			return err
 		}
 		return audit.Record(conn, audit.Entry{UserID: u.ID, Action: "user.password_set", EntityType: "user", EntityID: u.ID, Details: map[string]any{"via": via}})
@@ -152,24 +152,28 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, 
 		return fmt.Errorf("hash password: %w", err)
 	}
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := setPassword(conn, actor.UserID, newHash, s.now()); err != nil {
-			return err
-		}
+		keep := ""
 		if keepToken != "" {
-			// setPassword ended every session; bring back the one in use.
-			if err := sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, &sqlitex.ExecOptions{Args: []any{actor.UserID, hashToken(keepToken)}}); err != nil {
-				return fmt.Errorf("end other sessions: %w", err)
-			}
+			keep = hashToken(keepToken)
+		}
+		if err := setPassword(conn, actor.UserID, newHash, s.now(), keep); err != nil {
+			return err
 		}
 		return audit.Record(conn, actor.Audit("user.password_change", "user", actor.UserID, nil))
 	})
 }
 
-func setPassword(conn *sqlite.Conn, userID string, hash []byte, now time.Time) error {
+// setPassword stores a new password hash and ends every session of the user
+// but the one whose token hash is keep (none when empty): whoever knew the
+// old password is logged out.
+func setPassword(conn *sqlite.Conn, userID string, hash []byte, now time.Time, keep string) error {
 	err := sqlitex.Execute(conn, `UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?`,
 		&sqlitex.ExecOptions{Args: []any{string(hash), store.FormatTime(now), userID}})
 	if err != nil {
 		return fmt.Errorf("update password: %w", err)
+	}
+	if err := sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, &sqlitex.ExecOptions{Args: []any{userID, keep}}); err != nil {
+		return fmt.Errorf("end sessions: %w", err)
 	}
 	return nil
 }

@@ -58,8 +58,10 @@ func validateEmail(f errs.Fields, field, email string) {
 		f.Add(field, "Enter an email address.")
 		return
 	}
+	// A bare address (no display name) whose domain has a dot.
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") && !strings.HasSuffix(email, "@localhost") {
+	at := strings.LastIndexByte(email, '@')
+	if err != nil || a.Address != email || at < 1 || !strings.Contains(email[at+1:], ".") {
 		f.Add(field, "Enter an email address like name@example.com.")
 	}
 }
