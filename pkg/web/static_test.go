@@ -1,0 +1,42 @@
+package web_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+)
+
+// TestStaticAssets: pages name assets by content hash, the hashed URL is
+// cached for good, and nothing is loaded from another host.
+func TestStaticAssets(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	resp, page := app.Do(app.Client(), http.MethodGet, "/login", nil, nil)
+	apptest.Expect(t, resp, page, http.StatusOK)
+	if regexp.MustCompile(`(src|href)="(https?:)?//`).MatchString(page) {
+		t.Fatal("the page loads something from another host")
+	}
+	if len(page) > 8<<10 {
+		t.Fatalf("log-in page is %d bytes; pages should be a few KB", len(page))
+	}
+	urls := regexp.MustCompile(`/static/[a-z.]+\?v=[0-9a-f]{12}`).FindAllString(page, -1)
+	if len(urls) < 3 {
+		t.Fatalf("found %v, want the CSS, htmx and icon by hash", urls)
+	}
+	for _, u := range urls {
+		resp, body := app.Do(app.Client(), http.MethodGet, u, nil, nil)
+		apptest.Expect(t, resp, body, http.StatusOK)
+		if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || len(body) == 0 {
+			t.Errorf("%s: Cache-Control=%q, %d bytes", u, resp.Header.Get("Cache-Control"), len(body))
+		}
+		stale, _ := app.Do(app.Client(), http.MethodGet, strings.Split(u, "?")[0]+"?v=old", nil, nil)
+		if stale.Header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("%s with a stale hash is cached for good", u)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("CSP %q", csp)
+	}
+}
