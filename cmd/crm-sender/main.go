@@ -4,14 +4,8 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
-	"time"
 
-	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 )
 
@@ -19,24 +13,5 @@ import (
 var version = "dev"
 
 func main() {
-	e := config.FromOS()
-	cfg := daemon.WorkerConfig{Name: "crm-sender", Version: version, Common: config.ReadCommon(e)}
-	cfg.MetricsAddr = e.Addr("PICRM_SENDER_METRICS_ADDR", "127.0.0.1:9101")
-	cfg.Poll = e.Duration("PICRM_WORKER_POLL", time.Second)
-	if err := e.Err(); err != nil {
-		fmt.Fprintln(os.Stderr, "crm-sender:", err)
-		os.Exit(2)
-	}
-	log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	w, err := daemon.OpenWorker(log, cfg)
-	if err != nil {
-		log.Error("cannot start", "err", err)
-		os.Exit(1)
-	}
-	if err := w.Run(ctx); err != nil {
-		log.Error("stopped with error", "err", err)
-		os.Exit(1)
-	}
+	os.Exit(daemon.WorkerMain("crm-sender", version, "PICRM_SENDER_METRICS_ADDR", "127.0.0.1:9101"))
 }

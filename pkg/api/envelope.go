@@ -40,7 +40,7 @@ func ok(w http.ResponseWriter, status int, data any) {
 // only as "internal".
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
-	status := statusOf(e.Kind)
+	status := errs.HTTPStatus(e.Kind)
 	if status == http.StatusInternalServerError {
 		h.log.Error("api request failed", "path", r.URL.Path, "err", err)
 	}
@@ -55,25 +55,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="pi-crm"`)
 	}
 	writeJSON(w, status, envelope{Error: ae})
-}
-
-func statusOf(k errs.Kind) int {
-	switch k {
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Invalid:
-		return http.StatusUnprocessableEntity
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.TooMany:
-		return http.StatusTooManyRequests
-	default:
-		return http.StatusInternalServerError
-	}
 }
 
 // decode reads a JSON object body into v, refusing unknown fields, trailing

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,4 +147,32 @@ func (w *Worker) close() {
 	if err := w.db.Close(); err != nil {
 		w.log.Warn("close database", "err", err)
 	}
+}
+
+// WorkerMain is the whole main of a worker daemon: it reads the common
+// configuration and the metrics address from metricsVar, opens the worker and
+// runs it until SIGTERM or SIGINT. It returns the process exit code: 2 for
+// bad configuration, 1 for a failed start or run.
+func WorkerMain(name, version, metricsVar, metricsDefault string) int {
+	e := config.FromOS()
+	cfg := WorkerConfig{Name: name, Version: version, Common: config.ReadCommon(e)}
+	cfg.MetricsAddr = e.Addr(metricsVar, metricsDefault)
+	cfg.Poll = e.Duration("PICRM_WORKER_POLL", time.Second)
+	if err := e.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		return 2
+	}
+	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	w, err := OpenWorker(log, cfg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	if err := w.Run(ctx); err != nil {
+		log.Error("stopped with error", "err", err)
+		return 1
+	}
+	return 0
 }

@@ -6,6 +6,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -127,4 +128,26 @@ func KindOf(err error) Kind {
 		return e.Kind
 	}
 	return Internal
+}
+
+// HTTPStatus returns the status that answers an error of kind k. The one map
+// lives beside the kinds, so the page and API layers cannot drift apart and a
+// new kind cannot be forgotten in one of them; capabilities never call it.
+func HTTPStatus(k Kind) int {
+	switch k {
+	case NotFound:
+		return http.StatusNotFound
+	case Invalid:
+		return http.StatusUnprocessableEntity
+	case Conflict:
+		return http.StatusConflict
+	case Forbidden:
+		return http.StatusForbidden
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case TooMany:
+		return http.StatusTooManyRequests
+	default:
+		return http.StatusInternalServerError
+	}
 }

@@ -37,7 +37,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 			if e.Kind == errs.TooMany {
 				w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
 			}
-			s.render(w, r, statusOf(e.Kind), "login", "", &page{Title: "Log in", Error: e.Message, Form: form})
+			s.render(w, r, errs.HTTPStatus(e.Kind), "login", "", &page{Title: "Log in", Error: e.Message, Form: form})
 		default:
 			s.fail(w, r, err)
 		}

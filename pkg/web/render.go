@@ -131,7 +131,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // shows only a request id.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
-	status := statusOf(e.Kind)
+	status := errs.HTTPStatus(e.Kind)
 	if status == http.StatusInternalServerError {
 		s.internal(w, r, err)
 		return
@@ -159,26 +159,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	fmt.Fprintf(w, "<!doctype html><title>Error</title><p>Something went wrong. Request id: %s</p>", template.HTMLEscapeString(id))
 }
 
-func statusOfErr(err error) int { return statusOf(errs.KindOf(err)) }
-
-func statusOf(k errs.Kind) int {
-	switch k {
-	case errs.NotFound:
-		return http.StatusNotFound
-	case errs.Invalid:
-		return http.StatusUnprocessableEntity
-	case errs.Conflict:
-		return http.StatusConflict
-	case errs.Forbidden:
-		return http.StatusForbidden
-	case errs.Unauthorized:
-		return http.StatusUnauthorized
-	case errs.TooMany:
-		return http.StatusTooManyRequests
-	default:
-		return http.StatusInternalServerError
-	}
-}
+func statusOfErr(err error) int { return errs.HTTPStatus(errs.KindOf(err)) }
 
 // formOf returns the named form values, trimmed of nothing: what the user
 // typed is what they get back.

@@ -65,11 +65,10 @@ func New(d Deps) (*Server, error) {
 		}, []string{"route"}),
 	}
 	if d.Registry != nil {
-		if err := d.Registry.Register(s.reqs); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
-		}
-		if err := d.Registry.Register(s.latency); err != nil {
-			return nil, fmt.Errorf("register metrics: %w", err)
+		for _, c := range []prometheus.Collector{s.reqs, s.latency} {
+			if err := d.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("register metrics: %w", err)
+			}
 		}
 	}
 	return s, nil
