@@ -130,6 +130,28 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 		}
 		t.Logf("kept %s", p)
 	}
+	// The other pages render too; keep a desktop view of each to look at.
+	for _, pg := range []struct{ name, path, wait string }{
+		{"settings-api-keys", "/settings/api-keys", "#key-name"},
+		{"settings-audit", "/settings/audit", "#audit-rows"},
+		{"system", "/system", "h1"},
+		{"workspace-settings", "/w/" + workspaceID(t, app, andy.Email, "Loan Factory") + "/settings", "#time_zone"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(app.URL+pg.path), chromedp.WaitVisible(pg.wait)); err != nil {
+			t.Fatalf("%s: %v", pg.name, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, pg.name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/w/"+workspaceID(t, app, andy.Email, "Mortgage Referrals"))); err != nil {
+		t.Fatal(err)
+	}
+
 	// The switcher, with htmx, moves to another workspace.
 	err = chromedp.Do(ctx,
 		chromedp.EmulateViewport(1280, 800),
