@@ -14,6 +14,7 @@ type settingsJSON struct {
 	CampaignsNeedApproval bool   `json:"campaigns_need_approval"`
 	ApproverUserID        string `json:"approver_user_id"`
 	EmailProvider         string `json:"email_provider"`
+	PhoneRegion           string `json:"phone_region"`
 }
 
 type workspaceJSON struct {
@@ -27,7 +28,7 @@ type workspaceJSON struct {
 func toJSON(w workspace.Workspace) workspaceJSON {
 	return workspaceJSON{ID: w.ID, Name: w.Name, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Settings: settingsJSON{
 		TimeZone: w.Settings.TimeZone, CampaignsNeedApproval: w.Settings.CampaignsNeedApproval,
-		ApproverUserID: w.Settings.ApproverUserID, EmailProvider: w.Settings.EmailProvider}}
+		ApproverUserID: w.Settings.ApproverUserID, EmailProvider: w.Settings.EmailProvider, PhoneRegion: w.Settings.PhoneRegion}}
 }
 
 func (h *Handler) workspaceList(w http.ResponseWriter, r *http.Request) {
@@ -61,13 +62,14 @@ type workspaceInput struct {
 		CampaignsNeedApproval *bool   `json:"campaigns_need_approval"`
 		ApproverUserID        *string `json:"approver_user_id"`
 		EmailProvider         *string `json:"email_provider"`
+		PhoneRegion           *string `json:"phone_region"`
 	} `json:"settings"`
 }
 
 func (in workspaceInput) change() workspace.Change {
 	ch := workspace.Change{Name: in.Name}
 	if s := in.Settings; s != nil {
-		ch.TimeZone, ch.CampaignsNeedApproval, ch.ApproverUserID, ch.EmailProvider = s.TimeZone, s.CampaignsNeedApproval, s.ApproverUserID, s.EmailProvider
+		ch.TimeZone, ch.CampaignsNeedApproval, ch.ApproverUserID, ch.EmailProvider, ch.PhoneRegion = s.TimeZone, s.CampaignsNeedApproval, s.ApproverUserID, s.EmailProvider, s.PhoneRegion
 	}
 	return ch
 }

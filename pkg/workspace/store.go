@@ -24,13 +24,13 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 var errNotFound = errs.NotFoundf("No such workspace.")
 
 const columns = `w.id, w.owner_id, w.name, w.created_at, w.updated_at,
-	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider`
+	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider, s.phone_region`
 
 const from = ` FROM workspaces w JOIN workspace_settings s ON s.workspace_id = w.id `
 
 func scan(stmt *sqlite.Stmt) (Workspace, error) {
 	w := Workspace{ID: stmt.ColumnText(0), OwnerID: stmt.ColumnText(1), Name: stmt.ColumnText(2),
-		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8)}}
+		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8), PhoneRegion: stmt.ColumnText(9)}}
 	var err error
 	if w.CreatedAt, err = store.ParseTime(stmt.ColumnText(3)); err != nil {
 		return w, err
@@ -101,7 +101,7 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, ch Change) (Worksp
 	}
 	now := time.Now().UTC()
 	w := Workspace{ID: store.NewID(), OwnerID: actor.UserID, CreatedAt: now, UpdatedAt: now,
-		Settings: Settings{TimeZone: tz, EmailProvider: "file"}}
+		Settings: Settings{TimeZone: tz, EmailProvider: "file", PhoneRegion: "US"}}
 	if ch.Name == nil {
 		ch.Name = new(string)
 	}
@@ -148,6 +148,9 @@ func apply(conn *sqlite.Conn, actor auth.Actor, w *Workspace, ch Change) error {
 	if ch.EmailProvider != nil {
 		set.EmailProvider = strings.TrimSpace(*ch.EmailProvider)
 	}
+	if ch.PhoneRegion != nil {
+		set.PhoneRegion = *ch.PhoneRegion
+	}
 	f := errs.Fields{}
 	validateName(f, w.Name)
 	set.validate(f)
@@ -174,8 +177,8 @@ func saveSettings(conn *sqlite.Conn, id string, set Settings, ts string) error {
 	if set.ApproverUserID != "" {
 		approver = set.ApproverUserID
 	}
-	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, updated_at = ?
-WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, ts, id}}); err != nil {
+	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, phone_region = ?, updated_at = ?
+WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, set.PhoneRegion, ts, id}}); err != nil {
 		return fmt.Errorf("update workspace settings: %w", err)
 	}
 	return nil
@@ -204,6 +207,7 @@ type Change struct {
 	CampaignsNeedApproval *bool
 	ApproverUserID        *string
 	EmailProvider         *string
+	PhoneRegion           *string
 }
 
 // Update applies ch to the actor's workspace id in one transaction and
@@ -252,6 +256,7 @@ func diff(a, b Workspace) map[string]any {
 	add("campaigns_need_approval", a.Settings.CampaignsNeedApproval, b.Settings.CampaignsNeedApproval)
 	add("approver_user_id", a.Settings.ApproverUserID, b.Settings.ApproverUserID)
 	add("email_provider", a.Settings.EmailProvider, b.Settings.EmailProvider)
+	add("phone_region", a.Settings.PhoneRegion, b.Settings.PhoneRegion)
 	return d
 }
 

@@ -6,6 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 )
@@ -33,6 +35,9 @@ type Settings struct {
 	CampaignsNeedApproval bool
 	ApproverUserID        string // required when CampaignsNeedApproval
 	EmailProvider         string
+	// PhoneRegion reads phone numbers typed without a country code (ISO
+	// 3166 alpha-2, e.g. "US").
+	PhoneRegion string
 }
 
 // NormalizeName trims a name and folds inner runs of white space to one space.
@@ -65,6 +70,13 @@ func (s *Settings) validate(f errs.Fields) {
 	}
 	if !valid {
 		f.Add("email_provider", "Choose one of: "+strings.Join(EmailProviders, ", ")+".")
+	}
+	s.PhoneRegion = strings.ToUpper(strings.TrimSpace(s.PhoneRegion))
+	if s.PhoneRegion == "" {
+		s.PhoneRegion = "US"
+	}
+	if !phonenumbers.GetSupportedRegions()[s.PhoneRegion] {
+		f.Add("phone_region", "Choose a two-letter country code such as US or VN.")
 	}
 	if s.CampaignsNeedApproval && s.ApproverUserID == "" {
 		f.Add("approver_user_id", "Choose who approves campaigns.")

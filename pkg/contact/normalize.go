@@ -1,0 +1,61 @@
+package contact
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// NormalizeEmail checks an address and returns it as typed (trimmed) and its
+// comparison form (lower case: pi-crm compares emails case-insensitively,
+// which is right for every provider our users meet). The message is for the
+// user when the address is not valid.
+func NormalizeEmail(raw string) (addr, norm, msg string) {
+	addr = strings.TrimSpace(raw)
+	if addr == "" {
+		return "", "", "Enter an email address."
+	}
+	if len(addr) > 254 || !utf8.ValidString(addr) {
+		return addr, "", "That email address is too long or not text."
+	}
+	a, err := mail.ParseAddress(addr)
+	at := strings.LastIndexByte(addr, '@')
+	if err != nil || a.Address != addr || at < 1 || !strings.Contains(addr[at+1:], ".") || strings.HasSuffix(addr, ".") {
+		return addr, "", "Enter an email address like name@example.com."
+	}
+	return addr, strings.ToLower(addr), ""
+}
+
+// NormalizePhone parses a phone number typed in any common way, with region
+// (ISO 3166 alpha-2, e.g. "US") for numbers without a country code, and
+// returns it in E.164. The message is for the user when it is not a valid
+// number.
+func NormalizePhone(raw, region string) (e164, msg string) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", "Enter a phone number."
+	}
+	if len(raw) > 40 || !utf8.ValidString(raw) {
+		return "", "That phone number is too long."
+	}
+	n, err := phonenumbers.Parse(raw, region)
+	if err != nil || !phonenumbers.IsValidNumber(n) {
+		return "", "Enter a phone number such as (808) 555-0123 or +1 808 555 0123."
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), ""
+}
+
+// FormatPhone shows an E.164 number in national format when it belongs to
+// region, and in international format otherwise.
+func FormatPhone(e164, region string) string {
+	n, err := phonenumbers.Parse(e164, region)
+	if err != nil {
+		return e164
+	}
+	if phonenumbers.GetRegionCodeForNumber(n) == region {
+		return phonenumbers.Format(n, phonenumbers.NATIONAL)
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

@@ -1,0 +1,79 @@
+package contact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNormalizeEmail(t *testing.T) {
+	for _, tt := range []struct{ in, norm string }{
+		{" Andy@Example.COM ", "andy@example.com"},
+		{"a.b+tag@sub.example.org", "a.b+tag@sub.example.org"},
+		{"not-an-email", ""},
+		{"Andy <a@example.com>", ""},
+		{"a@localhost", ""},
+		{"", ""},
+		{"a@example.", ""},
+	} {
+		_, norm, msg := NormalizeEmail(tt.in)
+		if norm != tt.norm || (norm == "") != (msg != "") {
+			t.Errorf("NormalizeEmail(%q) = %q, %q; want %q", tt.in, norm, msg, tt.norm)
+		}
+	}
+}
+
+func TestNormalizePhone(t *testing.T) {
+	for _, tt := range []struct{ in, region, want string }{
+		{"(808) 555-0123", "US", "+18085550123"},
+		{"808.555.0123", "US", "+18085550123"},
+		{"+1 808 555 0123", "VN", "+18085550123"},
+		{"0912 345 678", "VN", "+84912345678"},
+		{"555-0123", "US", ""},
+		{"hello", "US", ""},
+		{"", "US", ""},
+	} {
+		got, msg := NormalizePhone(tt.in, tt.region)
+		if got != tt.want || (got == "") != (msg != "") {
+			t.Errorf("NormalizePhone(%q, %s) = %q, %q; want %q", tt.in, tt.region, got, msg, tt.want)
+		}
+	}
+	if got := FormatPhone("+18085550123", "US"); got != "(808) 555-0123" {
+		t.Errorf("national format %q", got)
+	}
+	if got := FormatPhone("+84912345678", "US"); !strings.HasPrefix(got, "+84") {
+		t.Errorf("foreign number shown as %q", got)
+	}
+}
+
+func FuzzNormalizePhone(f *testing.F) {
+	for _, s := range []string{"(808) 555-0123", "+84 912 345 678", "++1", "0", "+999999999999999999999", "1-800-FLOWERS"} {
+		f.Add(s, "US")
+	}
+	f.Fuzz(func(t *testing.T, raw, region string) {
+		e164, msg := NormalizePhone(raw, region)
+		if (e164 == "") == (msg == "") {
+			t.Fatalf("NormalizePhone(%q, %q) = %q, %q: want exactly one", raw, region, e164, msg)
+		}
+		if e164 != "" {
+			if again, _ := NormalizePhone(e164, region); again != e164 {
+				t.Fatalf("not idempotent: %q -> %q -> %q", raw, e164, again)
+			}
+			_ = FormatPhone(e164, region)
+		}
+	})
+}
+
+func FuzzNormalizeEmail(f *testing.F) {
+	for _, s := range []string{"a@example.com", "<a@b.c>", "\"x y\"@example.com", "@", "a@b@c.d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, norm, msg := NormalizeEmail(raw)
+		if (norm == "") == (msg == "") {
+			t.Fatalf("NormalizeEmail(%q) = %q, %q: want exactly one", raw, norm, msg)
+		}
+		if norm != "" && norm != strings.ToLower(norm) {
+			t.Fatalf("norm %q not lower case", norm)
+		}
+	})
+}
