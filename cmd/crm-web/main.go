@@ -22,7 +22,9 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/config"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/web"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -99,7 +101,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		log.Info("migrated database", "from", from, "to", to)
 	}
 	authStore := auth.NewStore(db, auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax})
-	wsStore := workspace.NewStore(db)
+	wsStore := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	reg := daemon.NewRegistry("crm-web", version)
 	srv, err := web.New(web.Deps{
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Audit: audit.NewStore(db), Registry: reg,

@@ -17,7 +17,9 @@ import (
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/config"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer db.Close()
-	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: workspace.NewStore(db), stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: workspace.NewStore(db, list.Hooks(), contact.Hooks()), stdin: stdin, stdout: stdout, stderr: stderr}
 	if args[0] != "migrate" && args[0] != "version" {
 		// Every other command needs this build's schema; crmctl is the
 		// admin tool, so it brings the database up to date itself.

@@ -22,7 +22,9 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/api"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/web"
@@ -71,7 +73,7 @@ func New(tb testing.TB, opts Options) *App {
 	clock := &Clock{t: time.Now()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
-	ws := workspace.NewStore(db)
+	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	apiH := api.New(log, a, ws, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Audit: audit.NewStore(db),
 		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test"})

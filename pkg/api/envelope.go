@@ -45,8 +45,14 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("api request failed", "path", r.URL.Path, "err", err)
 	}
 	ae := &apiError{Code: e.Code, Message: e.Message}
-	if len(e.Fields) > 0 {
-		ae.Details = map[string]any{"fields": e.Fields}
+	if len(e.Fields) > 0 || len(e.Details) > 0 {
+		ae.Details = map[string]any{}
+		for k, v := range e.Details {
+			ae.Details[k] = v
+		}
+		if len(e.Fields) > 0 {
+			ae.Details["fields"] = e.Fields
+		}
 	}
 	if e.Kind == errs.TooMany && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))

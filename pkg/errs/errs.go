@@ -34,6 +34,9 @@ type Error struct {
 	Fields  map[string]string // field name -> message, for Invalid
 	// RetryAfter is set on TooMany errors.
 	RetryAfter time.Duration
+	// Details carries machine-readable facts for API clients, such as the
+	// ids of the contacts a new one duplicates.
+	Details map[string]any
 }
 
 // Error returns the message, with field messages for Invalid errors.

@@ -16,10 +16,32 @@ import (
 )
 
 // Store reads and writes workspaces.
-type Store struct{ db *store.DB }
+type Store struct {
+	db    *store.DB
+	hooks Hooks
+}
+
+// Hooks let capabilities that keep rows per workspace take part in its
+// creation and in the deletion warning without this package knowing their
+// tables.
+type Hooks struct {
+	// OnCreate runs inside the creating transaction (e.g. the default
+	// pipeline stages).
+	OnCreate []func(conn *sqlite.Conn, workspaceID string) error
+	// Lost runs inside the read that builds the deletion warning and
+	// returns lines such as "1,204 contacts".
+	Lost []func(conn *sqlite.Conn, workspaceID string) ([]string, error)
+}
 
 // NewStore returns a Store over db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+func NewStore(db *store.DB, hooks ...Hooks) *Store {
+	s := &Store{db: db}
+	for _, h := range hooks {
+		s.hooks.OnCreate = append(s.hooks.OnCreate, h.OnCreate...)
+		s.hooks.Lost = append(s.hooks.Lost, h.Lost...)
+	}
+	return s
+}
 
 var errNotFound = errs.NotFoundf("No such workspace.")
 
@@ -120,6 +142,11 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, ch Change) (Worksp
 		}
 		if err := saveSettings(conn, w.ID, w.Settings, ts); err != nil {
 			return err
+		}
+		for _, h := range s.hooks.OnCreate {
+			if err := h(conn, w.ID); err != nil {
+				return err
+			}
 		}
 		return audit.Record(conn, actor.Audit("workspace.create", "workspace", w.ID, map[string]any{"name": w.Name}))
 	})
@@ -280,7 +307,13 @@ func (s *Store) Impact(ctx context.Context, actor auth.Actor, id string) (Impact
 			return err
 		}
 		im.Workspace = w
-		// Later capabilities (contacts, campaigns, ...) add their counts here.
+		for _, h := range s.hooks.Lost {
+			lines, err := h(conn, id)
+			if err != nil {
+				return err
+			}
+			im.Lost = append(im.Lost, lines...)
+		}
 		im.Lost = append(im.Lost, "the workspace's settings (time zone, approvals, email provider)")
 		return nil
 	})
@@ -305,4 +338,32 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, id, confirmName st
 		}
 		return audit.Record(conn, actor.Audit("workspace.delete", "workspace", id, map[string]any{"name": w.Name}))
 	})
+}
+
+// Owned returns NotFound unless the actor owns workspace id. Other
+// capabilities call it inside their transactions before touching the
+// workspace's rows.
+func Owned(conn *sqlite.Conn, actor auth.Actor, id string) error {
+	var found bool
+	err := sqlitex.Execute(conn, `SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id, actor.UserID}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	if err != nil {
+		return fmt.Errorf("check workspace: %w", err)
+	}
+	if !found {
+		return errNotFound
+	}
+	return nil
+}
+
+// PhoneRegion returns workspace id's phone region inside the caller's
+// transaction; the caller has checked ownership.
+func PhoneRegion(conn *sqlite.Conn, id string) (string, error) {
+	region := "US"
+	err := sqlitex.Execute(conn, `SELECT phone_region FROM workspace_settings WHERE workspace_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(stmt *sqlite.Stmt) error { region = stmt.ColumnText(0); return nil }})
+	if err != nil {
+		return "", fmt.Errorf("read phone region: %w", err)
+	}
+	return region, nil
 }

@@ -1,0 +1,183 @@
+package contact
+
+import (
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/pi-crm/pi-crm/pkg/errs"
+)
+
+// Email is one of a contact's addresses.
+type Email struct {
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// Phone is one of a contact's numbers, in E.164.
+type Phone struct {
+	ID      string `json:"id"`
+	Number  string `json:"number"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// Birthday is a month and day, with the year when known (0 otherwise).
+type Birthday struct {
+	Month int `json:"month"`
+	Day   int `json:"day"`
+	Year  int `json:"year,omitempty"`
+}
+
+// Ref names another contact of the same workspace.
+type Ref struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Tag is a tag a contact is in.
+type Tag struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Contact is a person in a workspace.
+type Contact struct {
+	ID             string     `json:"id"`
+	WorkspaceID    string     `json:"workspace_id"`
+	FirstName      string     `json:"first_name"`
+	LastName       string     `json:"last_name"`
+	Company        string     `json:"company"`
+	Emails         []Email    `json:"emails"`
+	Phones         []Phone    `json:"phones"`
+	StageID        string     `json:"stage_id"`
+	StageName      string     `json:"stage"`
+	StageChangedAt *time.Time `json:"stage_changed_at"`
+	Tags           []Tag      `json:"tags"`
+	Birthday       *Birthday  `json:"birthday"`
+	MaritalStatus  string     `json:"marital_status"`
+	Spouse         *Ref       `json:"spouse"`
+	Children       string     `json:"children"`
+	Pets           string     `json:"pets"`
+	ReferredBy     string     `json:"referred_by"`
+	ReferredByRef  *Ref       `json:"referred_by_contact"`
+	FileNotes      string     `json:"file_notes"`
+	DoNotContact   bool       `json:"do_not_contact"`
+	CopiedFrom     string     `json:"copied_from,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastContactAt  *time.Time `json:"last_contact_at"`
+}
+
+// Name is the display name: first and last, or the company, or the
+// primary email.
+func (c Contact) Name() string {
+	n := strings.TrimSpace(c.FirstName + " " + c.LastName)
+	switch {
+	case n != "":
+		return n
+	case c.Company != "":
+		return c.Company
+	case len(c.Emails) > 0:
+		return c.Emails[0].Address
+	}
+	return "(no name)"
+}
+
+// PrimaryEmail returns the primary address or "".
+func (c Contact) PrimaryEmail() string {
+	for _, e := range c.Emails {
+		if e.Primary {
+			return e.Address
+		}
+	}
+	return ""
+}
+
+// PrimaryPhone returns the primary number (E.164) or "".
+func (c Contact) PrimaryPhone() string {
+	for _, p := range c.Phones {
+		if p.Primary {
+			return p.Number
+		}
+	}
+	return ""
+}
+
+// EmailInput is an email as submitted.
+type EmailInput struct {
+	Address string `json:"address"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// PhoneInput is a phone as submitted, in any common format.
+type PhoneInput struct {
+	Number  string `json:"number"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// Fields are the editable fields; nil leaves a field as it is (on create:
+// empty). Emails and Phones, when set, replace the whole set.
+type Fields struct {
+	FirstName     *string       `json:"first_name"`
+	LastName      *string       `json:"last_name"`
+	Company       *string       `json:"company"`
+	Emails        *[]EmailInput `json:"emails"`
+	Phones        *[]PhoneInput `json:"phones"`
+	StageID       *string       `json:"stage_id"`
+	Birthday      **Birthday    `json:"birthday"`
+	MaritalStatus *string       `json:"marital_status"`
+	SpouseID      *string       `json:"spouse_id"`
+	Children      *string       `json:"children"`
+	Pets          *string       `json:"pets"`
+	ReferredBy    *string       `json:"referred_by"`
+	ReferredByID  *string       `json:"referred_by_id"`
+	FileNotes     *string       `json:"file_notes"`
+	DoNotContact  *bool         `json:"do_not_contact"`
+}
+
+// MaxText bounds free-text fields; MaxNotes the loan-file notes.
+const (
+	MaxText  = 200
+	MaxNotes = 20000
+)
+
+func checkText(f errs.Fields, field string, v *string, max int) {
+	if v == nil {
+		return
+	}
+	*v = strings.TrimSpace(*v)
+	switch {
+	case !utf8.ValidString(*v):
+		f.Add(field, "Use plain text.")
+	case utf8.RuneCountInString(*v) > max:
+		f.Add(field, fmt.Sprintf("Use at most %d characters.", max))
+	case strings.ContainsFunc(*v, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }):
+		f.Add(field, "Remove the control characters.")
+	}
+}
+
+func validBirthday(b *Birthday) string {
+	if b == nil {
+		return ""
+	}
+	if b.Month < 1 || b.Month > 12 {
+		return "Choose a month from 1 to 12."
+	}
+	year := b.Year
+	if year == 0 {
+		year = 2000 // a leap year: 29 February is a real birthday
+	} else if year < 1900 || year > time.Now().Year() {
+		return "Enter a year from 1900 to this year, or leave it empty."
+	}
+	d := time.Date(year, time.Month(b.Month), b.Day, 0, 0, 0, 0, time.UTC)
+	if b.Day < 1 || d.Month() != time.Month(b.Month) {
+		return "That day is not in that month."
+	}
+	return ""
+}

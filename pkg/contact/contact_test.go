@@ -1,0 +1,313 @@
+package contact_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+type fixture struct {
+	db         *store.DB
+	contacts   *contact.Store
+	lists      *list.Store
+	andy, mona auth.Actor
+	ws, monaWS string
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	db := storetest.New(t)
+	as := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost})
+	wss := workspace.NewStore(db, list.Hooks(), contact.Hooks())
+	mk := func(email, name string) auth.Actor {
+		u, err := as.CreateUser(context.Background(), auth.NewUser{Email: email, Name: name, TimeZone: "UTC", Password: "long enough password"}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return auth.Actor{UserID: u.ID, Email: u.Email, Name: name, TimeZone: "UTC"}
+	}
+	f := &fixture{db: db, contacts: contact.NewStore(db), lists: list.NewStore(db), andy: mk("andy@example.com", "Andy"), mona: mk("monalisa@example.com", "Monalisa")}
+	n1, n2 := "Loan Factory", "Coldwell Banker Contacts"
+	w1, err := wss.Create(context.Background(), f.andy, workspace.Change{Name: &n1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2, _ := wss.Create(context.Background(), f.mona, workspace.Change{Name: &n2})
+	f.ws, f.monaWS = w1.ID, w2.ID
+	return f
+}
+
+func s(v string) *string { return &v }
+
+func (f *fixture) create(t *testing.T, first, email, phone string) contact.Contact {
+	t.Helper()
+	in := contact.Fields{FirstName: s(first), LastName: s("Nguyen")}
+	if email != "" {
+		in.Emails = &[]contact.EmailInput{{Address: email, Label: "Business"}}
+	}
+	if phone != "" {
+		in.Phones = &[]contact.PhoneInput{{Number: phone, Label: "CA Mobile"}}
+	}
+	c, err := f.contacts.Create(context.Background(), f.andy, f.ws, in, false)
+	if err != nil {
+		t.Fatalf("create %s: %v", first, err)
+	}
+	return c
+}
+
+func (f *fixture) stage(t *testing.T, name string) string {
+	t.Helper()
+	all, err := f.lists.All(context.Background(), f.andy, f.ws, list.Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range all {
+		if l.Name == name {
+			return l.ID
+		}
+	}
+	t.Fatalf("no stage %q in %v", name, all)
+	return ""
+}
+
+func TestCreateAndDuplicates(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c := f.create(t, "Linh", " Linh@Example.com ", "(808) 555-0123")
+	if got, want := c.PrimaryPhone(), "+18085550123"; got != want {
+		t.Fatalf("phone=%q, want E.164 %q", got, want)
+	}
+	if got := c.PrimaryEmail(); got != "Linh@Example.com" {
+		t.Fatalf("email=%q", got)
+	}
+	t.Run("ErrDuplicateByEmail", func(t *testing.T) {
+		_, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("L2"), Emails: &[]contact.EmailInput{{Address: "LINH@example.COM"}}}, false)
+		if got := contact.Matches(err); len(got) != 1 || got[0] != c.ID {
+			t.Fatalf("err=%v matches=%v, want the first contact", err, got)
+		}
+	})
+	t.Run("ErrDuplicateByPhone", func(t *testing.T) {
+		_, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("L3"), Phones: &[]contact.PhoneInput{{Number: "+1 808 555 0123"}}}, false)
+		if !errors.Is(err, errs.ErrConflict) || len(contact.Matches(err)) != 1 {
+			t.Fatalf("err=%v, want duplicate", err)
+		}
+	})
+	t.Run("KeepSeparate", func(t *testing.T) {
+		if _, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("Spouse"), Phones: &[]contact.PhoneInput{{Number: "808-555-0123", Label: "Home"}}}, true); err != nil {
+			t.Fatalf("keep separate refused: %v", err)
+		}
+	})
+	t.Run("OtherWorkspaceIsNotADuplicate", func(t *testing.T) {
+		if _, err := f.contacts.Create(ctx, f.mona, f.monaWS, contact.Fields{FirstName: s("Linh"), Emails: &[]contact.EmailInput{{Address: "linh@example.com"}}}, false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ErrInvalid", func(t *testing.T) {
+		_, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("X"),
+			Emails: &[]contact.EmailInput{{Address: "nope"}, {Address: "a@b.com", Primary: true}, {Address: "c@d.com", Primary: true}},
+			Phones: &[]contact.PhoneInput{{Number: "12"}}}, false)
+		e := errs.As(err)
+		for _, k := range []string{"emails[0].address", "emails", "phones[0].number"} {
+			if e.Fields[k] == "" {
+				t.Errorf("no message for %s: %v", k, e.Fields)
+			}
+		}
+	})
+	t.Run("ErrNotFoundOtherUsersWorkspace", func(t *testing.T) {
+		if _, err := f.contacts.Create(ctx, f.mona, f.ws, contact.Fields{FirstName: s("X")}, false); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("err=%v", err)
+		}
+		if _, err := f.contacts.Get(ctx, f.mona, f.ws, c.ID); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("get: err=%v", err)
+		}
+		if _, err := f.contacts.Get(ctx, f.mona, f.monaWS, c.ID); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("get through own workspace: err=%v", err)
+		}
+	})
+}
+
+func TestStagesTagsAndLog(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c := f.create(t, "Bao", "bao@example.com", "")
+	for _, st := range []string{"Prospects", "Applications"} {
+		if _, err := f.contacts.Update(ctx, f.andy, f.ws, c.ID, contact.Fields{StageID: s(f.stage(t, st))}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tag, err := f.lists.Create(ctx, f.andy, f.ws, list.Tag, "VIP")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.contacts.SetTag(ctx, f.andy, f.ws, c.ID, tag.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.contacts.SetTag(ctx, f.andy, f.ws, c.ID, tag.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.contacts.Log(ctx, f.andy, f.ws, c.ID, activity.TabByKey("lists"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Entries {
+		got = append(got, e.Summary)
+	}
+	want := []string{"Tag removed: VIP", "Tag added: VIP", "Primary List changed: Prospects → Applications", "Primary List changed: (none) → Prospects"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("log %q, want %q", got, want)
+	}
+	if _, err := f.contacts.Log(ctx, f.mona, f.ws, c.ID, activity.Tabs[0], ""); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("another user's log: %v", err)
+	}
+	// A call moves the last-contact time.
+	if err := f.contacts.AddCall(ctx, f.andy, f.ws, c.ID, c.CreatedAt, 300e9, "talked rates"); err != nil {
+		t.Fatal(err)
+	}
+	got2, _ := f.contacts.Get(ctx, f.andy, f.ws, c.ID)
+	if got2.LastContactAt == nil {
+		t.Fatal("a logged call did not set the last-contact time")
+	}
+}
+
+func TestNotesAreSanitized(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c := f.create(t, "Chi", "", "")
+	if err := f.contacts.AddNote(ctx, f.andy, f.ws, c.ID, `<p onclick="x()">Refi in <b>May</b><script>alert(1)</script></p>`); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := f.contacts.Log(ctx, f.andy, f.ws, c.ID, activity.TabByKey("notes"), "")
+	if len(p.Entries) != 1 || strings.Contains(string(p.Entries[0].Body), "script") || strings.Contains(string(p.Entries[0].Body), "onclick") {
+		t.Fatalf("note stored as %s", p.Entries[0].Body)
+	}
+	// Notes are searchable.
+	page, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: "refi"})
+	if err != nil || len(page.Rows) != 1 {
+		t.Fatalf("search notes: %v %v", page.Rows, err)
+	}
+}
+
+func TestSpouseIsSymmetric(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a, b, c := f.create(t, "A", "", ""), f.create(t, "B", "", ""), f.create(t, "C", "", "")
+	if _, err := f.contacts.Update(ctx, f.andy, f.ws, a.ID, contact.Fields{SpouseID: s(b.ID)}, false); err != nil {
+		t.Fatal(err)
+	}
+	gotB, _ := f.contacts.Get(ctx, f.andy, f.ws, b.ID)
+	if gotB.Spouse == nil || gotB.Spouse.ID != a.ID {
+		t.Fatalf("B's spouse %+v, want A", gotB.Spouse)
+	}
+	if _, err := f.contacts.Update(ctx, f.andy, f.ws, c.ID, contact.Fields{SpouseID: s(a.ID)}, false); err != nil {
+		t.Fatal(err)
+	}
+	gotA, _ := f.contacts.Get(ctx, f.andy, f.ws, a.ID)
+	gotB, _ = f.contacts.Get(ctx, f.andy, f.ws, b.ID)
+	if gotA.Spouse == nil || gotA.Spouse.ID != c.ID || gotB.Spouse != nil {
+		t.Fatalf("after re-marrying: A=%+v B=%+v", gotA.Spouse, gotB.Spouse)
+	}
+	other, _ := f.contacts.Create(ctx, f.mona, f.monaWS, contact.Fields{FirstName: s("M")}, false)
+	if _, err := f.contacts.Update(ctx, f.andy, f.ws, a.ID, contact.Fields{SpouseID: s(other.ID)}, false); !errors.Is(err, errs.ErrInvalid) {
+		t.Fatalf("spouse in another user's workspace: %v", err)
+	}
+}
+
+func TestListPagesAndSearch(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	lead := f.stage(t, "Leads")
+	for i := range 25 {
+		c := f.create(t, fmt.Sprintf("Person%02d", i), fmt.Sprintf("p%02d@example.com", i), "")
+		if i%2 == 0 {
+			f.contacts.Update(ctx, f.andy, f.ws, c.ID, contact.Fields{StageID: &lead}, false)
+		}
+	}
+	for _, sort := range contact.SortKeys {
+		var seen []string
+		q := contact.Query{Sort: sort, Limit: 7, StageID: lead}
+		for {
+			p, err := f.contacts.List(ctx, f.andy, f.ws, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range p.Rows {
+				seen = append(seen, r.ID)
+			}
+			if p.Next == "" {
+				break
+			}
+			q.After = p.Next
+		}
+		uniq := map[string]bool{}
+		for _, id := range seen {
+			uniq[id] = true
+		}
+		if len(seen) != 13 || len(uniq) != 13 {
+			t.Fatalf("sort %s: paged %d rows (%d distinct), want 13", sort, len(seen), len(uniq))
+		}
+	}
+	p, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: "person1"})
+	if err != nil || len(p.Rows) != 10 {
+		t.Fatalf("prefix search: %d rows, %v", len(p.Rows), err)
+	}
+	if _, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: `"unbalanced * OR (`}); err != nil {
+		t.Fatalf("odd search text must not be an error: %v", err)
+	}
+	if _, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{After: "garbage"}); !errors.Is(err, errs.ErrInvalid) {
+		t.Fatalf("bad cursor: %v", err)
+	}
+	if _, err := f.contacts.List(ctx, f.mona, f.ws, contact.Query{}); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("another user's list: %v", err)
+	}
+}
+
+func FuzzMatchQuery(f *testing.F) {
+	for _, s := range []string{"linh", "(808) 555", `"a" OR b*`, "NEAR(a b)", "a@b.com", "-x", "^"} {
+		f.Add(s)
+	}
+	db := storetest.New(f)
+	f.Fuzz(func(t *testing.T, q string) {
+		m := contact.MatchQuery(q)
+		if m == "" {
+			return
+		}
+		err := db.Read(context.Background(), func(conn *sqlite.Conn) error {
+			return sqlitex.Execute(conn, `SELECT count(*) FROM contacts_fts WHERE contacts_fts MATCH ?`, &sqlitex.ExecOptions{Args: []any{m}})
+		})
+		if err != nil {
+			t.Fatalf("MatchQuery(%q) = %q: %v", q, m, err)
+		}
+	})
+}
+
+func TestDuplicateGroups(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a := f.create(t, "A", "a@example.com", "808-555-0101")
+	f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("A2"), Emails: &[]contact.EmailInput{{Address: "A@example.com"}}, Phones: &[]contact.PhoneInput{{Number: "808-555-0102"}}}, true)
+	f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("A3"), Phones: &[]contact.PhoneInput{{Number: "808-555-0102"}}}, true)
+	f.create(t, "Solo", "solo@example.com", "")
+	g, err := f.contacts.DuplicateGroups(ctx, f.andy, f.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(g) != 1 || len(g[0]) != 3 || g[0][0].ID != a.ID {
+		t.Fatalf("groups %v, want one of three chained through email and phone", g)
+	}
+}

@@ -1,0 +1,121 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/microcosm-cc/bluemonday"
+	"zombiezen.com/go/sqlite"
+
+	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Sanitizer returns the allow-list policy for rich-text notes: the user
+// content policy (links, lists, emphasis, no scripts, styles or event
+// handlers), links opened safely.
+func Sanitizer() *bluemonday.Policy {
+	p := bluemonday.UGCPolicy()
+	p.RequireNoFollowOnLinks(true)
+	p.AddTargetBlankToFullyQualifiedLinks(true)
+	return p
+}
+
+// Log returns a page of contact id's communication log in tab.
+func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab activity.Tab, before string) (activity.Page, error) {
+	var p activity.Page
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		if ok, err := exists(conn, wsID, id); err != nil || !ok {
+			if err == nil {
+				err = errNotFound
+			}
+			return err
+		}
+		var err error
+		p, err = activity.List(conn, wsID, id, tab, before, 50)
+		return err
+	})
+	return p, err
+}
+
+// AddNote adds a timestamped rich-text note, sanitized with an allow-list.
+func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, html string) error {
+	clean := strings.TrimSpace(Sanitizer().Sanitize(html))
+	if clean == "" {
+		return errs.Fields{"note": "Write the note first."}.Err()
+	}
+	if utf8.RuneCountInString(clean) > MaxNotes {
+		return errs.Fields{"note": fmt.Sprintf("Use at most %d characters.", MaxNotes)}.Err()
+	}
+	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
+		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Note, ActorUserID: actor.UserID,
+			Summary: snippet(stripTags(clean))}, activity.NoteBody{HTML: clean})
+	}, true)
+}
+
+// AddCall logs a phone call: when, how long, and notes.
+func (s *Store) AddCall(ctx context.Context, actor auth.Actor, wsID, id string, at time.Time, duration time.Duration, notes string) error {
+	f := errs.Fields{}
+	notes = strings.TrimSpace(notes)
+	if duration < 0 || duration > 24*time.Hour {
+		f.Add("duration", "Enter a duration from 0 to 24 hours.")
+	}
+	if at.After(time.Now().Add(time.Minute)) {
+		f.Add("at", "A call that was made cannot be in the future.")
+	}
+	if utf8.RuneCountInString(notes) > MaxNotes {
+		f.Add("notes", fmt.Sprintf("Use at most %d characters.", MaxNotes))
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
+		sum := fmt.Sprintf("Call, %d min", int(duration.Round(time.Minute).Minutes()))
+		if notes != "" {
+			sum += ": " + snippet(notes)
+		}
+		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Call, OccurredAt: at, ActorUserID: actor.UserID, Summary: sum},
+			activity.CallBody{DurationSeconds: int(duration.Seconds()), Notes: notes})
+	}, false)
+}
+
+func (s *Store) manual(ctx context.Context, actor auth.Actor, wsID, id string, write func(*sqlite.Conn) error, reindexAfter bool) error {
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		if ok, err := exists(conn, wsID, id); err != nil || !ok {
+			if err == nil {
+				err = errNotFound
+			}
+			return err
+		}
+		if err := write(conn); err != nil {
+			return err
+		}
+		if reindexAfter {
+			if err := reindex(conn, id); err != nil {
+				return err
+			}
+		}
+		return audit.Record(conn, actor.Audit("contact.log", "contact", id, nil))
+	})
+}
+
+func snippet(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) > 120 {
+		r := []rune(s)
+		return string(r[:119]) + "…"
+	}
+	return s
+}
