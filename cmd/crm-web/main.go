@@ -105,7 +105,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	reg := daemon.NewRegistry("crm-web", version)
 	srv, err := web.New(web.Deps{
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Audit: audit.NewStore(db), Registry: reg,
-		API:     api.New(log, authStore, wsStore, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
+		API:     api.New(log, authStore, wsStore, contact.NewStore(db), list.NewStore(db), api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
 		Version: version, SecureCookies: cfg.SecureCookies,
 	})
 	if err != nil {

@@ -52,6 +52,8 @@ type App struct {
 	DB         *store.DB
 	Auth       *auth.Store
 	Workspaces *workspace.Store
+	Contacts   *contact.Store
+	Lists      *list.Store
 	Web        *web.Server
 	API        *api.Handler
 	Server     *httptest.Server
@@ -74,7 +76,7 @@ func New(tb testing.TB, opts Options) *App {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
 	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
-	apiH := api.New(log, a, ws, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
+	apiH := api.New(log, a, ws, contact.NewStore(db), list.NewStore(db), api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Audit: audit.NewStore(db),
 		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test"})
 	if err != nil {
@@ -82,7 +84,7 @@ func New(tb testing.TB, opts Options) *App {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
+	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contact.NewStore(db), Lists: list.NewStore(db), Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
 }
 
 // User is a test user with a logged-in browser-like client.
@@ -200,4 +202,14 @@ func (a *App) NewUserNoLogin(tb testing.TB, name string) auth.User {
 		tb.Fatalf("create user: %v", err)
 	}
 	return u
+}
+
+// Contact creates a contact in u's workspace wsID.
+func (u *User) Contact(wsID, first, email string) contact.Contact {
+	u.app.TB.Helper()
+	c, err := u.app.Contacts.Create(context.Background(), u.Actor, wsID, contact.Fields{FirstName: &first, Emails: &[]contact.EmailInput{{Address: email}}}, true)
+	if err != nil {
+		u.app.TB.Fatalf("create contact: %v", err)
+	}
+	return c
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -28,12 +30,14 @@ type Handler struct {
 	log        *slog.Logger
 	auth       *auth.Store
 	workspaces *workspace.Store
+	contacts   *contact.Store
+	lists      *list.Store
 	limit      *limiter
 	router     chi.Router
 }
 
 // New returns the API handler, to be mounted at /api/v1.
-func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, opts Options) *Handler {
+func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, contacts *contact.Store, lists *list.Store, opts Options) *Handler {
 	if opts.RatePerSecond <= 0 {
 		opts.RatePerSecond = 10
 	}
@@ -43,7 +47,7 @@ func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, opts Options) *Ha
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{log: log, auth: a, workspaces: ws, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
+	h := &Handler{log: log, auth: a, workspaces: ws, contacts: contacts, lists: lists, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
 	r := chi.NewRouter()
 	r.Use(h.authenticate)
 	r.Get("/me", h.me)
@@ -52,6 +56,30 @@ func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, opts Options) *Ha
 	r.With(h.need(auth.ScopeWorkspacesRead)).Get("/workspaces/{ws}", h.workspaceGet)
 	r.With(h.need(auth.ScopeWorkspacesWrite)).Patch("/workspaces/{ws}", h.workspaceUpdate)
 	r.With(h.need(auth.ScopeWorkspacesWrite)).Delete("/workspaces/{ws}", h.workspaceDelete)
+
+	read, write := h.need(auth.ScopeContactsRead), h.need(auth.ScopeContactsWrite)
+	r.Route("/workspaces/{ws}/contacts", func(r chi.Router) {
+		r.With(read).Get("/", h.contactList)
+		r.With(write).Post("/", h.contactCreate)
+		r.With(read).Get("/{contact}", h.contactGet)
+		r.With(write).Patch("/{contact}", h.contactUpdate)
+		r.With(write).Delete("/{contact}", h.contactDelete)
+		r.With(write).Post("/{contact}/merge", h.contactMerge)
+		r.With(read).Get("/{contact}/activities", h.contactLog)
+		r.With(write).Post("/{contact}/notes", h.contactNote)
+		r.With(write).Post("/{contact}/calls", h.contactCall)
+		r.With(write).Put("/{contact}/tags/{list}", h.contactTag(true))
+		r.With(write).Delete("/{contact}/tags/{list}", h.contactTag(false))
+		r.With(write).Post("/{contact}/shares", h.contactShare)
+		r.With(write).Delete("/{contact}/shares/{user}", h.contactUnshare)
+	})
+	r.With(read).Get("/workspaces/{ws}/lists", h.listAll)
+	r.With(write).Post("/workspaces/{ws}/lists", h.listCreate)
+	r.With(write).Patch("/workspaces/{ws}/lists/{list}", h.listRename)
+	r.With(write).Delete("/workspaces/{ws}/lists/{list}", h.listDelete)
+	r.With(read).Get("/shared", h.sharedList)
+	r.With(read).Get("/shared/{contact}", h.sharedGet)
+	r.With(write).Post("/shared/{contact}/save-as", h.sharedSaveAs)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, errs.NotFoundf("No such API route."))
 	})

@@ -10,10 +10,12 @@ import (
 const (
 	ScopeWorkspacesRead  = "workspaces:read"
 	ScopeWorkspacesWrite = "workspaces:write"
+	ScopeContactsRead    = "contacts:read"
+	ScopeContactsWrite   = "contacts:write"
 )
 
 // Scopes lists every scope, in the order the UI shows them.
-var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite}
+var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite, ScopeContactsRead, ScopeContactsWrite}
 
 // ValidScope reports whether s is a known scope.
 func ValidScope(s string) bool { return slices.Contains(Scopes, s) }

@@ -38,22 +38,23 @@ func (m MergeChoice) source(field string) bool { return m.Take[field] == "source
 // returns NotFound when either contact is not in the actor's workspace and
 // Invalid for a bad choice; on any error nothing changes.
 func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sourceID string, ch MergeChoice) (Contact, error) {
-	if targetID == sourceID {
-		return Contact{}, errs.Fields{"source_id": "Choose two different contacts."}.Err()
-	}
-	for f, side := range ch.Take {
-		if !contains(MergeFields, f) || (side != "target" && side != "source") {
-			return Contact{}, errs.Fields{"take": fmt.Sprintf("Unknown choice %q: %q.", f, side)}.Err()
-		}
-	}
 	var c Contact
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		// Ownership first: another user's contact is a 404 whatever the input.
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
 		t, err := load(conn, wsID, targetID)
 		if err != nil {
 			return err
+		}
+		if targetID == sourceID {
+			return errs.Fields{"source_id": "Choose two different contacts."}.Err()
+		}
+		for f, side := range ch.Take {
+			if !contains(MergeFields, f) || (side != "target" && side != "source") {
+				return errs.Fields{"take": fmt.Sprintf("Unknown choice %q: %q.", f, side)}.Err()
+			}
 		}
 		src, err := load(conn, wsID, sourceID)
 		if err != nil {

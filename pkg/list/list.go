@@ -141,13 +141,14 @@ func nameFree(conn *sqlite.Conn, wsID string, kind Kind, name, exceptID string) 
 // NotFound for another user's workspace, Invalid for a bad name and Conflict
 // for a name in use.
 func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, kind Kind, name string) (List, error) {
-	if kind != Stage && kind != Tag {
-		return List{}, errs.Fields{"kind": "Choose stage or tag."}.Err()
-	}
 	var l List
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		// Ownership first: another user's workspace is a 404 whatever the input.
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
+		}
+		if kind != Stage && kind != Tag {
+			return errs.Fields{"kind": "Choose stage or tag."}.Err()
 		}
 		n, err := validateName(name)
 		if err != nil {

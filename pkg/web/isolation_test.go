@@ -11,6 +11,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 type route struct{ method, pattern string }
@@ -33,16 +34,21 @@ func walk(t *testing.T, h chi.Routes) []route {
 // not 200, nothing that tells the object exists.
 func TestIsolationEveryRoute(t *testing.T) {
 	app := apptest.New(t, apptest.Options{APIBurst: 10000, APIRate: 10000})
+	ctx := context.Background()
 	andy := app.NewUser("Andy")
 	mona := app.NewUser("Monalisa")
 	monaWS := mona.Workspace("Coldwell Banker Contacts")
-	_ = andy.Workspace("Loan Factory")
-	_, monaKey, err := app.Auth.CreateAPIKey(context.Background(), mona.Actor, auth.NewAPIKey{Name: "k", Scopes: auth.Scopes})
+	andyWS := andy.Workspace("Loan Factory")
+	_, monaKey, err := app.Auth.CreateAPIKey(ctx, mona.Actor, auth.NewAPIKey{Name: "k", Scopes: auth.Scopes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID}
-	fill := func(p string) (string, bool) {
+	monaContact := mona.Contact(monaWS.ID, "Secret", "secret@example.com")
+	monaStages, _ := app.Lists.All(ctx, mona.Actor, monaWS.ID, list.Stage)
+	// Monalisa's objects, under her workspace and under Andy's own.
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID}
+	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
 			if strings.Contains(p, k) {
@@ -54,6 +60,19 @@ func TestIsolationEveryRoute(t *testing.T) {
 		}
 		return p, named
 	}
+	fill := func(p string) (string, bool) { return fillWith(p, params) }
+	paths := func(pattern string) []string {
+		p, named := fill(pattern)
+		if !named {
+			return nil
+		}
+		out := []string{p}
+		if strings.Contains(pattern, "{ws}") && strings.Count(pattern, "{") > 1 {
+			m, _ := fillWith(pattern, mixed)
+			out = append(out, m)
+		}
+		return out
+	}
 
 	t.Run("Pages", func(t *testing.T) {
 		n := 0
@@ -61,27 +80,28 @@ func TestIsolationEveryRoute(t *testing.T) {
 			if strings.HasPrefix(r.pattern, "/api/") {
 				continue
 			}
-			path, named := fill(r.pattern)
-			if !named {
-				continue
-			}
-			n++
-			var resp *http.Response
-			var body string
-			if r.method == http.MethodPost {
-				resp = app.PostForm(andy.Client, path, url.Values{"name": {"x"}, "confirm_name": {monaWS.Name}})
-			} else {
-				resp, body = app.Do(andy.Client, r.method, path, nil, nil)
-			}
-			if resp.StatusCode != http.StatusNotFound {
-				t.Errorf("%s %s as another user: status=%d, want 404 %s", r.method, r.pattern, resp.StatusCode, apptest.Trim(body))
+			for _, path := range paths(r.pattern) {
+				n++
+				var resp *http.Response
+				var body string
+				if r.method == http.MethodPost {
+					resp = app.PostForm(andy.Client, path, url.Values{"name": {"x"}, "confirm_name": {monaWS.Name}, "workspace_id": {andyWS.ID}, "viewer_id": {andy.ID}})
+				} else {
+					resp, body = app.Do(andy.Client, r.method, path, nil, nil)
+				}
+				if resp.StatusCode != http.StatusNotFound {
+					t.Errorf("%s %s as another user: status=%d, want 404 %s", r.method, path, resp.StatusCode, apptest.Trim(body))
+				}
 			}
 		}
 		if n < 7 {
 			t.Fatalf("only %d page routes name an object; the walk is broken", n)
 		}
 		// Nothing changed hands.
-		if w, err := app.Workspaces.Get(context.Background(), mona.Actor, monaWS.ID); err != nil || w.Name != monaWS.Name {
+		if c, err := app.Contacts.Get(ctx, mona.Actor, monaWS.ID, monaContact.ID); err != nil || c.FirstName != "Secret" {
+			t.Fatalf("Monalisa's contact after the attempts: %+v, %v", c, err)
+		}
+		if w, err := app.Workspaces.Get(ctx, mona.Actor, monaWS.ID); err != nil || w.Name != monaWS.Name {
 			t.Fatalf("Monalisa's workspace after the attempts: %+v, %v", w, err)
 		}
 		keys, _ := app.Auth.APIKeys(context.Background(), mona.Actor)
@@ -99,14 +119,27 @@ func TestIsolationEveryRoute(t *testing.T) {
 		key := andy.APIKey(auth.Scopes...)
 		n := 0
 		for _, r := range walk(t, app.API.Routes()) {
-			path, named := fill(r.pattern)
-			if !named {
-				continue
-			}
-			n++
-			resp, body := app.APIDo(key, r.method, path, `{"name":"x"}`)
-			if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `"code":"not_found"`) {
-				t.Errorf("%s %s as another user: status=%d, want 404 in the envelope: %s", r.method, r.pattern, resp.StatusCode, apptest.Trim(body))
+			for _, path := range paths(r.pattern) {
+				n++
+				body := `{"name":"x"}`
+				switch {
+				case strings.HasSuffix(r.pattern, "/merge"):
+					body = `{"source_id":"` + monaContact.ID + `"}`
+				case strings.HasSuffix(r.pattern, "/save-as"):
+					body = `{"workspace_id":"` + andyWS.ID + `"}`
+				case strings.HasSuffix(r.pattern, "/shares"):
+					body = `{"viewer_id":"` + andy.ID + `"}`
+				case strings.HasSuffix(r.pattern, "/notes"):
+					body = `{"html":"x"}`
+				case strings.HasSuffix(r.pattern, "/calls"):
+					body = `{"duration_seconds":60}`
+				case strings.Contains(r.pattern, "/contacts"):
+					body = `{"first_name":"x"}`
+				}
+				resp, rb := app.APIDo(key, r.method, path, body)
+				if resp.StatusCode != http.StatusNotFound || !strings.Contains(rb, `"code":"not_found"`) {
+					t.Errorf("%s %s as another user: status=%d, want 404 in the envelope: %s", r.method, path, resp.StatusCode, apptest.Trim(rb))
+				}
 			}
 		}
 		if n < 3 {
@@ -118,6 +151,9 @@ func TestIsolationEveryRoute(t *testing.T) {
 
 	t.Run("APIScopes", func(t *testing.T) {
 		own := andy.Workspace("Scope Test")
+		ownContact := andy.Contact(own.ID, "Own", "own@example.com")
+		ownStages, _ := app.Lists.All(ctx, andy.Actor, own.ID, list.Stage)
+		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID}
 		keys := map[string]string{}
 		for _, s := range auth.Scopes {
 			keys[s] = andy.APIKey(s)
@@ -126,7 +162,7 @@ func TestIsolationEveryRoute(t *testing.T) {
 			if r.pattern == "/me" {
 				continue
 			}
-			path := strings.ReplaceAll(r.pattern, "{ws}", own.ID)
+			path, _ := fillWith(r.pattern, ownParams)
 			refused := 0
 			for _, s := range auth.Scopes {
 				resp, body := app.APIDo(keys[s], r.method, path, `{"name":"Scope Test 2"}`)

@@ -1,0 +1,339 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/list"
+)
+
+// contactInput is the body of POST and PATCH on contacts.
+type contactInput struct {
+	contact.Fields
+	OnDuplicate string `json:"on_duplicate"` // "" (refuse) or "keep_separate"
+}
+
+func (in contactInput) keepSeparate() (bool, error) {
+	switch in.OnDuplicate {
+	case "", "refuse":
+		return false, nil
+	case "keep_separate":
+		return true, nil
+	}
+	return false, errs.Fields{"on_duplicate": `Use "keep_separate" or leave it out.`}.Err()
+}
+
+func (h *Handler) contactList(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q := contact.Query{Search: v.Get("q"), StageID: v.Get("stage"), TagIDs: v["tag"], Sort: v.Get("sort"), Asc: v.Get("order") == "asc", After: v.Get("after")}
+	var err error
+	if s := v.Get("stale_days"); s != "" {
+		if q.StaleDays, err = strconv.Atoi(s); err != nil || q.StaleDays < 0 {
+			h.fail(w, r, errs.Fields{"stale_days": "Use a whole number of days."}.Err())
+			return
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 || q.Limit > 200 {
+			h.fail(w, r, errs.Fields{"limit": "Use a number from 1 to 200."}.Err())
+			return
+		}
+	}
+	p, err := h.contacts.List(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), q)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if p.Rows == nil {
+		p.Rows = []contact.Row{}
+	}
+	ok(w, http.StatusOK, map[string]any{"items": p.Rows, "next": p.Next})
+}
+
+func (h *Handler) contactCreate(w http.ResponseWriter, r *http.Request) {
+	var in contactInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	keep, err := in.keepSeparate()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ws := chi.URLParam(r, "ws")
+	c, err := h.contacts.Create(r.Context(), actorFrom(r.Context()), ws, in.Fields, keep)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Location", "/api/v1/workspaces/"+ws+"/contacts/"+c.ID)
+	ok(w, http.StatusCreated, c)
+}
+
+func (h *Handler) contactGet(w http.ResponseWriter, r *http.Request) {
+	c, err := h.contacts.Get(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, c)
+}
+
+func (h *Handler) contactUpdate(w http.ResponseWriter, r *http.Request) {
+	var in contactInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	keep, err := in.keepSeparate()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.contacts.Update(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), in.Fields, keep)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, c)
+}
+
+func (h *Handler) contactDelete(w http.ResponseWriter, r *http.Request) {
+	id := chi.URLParam(r, "contact")
+	if err := h.contacts.Delete(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"id": id, "deleted": true})
+}
+
+type mergeInput struct {
+	SourceID string `json:"source_id"`
+	contact.MergeChoice
+}
+
+func (h *Handler) contactMerge(w http.ResponseWriter, r *http.Request) {
+	var in mergeInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.contacts.Merge(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), in.SourceID, in.MergeChoice)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, c)
+}
+
+type entryJSON struct {
+	ID         string    `json:"id"`
+	Kind       string    `json:"kind"`
+	OccurredAt time.Time `json:"occurred_at"`
+	Summary    string    `json:"summary"`
+	Body       any       `json:"body"`
+}
+
+func entries(list []activity.Entry) []entryJSON {
+	out := make([]entryJSON, len(list))
+	for i, e := range list {
+		out[i] = entryJSON{ID: e.ID, Kind: string(e.Kind), OccurredAt: e.OccurredAt, Summary: e.Summary, Body: e.Body}
+	}
+	return out
+}
+
+func (h *Handler) contactLog(w http.ResponseWriter, r *http.Request) {
+	p, err := h.contacts.Log(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"),
+		activity.TabByKey(r.URL.Query().Get("tab")), r.URL.Query().Get("after"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"items": entries(p.Entries), "next": p.Next})
+}
+
+func (h *Handler) contactNote(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		HTML string `json:"html"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.contacts.AddNote(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), in.HTML); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, map[string]any{"logged": true})
+}
+
+func (h *Handler) contactCall(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		At              *time.Time `json:"at"`
+		DurationSeconds int        `json:"duration_seconds"`
+		Notes           string     `json:"notes"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	at := time.Now()
+	if in.At != nil {
+		at = *in.At
+	}
+	if err := h.contacts.AddCall(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), at, time.Duration(in.DurationSeconds)*time.Second, in.Notes); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, map[string]any{"logged": true})
+}
+
+func (h *Handler) contactTag(add bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h.contacts.SetTag(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), chi.URLParam(r, "list"), add); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ok(w, http.StatusOK, map[string]any{"tagged": add})
+	}
+}
+
+func (h *Handler) contactShare(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ViewerID string `json:"viewer_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.contacts.ShareWith(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), in.ViewerID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"shared_with": in.ViewerID})
+}
+
+func (h *Handler) contactUnshare(w http.ResponseWriter, r *http.Request) {
+	if err := h.contacts.Unshare(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "contact"), chi.URLParam(r, "user")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"unshared": chi.URLParam(r, "user")})
+}
+
+type sharedJSON struct {
+	Contact  contact.Contact `json:"contact"`
+	Owner    string          `json:"owner"`
+	SharedAt time.Time       `json:"shared_at"`
+	Notes    []entryJSON     `json:"notes,omitempty"`
+}
+
+func (h *Handler) sharedList(w http.ResponseWriter, r *http.Request) {
+	list, err := h.contacts.SharedWithMe(r.Context(), actorFrom(r.Context()))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := make([]sharedJSON, len(list))
+	for i, s := range list {
+		out[i] = sharedJSON{Contact: s.Contact, Owner: s.OwnerName, SharedAt: s.SharedAt}
+	}
+	ok(w, http.StatusOK, map[string]any{"items": out, "next": ""})
+}
+
+func (h *Handler) sharedGet(w http.ResponseWriter, r *http.Request) {
+	s, err := h.contacts.GetShared(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "contact"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, sharedJSON{Contact: s.Contact, Owner: s.OwnerName, SharedAt: s.SharedAt, Notes: entries(s.Notes)})
+}
+
+func (h *Handler) sharedSaveAs(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		WorkspaceID string `json:"workspace_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.contacts.SaveAs(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "contact"), in.WorkspaceID)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, c)
+}
+
+type listJSON struct {
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+}
+
+func (h *Handler) listAll(w http.ResponseWriter, r *http.Request) {
+	var out []listJSON
+	for _, k := range []list.Kind{list.Stage, list.Tag} {
+		ls, err := h.lists.All(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), k)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, l := range ls {
+			out = append(out, listJSON{ID: l.ID, Kind: string(l.Kind), Name: l.Name, Position: l.Position})
+		}
+	}
+	if out == nil {
+		out = []listJSON{}
+	}
+	ok(w, http.StatusOK, map[string]any{"items": out, "next": ""})
+}
+
+func (h *Handler) listCreate(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Kind string `json:"kind"`
+		Name string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	l, err := h.lists.Create(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), list.Kind(in.Kind), in.Name)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, listJSON{ID: l.ID, Kind: string(l.Kind), Name: l.Name, Position: l.Position})
+}
+
+func (h *Handler) listRename(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := h.lists.Rename(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "list"), in.Name); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "list"), "name": in.Name})
+}
+
+func (h *Handler) listDelete(w http.ResponseWriter, r *http.Request) {
+	if err := h.lists.Delete(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "list")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "list"), "deleted": true})
+}
