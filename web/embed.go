@@ -6,7 +6,7 @@ import "embed"
 
 // Templates holds the html/template pages, layouts and partials.
 //
-//go:embed templates
+//go:embed all:templates
 var Templates embed.FS
 
 // Static holds the built CSS, the vendored htmx and the icons.

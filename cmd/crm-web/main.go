@@ -102,10 +102,11 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	}
 	authStore := auth.NewStore(db, auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax})
 	wsStore := workspace.NewStore(db, list.Hooks(), contact.Hooks())
+	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	reg := daemon.NewRegistry("crm-web", version)
 	srv, err := web.New(web.Deps{
-		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Audit: audit.NewStore(db), Registry: reg,
-		API:     api.New(log, authStore, wsStore, contact.NewStore(db), list.NewStore(db), api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
+		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
+		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
 		Version: version, SecureCookies: cfg.SecureCookies,
 	})
 	if err != nil {

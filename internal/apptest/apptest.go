@@ -73,18 +73,20 @@ func New(tb testing.TB, opts Options) *App {
 	tb.Helper()
 	db := storetest.New(tb)
 	clock := &Clock{t: time.Now()}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Warnings and errors show in the test's own output.
+	log := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
 	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
-	apiH := api.New(log, a, ws, contact.NewStore(db), list.NewStore(db), api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
-	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Audit: audit.NewStore(db),
+	contacts, lists := contact.NewStore(db), list.NewStore(db)
+	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
+	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db),
 		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test"})
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contact.NewStore(db), Lists: list.NewStore(db), Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
+	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
 }
 
 // User is a test user with a logged-in browser-like client.
@@ -212,4 +214,11 @@ func (u *User) Contact(wsID, first, email string) contact.Contact {
 		u.app.TB.Fatalf("create contact: %v", err)
 	}
 	return c
+}
+
+type tbWriter struct{ tb testing.TB }
+
+func (w tbWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -51,11 +51,6 @@ func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sou
 		if targetID == sourceID {
 			return errs.Fields{"source_id": "Choose two different contacts."}.Err()
 		}
-		for f, side := range ch.Take {
-			if !contains(MergeFields, f) || (side != "target" && side != "source") {
-				return errs.Fields{"take": fmt.Sprintf("Unknown choice %q: %q.", f, side)}.Err()
-			}
-		}
 		src, err := load(conn, wsID, sourceID)
 		if err != nil {
 			return err
@@ -79,6 +74,11 @@ func contains(list []string, s string) bool {
 }
 
 func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch MergeChoice) error {
+	for f, side := range ch.Take {
+		if !contains(MergeFields, f) || (side != "target" && side != "source") {
+			return errs.Fields{"take": fmt.Sprintf("Unknown choice %q: %q.", f, side)}.Err()
+		}
+	}
 	pick := func(field string, tv, sv string) *string {
 		if ch.source(field) {
 			return &sv
@@ -206,4 +206,34 @@ func choosePrimary(n int, get func(int) string, mark func(int), want, fallback, 
 	}
 	mark(0)
 	return nil
+}
+
+// CreateMerged creates a contact from f and merges it straight into
+// targetID with ch, in one transaction: the "Merge" answer to a duplicate
+// found while creating. Errors as for Create and Merge.
+func (s *Store) CreateMerged(ctx context.Context, actor auth.Actor, wsID string, f Fields, targetID string, ch MergeChoice) (Contact, error) {
+	var c Contact
+	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		t, err := load(conn, wsID, targetID)
+		if err != nil {
+			return err
+		}
+		id, err := create(conn, actor, wsID, f, true, "")
+		if err != nil {
+			return err
+		}
+		src, err := load(conn, wsID, id)
+		if err != nil {
+			return err
+		}
+		if err := merge(conn, actor, wsID, t, src, ch); err != nil {
+			return err
+		}
+		c, err = load(conn, wsID, targetID)
+		return err
+	})
+	return c, err
 }

@@ -46,8 +46,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 	monaContact := mona.Contact(monaWS.ID, "Secret", "secret@example.com")
 	monaStages, _ := app.Lists.All(ctx, mona.Actor, monaWS.ID, list.Stage)
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -193,7 +193,7 @@ func TestSignedOutRedirects(t *testing.T) {
 			r.pattern == "/login", r.pattern == "/healthz", r.pattern == "/metrics":
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x").Replace(r.pattern)
 		var resp *http.Response
 		if r.method == http.MethodPost {
 			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
@@ -206,5 +206,54 @@ func TestSignedOutRedirects(t *testing.T) {
 	}
 	if _, err := app.Workspaces.Get(context.Background(), mona.Actor, ws.ID); err != nil {
 		t.Fatalf("workspace gone after signed-out requests: %v", err)
+	}
+}
+
+// TestEveryPageRenders asks every page route, with the actor's own objects,
+// and wants no server error: a template that fails to render fails here.
+func TestEveryPageRenders(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	ctx := context.Background()
+	andy := app.NewUser("Andy")
+	mona := app.NewUser("Monalisa")
+	ws := andy.Workspace("Loan Factory")
+	c := andy.Contact(ws.ID, "Linh", "linh@example.com")
+	other := andy.Contact(ws.ID, "Linh 2", "linh@example.com")
+	if err := app.Contacts.AddNote(ctx, andy.Actor, ws.ID, c.ID, "<p>hi</p>"); err != nil {
+		t.Fatal(err)
+	}
+	monaWS := mona.Workspace("CB")
+	mc := mona.Contact(monaWS.ID, "Shared", "s@example.com")
+	if err := app.Contacts.ShareWith(ctx, mona.Actor, monaWS.ID, mc.ID, andy.ID); err != nil {
+		t.Fatal(err)
+	}
+	stages, _ := app.Lists.All(ctx, andy.Actor, ws.ID, list.Stage)
+	n := 0
+	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
+		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
+			continue
+		}
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x").Replace(r.pattern)
+		if strings.HasPrefix(r.pattern, "/shared/") {
+			path = "/shared/" + mc.ID
+		}
+		if strings.HasSuffix(r.pattern, "/merge") {
+			path += "?with=" + other.ID
+		}
+		for _, hx := range []string{"", "true"} {
+			h := http.Header{}
+			if hx != "" {
+				h.Set("HX-Request", hx)
+				h.Set("HX-Target", "x")
+			}
+			resp, body := app.Do(andy.Client, http.MethodGet, path, nil, h)
+			n++
+			if resp.StatusCode >= 500 || (resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusSeeOther && r.pattern != "/switch") {
+				t.Errorf("GET %s (htmx=%q): status=%d %s", path, hx, resp.StatusCode, apptest.Trim(body))
+			}
+		}
+	}
+	if n < 20 {
+		t.Fatalf("only %d page views", n)
 	}
 }

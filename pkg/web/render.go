@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -63,17 +62,10 @@ type templates struct {
 }
 
 func parseTemplates(static *staticFiles) (*templates, error) {
-	funcs := template.FuncMap{
-		"static": static.URL,
-		"json": func(v any) string {
-			if v == nil {
-				return ""
-			}
-			b, _ := json.Marshal(v)
-			return string(b)
-		},
-	}
-	layout, err := template.New("layout").Funcs(funcs).ParseFS(webfs.Templates, "templates/layout.html")
+	funcs := templateFuncs(static)
+	// The layout and the shared partials (files named _*.html) go into
+	// every page's set.
+	layout, err := template.New("layout").Funcs(funcs).ParseFS(webfs.Templates, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
@@ -84,7 +76,7 @@ func parseTemplates(static *staticFiles) (*templates, error) {
 	t := &templates{pages: map[string]*template.Template{}}
 	for _, n := range names {
 		name := strings.TrimSuffix(path.Base(n), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		c, err := layout.Clone()

@@ -12,7 +12,9 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -23,6 +25,8 @@ type Deps struct {
 	DB         *store.DB
 	Auth       *auth.Store
 	Workspaces *workspace.Store
+	Contacts   *contact.Store
+	Lists      *list.Store
 	Audit      *audit.Store
 	Registry   *prometheus.Registry
 	// API serves /api/v1; mounted as is.
@@ -109,7 +113,36 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/settings", s.workspaceSettingsSave)
 				r.Get("/delete", s.workspaceDeleteConfirm)
 				r.Post("/delete", s.workspaceDelete)
+				r.Get("/contacts", s.contactList)
+				r.Post("/contacts", s.contactCreate)
+				r.Get("/contacts/new", s.contactNew)
+				r.Post("/contacts/bulk", s.contactBulk)
+				r.Post("/contacts/resolve", s.contactResolve)
+				r.Get("/duplicates", s.duplicates)
+				r.Get("/lists", s.listsShow)
+				r.Post("/lists", s.listCreate)
+				r.Post("/lists/{list}/rename", s.listRename)
+				r.Post("/lists/{list}/delete", s.listDelete)
+				r.Route("/contacts/{contact}", func(r chi.Router) {
+					r.Get("/", s.contactShow)
+					r.Post("/", s.contactUpdate)
+					r.Get("/log", s.contactLog)
+					r.Post("/stage", s.contactAction(s.contactStage, "Stage changed."))
+					r.Post("/tags", s.contactAction(s.contactTagAdd, "Tag added."))
+					r.Post("/tags/{list}/remove", s.contactAction(s.contactTagRemove, "Tag removed."))
+					r.Post("/promote/{item}", s.contactAction(s.contactPromote, "Primary changed."))
+					r.Post("/notes", s.contactAction(s.contactNote, "Note added."))
+					r.Post("/calls", s.contactAction(s.contactCall, "Call logged."))
+					r.Post("/share", s.contactAction(s.contactShare, "Shared."))
+					r.Post("/unshare/{user}", s.contactAction(s.contactUnshare, "No longer shared."))
+					r.Post("/delete", s.contactDelete)
+					r.Get("/merge", s.mergeShow)
+					r.Post("/merge", s.mergeDo)
+				})
 			})
+			r.Get("/shared", s.sharedList)
+			r.Get("/shared/{contact}", s.sharedShow)
+			r.Post("/shared/{contact}/save-as", s.sharedSaveAs)
 			r.Get("/settings", func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, "/settings/password", http.StatusSeeOther)
 			})

@@ -1,0 +1,233 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/list"
+)
+
+type mergeData struct {
+	Target, Source contact.Contact
+	Fields         []mergeField
+	Emails, Phones []string
+}
+
+type mergeField struct {
+	Key, Label, Target, Source string
+}
+
+func mergeFields(t, s contact.Contact) []mergeField {
+	bd := func(c contact.Contact) string {
+		if c.Birthday == nil {
+			return ""
+		}
+		return itoa2(c.Birthday.Month) + "/" + itoa2(c.Birthday.Day)
+	}
+	ref := func(r *contact.Ref) string {
+		if r == nil {
+			return ""
+		}
+		return r.Name
+	}
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	all := []mergeField{
+		{"first_name", "First name", t.FirstName, s.FirstName},
+		{"last_name", "Last name", t.LastName, s.LastName},
+		{"company", "Company", t.Company, s.Company},
+		{"stage", "Stage", t.StageName, s.StageName},
+		{"birthday", "Birthday", bd(t), bd(s)},
+		{"marital_status", "Marital status", t.MaritalStatus, s.MaritalStatus},
+		{"spouse", "Spouse", ref(t.Spouse), ref(s.Spouse)},
+		{"children", "Children", t.Children, s.Children},
+		{"pets", "Pets", t.Pets, s.Pets},
+		{"referred_by", "Referred by", t.ReferredBy, s.ReferredBy},
+		{"file_notes", "Loan file notes", t.FileNotes, s.FileNotes},
+		{"do_not_contact", "Do not contact", yes(t.DoNotContact), yes(s.DoNotContact)},
+	}
+	var out []mergeField
+	for _, f := range all {
+		if f.Target != "" || f.Source != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func itoa2(n int) string {
+	if n < 10 {
+		return "0" + string(rune('0'+n))
+	}
+	return string(rune('0'+n/10)) + string(rune('0'+n%10))
+}
+
+func (s *Server) mergeShow(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	t, err := s.Contacts.Get(r.Context(), a, ws.ID, chi.URLParam(r, "contact"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	src, err := s.Contacts.Get(r.Context(), a, ws.ID, r.URL.Query().Get("with"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := mergeData{Target: t, Source: src, Fields: mergeFields(t, src)}
+	seen := map[string]bool{}
+	for _, e := range append(append([]contact.Email{}, t.Emails...), src.Emails...) {
+		if !seen[e.Address] {
+			seen[e.Address] = true
+			d.Emails = append(d.Emails, e.Address)
+		}
+	}
+	for _, p := range append(append([]contact.Phone{}, t.Phones...), src.Phones...) {
+		if !seen[p.Number] {
+			seen[p.Number] = true
+			d.Phones = append(d.Phones, p.Number)
+		}
+	}
+	s.render(w, r, http.StatusOK, "contact_merge", "", s.pageFor(r, "Merge contacts", &page{Section: "contacts", Data: d}))
+}
+
+func (s *Server) mergeDo(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	target := chi.URLParam(r, "contact")
+	ch := contact.MergeChoice{Take: map[string]string{}, PrimaryEmail: r.PostFormValue("primary_email"), PrimaryPhone: r.PostFormValue("primary_phone")}
+	for _, f := range contact.MergeFields {
+		if r.PostFormValue("take_"+f) == "source" {
+			ch.Take[f] = "source"
+		}
+	}
+	c, err := s.Contacts.Merge(r.Context(), a, ws.ID, target, r.PostFormValue("source_id"), ch)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Contacts merged.")
+	seeOther(w, r, "/w/"+ws.ID+"/contacts/"+c.ID)
+}
+
+func (s *Server) duplicates(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	groups, err := s.Contacts.DuplicateGroups(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "duplicates", "", s.pageFor(r, "Possible duplicates", &page{Section: "contacts", Data: groups}))
+}
+
+func (s *Server) sharedList(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	list, err := s.Contacts.SharedWithMe(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "shared", "", s.pageFor(r, "Shared with me", &page{Section: "shared", Data: list}))
+}
+
+type sharedData struct {
+	Share contact.Share
+}
+
+func (s *Server) sharedShow(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	sh, err := s.Contacts.GetShared(r.Context(), a, chi.URLParam(r, "contact"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.pageFor(r, sh.Contact.Name(), &page{Section: "shared", Data: sharedData{Share: sh}})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "shared_contact", "", p)
+}
+
+func (s *Server) sharedSaveAs(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	wsID := r.PostFormValue("workspace_id")
+	c, err := s.Contacts.SaveAs(r.Context(), a, chi.URLParam(r, "contact"), wsID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Saved a copy into your workspace.")
+	seeOther(w, r, "/w/"+wsID+"/contacts/"+c.ID)
+}
+
+type listsData struct {
+	Stages, Tags []list.List
+}
+
+func (s *Server) listsShow(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	stages, tags, err := s.listsOf(r, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.pageFor(r, "Stages and tags", &page{Section: "contacts", Data: listsData{stages, tags}, Form: map[string]string{}})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "lists", "", p)
+}
+
+func (s *Server) listCreate(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	form := formOf(r, "kind", "name")
+	_, err := s.Lists.Create(r.Context(), a, ws.ID, list.Kind(form["kind"]), form["name"])
+	if fe := fieldErrors(err); fe != nil {
+		stages, tags, lerr := s.listsOf(r, ws.ID)
+		if lerr != nil {
+			s.fail(w, r, lerr)
+			return
+		}
+		s.render(w, r, statusOfErr(err), "lists", "", s.pageFor(r, "Stages and tags", &page{Section: "contacts", Data: listsData{stages, tags}, Form: form, Errors: fe}))
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Added.")
+	seeOther(w, r, "/w/"+ws.ID+"/lists")
+}
+
+func (s *Server) listRename(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	err := s.Lists.Rename(r.Context(), a, ws.ID, chi.URLParam(r, "list"), r.PostFormValue("name"))
+	if fe := fieldErrors(err); fe != nil {
+		s.flash(w, r, fe["name"])
+		seeOther(w, r, "/w/"+ws.ID+"/lists")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Renamed.")
+	seeOther(w, r, "/w/"+ws.ID+"/lists")
+}
+
+func (s *Server) listDelete(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	if err := s.Lists.Delete(r.Context(), a, ws.ID, chi.URLParam(r, "list")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Deleted.")
+	seeOther(w, r, "/w/"+ws.ID+"/lists")
+}
