@@ -36,7 +36,9 @@ commands:
   user list                                 list users
   apikey create --user E --scope S [--scope S] [--name N] [--expires 720h]
                                             print a new API key (only the key) on stdout
-  demo [--if-empty]                         seed the demo users and workspaces
+  demo [--if-empty] [--contacts N --activities M]
+                                            seed the demo users and workspaces; with
+                                            --contacts, fill Andy's Loan Factory too
   version                                   print the version and schema version
 
 configuration comes from PICRM_* variables (see README).`
@@ -244,6 +246,8 @@ func (a *app) apikeyCreate(ctx context.Context, args []string) error {
 func (a *app) demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	ifEmpty := fs.Bool("if-empty", false, "seed only when the database has no users")
+	contacts := fs.Int("contacts", 0, "also generate this many made-up contacts in Andy's Loan Factory")
+	activities := fs.Int("activities", 0, "and this many log entries among them")
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
@@ -263,6 +267,13 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	}
 	if err := demo.Save(a.cfg.DataDir, logins); err != nil {
 		return err
+	}
+	if *contacts > 0 {
+		start := time.Now()
+		if err := demo.Fill(ctx, a.users, a.spaces, contact.NewStore(a.db), *contacts, *activities); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stderr, "generated %d contacts and %d log entries in %v\n", *contacts, *activities, time.Since(start).Round(time.Millisecond))
 	}
 	fmt.Fprint(a.stdout, demo.Format(logins))
 	return nil

@@ -34,8 +34,9 @@ type Birthday struct {
 
 // Ref names another contact of the same workspace.
 type Ref struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
 }
 
 // Tag is a tag a contact is in.

@@ -653,7 +653,9 @@ func exists(conn *sqlite.Conn, wsID, id string) (bool, error) {
 const contactColumns = `c.id, c.workspace_id, c.first_name, c.last_name, c.company, coalesce(c.stage_id, ''), coalesce(st.name, ''), c.stage_changed_at,
 	c.birthday_month, c.birthday_day, c.birthday_year, c.marital_status, coalesce(c.spouse_id, ''),
 	coalesce(sp.first_name || ' ' || sp.last_name, ''), c.children, c.pets, c.referred_by, coalesce(c.referred_by_id, ''),
-	coalesce(rb.first_name || ' ' || rb.last_name, ''), c.file_notes, c.do_not_contact, c.copied_from, c.created_at, c.updated_at, c.last_contact_at`
+	coalesce(rb.first_name || ' ' || rb.last_name, ''), c.file_notes, c.do_not_contact, c.copied_from, c.created_at, c.updated_at, c.last_contact_at,
+	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.spouse_id AND is_primary = 1), ''),
+	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.referred_by_id AND is_primary = 1), '')`
 
 const contactFrom = ` FROM contacts c LEFT JOIN lists st ON st.id = c.stage_id
 	LEFT JOIN contacts sp ON sp.id = c.spouse_id LEFT JOIN contacts rb ON rb.id = c.referred_by_id `
@@ -679,10 +681,10 @@ func scanContact(stmt *sqlite.Stmt) (Contact, error) {
 		c.Birthday = &Birthday{Month: stmt.ColumnInt(8), Day: stmt.ColumnInt(9), Year: stmt.ColumnInt(10)}
 	}
 	if id := stmt.ColumnText(12); id != "" {
-		c.Spouse = &Ref{ID: id, Name: strings.TrimSpace(stmt.ColumnText(13))}
+		c.Spouse = &Ref{ID: id, Name: strings.TrimSpace(stmt.ColumnText(13)), Email: stmt.ColumnText(25)}
 	}
 	if id := stmt.ColumnText(17); id != "" {
-		c.ReferredByRef = &Ref{ID: id, Name: strings.TrimSpace(stmt.ColumnText(18))}
+		c.ReferredByRef = &Ref{ID: id, Name: strings.TrimSpace(stmt.ColumnText(18)), Email: stmt.ColumnText(26)}
 	}
 	if c.CreatedAt, err = store.ParseTime(stmt.ColumnText(22)); err != nil {
 		return c, err

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -91,4 +92,27 @@ func Save(dataDir string, logins []Login) error {
 		return fmt.Errorf("save demo logins: %w", err)
 	}
 	return nil
+}
+
+// FillWorkspace is the workspace Fill loads.
+const FillWorkspace = "Loan Factory"
+
+// Fill generates made-up contacts and log entries in Andy's Loan Factory,
+// for demos and benchmarks.
+func Fill(ctx context.Context, users *auth.Store, workspaces *workspace.Store, contacts *contact.Store, n, activities int) error {
+	u, err := users.UserByEmail(ctx, people[0].email)
+	if err != nil {
+		return fmt.Errorf("demo fill: %w", err)
+	}
+	actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+	list, err := workspaces.List(ctx, actor)
+	if err != nil {
+		return err
+	}
+	for _, w := range list {
+		if w.Name == FillWorkspace {
+			return contacts.GenerateDemo(ctx, actor, w.ID, n, activities, 1)
+		}
+	}
+	return fmt.Errorf("demo fill: %s has no %q workspace", u.Email, FillWorkspace)
 }

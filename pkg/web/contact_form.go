@@ -13,6 +13,7 @@ type contactForm struct {
 	FirstName, LastName, Company, StageID                   string
 	MaritalStatus, Children, Pets, ReferredBy, FileNotes    string
 	BirthMonth, BirthDay, BirthYear, SpouseID, ReferredByID string
+	SpouseEmail, ReferredByEmail                            string
 	DoNotContact                                            bool
 	Emails                                                  []itemRow
 	Phones                                                  []itemRow
@@ -43,9 +44,11 @@ func formFromContact(c contact.Contact) contactForm {
 	}
 	if c.Spouse != nil {
 		f.SpouseID = c.Spouse.ID
+		f.SpouseEmail = c.Spouse.Email
 	}
 	if c.ReferredByRef != nil {
 		f.ReferredByID = c.ReferredByRef.ID
+		f.ReferredByEmail = c.ReferredByRef.Email
 	}
 	for _, e := range c.Emails {
 		f.Emails = append(f.Emails, itemRow{e.Address, e.Label, e.Primary})
@@ -66,7 +69,7 @@ func parseContactForm(r *http.Request) (contactForm, contact.Fields, map[string]
 	f := contactForm{FirstName: v.Get("first_name"), LastName: v.Get("last_name"), Company: v.Get("company"), StageID: v.Get("stage_id"),
 		MaritalStatus: v.Get("marital_status"), Children: v.Get("children"), Pets: v.Get("pets"), ReferredBy: v.Get("referred_by"),
 		FileNotes: v.Get("file_notes"), BirthMonth: v.Get("birth_month"), BirthDay: v.Get("birth_day"), BirthYear: v.Get("birth_year"),
-		SpouseID: v.Get("spouse_id"), ReferredByID: v.Get("referred_by_id"), DoNotContact: v.Get("do_not_contact") != ""}
+		SpouseEmail: v.Get("spouse_email"), ReferredByEmail: v.Get("referred_by_email"), DoNotContact: v.Get("do_not_contact") != ""}
 	errsOut := map[string]string{}
 	in := contact.Fields{FirstName: &f.FirstName, LastName: &f.LastName, Company: &f.Company}
 	emails, phones := []contact.EmailInput{}, []contact.PhoneInput{}
@@ -93,6 +96,8 @@ func parseContactForm(r *http.Request) (contactForm, contact.Fields, map[string]
 	if v.Has("details") {
 		in.MaritalStatus, in.Children, in.Pets, in.ReferredBy, in.FileNotes = &f.MaritalStatus, &f.Children, &f.Pets, &f.ReferredBy, &f.FileNotes
 		in.DoNotContact = &f.DoNotContact
+		// Spouse and referrer are chosen by email; the handler resolves
+		// them to contacts (SpouseID/ReferredByID) before saving.
 		in.SpouseID, in.ReferredByID = &f.SpouseID, &f.ReferredByID
 		var bd *contact.Birthday
 		if f.BirthMonth != "" || f.BirthDay != "" || f.BirthYear != "" {

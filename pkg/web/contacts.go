@@ -102,7 +102,6 @@ type contactFormData struct {
 	Stages     []list.List
 	Contact    *contact.Contact
 	Duplicates []contact.Contact
-	Others     []contact.Row // for spouse / referred-by choices
 	Fields     []string
 }
 
@@ -216,7 +215,6 @@ type contactShowData struct {
 	Users    []auth.User // share candidates
 	SharedTo []string
 	Form     contactForm
-	Others   []contact.Row
 	Now      time.Time
 }
 
@@ -250,15 +248,6 @@ func (s *Server) loadContactShow(r *http.Request, tab string) (contactShowData, 
 		}
 	}
 	d.Form = formFromContact(c)
-	others, err := s.Contacts.List(r.Context(), a, ws.ID, contact.Query{Sort: "last_name", Asc: true, Limit: 200})
-	if err != nil {
-		return d, err
-	}
-	for _, o := range others.Rows {
-		if o.ID != c.ID {
-			d.Others = append(d.Others, o)
-		}
-	}
 	d.Notices = notices(c, d)
 	return d, nil
 }
@@ -333,6 +322,10 @@ func (s *Server) contactUpdate(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "contact")
 	form, in, ferrs := parseContactForm(r)
 	keep := r.PostFormValue("keep_separate") != ""
+	if in.SpouseID != nil {
+		*in.SpouseID = s.contactByEmail(r, ws.ID, id, form.SpouseEmail, "spouse_id", "spouse", ferrs)
+		*in.ReferredByID = s.contactByEmail(r, ws.ID, id, form.ReferredByEmail, "referred_by_id", "referrer", ferrs)
+	}
 	var err error
 	if len(ferrs) == 0 {
 		_, err = s.Contacts.Update(r.Context(), a, ws.ID, id, in, keep)
@@ -445,4 +438,19 @@ func (s *Server) contactDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, "Contact deleted.")
 	seeOther(w, r, "/w/"+ws.ID+"/contacts")
+}
+
+// contactByEmail resolves the email typed for a spouse or referrer to a
+// contact of the workspace (not self); "" clears the link.
+func (s *Server) contactByEmail(r *http.Request, wsID, self, email, field, what string, ferrs map[string]string) string {
+	if email == "" {
+		return ""
+	}
+	a, _ := actorFrom(r.Context())
+	ids, err := s.Contacts.Duplicates(r.Context(), a, wsID, self, []string{email}, nil)
+	if err != nil || len(ids) == 0 {
+		ferrs[field] = "No other contact in this workspace has that email; add the " + what + " as a contact first."
+		return ""
+	}
+	return ids[0]
 }

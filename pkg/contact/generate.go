@@ -1,0 +1,158 @@
+package contact
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+var (
+	demoFirst = []string{"Linh", "Bao", "Chi", "Duc", "Mai", "Minh", "Anh", "Huy", "Lan", "Tuan", "Emily", "James", "Olivia", "Noah", "Ava", "Liam", "Sophia", "Mason", "Kai", "Leilani"}
+	demoLast  = []string{"Nguyen", "Tran", "Le", "Pham", "Hoang", "Vo", "Smith", "Johnson", "Williams", "Brown", "Garcia", "Kealoha", "Kim", "Lee", "Martinez", "Davis"}
+	demoCo    = []string{"", "", "Coldwell Banker", "RateReady", "Loan Factory", "Pacific Realty", "Aloha Homes", "Bay Mortgage"}
+)
+
+// GenerateDemo fills the actor's workspace wsID with n made-up contacts and
+// about activities log entries, in batches of one transaction each, for
+// demos and benchmarks. The first contact gets 500 log entries. One audit
+// row records the whole load. seed makes the data repeatable.
+func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string, n, activities int, seed uint64) error {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var stages []string
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, `SELECT id FROM lists WHERE workspace_id = ? AND kind = 'stage' ORDER BY position`, &sqlitex.ExecOptions{
+			Args: []any{wsID}, ResultFunc: func(stmt *sqlite.Stmt) error { stages = append(stages, stmt.ColumnText(0)); return nil }})
+	})
+	if err != nil {
+		return err
+	}
+	const batch = 5000
+	start := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	ids := make([]string, 0, n)
+	for done := 0; done < n; done += batch {
+		m := min(batch, n-done)
+		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+			insC := conn.Prep(`INSERT INTO contacts (id, workspace_id, first_name, last_name, company, stage_id, stage_changed_at, created_at, updated_at, last_contact_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+			insE := conn.Prep(`INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, 'Business', 1)`)
+			insP := conn.Prep(`INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, 'Mobile', 1)`)
+			insF := conn.Prep(`INSERT INTO contacts_fts (rowid, body) VALUES (?, ?)`)
+			for i := range m {
+				k := done + i
+				id := store.NewID()
+				first, last := demoFirst[r.IntN(len(demoFirst))], demoLast[r.IntN(len(demoLast))]
+				co := demoCo[r.IntN(len(demoCo))]
+				created := store.FormatTime(start.Add(time.Duration(r.Int64N(int64(3 * 365 * 24 * time.Hour)))))
+				var stage, last_ any
+				if len(stages) > 0 && r.IntN(10) > 0 {
+					stage = stages[r.IntN(len(stages))]
+				}
+				if r.IntN(3) > 0 {
+					last_ = store.FormatTime(time.Now().Add(-time.Duration(r.Int64N(int64(400 * 24 * time.Hour)))))
+				}
+				email := fmt.Sprintf("%s.%s%d@example.com", lower(first), lower(last), k)
+				phone := fmt.Sprintf("+1808%07d", k)
+				for j, v := range []any{id, wsID, first, last, co, stage, created, created, created, last_} {
+					bind(insC, j+1, v)
+				}
+				if err := step(insC); err != nil {
+					return fmt.Errorf("demo contact %d: %w", k, err)
+				}
+				rowid := conn.LastInsertRowID()
+				for j, v := range []any{store.NewID(), id, wsID, email, email} {
+					bind(insE, j+1, v)
+				}
+				if err := step(insE); err != nil {
+					return fmt.Errorf("demo email %d: %w", k, err)
+				}
+				for j, v := range []any{store.NewID(), id, wsID, phone} {
+					bind(insP, j+1, v)
+				}
+				if err := step(insP); err != nil {
+					return fmt.Errorf("demo phone %d: %w", k, err)
+				}
+				insF.BindInt64(1, rowid)
+				insF.BindText(2, fmt.Sprintf("%s %s %s %s %s %s", first, last, co, email, phone, phone[2:]))
+				if err := step(insF); err != nil {
+					return fmt.Errorf("demo index %d: %w", k, err)
+				}
+				ids = append(ids, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	kinds := []string{"email", "sms", "call", "note", "stage", "system"}
+	const abatch = 20000
+	for done := 0; done < activities; done += abatch {
+		m := min(abatch, activities-done)
+		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+			ins := conn.Prep(`INSERT INTO activities (id, workspace_id, contact_id, kind, occurred_at, summary, body) VALUES (?, ?, ?, ?, ?, ?, '{}')`)
+			for i := range m {
+				k := done + i
+				cid := ids[0]
+				if k >= 500 {
+					cid = ids[r.IntN(len(ids))]
+				}
+				kind := kinds[r.IntN(len(kinds))]
+				at := store.FormatTime(time.Now().Add(-time.Duration(r.Int64N(int64(3 * 365 * 24 * time.Hour)))))
+				for j, v := range []any{store.NewID(), wsID, cid, kind, at, "Demo " + kind + " entry"} {
+					bind(ins, j+1, v)
+				}
+				if err := step(ins); err != nil {
+					return fmt.Errorf("demo activity %d: %w", k, err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		return audit.Record(conn, actor.Audit("contact.demo_generate", "workspace", wsID, map[string]any{"contacts": n, "activities": activities}))
+	})
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func bind(stmt *sqlite.Stmt, i int, v any) {
+	switch x := v.(type) {
+	case nil:
+		stmt.BindNull(i)
+	case string:
+		stmt.BindText(i, x)
+	}
+}
+
+func step(stmt *sqlite.Stmt) error {
+	_, err := stmt.Step()
+	if rerr := stmt.Reset(); err == nil {
+		err = rerr
+	}
+	return err
+}

@@ -1,0 +1,77 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+)
+
+func TestContactForms(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	ctx := context.Background()
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Loan Factory")
+	base := "/w/" + ws.ID + "/contacts"
+
+	t.Run("InvalidKeepsInput", func(t *testing.T) {
+		resp, body := app.Do(andy.Client, http.MethodPost, base, strings.NewReader(url.Values{
+			"first_name": {"Linh"}, "email_address": {"not-an-email", ""}, "email_label": {"Work", ""}, "phone_number": {"12", ""}, "phone_label": {"", ""},
+		}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+		apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+		for _, want := range []string{`value="Linh"`, `value="not-an-email"`, `value="Work"`, "Enter an email address like", "Enter a phone number such as"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("form lacks %q", want)
+			}
+		}
+	})
+	a := andy.Contact(ws.ID, "Anh", "anh@example.com")
+	b := andy.Contact(ws.ID, "Bao", "bao@example.com")
+	t.Run("DuplicateOffersChoices", func(t *testing.T) {
+		resp, body := app.Do(andy.Client, http.MethodPost, base, strings.NewReader(url.Values{
+			"first_name": {"Anh 2"}, "email_address": {"ANH@example.com"}, "email_label": {""}, "phone_number": {""}, "phone_label": {""},
+		}.Encode()), http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+		apptest.Expect(t, resp, body, http.StatusConflict)
+		for _, want := range []string{"Merge", "Overwrite", "Keep separate", "Cancel", a.ID} {
+			if !strings.Contains(body, want) {
+				t.Errorf("duplicate page lacks %q", want)
+			}
+		}
+		resp = app.PostForm(andy.Client, base+"/resolve", url.Values{"action": {"merge"}, "target_id": {a.ID}, "first_name": {"Anh 2"},
+			"take_first_name": {"new"}, "email_address": {"anh.home@example.com"}, "email_label": {"Home"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("merge answer: %d", resp.StatusCode)
+		}
+		got, _ := app.Contacts.Get(ctx, andy.Actor, ws.ID, a.ID)
+		if got.FirstName != "Anh 2" || len(got.Emails) != 2 {
+			t.Fatalf("after merge: %+v", got)
+		}
+	})
+	t.Run("SpouseByEmail", func(t *testing.T) {
+		resp := app.PostForm(andy.Client, base+"/"+a.ID, url.Values{"details": {"1"}, "first_name": {"Anh 2"}, "spouse_email": {"bao@example.com"},
+			"email_address": {"anh@example.com"}, "email_label": {""}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("save: %d", resp.StatusCode)
+		}
+		got, _ := app.Contacts.Get(ctx, andy.Actor, ws.ID, b.ID)
+		if got.Spouse == nil || got.Spouse.ID != a.ID {
+			t.Fatalf("Bao's spouse %+v, want Anh (symmetric)", got.Spouse)
+		}
+		resp, body := app.Do(andy.Client, http.MethodPost, base+"/"+a.ID, strings.NewReader(url.Values{"details": {"1"}, "spouse_email": {"nobody@example.com"}}.Encode()),
+			http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+		apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+		if !strings.Contains(body, "No other contact in this workspace has that email") || !strings.Contains(body, `value="nobody@example.com"`) {
+			t.Fatal("unknown spouse email: no message or input lost")
+		}
+	})
+	t.Run("NotesEscapedOrSanitized", func(t *testing.T) {
+		app.PostForm(andy.Client, base+"/"+b.ID+"/notes", url.Values{"note": {`<img src=x onerror=alert(1)><b>bold</b>`}})
+		_, body := app.Do(andy.Client, http.MethodGet, base+"/"+b.ID+"?tab=notes", nil, nil)
+		if strings.Contains(body, "onerror") || !strings.Contains(body, "<b>bold</b>") {
+			t.Fatal("note not sanitized on the page")
+		}
+	})
+}
