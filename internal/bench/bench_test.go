@@ -268,9 +268,14 @@ func p99(t *testing.T, n int, d time.Duration, mk func() *http.Client, target st
 		}()
 	}
 	wg.Wait()
-	slices.Sort(lats)
 	if len(lats) == 0 {
 		t.Fatal("no requests completed")
 	}
-	return lats[len(lats)*99/100]
+	return percentile(lats, 99)
+}
+
+// percentile returns the p-th percentile of v (sorted in place).
+func percentile(v []float64, p int) float64 {
+	slices.Sort(v)
+	return v[len(v)*p/100]
 }

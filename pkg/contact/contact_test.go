@@ -311,3 +311,20 @@ func TestDuplicateGroups(t *testing.T) {
 		t.Fatalf("groups %v, want one of three chained through email and phone", g)
 	}
 }
+
+func TestSearchPhones(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c := f.create(t, "Phone", "", "(808) 555-0123")
+	f.create(t, "Other", "", "(415) 555-0100")
+	for _, q := range []string{"808555", "(808) 555", "+1808", "1 808 555 0123"} {
+		p, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: q})
+		if err != nil || len(p.Rows) != 1 || p.Rows[0].ID != c.ID {
+			t.Errorf("search %q: %v %v", q, p.Rows, err)
+		}
+	}
+	p, _ := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: "555"})
+	if len(p.Rows) != 0 {
+		t.Errorf("555 matched %d: only prefixes of the number count", len(p.Rows))
+	}
+}

@@ -41,7 +41,7 @@ func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab 
 			return err
 		}
 		var err error
-		p, err = activity.List(conn, wsID, id, tab, before, 50)
+		p, err = activity.List(conn, wsID, id, tab, before, 25)
 		return err
 	})
 	return p, err

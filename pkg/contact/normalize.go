@@ -50,6 +50,12 @@ func NormalizePhone(raw, region string) (e164, msg string) {
 // FormatPhone shows an E.164 number in national format when it belongs to
 // region, and in international format otherwise.
 func FormatPhone(e164, region string) string {
+	// Fast path for the common case, a North American number shown in a
+	// NANP region: the library's Parse and Format cost ~0.1 ms a number,
+	// which a page of contacts pays dozens of times.
+	if len(e164) == 12 && strings.HasPrefix(e164, "+1") && nanp[region] && allDigits(e164[2:]) {
+		return "(" + e164[2:5] + ") " + e164[5:8] + "-" + e164[8:]
+	}
 	n, err := phonenumbers.Parse(e164, region)
 	if err != nil {
 		return e164
@@ -58,4 +64,17 @@ func FormatPhone(e164, region string) string {
 		return phonenumbers.Format(n, phonenumbers.NATIONAL)
 	}
 	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
+
+// nanp lists the regions that share country code 1 and format national
+// numbers as (NPA) NXX-XXXX.
+var nanp = map[string]bool{"US": true, "CA": true}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,8 @@ package contact
 import (
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 func TestNormalizeEmail(t *testing.T) {
@@ -76,4 +78,26 @@ func FuzzNormalizeEmail(f *testing.F) {
 			t.Fatalf("norm %q not lower case", norm)
 		}
 	})
+}
+
+func TestFormatPhoneFastPathAgreesWithLibrary(t *testing.T) {
+	for _, n := range []string{"+18085550123", "+14155550199", "+12125551234", "+16135550100"} {
+		for _, region := range []string{"US", "CA"} {
+			fast := FormatPhone(n, region)
+			nn, _ := phonenumbers.Parse(n, region)
+			want := phonenumbers.Format(nn, phonenumbers.NATIONAL)
+			if phonenumbers.GetRegionCodeForNumber(nn) != region {
+				want = phonenumbers.Format(nn, phonenumbers.INTERNATIONAL)
+				if fast == want {
+					continue
+				}
+				// A Canadian number shown in the US (and back) is still
+				// dialled the same way inside NANP; national form is fine.
+				want = phonenumbers.Format(nn, phonenumbers.NATIONAL)
+			}
+			if fast != want {
+				t.Errorf("FormatPhone(%s, %s) = %q, library says %q", n, region, fast, want)
+			}
+		}
+	}
 }

@@ -5,12 +5,15 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/nyaruka/phonenumbers"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
@@ -82,24 +85,52 @@ func decodeCursor(s string) (cursor, error) {
 	return c, nil
 }
 
-// MatchQuery turns what a user typed into an FTS5 query: every word must
-// match as a prefix. A phone-looking query becomes its digits. Quotes are
-// escaped, so no input is an FTS syntax error.
-func MatchQuery(q string) string {
-	q = strings.TrimSpace(q)
+// phoneLike reports whether q is a phone number being typed: three or more
+// digits and only phone punctuation.
+func phoneLike(q string) bool {
+	n := 0
+	for _, r := range q {
+		switch {
+		case unicode.IsDigit(r):
+			n++
+		case strings.ContainsRune("+-(). ", r):
+		default:
+			return false
+		}
+	}
+	return n >= 3
+}
+
+// phoneRanges returns the two E.164 prefix ranges a typed number may start:
+// as typed with a country code, and as a national number of region.
+func phoneRanges(q, region string) [4]string {
 	digits := strings.Map(func(r rune) rune {
 		if unicode.IsDigit(r) {
 			return r
 		}
 		return -1
 	}, q)
-	if len(digits) >= 3 && strings.Trim(q, "0123456789+-(). ") == "" {
-		return `"` + digits + `"*`
+	intl := "+" + digits
+	national := intl
+	if cc := phonenumbers.GetCountryCodeForRegion(region); cc > 0 && !strings.HasPrefix(strings.TrimSpace(q), "+") {
+		national = "+" + strconv.Itoa(cc) + strings.TrimLeft(digits, "0") // 0912… in VN is +84 912…
 	}
+	return [4]string{intl, intl + "~", national, national + "~"}
+}
+
+// MatchQuery turns what a user typed into an FTS5 query: every word must
+// match as a prefix. Words split where the index's tokenizer splits
+// (anything but letters and digits), so "linh.nguyen@" finds "linh" and
+// "nguyen". A one-letter word is dropped when there are others: as a prefix
+// it matches most of the index, and the next keystroke narrows anyway.
+// Quotes are escaped, so no input is an FTS syntax error.
+func MatchQuery(q string) string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 	var terms []string
-	for _, w := range strings.FieldsFunc(q, func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '@' && r != '.' && r != '_' && r != '-'
-	}) {
+	for _, w := range words {
+		if len([]rune(w)) == 1 && len(words) > 1 {
+			continue
+		}
 		terms = append(terms, `"`+strings.ReplaceAll(w, `"`, `""`)+`"*`)
 	}
 	return strings.Join(terms, " AND ")
@@ -118,62 +149,97 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query
 	if q.Limit <= 0 || q.Limit > 200 {
 		q.Limit = 50
 	}
-	where := []string{"c.workspace_id = ?"}
-	args := []any{wsID}
-	switch q.StageID {
-	case "":
-	case "none":
-		where = append(where, "c.stage_id IS NULL")
-	default:
-		where = append(where, "c.stage_id = ?")
-		args = append(args, q.StageID)
-	}
-	for _, t := range q.TagIDs {
-		where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
-		args = append(args, t)
-	}
-	if q.StaleDays > 0 {
-		where = append(where, "coalesce(c.last_contact_at, '') < ?")
-		args = append(args, store.FormatTime(time.Now().AddDate(0, 0, -q.StaleDays)))
-	}
-	if m := MatchQuery(q.Search); m != "" {
-		where = append(where, "c.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)")
-		args = append(args, m)
-	}
-	op, dir := "<", "DESC"
-	if q.Asc {
-		op, dir = ">", "ASC"
-	}
+	var cur cursor
 	if q.After != "" {
-		cur, err := decodeCursor(q.After)
-		if err != nil {
+		var err error
+		if cur, err = decodeCursor(q.After); err != nil {
 			return Page{}, err
 		}
-		if col == "c.id" {
-			where = append(where, "c.id "+op+" ?")
-			args = append(args, cur.ID)
-		} else {
-			where = append(where, "("+col+" "+op+" ? OR ("+col+" = ? AND c.id "+op+" ?))")
-			args = append(args, cur.V, cur.V, cur.ID)
-		}
 	}
-	args = append(args, q.Limit+1)
 	var p Page
-	var lastKey string
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
+		from := "contacts c"
+		where := []string{"c.workspace_id = ?"}
+		args := []any{wsID}
+		switch q.StageID {
+		case "":
+		case "none":
+			where = append(where, "c.stage_id IS NULL")
+		default:
+			where = append(where, "c.stage_id = ?")
+			args = append(args, q.StageID)
+		}
+		for _, t := range q.TagIDs {
+			where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
+			args = append(args, t)
+		}
+		if q.StaleDays > 0 {
+			where = append(where, "coalesce(c.last_contact_at, '') < ?")
+			args = append(args, store.FormatTime(time.Now().AddDate(0, 0, -q.StaleDays)))
+		}
+		if phoneLike(q.Search) {
+			// Numbers are found through the phone index by E.164 prefix:
+			// exact and cheap, where a digit prefix in the text index is
+			// neither.
+			region, err := workspace.PhoneRegion(conn, wsID)
+			if err != nil {
+				return err
+			}
+			r := phoneRanges(q.Search, region)
+			where = append(where, "c.id IN (SELECT contact_id FROM contact_phones WHERE workspace_id = ? AND ((e164 >= ? AND e164 < ?) OR (e164 >= ? AND e164 < ?)))")
+			args = append(args, wsID, r[0], r[1], r[2], r[3])
+		} else if m := MatchQuery(q.Search); m != "" {
+			if col == "c.id" {
+				// Newest first, driven by the full-text index: FTS5 walks its
+				// doclist by rowid (the contact's rowid, in creation order)
+				// and stops at the page's end instead of sorting every match.
+				from = "contacts_fts f JOIN contacts c ON c.rowid = f.rowid"
+				col = "f.rowid"
+				where = append(where, "contacts_fts MATCH ?")
+			} else {
+				where = append(where, "c.rowid IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)")
+			}
+			args = append(args, m)
+		}
+		op, dir := "<", "DESC"
+		if q.Asc {
+			op, dir = ">", "ASC"
+		}
+		if q.After != "" {
+			switch col {
+			case "c.id":
+				where = append(where, "c.id "+op+" ?")
+				args = append(args, cur.ID)
+			case "f.rowid":
+				rowid, err := strconv.ParseInt(cur.V, 10, 64)
+				if err != nil {
+					return errs.Fields{"after": "This page link is not valid; start again from the first page."}.Err()
+				}
+				where = append(where, "f.rowid "+op+" ?")
+				args = append(args, rowid)
+			default:
+				where = append(where, "("+col+" "+op+" ? OR ("+col+" = ? AND c.id "+op+" ?))")
+				args = append(args, cur.V, cur.V, cur.ID)
+			}
+		}
+		order := col + " " + dir + ", c.id " + dir
+		if col == "f.rowid" {
+			order = col + " " + dir // unique already; a second key would force a sort
+		}
+		args = append(args, q.Limit+1)
+		var lastKey string
 		return sqlitex.Execute(conn, `SELECT c.id, c.created_at, c.first_name, c.last_name, c.company,
 	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.id AND is_primary = 1), ''),
 	coalesce((SELECT e164 FROM contact_phones WHERE contact_id = c.id AND is_primary = 1), ''),
 	coalesce((SELECT name FROM lists WHERE id = c.stage_id), ''), c.last_contact_at, `+col+`
-FROM contacts c WHERE `+strings.Join(where, " AND ")+` ORDER BY `+col+` `+dir+`, c.id `+dir+` LIMIT ?`, &sqlitex.ExecOptions{
+FROM `+from+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, &sqlitex.ExecOptions{
 			Args: args,
 			ResultFunc: func(stmt *sqlite.Stmt) error {
 				if len(p.Rows) == q.Limit {
-					last := p.Rows[len(p.Rows)-1]
-					p.Next = encodeCursor(lastKey, last.ID)
+					p.Next = encodeCursor(lastKey, p.Rows[len(p.Rows)-1].ID)
 					return nil
 				}
 				r := Row{ID: stmt.ColumnText(0), FirstName: stmt.ColumnText(2), LastName: stmt.ColumnText(3), Company: stmt.ColumnText(4),

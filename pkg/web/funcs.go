@@ -116,6 +116,7 @@ func notesSuffix(n string) string {
 
 type sortLink struct {
 	URL, Label  string
+	Key         string
 	Active, Asc bool
 }
 
@@ -135,5 +136,5 @@ func sortTH(p *page, key, label string) sortLink {
 	} else {
 		v.Del("order")
 	}
-	return sortLink{URL: "?" + v.Encode(), Label: label, Active: active, Asc: d.Query.Asc}
+	return sortLink{URL: "?" + v.Encode(), Label: label, Key: key, Active: active, Asc: d.Query.Asc}
 }

@@ -31,6 +31,21 @@ type page struct {
 	Errors     map[string]string // field -> message
 	Now        time.Time
 	Data       any
+	loc        *time.Location // the actor's zone, loaded once per page
+}
+
+// location returns the actor's time zone, loading it once per page:
+// time.LoadLocation reads the zone file on every call.
+func (p *page) location() *time.Location {
+	if p.loc == nil {
+		p.loc = time.UTC
+		if p.Actor.TimeZone != "" {
+			if l, err := time.LoadLocation(p.Actor.TimeZone); err == nil {
+				p.loc = l
+			}
+		}
+	}
+	return p.loc
 }
 
 // T formats a time (or *time.Time) in the actor's time zone.
@@ -47,13 +62,12 @@ func (p *page) T(v any) string {
 	default:
 		return ""
 	}
-	loc := time.UTC
-	if p.Actor.TimeZone != "" {
-		if l, err := time.LoadLocation(p.Actor.TimeZone); err == nil {
-			loc = l
-		}
-	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
+	return t.In(p.location()).Format("2006-01-02 15:04 MST")
+}
+
+// D formats a time as a date in the actor's time zone.
+func (p *page) D(t time.Time) string {
+	return t.In(p.location()).Format("2006-01-02")
 }
 
 // templates are parsed once at start: one set per page, each with the layout.

@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// TestBenchContacts fills one workspace with 100,000 contacts and 1,000,000
+// log entries (crmctl demo) and measures the contact pages under 8 clients.
+func TestBenchContacts(t *testing.T) {
+	if os.Getenv("PICRM_BENCH") == "" {
+		t.Skip("benchmarks run with `make bench`")
+	}
+	only := os.Getenv("PICRM_BENCH_ONLY")
+	want := func(n string) bool { return strings.HasPrefix(n, only) }
+	if !want("contacts_list_p99_ms") && !want("contacts_search_p99_ms") && !want("contact_detail_p99_ms") && !want("web_rss_mb_under_load") {
+		return
+	}
+	bin := os.Getenv("PICRM_BIN_DIR")
+	dir := t.TempDir()
+	b := &bench{t: t, bin: bin, dir: dir, only: only, vars: []string{
+		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=info",
+	}}
+	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo", "--contacts", "100000", "--activities", "1000000")
+	demo.Env = b.vars
+	if out, err := demo.CombinedOutput(); err != nil {
+		t.Fatalf("crmctl demo: %v\n%s", err, out)
+	}
+	wsID, busy := ids(t, filepath.Join(dir, "pi-crm.db"))
+
+	c, base := b.startWeb()
+	defer stop(c)
+	logins, _ := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
+	f := strings.Fields(strings.Split(string(logins), "\n")[0])
+	transport := &http.Transport{MaxIdleConnsPerHost: 16}
+	mk := func() *http.Client {
+		jar, _ := cookiejar.New(nil)
+		cl := &http.Client{Transport: transport, Jar: jar}
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"email": {f[1]}, "password": {f[2]}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return cl
+	}
+	// RSS is sampled all through the load.
+	var maxRSS atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(100 * time.Millisecond):
+				if v := int64(rssMB(c.Process.Pid) * 1024); v > maxRSS.Load() {
+					maxRSS.Store(v)
+				}
+			}
+		}
+	}()
+
+	stages := regexp.MustCompile(`All stages</option>\s*<option value="([0-9a-f-]{36})"`)
+	cl := mk()
+	first := base + "/w/" + wsID + "/contacts"
+	page := get(t, cl, first, nil)
+	stage := stages.FindStringSubmatch(page)[1]
+	first += "?stage=" + stage
+	deep := first
+	more := regexp.MustCompile(`href="([^"]*after=[^"]*)"`)
+	for range 40 {
+		m := more.FindStringSubmatch(get(t, cl, deep, nil))
+		if m == nil {
+			t.Fatal("no next page link")
+		}
+		deep = base + html.UnescapeString(m[1])
+	}
+	if want("contacts_list_p99_ms") {
+		b.report("contacts_list_p99_ms", load(t, 8, 10*time.Second, mk, []string{first, deep}, nil), "ms")
+	}
+	if want("contacts_search_p99_ms") {
+		var urls []string
+		for _, q := range []string{"ngu", "tra", "lin", "bao", "emi", "kea", "smi", "liam gar", "8080001", "olivia.k"} {
+			urls = append(urls, base+"/w/"+wsID+"/contacts?q="+url.QueryEscape(q))
+		}
+		b.report("contacts_search_p99_ms", load(t, 8, 10*time.Second, mk, urls, http.Header{"HX-Request": {"true"}, "HX-Target": {"contact-rows"}}), "ms")
+	}
+	if want("contact_detail_p99_ms") {
+		b.report("contact_detail_p99_ms", load(t, 8, 10*time.Second, mk, []string{base + "/w/" + wsID + "/contacts/" + busy}, nil), "ms")
+	}
+	close(done)
+	if want("web_rss_mb_under_load") {
+		b.report("web_rss_mb_under_load", float64(maxRSS.Load())/1024, "MB")
+	}
+}
+
+// ids returns the filled workspace and its contact with the most log entries.
+func ids(t *testing.T, path string) (ws, busy string) {
+	db, err := store.Open(path, store.Options{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Read(context.Background(), func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT workspace_id, contact_id FROM activities GROUP BY contact_id ORDER BY count(*) DESC LIMIT 1`, &sqlitex.ExecOptions{
+			ResultFunc: func(stmt *sqlite.Stmt) error { ws, busy = stmt.ColumnText(0), stmt.ColumnText(1); return nil }})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, busy
+}
+
+func (b *bench) startWeb() (*exec.Cmd, string) {
+	c := b.cmd("crm-web")
+	stderr, _ := c.StderrPipe()
+	if err := c.Start(); err != nil {
+		b.t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	re := regexp.MustCompile(`addr=(http://\S+)`)
+	var acc string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		n, err := stderr.Read(buf)
+		acc += string(buf[:n])
+		if m := re.FindStringSubmatch(acc); m != nil {
+			go func() { _, _ = io.Copy(io.Discard, stderr) }()
+			return c, m[1]
+		}
+		if err != nil {
+			break
+		}
+	}
+	b.t.Fatalf("crm-web did not start: %s", acc)
+	return nil, ""
+}
+
+func get(t *testing.T, cl *http.Client, u string, h http.Header) string {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	return string(body)
+}
+
+// load runs n clients over urls (round robin) for d and returns the p99 in ms.
+func load(t *testing.T, n int, d time.Duration, mk func() *http.Client, urls []string, h http.Header) float64 {
+	var (
+		mu   sync.Mutex
+		lats []float64
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(d)
+	for i := range n {
+		cl := mk()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []float64
+			for k := i; time.Now().Before(deadline); k++ {
+				start := time.Now()
+				get(t, cl, urls[k%len(urls)], h)
+				mine = append(mine, float64(time.Since(start).Microseconds())/1000)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return percentile(lats, 99)
+}
