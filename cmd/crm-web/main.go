@@ -65,6 +65,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := daemon.NewLogger(cfg.LogLevel).With("daemon", "crm-web")
+	daemon.TuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	m, err := Open(log, cfg)

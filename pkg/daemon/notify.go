@@ -3,6 +3,7 @@ package daemon
 import (
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -34,4 +35,17 @@ func NewLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// TuneMemory sets the Go collector for a Pi daemon unless the environment
+// already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300), which
+// cuts the CPU a busy page spends in GC, and bound the heap with a soft
+// limit (48 MiB) so the fewer collections never cost the Pi its memory.
+func TuneMemory() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(300)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(48 << 20)
+	}
 }

@@ -38,7 +38,7 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
 	v := r.URL.Query()
-	q := contact.Query{Search: v.Get("q"), StageID: v.Get("stage"), Sort: v.Get("sort"), Asc: v.Get("order") == "asc", After: v.Get("after"), Limit: 25}
+	q := contact.Query{Search: v.Get("q"), StageID: v.Get("stage"), Sort: v.Get("sort"), Asc: v.Get("order") == "asc", After: v.Get("after"), Limit: 20}
 	if t := v.Get("tag"); t != "" {
 		q.TagIDs = []string{t}
 	}
