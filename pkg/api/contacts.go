@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -32,6 +33,17 @@ func (in contactInput) keepSeparate() (bool, error) {
 func (h *Handler) contactList(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
 	q := contact.Query{Search: v.Get("q"), StageID: v.Get("stage"), TagIDs: v["tag"], Sort: v.Get("sort"), Asc: v.Get("order") == "asc", After: v.Get("after")}
+	for _, c := range v["custom"] {
+		fid, val, found := strings.Cut(c, ":")
+		if !found {
+			h.fail(w, r, errs.Fields{"custom": "Filter custom fields as custom=<field id>:<value>."}.Err())
+			return
+		}
+		if q.Custom == nil {
+			q.Custom = map[string]string{}
+		}
+		q.Custom[fid] = val
+	}
 	var err error
 	if s := v.Get("stale_days"); s != "" {
 		if q.StaleDays, err = strconv.Atoi(s); err != nil || q.StaleDays < 0 {
@@ -336,4 +348,58 @@ func (h *Handler) listDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "list"), "deleted": true})
+}
+
+type fieldInput struct {
+	contact.FieldDef
+	Global bool `json:"global"`
+}
+
+func (h *Handler) fieldList(w http.ResponseWriter, r *http.Request) {
+	defs, err := h.contacts.Fields(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if defs == nil {
+		defs = []contact.FieldDef{}
+	}
+	ok(w, http.StatusOK, map[string]any{"items": defs, "next": ""})
+}
+
+func (h *Handler) fieldCreate(w http.ResponseWriter, r *http.Request) {
+	var in fieldInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.contacts.CreateField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), in.FieldDef, in.Global)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, d)
+}
+
+func (h *Handler) fieldUpdate(w http.ResponseWriter, r *http.Request) {
+	var in contact.FieldDef
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	d, err := h.contacts.UpdateField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "field"), in)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, d)
+}
+
+func (h *Handler) fieldDelete(w http.ResponseWriter, r *http.Request) {
+	n, err := h.contacts.DeleteField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "field"), r.URL.Query().Get("confirm") == "true")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "field"), "deleted": true, "values_deleted": n})
 }

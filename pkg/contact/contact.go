@@ -68,6 +68,8 @@ type Contact struct {
 	FileNotes      string     `json:"file_notes"`
 	DoNotContact   bool       `json:"do_not_contact"`
 	CopiedFrom     string     `json:"copied_from,omitempty"`
+	// Custom holds custom field values by field id.
+	Custom map[string]string `json:"custom"`
 	CreatedAt      time.Time  `json:"created_at"`
 	UpdatedAt      time.Time  `json:"updated_at"`
 	LastContactAt  *time.Time `json:"last_contact_at"`
@@ -140,6 +142,8 @@ type Fields struct {
 	ReferredByID  *string       `json:"referred_by_id"`
 	FileNotes     *string       `json:"file_notes"`
 	DoNotContact  *bool         `json:"do_not_contact"`
+	// Custom sets custom field values by field id ("" clears one).
+	Custom map[string]string `json:"custom"`
 }
 
 // MaxText bounds free-text fields; MaxNotes the loan-file notes.

@@ -26,6 +26,8 @@ type Query struct {
 	StageID   string   // only this stage; "none" for contacts without one
 	TagIDs    []string // in every one of these tags
 	StaleDays int      // last contact older than this many days (or never)
+	// Custom keeps contacts whose custom field (by id) has this value.
+	Custom map[string]string
 	Search    string   // full-text, prefix match on every word
 	Sort      string   // created (default), first_name, last_name, company, last_contact
 	Asc       bool     // ascending; the default is descending
@@ -175,6 +177,10 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query
 		for _, t := range q.TagIDs {
 			where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
 			args = append(args, t)
+		}
+		for fid, v := range q.Custom {
+			where = append(where, "EXISTS (SELECT 1 FROM custom_values cv WHERE cv.contact_id = c.id AND cv.field_id = ? AND cv.value = ?)")
+			args = append(args, fid, v)
 		}
 		if q.StaleDays > 0 {
 			where = append(where, "coalesce(c.last_contact_at, '') < ?")

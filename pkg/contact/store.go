@@ -265,6 +265,9 @@ func create(conn *sqlite.Conn, actor auth.Actor, wsID string, f Fields, keepSepa
 	if f.Phones == nil {
 		f.Phones = &[]PhoneInput{}
 	}
+	if err := applyDefaults(conn, wsID, id); err != nil {
+		return "", err
+	}
 	if err := apply(conn, actor, wsID, id, f, n, Contact{}); err != nil {
 		return "", err
 	}
@@ -393,6 +396,11 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	}
 	if f.StageID != nil {
 		if err := setStage(conn, actor, wsID, id, *f.StageID); err != nil {
+			return err
+		}
+	}
+	if f.Custom != nil {
+		if err := setCustom(conn, actor, wsID, id, f.Custom); err != nil {
 			return err
 		}
 	}
@@ -740,6 +748,9 @@ func loadItems(conn *sqlite.Conn, c *Contact) error {
 			return nil
 		}}); err != nil {
 		return fmt.Errorf("load tags: %w", err)
+	}
+	if err := loadCustom(conn, c); err != nil {
+		return fmt.Errorf("load custom values: %w", err)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ type contactListData struct {
 	Page    contact.Page
 	Stages  []list.List
 	Tags    []list.List
+	Fields  []contact.FieldDef
 	NextURL string
 	Region  string
 }
@@ -43,6 +44,9 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 		q.TagIDs = []string{t}
 	}
 	q.StaleDays, _ = strconv.Atoi(v.Get("stale_days"))
+	if fid := v.Get("field"); fid != "" && v.Get("value") != "" {
+		q.Custom = map[string]string{fid: v.Get("value")}
+	}
 	pg, err := s.Contacts.List(r.Context(), a, ws.ID, q)
 	if err != nil {
 		s.fail(w, r, err)
@@ -63,6 +67,10 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Stages, d.Tags, err = s.listsOf(r, ws.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Fields, err = s.Contacts.Fields(r.Context(), a, ws.ID); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -212,6 +220,7 @@ type contactShowData struct {
 	Tab      activity.Tab
 	Log      activity.Page
 	Notices  []notice
+	Fields   []contact.FieldDef
 	Users    []auth.User // share candidates
 	SharedTo []string
 	Form     contactForm
@@ -236,6 +245,9 @@ func (s *Server) loadContactShow(r *http.Request, tab string) (contactShowData, 
 		return d, err
 	}
 	if d.SharedTo, err = s.Contacts.SharedWith(r.Context(), a, ws.ID, id); err != nil {
+		return d, err
+	}
+	if d.Fields, err = s.Contacts.Fields(r.Context(), a, ws.ID); err != nil {
 		return d, err
 	}
 	users, err := s.Auth.Users(r.Context())

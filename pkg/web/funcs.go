@@ -31,6 +31,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		"kindIcon":  kindIcon,
 		"entryBody": func(e activity.Entry) template.HTML { return entryBody(notes, e) },
 		"sortTH":    sortTH,
+		"join":      strings.Join,
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

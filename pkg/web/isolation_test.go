@@ -11,6 +11,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
@@ -45,9 +46,13 @@ func TestIsolationEveryRoute(t *testing.T) {
 	}
 	monaContact := mona.Contact(monaWS.ID, "Secret", "secret@example.com")
 	monaStages, _ := app.Lists.All(ctx, mona.Actor, monaWS.ID, list.Stage)
+	monaField, err := app.Contacts.CreateField(ctx, mona.Actor, monaWS.ID, contact.FieldDef{Name: "Secret", Type: "text"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -133,6 +138,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 					body = `{"html":"x"}`
 				case strings.HasSuffix(r.pattern, "/calls"):
 					body = `{"duration_seconds":60}`
+				case strings.Contains(r.pattern, "/fields"):
+					body = `{"name":"x","type":"text"}`
 				case strings.Contains(r.pattern, "/contacts"):
 					body = `{"first_name":"x"}`
 				}
@@ -153,7 +160,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 		own := andy.Workspace("Scope Test")
 		ownContact := andy.Contact(own.ID, "Own", "own@example.com")
 		ownStages, _ := app.Lists.All(ctx, andy.Actor, own.ID, list.Stage)
-		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID}
+		ownField, _ := app.Contacts.CreateField(ctx, andy.Actor, own.ID, contact.FieldDef{Name: "Own", Type: "text"}, false)
+		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID}
 		keys := map[string]string{}
 		for _, s := range auth.Scopes {
 			keys[s] = andy.APIKey(s)
@@ -193,7 +201,7 @@ func TestSignedOutRedirects(t *testing.T) {
 			r.pattern == "/login", r.pattern == "/healthz", r.pattern == "/metrics":
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x").Replace(r.pattern)
 		var resp *http.Response
 		if r.method == http.MethodPost {
 			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
@@ -228,12 +236,17 @@ func TestEveryPageRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	stages, _ := app.Lists.All(ctx, andy.Actor, ws.ID, list.Stage)
+	for _, ty := range contact.FieldTypes {
+		if _, err := app.Contacts.CreateField(ctx, andy.Actor, ws.ID, contact.FieldDef{Name: "F " + ty, Type: ty, Options: []string{"a", "b"}}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
 	n := 0
 	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x").Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/shared/") {
 			path = "/shared/" + mc.ID
 		}

@@ -123,6 +123,10 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/lists", s.listCreate)
 				r.Post("/lists/{list}/rename", s.listRename)
 				r.Post("/lists/{list}/delete", s.listDelete)
+				r.Get("/fields", s.fieldsShow)
+				r.Post("/fields", s.fieldCreate)
+				r.Post("/fields/{field}", s.fieldUpdate)
+				r.Post("/fields/{field}/delete", s.fieldDelete)
 				r.Route("/contacts/{contact}", func(r chi.Router) {
 					r.Get("/", s.contactShow)
 					r.Post("/", s.contactUpdate)
@@ -133,6 +137,7 @@ func (s *Server) Handler() http.Handler {
 					r.Post("/promote/{item}", s.contactAction(s.contactPromote, "Primary changed."))
 					r.Post("/notes", s.contactAction(s.contactNote, "Note added."))
 					r.Post("/calls", s.contactAction(s.contactCall, "Call logged."))
+					r.Post("/custom", s.contactAction(s.contactCustom, "Custom fields saved."))
 					r.Post("/share", s.contactAction(s.contactShare, "Shared."))
 					r.Post("/unshare/{user}", s.contactAction(s.contactUnshare, "No longer shared."))
 					r.Post("/delete", s.contactDelete)
