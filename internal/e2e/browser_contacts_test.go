@@ -105,6 +105,10 @@ func TestBrowserContactFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot(t, ctx, "contacts-list")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Reload(), chromedp.WaitVisible(`#contact-rows`)); err != nil {
+		t.Fatal(err)
+	}
+	shot(t, ctx, "contacts-list-phone")
 
 	// Monalisa sees it read-only and saves a copy.
 	ctx2 := browser(t)

@@ -69,10 +69,10 @@ type Contact struct {
 	DoNotContact   bool       `json:"do_not_contact"`
 	CopiedFrom     string     `json:"copied_from,omitempty"`
 	// Custom holds custom field values by field id.
-	Custom map[string]string `json:"custom"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
-	LastContactAt  *time.Time `json:"last_contact_at"`
+	Custom        map[string]string `json:"custom"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+	LastContactAt *time.Time        `json:"last_contact_at"`
 }
 
 // Name is the display name: first and last, or the company, or the

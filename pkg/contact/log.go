@@ -119,3 +119,27 @@ func snippet(s string) string {
 	}
 	return s
 }
+
+// LastOf returns contact id's newest log entry of kind, if any (for the
+// details page's pinned notices: last email sent, and so on).
+func (s *Store) LastOf(ctx context.Context, actor auth.Actor, wsID, id string, kind activity.Kind) (activity.Entry, bool, error) {
+	var (
+		e  activity.Entry
+		ok bool
+	)
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		if found, err := exists(conn, wsID, id); err != nil || !found {
+			if err == nil {
+				err = errNotFound
+			}
+			return err
+		}
+		var err error
+		e, ok, err = activity.Latest(conn, id, kind)
+		return err
+	})
+	return e, ok, err
+}

@@ -28,11 +28,11 @@ type Query struct {
 	StaleDays int      // last contact older than this many days (or never)
 	// Custom keeps contacts whose custom field (by id) has this value.
 	Custom map[string]string
-	Search    string   // full-text, prefix match on every word
-	Sort      string   // created (default), first_name, last_name, company, last_contact
-	Asc       bool     // ascending; the default is descending
-	After     string   // cursor from the previous page
-	Limit     int      // default 50, at most 200
+	Search string // full-text, prefix match on every word
+	Sort   string // created (default), first_name, last_name, company, last_contact
+	Asc    bool   // ascending; the default is descending
+	After  string // cursor from the previous page
+	Limit  int    // default 50, at most 200
 }
 
 // Row is one line of the contact list.

@@ -209,3 +209,39 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) e
 		return audit.Record(conn, actor.Audit("list.delete", "list", id, map[string]any{"kind": string(l.Kind), "name": l.Name}))
 	})
 }
+
+// Move moves stage id one place up (delta -1) or down (+1) in the
+// pipeline, swapping it with its neighbour.
+func (s *Store) Move(ctx context.Context, actor auth.Actor, wsID, id string, delta int) error {
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		l, err := Get(conn, wsID, id)
+		if err != nil {
+			return err
+		}
+		if delta != -1 && delta != 1 {
+			return errs.Fields{"delta": "Move by one place up or down."}.Err()
+		}
+		cmp, order := "<", "DESC"
+		if delta > 0 {
+			cmp, order = ">", "ASC"
+		}
+		var other string
+		var otherPos int
+		if err := sqlitex.Execute(conn, `SELECT id, position FROM lists WHERE workspace_id = ? AND kind = ? AND position `+cmp+` ? ORDER BY position `+order+` LIMIT 1`, &sqlitex.ExecOptions{
+			Args: []any{wsID, string(l.Kind), l.Position}, ResultFunc: func(stmt *sqlite.Stmt) error { other, otherPos = stmt.ColumnText(0), stmt.ColumnInt(1); return nil }}); err != nil {
+			return fmt.Errorf("find neighbour: %w", err)
+		}
+		if other == "" {
+			return nil // already first or last
+		}
+		for _, u := range [][2]any{{otherPos, id}, {l.Position, other}} {
+			if err := sqlitex.Execute(conn, `UPDATE lists SET position = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{u[0], u[1]}}); err != nil {
+				return fmt.Errorf("move list: %w", err)
+			}
+		}
+		return audit.Record(conn, actor.Audit("list.move", "list", id, map[string]any{"delta": delta}))
+	})
+}

@@ -231,3 +231,17 @@ func (s *Server) listDelete(w http.ResponseWriter, r *http.Request) {
 	s.flash(w, r, "Deleted.")
 	seeOther(w, r, "/w/"+ws.ID+"/lists")
 }
+
+func (s *Server) listMove(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	delta := 1
+	if r.PostFormValue("dir") == "up" {
+		delta = -1
+	}
+	if err := s.Lists.Move(r.Context(), a, ws.ID, chi.URLParam(r, "list"), delta); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/w/"+ws.ID+"/lists")
+}

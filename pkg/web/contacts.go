@@ -260,7 +260,12 @@ func (s *Server) loadContactShow(r *http.Request, tab string) (contactShowData, 
 		}
 	}
 	d.Form = formFromContact(c)
-	d.Notices = notices(c, d)
+	if last, ok, err := s.Contacts.LastOf(r.Context(), a, ws.ID, id, activity.Email); err != nil {
+		return d, err
+	} else if ok {
+		d.Notices = append(d.Notices, notice{"info", "Last email " + last.OccurredAt.Format("Jan 2, 2006") + ": " + last.Summary})
+	}
+	d.Notices = append(d.Notices, notices(c, d)...)
 	return d, nil
 }
 

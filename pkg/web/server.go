@@ -123,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/lists", s.listCreate)
 				r.Post("/lists/{list}/rename", s.listRename)
 				r.Post("/lists/{list}/delete", s.listDelete)
+				r.Post("/lists/{list}/move", s.listMove)
 				r.Get("/fields", s.fieldsShow)
 				r.Post("/fields", s.fieldCreate)
 				r.Post("/fields/{field}", s.fieldUpdate)
