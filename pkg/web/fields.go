@@ -18,11 +18,7 @@ type fieldsData struct {
 }
 
 func fieldFromForm(r *http.Request) contact.FieldDef {
-	var opts []string
-	for _, o := range strings.Split(r.PostFormValue("options"), ",") {
-		opts = append(opts, o)
-	}
-	return contact.FieldDef{Name: r.PostFormValue("name"), Type: r.PostFormValue("type"), Options: opts,
+	return contact.FieldDef{Name: r.PostFormValue("name"), Type: r.PostFormValue("type"), Options: strings.Split(r.PostFormValue("options"), ","),
 		Required: r.PostFormValue("required") != "", Default: r.PostFormValue("default")}
 }
 
