@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -43,6 +44,9 @@ type Config struct {
 	BcryptCost    int
 	APIRate       int
 	APIBurst      int
+	// PprofAddr, when set, serves net/http/pprof there (keep it on
+	// loopback); off by default.
+	PprofAddr string
 }
 
 // ReadConfig reads crm-web's configuration; the error names every bad variable.
@@ -55,6 +59,7 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.BcryptCost = e.Int("PICRM_BCRYPT_COST", 11, 4, 15)
 	c.APIRate = e.Int("PICRM_API_RATE", 10, 1, 10000)
 	c.APIBurst = e.Int("PICRM_API_BURST", 30, 1, 10000)
+	c.PprofAddr = e.Addr("PICRM_PPROF_ADDR", "")
 	return c, e.Err()
 }
 
@@ -68,6 +73,9 @@ func main() {
 	daemon.TuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
+	if cfg.PprofAddr != "" {
+		go servePprof(log, cfg.PprofAddr)
+	}
 	m, err := Open(log, cfg)
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -192,5 +200,17 @@ func (m *Main) Run(ctx context.Context) error {
 			}
 			return nil
 		}
+	}
+}
+
+// servePprof serves the Go profiler for a developer chasing a slow page.
+func servePprof(log *slog.Logger, addr string) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	log.Info("pprof serving", "addr", addr)
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("pprof stopped", "err", err)
 	}
 }

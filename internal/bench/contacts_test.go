@@ -39,6 +39,9 @@ func TestBenchContacts(t *testing.T) {
 	b := &bench{t: t, bin: bin, dir: dir, only: only, vars: []string{
 		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=info",
 	}}
+	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {
+		b.vars = append(b.vars, "PICRM_PPROF_ADDR="+a)
+	}
 	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo", "--contacts", "100000", "--activities", "1000000")
 	demo.Env = b.vars
 	if out, err := demo.CombinedOutput(); err != nil {

@@ -15,10 +15,17 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
+// rowView is a contact list row with its display strings made in Go: a
+// template function call per cell costs more than the query for the page.
+type rowView struct {
+	ID, Short, Created, First, Last, Email, Phone, Company, Stage, LastContact string
+}
+
 type contactListData struct {
 	Query   contact.Query
 	QS      url.Values // the query string, for sort links and "more"
 	Page    contact.Page
+	Rows    []rowView
 	Stages  []list.List
 	Tags    []list.List
 	Fields  []contact.FieldDef
@@ -53,6 +60,19 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := contactListData{Query: q, QS: v, Page: pg, Region: ws.Settings.PhoneRegion}
+	loc := s.zone(a.TimeZone)
+	d.Rows = make([]rowView, len(pg.Rows))
+	for i, r := range pg.Rows {
+		rv := rowView{ID: r.ID, Short: r.ID[28:], Created: r.CreatedAt.In(loc).Format("2006-01-02"), First: r.FirstName, Last: r.LastName,
+			Email: r.PrimaryEmail, Company: r.Company, Stage: r.Stage, LastContact: "never"}
+		if r.PrimaryPhone != "" {
+			rv.Phone = contact.FormatPhone(r.PrimaryPhone, ws.Settings.PhoneRegion)
+		}
+		if r.LastContactAt != nil {
+			rv.LastContact = r.LastContactAt.In(loc).Format("2006-01-02")
+		}
+		d.Rows[i] = rv
+	}
 	if pg.Next != "" {
 		nv := url.Values{}
 		for k, vs := range v {

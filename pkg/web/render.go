@@ -48,6 +48,23 @@ func (p *page) location() *time.Location {
 	return p.loc
 }
 
+// zone returns the named time zone, cached: time.LoadLocation reads and
+// parses the zone file on every call.
+func (s *Server) zone(name string) *time.Location {
+	if name == "" {
+		return time.UTC
+	}
+	if l, ok := s.zones.Load(name); ok {
+		return l.(*time.Location)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return time.UTC
+	}
+	s.zones.Store(name, l)
+	return l
+}
+
 // T formats a time (or *time.Time) in the actor's time zone.
 func (p *page) T(v any) string {
 	var t time.Time
@@ -118,6 +135,9 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		p.Now = time.Now()
 	}
 	p.RequestID = requestID(r.Context())
+	if p.loc == nil {
+		p.loc = s.zone(p.Actor.TimeZone)
+	}
 	if block == "" {
 		block = "layout"
 	}

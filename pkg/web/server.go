@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -46,6 +47,7 @@ type Server struct {
 	pid     int
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
+	zones   sync.Map // time zone name -> *time.Location
 }
 
 // New parses the templates and loads the assets. It returns an error if an
