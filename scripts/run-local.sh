@@ -7,7 +7,7 @@ export PICRM_DATA_DIR="${PICRM_DATA_DIR:-$PWD/var}"
 mkdir -p "$PICRM_DATA_DIR"
 
 ./bin/crmctl migrate
-./bin/crmctl demo --if-empty >/dev/null
+./bin/crmctl demo --if-empty --contacts 300 --activities 3000 >/dev/null
 
 pids=()
 stop() {

@@ -93,6 +93,15 @@ func TestBrowserContactFlow(t *testing.T) {
 		t.Fatal("script ran")
 	}
 	shot(t, ctx, "contact-details")
+	// A bad entry in a boosted (in-place) form shows its message.
+	err = chromedp.Do(ctx,
+		chromedp.SendKeys(`input[name=duration_minutes]`, "ten"),
+		chromedp.Click(`//button[text()="Log call"]`),
+		chromedp.WaitVisible(`//p[contains(., "Enter the call's length in minutes.")]`),
+	)
+	if err != nil {
+		t.Fatalf("validation message in the in-place form: %v", err)
+	}
 	err = chromedp.Do(ctx,
 		chromedp.Click(`//button[text()="Share"]`),
 		chromedp.WaitVisible(`//li[contains(., "Shared with Monalisa")]`),

@@ -90,3 +90,22 @@ func TestCustomFields(t *testing.T) {
 		}
 	})
 }
+
+func TestMergeCustomByChoice(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a := f.create(t, "A", "a@example.com", "")
+	b := f.create(t, "B", "b@example.com", "")
+	x, _ := f.contacts.CreateField(ctx, f.andy, f.ws, contact.FieldDef{Name: "X", Type: "text"}, false)
+	y, _ := f.contacts.CreateField(ctx, f.andy, f.ws, contact.FieldDef{Name: "Y", Type: "text"}, false)
+	z, _ := f.contacts.CreateField(ctx, f.andy, f.ws, contact.FieldDef{Name: "Z", Type: "text"}, false)
+	f.contacts.SetCustom(ctx, f.andy, f.ws, a.ID, map[string]string{x.ID: "ax", y.ID: "ay"})
+	f.contacts.SetCustom(ctx, f.andy, f.ws, b.ID, map[string]string{x.ID: "bx", y.ID: "by", z.ID: "bz"})
+	m, err := f.contacts.Merge(ctx, f.andy, f.ws, a.ID, b.ID, contact.MergeChoice{TakeCustom: []string{y.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Custom[x.ID] != "ax" || m.Custom[y.ID] != "by" || m.Custom[z.ID] != "bz" {
+		t.Fatalf("custom after merge: %v (want target's X, chosen source Y, union Z)", m.Custom)
+	}
+}

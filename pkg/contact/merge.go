@@ -26,6 +26,10 @@ type MergeChoice struct {
 	Take         map[string]string `json:"take"`          // field -> "target" or "source"
 	PrimaryEmail string            `json:"primary_email"` // an address of either side; "" keeps the target's
 	PrimaryPhone string            `json:"primary_phone"` // an E.164 number of either side; "" keeps the target's
+	// TakeCustom lists custom fields (by id) whose value comes from the
+	// source; the others keep the target's value, or take the source's when
+	// the target has none.
+	TakeCustom []string `json:"take_custom"`
 }
 
 func (m MergeChoice) source(field string) bool { return m.Take[field] == "source" }
@@ -145,12 +149,24 @@ func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch 
 	for _, q := range []string{
 		`INSERT OR IGNORE INTO contact_tags (contact_id, list_id) SELECT ?, list_id FROM contact_tags WHERE contact_id = ?`,
 		`INSERT OR IGNORE INTO custom_values (contact_id, field_id, value) SELECT ?, field_id, value FROM custom_values WHERE contact_id = ?`,
+		// (custom values chosen from the source are overwritten below)
 		`INSERT OR IGNORE INTO contact_shares (contact_id, viewer_user_id, created_at) SELECT ?, viewer_user_id, created_at FROM contact_shares WHERE contact_id = ?`,
 		`UPDATE contacts SET referred_by_id = ? WHERE referred_by_id = ?`,
 		`UPDATE activities SET contact_id = ? WHERE contact_id = ?`,
 	} {
 		if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: []any{t.ID, src.ID}}); err != nil {
 			return fmt.Errorf("merge: %w", err)
+		}
+	}
+	for _, fid := range ch.TakeCustom {
+		q := `DELETE FROM custom_values WHERE contact_id = ? AND field_id = ?`
+		args := []any{t.ID, fid}
+		if v, ok := src.Custom[fid]; ok {
+			q = `INSERT INTO custom_values (contact_id, field_id, value) VALUES (?, ?, ?) ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value`
+			args = []any{t.ID, fid, v}
+		}
+		if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args}); err != nil {
+			return fmt.Errorf("merge custom value: %w", err)
 		}
 	}
 	spouse := t.Spouse

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -12,6 +13,7 @@ import (
 type mergeData struct {
 	Target, Source contact.Contact
 	Fields         []mergeField
+	Custom         []mergeField // Key is the custom field's id
 	Emails, Phones []string
 }
 
@@ -82,6 +84,17 @@ func (s *Server) mergeShow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := mergeData{Target: t, Source: src, Fields: mergeFields(t, src)}
+	defs, err := s.Contacts.Fields(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, f := range defs {
+		tv, sv := t.Custom[f.ID], src.Custom[f.ID]
+		if tv != sv && (tv != "" || sv != "") {
+			d.Custom = append(d.Custom, mergeField{Key: f.ID, Label: f.Name, Target: tv, Source: sv})
+		}
+	}
 	seen := map[string]bool{}
 	for _, e := range append(append([]contact.Email{}, t.Emails...), src.Emails...) {
 		if !seen[e.Address] {
@@ -106,6 +119,12 @@ func (s *Server) mergeDo(w http.ResponseWriter, r *http.Request) {
 	for _, f := range contact.MergeFields {
 		if r.PostFormValue("take_"+f) == "source" {
 			ch.Take[f] = "source"
+		}
+	}
+	_ = r.ParseForm()
+	for k, v := range r.PostForm {
+		if fid, ok := strings.CutPrefix(k, "takecustom_"); ok && len(v) > 0 && v[0] == "source" {
+			ch.TakeCustom = append(ch.TakeCustom, fid)
 		}
 	}
 	c, err := s.Contacts.Merge(r.Context(), a, ws.ID, target, r.PostFormValue("source_id"), ch)
