@@ -160,7 +160,9 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('ws-switch').dispatchEvent(new Event('change', {bubbles: true}))`)); err != nil {
+	// The change fires after Evaluate returns: the page navigates away in
+	// its handler, which would otherwise race the evaluation's answer.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`setTimeout(function () { document.getElementById('ws-switch').dispatchEvent(new Event('change', {bubbles: true})) }, 0); true`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := chromedp.Do(ctx, chromedp.WaitVisible(`//h1[text()="Loan Factory"]`)); err != nil {
