@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,6 +20,9 @@ import (
 // template function call per cell costs more than the query for the page.
 type rowView struct {
 	ID, Short, Created, First, Last, Email, Phone, Company, Stage, LastContact string
+	// URL is the details page; built here from two ids that need no
+	// escaping, it is trusted as a URL by the template.
+	URL template.URL
 }
 
 type contactListData struct {
@@ -63,8 +67,12 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 	loc := s.zone(a.TimeZone)
 	d.Rows = make([]rowView, len(pg.Rows))
 	for i, r := range pg.Rows {
-		rv := rowView{ID: r.ID, Short: r.ID[28:], Created: r.CreatedAt.In(loc).Format("2006-01-02"), First: r.FirstName, Last: r.LastName,
+		rv := rowView{ID: r.ID, Short: r.ID[28:], URL: template.URL("/w/" + ws.ID + "/contacts/" + r.ID), //nolint:gosec // ids are UUIDs
+			Created: r.CreatedAt.In(loc).Format("2006-01-02"), First: r.FirstName, Last: r.LastName,
 			Email: r.PrimaryEmail, Company: r.Company, Stage: r.Stage, LastContact: "never"}
+		if rv.First == "" {
+			rv.First = "(open)" // the link must have text even when the first name is empty
+		}
 		if r.PrimaryPhone != "" {
 			rv.Phone = contact.FormatPhone(r.PrimaryPhone, ws.Settings.PhoneRegion)
 		}
