@@ -57,6 +57,7 @@ func main() {
 
 type usageError string
 
+// Error returns the usage problem.
 func (e usageError) Error() string { return string(e) }
 
 // app is what the commands share.
@@ -212,7 +213,9 @@ func (a *app) userList(ctx context.Context) error {
 
 type multiFlag []string
 
+// String joins the values for flag's help text.
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+// Set adds one value; the flag may repeat.
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func (a *app) apikeyCreate(ctx context.Context, args []string) error {

@@ -218,6 +218,7 @@ func (u *User) Contact(wsID, first, email string) contact.Contact {
 
 type tbWriter struct{ tb testing.TB }
 
+// Write logs p as one test log line.
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil

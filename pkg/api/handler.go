@@ -97,6 +97,7 @@ func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, contacts *contact
 // Routes returns the router, for tests that walk every route.
 func (h *Handler) Routes() chi.Routes { return h.router }
 
+// ServeHTTP routes an API request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
 
 type ctxKey int

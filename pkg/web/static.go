@@ -49,6 +49,7 @@ func (sf *staticFiles) URL(name string) string {
 	return "/static/" + name + "?v=" + sf.hash[name]
 }
 
+// ServeHTTP serves one embedded asset with its ETag and cache policy.
 func (sf *staticFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, "/static/")
 	b, ok := sf.files[name]
