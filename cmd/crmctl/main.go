@@ -214,7 +214,8 @@ func (a *app) userList(ctx context.Context) error {
 type multiFlag []string
 
 // String joins the values for flag's help text.
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+
 // Set adds one value; the flag may repeat.
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
