@@ -310,13 +310,7 @@ func (s *Store) DeleteField(ctx context.Context, actor auth.Actor, wsID, id stri
 // ("custom.<field id>").
 func (s *Store) SetCustom(ctx context.Context, actor auth.Actor, wsID, id string, values map[string]string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		if err := setCustom(conn, actor, wsID, id, values); err != nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
-	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // Sanitizer returns the allow-list policy for rich-text notes: the user
@@ -31,13 +30,7 @@ func Sanitizer() *bluemonday.Policy {
 func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab activity.Tab, before string) (activity.Page, error) {
 	var p activity.Page
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		var err error
@@ -90,13 +83,7 @@ func (s *Store) AddCall(ctx context.Context, actor auth.Actor, wsID, id string, 
 
 func (s *Store) manual(ctx context.Context, actor auth.Actor, wsID, id string, write func(*sqlite.Conn) error, reindexAfter bool) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		if err := write(conn); err != nil {
@@ -128,13 +115,7 @@ func (s *Store) LastOf(ctx context.Context, actor auth.Actor, wsID, id string, k
 		ok bool
 	)
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if found, err := exists(conn, wsID, id); err != nil || !found {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		var err error

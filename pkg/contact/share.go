@@ -29,13 +29,7 @@ type Share struct {
 // the actor's workspace, Invalid for an unknown user or the actor.
 func (s *Store) ShareWith(ctx context.Context, actor auth.Actor, wsID, id, viewerID string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		var found bool
@@ -66,13 +60,7 @@ func (s *Store) ShareWith(ctx context.Context, actor auth.Actor, wsID, id, viewe
 // Unshare revokes the viewer's access; copies they saved remain theirs.
 func (s *Store) Unshare(ctx context.Context, actor auth.Actor, wsID, id, viewerID string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		if err := sqlitex.Execute(conn, `DELETE FROM contact_shares WHERE contact_id = ? AND viewer_user_id = ?`, &sqlitex.ExecOptions{Args: []any{id, viewerID}}); err != nil {

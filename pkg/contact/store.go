@@ -557,13 +557,7 @@ func (s *Store) Bulk(ctx context.Context, actor auth.Actor, wsID string, ids []s
 // SetTag adds or removes one tag on contact id.
 func (s *Store) SetTag(ctx context.Context, actor auth.Actor, wsID, id, tagID string, add bool) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		if err := setTag(conn, actor, wsID, id, tagID, add); err != nil {
@@ -576,13 +570,7 @@ func (s *Store) SetTag(ctx context.Context, actor auth.Actor, wsID, id, tagID st
 // Promote makes email or phone itemID the contact's primary one.
 func (s *Store) Promote(ctx context.Context, actor auth.Actor, wsID, id, itemID string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
-		if ok, err := exists(conn, wsID, id); err != nil || !ok {
-			if err == nil {
-				err = errNotFound
-			}
+		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
 		for _, table := range []string{"contact_emails", "contact_phones"} {
@@ -646,6 +634,22 @@ func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Con
 		return err
 	})
 	return c, err
+}
+
+// ownContact returns NotFound unless contact id is in workspace wsID and
+// the workspace is the actor's.
+func ownContact(conn *sqlite.Conn, actor auth.Actor, wsID, id string) error {
+	if err := workspace.Owned(conn, actor, wsID); err != nil {
+		return err
+	}
+	ok, err := exists(conn, wsID, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errNotFound
+	}
+	return nil
 }
 
 func exists(conn *sqlite.Conn, wsID, id string) (bool, error) {
