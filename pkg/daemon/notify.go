@@ -46,6 +46,6 @@ func TuneMemory() {
 		debug.SetGCPercent(300)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(32 << 20)
+		debug.SetMemoryLimit(28 << 20)
 	}
 }
