@@ -163,6 +163,7 @@ func WorkerMain(name, version, metricsVar, metricsDefault string) int {
 		return 2
 	}
 	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
+	TuneMemory()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	w, err := OpenWorker(log, cfg)
