@@ -42,7 +42,7 @@ func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab 
 
 // AddNote adds a timestamped rich-text note, sanitized with an allow-list.
 func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, html string) error {
-	clean := strings.TrimSpace(Sanitizer().Sanitize(html))
+	clean := strings.TrimSpace(s.notes.Sanitize(html))
 	if clean == "" {
 		return errs.Fields{"note": "Write the note first."}.Err()
 	}

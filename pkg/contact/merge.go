@@ -152,7 +152,6 @@ func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch 
 		// (custom values chosen from the source are overwritten below)
 		`INSERT OR IGNORE INTO contact_shares (contact_id, viewer_user_id, created_at) SELECT ?, viewer_user_id, created_at FROM contact_shares WHERE contact_id = ?`,
 		`UPDATE contacts SET referred_by_id = ? WHERE referred_by_id = ?`,
-		`UPDATE activities SET contact_id = ? WHERE contact_id = ?`,
 	} {
 		if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: []any{t.ID, src.ID}}); err != nil {
 			return fmt.Errorf("merge: %w", err)
@@ -168,6 +167,9 @@ func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch 
 		if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args}); err != nil {
 			return fmt.Errorf("merge custom value: %w", err)
 		}
+	}
+	if err := activity.MoveAll(conn, src.ID, t.ID); err != nil {
+		return err
 	}
 	spouse := t.Spouse
 	if ch.source("spouse") {

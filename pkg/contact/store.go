@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/microcosm-cc/bluemonday"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
@@ -19,10 +20,15 @@ import (
 )
 
 // Store reads and writes contacts.
-type Store struct{ db *store.DB }
+type Store struct {
+	db *store.DB
+	// notes is the rich-text allow-list, built once: a bluemonday policy
+	// compiles its patterns when made, and is safe for concurrent use.
+	notes *bluemonday.Policy
+}
 
 // NewStore returns a Store over db.
-func NewStore(db *store.DB) *Store { return &Store{db: db} }
+func NewStore(db *store.DB) *Store { return &Store{db: db, notes: Sanitizer()} }
 
 var errNotFound = errs.NotFoundf("No such contact.")
 

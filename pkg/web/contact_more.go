@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -26,7 +27,7 @@ func mergeFields(t, s contact.Contact) []mergeField {
 		if c.Birthday == nil {
 			return ""
 		}
-		return itoa2(c.Birthday.Month) + "/" + itoa2(c.Birthday.Day)
+		return fmt.Sprintf("%02d/%02d", c.Birthday.Month, c.Birthday.Day)
 	}
 	ref := func(r *contact.Ref) string {
 		if r == nil {
@@ -61,13 +62,6 @@ func mergeFields(t, s contact.Contact) []mergeField {
 		}
 	}
 	return out
-}
-
-func itoa2(n int) string {
-	if n < 10 {
-		return "0" + string(rune('0'+n))
-	}
-	return string(rune('0'+n/10)) + string(rune('0'+n%10))
 }
 
 func (s *Server) mergeShow(w http.ResponseWriter, r *http.Request) {

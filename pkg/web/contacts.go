@@ -138,7 +138,6 @@ type contactFormData struct {
 	Stages     []list.List
 	Contact    *contact.Contact
 	Duplicates []contact.Contact
-	Fields     []string
 }
 
 func (s *Server) renderContactForm(w http.ResponseWriter, r *http.Request, status int, name string, d contactFormData, fieldErrs map[string]string, title string) {
@@ -196,7 +195,7 @@ func (s *Server) renderDuplicate(w http.ResponseWriter, r *http.Request, form co
 		}
 		dups = append(dups, c)
 	}
-	s.renderContactForm(w, r, http.StatusConflict, "contact_duplicate", contactFormData{Form: form, Duplicates: dups, Fields: []string{"first_name", "last_name", "company"}}, nil, "Possible duplicate")
+	s.renderContactForm(w, r, http.StatusConflict, "contact_duplicate", contactFormData{Form: form, Duplicates: dups}, nil, "Possible duplicate")
 }
 
 // contactResolve carries out the user's answer to a duplicate: merge into
