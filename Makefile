@@ -6,7 +6,14 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 BINARIES := crm-web crm-sender crm-insights crm-health crmctl
 export CGO_ENABLED := 0
 
-.PHONY: all build build-arm64 run test bench lint css vendor clean
+HOST_PLATFORM := $(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
+# Litestream (shipped) and MinIO (tests only) are built from the versions
+# pinned in tools/*/go.mod, once, into this cache: a cold Litestream build
+# takes about 90 s, so `make run` and `make test` reuse it.
+TOOLS_DIR := $(CURDIR)/.cache/tools
+LITESTREAM_VERSION := $(shell awk '$$1 == "github.com/benbjohnson/litestream" {print $$2}' tools/litestream/go.mod)
+
+.PHONY: all build build-arm64 run test bench lint css vendor clean tools
 
 all: build
 
@@ -18,6 +25,16 @@ build-arm64:
 	@mkdir -p dist/linux-arm64
 	GOOS=linux GOARCH=arm64 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-arm64/ $(addprefix ./cmd/,$(BINARIES))
 
+tools: $(TOOLS_DIR)/$(HOST_PLATFORM)/litestream $(TOOLS_DIR)/$(HOST_PLATFORM)/minio
+
+$(TOOLS_DIR)/%/litestream: tools/litestream/go.mod tools/litestream/go.sum
+	cd tools/litestream && GOOS=$(firstword $(subst -, ,$*)) GOARCH=$(lastword $(subst -, ,$*)) \
+		$(GO) build -trimpath -ldflags '-s -w -X main.Version=$(LITESTREAM_VERSION)' -o $@ github.com/benbjohnson/litestream/cmd/litestream
+
+$(TOOLS_DIR)/%/minio: tools/minio/go.mod tools/minio/go.sum
+	cd tools/minio && GOOS=$(firstword $(subst -, ,$*)) GOARCH=$(lastword $(subst -, ,$*)) \
+		$(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/minio/minio
+
 # Builds, migrates, seeds the demo users when the database is empty, and runs
 # the four daemons against ./var until Ctrl-C.
 run: build
@@ -25,8 +42,8 @@ run: build
 
 # Every test: unit, store (multi-process), HTTP, daemons under a fake systemd,
 # and the browser tests in headless Chromium.
-test:
-	$(GO) test -count=1 -timeout 14m ./...
+test: build tools
+	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) $(GO) test -count=1 -timeout 14m ./...
 
 # Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
 bench: build

@@ -39,6 +39,17 @@ commands:
   demo [--if-empty] [--contacts N --activities M]
                                             seed the demo users and workspaces; with
                                             --contacts, fill Andy's Loan Factory too
+  backup snapshot [--trigger timer|manual|cli]
+                                            take a verified snapshot now: copy, check,
+                                            compress, encrypt (age), rotate, upload, copy
+                                            to the backup drive
+  restore --from replica [--at TIME] [--stop]
+  restore --from bucket [--name SNAPSHOT] [--identity FILE] [--stop]
+  restore --from file [--identity FILE] [--stop] FILE
+                                            restore the database; the old one is moved
+                                            aside, never deleted
+  litestream ARGS...                        run litestream with the S3 keys from the
+                                            credentials (the litestream unit uses this)
   version                                   print the version and schema version
 
 configuration comes from PICRM_* variables (see README).`
@@ -85,6 +96,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
+	switch args[0] {
+	case "litestream":
+		return litestream(args[1:], cfg)
+	case "restore":
+		return restore(ctx, args[1:], cfg, stdout, stderr)
+	}
 	db, err := store.Open(cfg.DB, store.Options{PoolSize: 2})
 	if err != nil {
 		return err
@@ -128,6 +145,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.apikeyCreate(ctx, args[2:])
 	case "demo":
 		return a.demo(ctx, args[1:])
+	case "backup":
+		if len(args) < 2 || args[1] != "snapshot" {
+			return usageError("backup: want snapshot")
+		}
+		return a.backupSnapshot(ctx, args[2:])
 	}
 	return usageError("unknown command " + args[0])
 }

@@ -29,6 +29,10 @@ func FromMap(m map[string]string) *Env {
 	return &Env{lookup: func(k string) (string, bool) { v, ok := m[k]; return v, ok }}
 }
 
+// Fail records a problem with variable name, for readers outside this
+// package that check more than a value's syntax.
+func (e *Env) Fail(name, format string, args ...any) { e.fail(name, format, args...) }
+
 func (e *Env) fail(name, format string, args ...any) {
 	e.errs = append(e.errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
 }

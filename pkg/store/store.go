@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -25,8 +26,10 @@ type Options struct {
 
 // DB is a pool of connections to one database file.
 type DB struct {
-	pool *sqlitex.Pool
-	path string
+	pool      *sqlitex.Pool
+	path      string
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens (creating if needed) the database file at path, with its parent
@@ -75,12 +78,14 @@ func prepareConn(conn *sqlite.Conn) error {
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
 
-// Close closes every connection of the pool.
+// Close closes every connection of the pool. Closing twice is harmless.
 func (db *DB) Close() error {
-	if err := db.pool.Close(); err != nil {
-		return fmt.Errorf("close database: %w", err)
-	}
-	return nil
+	db.closeOnce.Do(func() {
+		if err := db.pool.Close(); err != nil {
+			db.closeErr = fmt.Errorf("close database: %w", err)
+		}
+	})
+	return db.closeErr
 }
 
 // Take borrows a connection; the caller must give it back with Put.
