@@ -20,6 +20,9 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
+	if p := os.Getenv("PICRM_E2E_WRITER"); p != "" {
+		os.Exit(runWriter(p))
+	}
 	dir, err := os.MkdirTemp("", "picrm-e2e-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -39,6 +39,9 @@ func LitestreamEnv(cfg Config) ([]string, error) {
 		// its own CA.
 		env = append(env, "SSL_CERT_FILE="+cfg.S3.CAFile)
 	}
+	if os.Getenv("PICRM_LITESTREAM_METRICS_ADDR") == "" {
+		env = append(env, "PICRM_LITESTREAM_METRICS_ADDR=127.0.0.1:9105")
+	}
 	return append(env,
 		"PICRM_DB="+cfg.DB,
 		"PICRM_S3_ENDPOINT="+endpoint,

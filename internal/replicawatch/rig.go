@@ -1,0 +1,119 @@
+package replicawatch
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+)
+
+// Checksum hashes every row of every ordinary table in the SQLite file at
+// p, independent of row order and page layout, and counts each table's rows.
+func Checksum(p string) (string, map[string]int, error) {
+	conn, err := sqlite.OpenConn(p, sqlite.OpenReadOnly)
+	if err != nil {
+		return "", nil, fmt.Errorf("open %s: %w", p, err)
+	}
+	defer conn.Close()
+	var tables []string
+	if err := sqlitex.ExecuteTransient(conn, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%' ORDER BY name`,
+		&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { tables = append(tables, st.ColumnText(0)); return nil }}); err != nil {
+		return "", nil, err
+	}
+	counts := map[string]int{}
+	all := sha256.New()
+	for _, t := range tables {
+		var rows []string
+		err := sqlitex.ExecuteTransient(conn, `SELECT * FROM "`+strings.ReplaceAll(t, `"`, `""`)+`"`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
+			h := sha256.New()
+			for i := range st.ColumnCount() {
+				fmt.Fprintf(h, "%d:", st.ColumnType(i))
+				buf := make([]byte, st.ColumnLen(i))
+				st.ColumnBytes(i, buf)
+				h.Write(buf)
+				h.Write([]byte{0})
+			}
+			rows = append(rows, hex.EncodeToString(h.Sum(nil)))
+			return nil
+		}})
+		if err != nil {
+			return "", nil, fmt.Errorf("read %s: %w", t, err)
+		}
+		sort.Strings(rows)
+		fmt.Fprintf(all, "%s\n%s\n", t, strings.Join(rows, ","))
+		counts[t] = len(rows)
+	}
+	return hex.EncodeToString(all.Sum(nil)), counts, nil
+}
+
+// Process is a started helper process with its output kept for failures.
+type Process struct {
+	Cmd *exec.Cmd
+	Out *bytes.Buffer
+}
+
+// Start starts cmd, collecting its output, and kills it when the test ends.
+func Start(tb testing.TB, cmd *exec.Cmd) *Process {
+	tb.Helper()
+	p := &Process{Cmd: cmd, Out: &bytes.Buffer{}}
+	cmd.Stdout, cmd.Stderr = p.Out, p.Out
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	tb.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	return p
+}
+
+// Stop sends SIGTERM and waits up to d for the process to end.
+func (p *Process) Stop(d time.Duration) error {
+	if p.Cmd.ProcessState != nil {
+		return nil
+	}
+	p.Cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.Cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		p.Cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("%s did not stop within %v", p.Cmd.Path, d)
+	}
+}
+
+// Percentile returns the q-th (0–1) value of sorted durations.
+func Percentile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1)*q + 0.5)
+	return sorted[i]
+}
+
+// RemoveDB deletes a database as a dead SD card would: the file, its WAL and
+// shared memory, and Litestream's local state.
+func RemoveDB(p string) error {
+	for _, s := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(p + s); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	i := strings.LastIndex(p, "/")
+	return os.RemoveAll(p[:i+1] + "." + p[i+1:] + "-litestream")
+}
