@@ -1,17 +1,143 @@
-// Command crm-health watches the appliance: database integrity, disk, backup freshness, replica lag and unit states, and alerts by email. Until those checks land, its loop only proves it is alive:
-// it checks the schema, serves /metrics on PICRM_HEALTH_ADDR, writes its heartbeat row
-// and pets the systemd watchdog from its main loop.
+// Command crm-health watches the appliance. As a daemon (no arguments) it
+// runs the checks every PICRM_HEALTH_INTERVAL, exports them on /metrics at
+// PICRM_HEALTH_ADDR, mails an alert per failing check at most once a day,
+// writes its heartbeat and pets the systemd watchdog. `crm-health check`
+// runs the checks once, prints a table and exits 1 if any failed.
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"os"
+	"text/tabwriter"
+	"time"
 
+	"github.com/pi-crm/pi-crm/migrations"
+	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/health"
+	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	os.Exit(daemon.WorkerMain("crm-health", version, "PICRM_HEALTH_ADDR", "127.0.0.1:9103"))
+	if len(os.Args) > 1 {
+		if os.Args[1] != "check" {
+			fmt.Fprintln(os.Stderr, "usage: crm-health [check]")
+			os.Exit(2)
+		}
+		os.Exit(check(os.Stdout))
+	}
+	os.Exit(daemon.WorkerMainWith("crm-health", version, "PICRM_HEALTH_ADDR", "127.0.0.1:9103", setup))
+}
+
+// setup makes the checker the worker's pass: the loop ticks every second for
+// the watchdog and heartbeat, and the checks run every Interval.
+func setup(e *config.Env, cfg *daemon.WorkerConfig) {
+	hc := health.ReadConfig(e, cfg.Common)
+	if e.Err() != nil {
+		return
+	}
+	cfg.Registry = daemon.NewRegistry(cfg.Name, cfg.Version)
+	metrics := health.NewMetrics(cfg.Registry)
+	log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
+	var checker *health.Checker
+	var alerter *health.Alerter
+	var next time.Time
+	running := make(chan struct{}, 1)
+	cfg.Pass = func(ctx context.Context, db *store.DB) error {
+		if checker == nil {
+			bucket, err := openBucket(hc)
+			if err != nil {
+				log.Warn("replica lag check off", "err", err)
+			}
+			checker = health.NewChecker(hc, db, bucket, metrics)
+			alerter = health.NewAlerter(hc.Alert, db, log, metrics)
+		}
+		if time.Now().Before(next) {
+			return nil
+		}
+		select {
+		case running <- struct{}{}:
+		default:
+			return nil // the last round is still running
+		}
+		next = time.Now().Add(hc.Interval)
+		// The round runs beside the loop: quick_check of a large database
+		// on an SD card can outlast the watchdog, which must keep getting
+		// petted while the loop itself is well.
+		go func() {
+			defer func() { <-running }()
+			rctx, cancel := context.WithTimeout(ctx, max(hc.Interval, 30*time.Second))
+			defer cancel()
+			results := checker.Run(rctx)
+			for _, r := range results {
+				if !r.OK {
+					log.Warn("check failed", "check", r.Check, "value", r.Value, "detail", r.Detail)
+				}
+			}
+			if _, err := alerter.Notify(rctx, results); err != nil {
+				log.Error("alerts", "err", err)
+			}
+		}()
+		return nil
+	}
+}
+
+func openBucket(hc health.Config) (*backup.Bucket, error) {
+	if hc.S3 == nil {
+		return nil, nil
+	}
+	return backup.OpenBucket(*hc.S3)
+}
+
+// check runs the checks once and prints them; 0 when all pass, 1 when any
+// fails, 2 when it cannot run.
+func check(w io.Writer) int {
+	e := config.FromOS()
+	common := config.ReadCommon(e)
+	hc := health.ReadConfig(e, common)
+	if err := e.Err(); err != nil {
+		fmt.Fprintln(os.Stderr, "crm-health:", err)
+		return 2
+	}
+	db, err := store.Open(common.DB, store.Options{PoolSize: 1})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crm-health:", err)
+		return 2
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.CheckSchema(ctx, migrations.Version()); err != nil {
+		fmt.Fprintln(os.Stderr, "crm-health:", err)
+		return 2
+	}
+	bucket, err := openBucket(hc)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crm-health: bucket:", err)
+	}
+	results := health.NewChecker(hc, db, bucket, nil).Run(ctx)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSTATUS\tVALUE\tDETAIL")
+	failed := 0
+	for _, r := range results {
+		st := "ok"
+		switch {
+		case r.Skipped:
+			st = "skip"
+		case !r.OK:
+			st, failed = "FAIL", failed+1
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Check, st, r.Value, r.Detail)
+	}
+	tw.Flush()
+	if failed > 0 {
+		fmt.Fprintf(w, "%d check(s) failed\n", failed)
+		return 1
+	}
+	return 0
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -153,6 +154,12 @@ func TestRestoreDrill(t *testing.T) {
 	lags := w.Lags()
 	t.Logf("replica lag over %d commits: p50 %v, p99 %v, max %v", len(lags), replicawatch.Percentile(lags, 0.5), replicawatch.Percentile(lags, 0.99), lags[len(lags)-1])
 	fmt.Printf("DRILL replica_lag_p50_ms %d replica_lag_p99_ms %d (n=%d)\n", replicawatch.Percentile(lags, 0.5).Milliseconds(), replicawatch.Percentile(lags, 0.99).Milliseconds(), len(lags))
+
+	// crm-health sees the replica caught up: Litestream's local TXID from
+	// its metrics against the newest LTX file in the bucket.
+	if out, _ := healthCheck(t, e); !regexp.MustCompile(`(?m)^replica_lag\s+ok\s+0s \(local txid \d+, replica \d+\)`).MatchString(out) {
+		t.Fatalf("crm-health check with the replica caught up:\n%s", out)
+	}
 
 	// While crm-web runs, restore refuses and says how to stop it.
 	c := e.cmd("crmctl", "restore", "--from", "replica")

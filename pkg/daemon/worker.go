@@ -30,6 +30,8 @@ type WorkerConfig struct {
 	BeatEvery time.Duration
 	// Pass does one pass of the worker's job; nil while it has none yet.
 	Pass func(ctx context.Context, db *store.DB) error
+	// Registry serves /metrics; nil makes one with the standard collectors.
+	Registry *prometheus.Registry
 }
 
 // Worker is a running worker daemon.
@@ -60,7 +62,10 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 		db.Close()
 		return nil, fmt.Errorf("%s refuses to start: %w", cfg.Name, err)
 	}
-	reg := NewRegistry(cfg.Name, cfg.Version)
+	reg := cfg.Registry
+	if reg == nil {
+		reg = NewRegistry(cfg.Name, cfg.Version)
+	}
 	w := &Worker{cfg: cfg, log: log, db: db, beats: heartbeat.NewWriter(db, cfg.Name, cfg.Version),
 		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "picrm_worker_passes_total", Help: "Main-loop passes of the worker, by result.",
@@ -154,10 +159,21 @@ func (w *Worker) close() {
 // runs it until SIGTERM or SIGINT. It returns the process exit code: 2 for
 // bad configuration, 1 for a failed start or run.
 func WorkerMain(name, version, metricsVar, metricsDefault string) int {
+	return WorkerMainWith(name, version, metricsVar, metricsDefault, nil)
+}
+
+// WorkerMainWith is WorkerMain with a setup function that reads the
+// worker's own settings from e and fills in cfg (Pass, Registry) before the
+// configuration is checked.
+func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func(e *config.Env, cfg *WorkerConfig)) int {
 	e := config.FromOS()
 	cfg := WorkerConfig{Name: name, Version: version, Common: config.ReadCommon(e)}
 	cfg.MetricsAddr = e.Addr(metricsVar, metricsDefault)
 	cfg.Poll = e.Duration("PICRM_WORKER_POLL", time.Second)
+	cfg.BeatEvery = e.Duration("PICRM_HEARTBEAT_EVERY", 15*time.Second)
+	if setup != nil {
+		setup(e, &cfg)
+	}
 	if err := e.Err(); err != nil {
 		fmt.Fprintln(os.Stderr, name+":", err)
 		return 2
