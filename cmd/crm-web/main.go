@@ -1,19 +1,28 @@
 // Command crm-web serves pi-crm's web UI, its JSON API, /healthz and
-// /metrics. It migrates the database at start, accepts a socket from systemd
-// socket activation (falling back to PICRM_HTTP_ADDR), and talks to systemd
-// with READY, WATCHDOG and STOPPING notifications.
+// /metrics. It migrates the database at start, accepts its sockets from
+// systemd socket activation (falling back to PICRM_HTTPS_ADDR and
+// PICRM_HTTP_ADDR), and talks to systemd with READY, WATCHDOG and STOPPING
+// notifications.
+//
+// With a certificate (PICRM_TLS_CERT and the tls-key credential) it serves
+// HTTPS with HSTS and answers plain HTTP with a redirect; without one it
+// serves plain HTTP, as `make run` does. Either way only clients inside
+// PICRM_ALLOWED_NETS get past a 403.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,10 +31,12 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/api"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/netguard"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/web"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -47,7 +58,21 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof there (keep it on
 	// loopback); off by default.
 	PprofAddr string
+	// HTTPSAddr is where HTTPS listens without socket activation.
+	HTTPSAddr string
+	// TLS is the server certificate; nil serves plain HTTP.
+	TLS *tls.Certificate
+	// AllowedNets are the client networks served; others get 403.
+	AllowedNets []netip.Prefix
+	// BackupTrigger is the file crm-snapshot.path watches: "Backup now"
+	// touches it and systemd runs the snapshot with the S3 keys crm-web
+	// never holds. Empty runs the snapshot inside crm-web (make run).
+	BackupTrigger string
+	Backup        backup.Config
 }
+
+// CredTLSKey is the credential holding the server's private key (PEM).
+const CredTLSKey = "tls-key"
 
 // ReadConfig reads crm-web's configuration; the error names every bad variable.
 func ReadConfig(e *config.Env) (Config, error) {
@@ -60,7 +85,48 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.APIRate = e.Int("PICRM_API_RATE", 10, 1, 10000)
 	c.APIBurst = e.Int("PICRM_API_BURST", 30, 1, 10000)
 	c.PprofAddr = e.Addr("PICRM_PPROF_ADDR", "")
+	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
+	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
+	if c.BackupTrigger == "" {
+		c.Backup = backup.ReadConfig(e, c.Common)
+	}
+	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
+	if err != nil {
+		e.Fail("PICRM_ALLOWED_NETS", "%v", err)
+	}
+	c.AllowedNets = nets
+	if certFile := e.String("PICRM_TLS_CERT", ""); certFile != "" {
+		c.TLS = readCert(e, certFile)
+		c.SecureCookies = true
+	}
 	return c, e.Err()
+}
+
+// readCert loads the certificate at certFile with the key from the tls-key
+// credential (or, outside systemd, the file PICRM_TLS_KEY names).
+func readCert(e *config.Env, certFile string) *tls.Certificate {
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		e.Fail("PICRM_TLS_CERT", "%v", err)
+		return nil
+	}
+	key, err := e.Credential(CredTLSKey)
+	if errors.Is(err, config.ErrNoCredential) {
+		if p := e.String("PICRM_TLS_KEY", ""); p != "" {
+			b, rerr := os.ReadFile(p)
+			key, err = string(b), rerr
+		}
+	}
+	if err != nil {
+		e.Fail("PICRM_TLS_CERT", "needs its private key in the %s credential: %v", CredTLSKey, err)
+		return nil
+	}
+	cert, err := tls.X509KeyPair(certPEM, []byte(key))
+	if err != nil {
+		e.Fail("PICRM_TLS_CERT", "certificate and key do not form a pair: %v", err)
+		return nil
+	}
+	return &cert
 }
 
 func main() {
@@ -89,10 +155,13 @@ func main() {
 
 // Main is a running crm-web: a test can Open it on port 0 and Run it.
 type Main struct {
-	log *slog.Logger
-	db  *store.DB
-	ln  net.Listener
-	srv *http.Server
+	log      *slog.Logger
+	db       *store.DB
+	ln       net.Listener // the app: HTTPS, or HTTP without a certificate
+	srv      *http.Server
+	scheme   string
+	redirLn  net.Listener // plain HTTP answered with a redirect; nil without TLS
+	redirSrv *http.Server
 }
 
 // Open migrates the database, builds the server and binds the listener.
@@ -113,7 +182,9 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	wsStore := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	reg := daemon.NewRegistry("crm-web", version)
+	runs := backup.NewRuns(db)
 	srv, err := web.New(web.Deps{
+		Backups: runs, StartBackup: backupStarter(log, cfg, db, runs),
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
 		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
 		Version: version, SecureCookies: cfg.SecureCookies,
@@ -122,50 +193,119 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		db.Close()
 		return nil, err
 	}
-	ln, err := listener(cfg.HTTPAddr)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return &Main{log: log, db: db, ln: ln, srv: &http.Server{
-		Handler:           srv.Handler(),
+	m := &Main{log: log, db: db, scheme: "http", srv: &http.Server{
+		Handler:           netguard.Guard(cfg.AllowedNets, netguard.HSTS(srv.Handler())),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-	}}, nil
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS handshake noise from LAN scanners
+	}}
+	if err := m.listen(cfg); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return m, nil
 }
 
-// listener takes the socket systemd passed (crm-web.socket), else listens
-// on addr.
-func listener(addr string) (net.Listener, error) {
-	lns, err := activation.Listeners()
-	if err != nil {
-		return nil, fmt.Errorf("socket activation: %w", err)
-	}
-	for _, ln := range lns {
-		if ln != nil {
-			return ln, nil
+// backupStarter returns what "Backup now" calls after queueing a run.
+func backupStarter(log *slog.Logger, cfg Config, db *store.DB, runs *backup.Runs) func() {
+	if cfg.BackupTrigger != "" {
+		return func() {
+			// crm-snapshot.path starts crm-snapshot.service on this write.
+			if err := os.WriteFile(cfg.BackupTrigger, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
+				log.Error("backup trigger", "path", cfg.BackupTrigger, "err", err)
+			}
 		}
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s (PICRM_HTTP_ADDR): %w", addr, err)
+	var mu sync.Mutex
+	return func() {
+		go func() {
+			mu.Lock()
+			defer mu.Unlock()
+			ctx := context.Background()
+			id, err := runs.Start(ctx, "manual")
+			if err != nil {
+				log.Error("backup", "err", err)
+				return
+			}
+			res, err := backup.NewSnapshotter(cfg.Backup, db, nil, log).Snapshot(ctx, runs.Progress(ctx, id))
+			if ferr := runs.Finish(ctx, id, res, err); ferr != nil {
+				log.Error("backup", "err", ferr)
+			}
+			if err != nil {
+				log.Error("backup failed", "err", err)
+			}
+		}()
 	}
-	return ln, nil
 }
 
-// Addr returns the address the server listens on.
+// listen takes the sockets systemd passed (crm-web.socket: 443 and 80), else
+// listens on PICRM_HTTPS_ADDR and PICRM_HTTP_ADDR. With TLS, the activated
+// socket on port 80 (or the one on PICRM_HTTP_ADDR) gets the redirect.
+func (m *Main) listen(cfg Config) error {
+	lns, err := activation.Listeners()
+	if err != nil {
+		return fmt.Errorf("socket activation: %w", err)
+	}
+	var app, plain net.Listener
+	for _, ln := range lns {
+		if ln == nil {
+			continue
+		}
+		if _, port, _ := net.SplitHostPort(ln.Addr().String()); port == "80" && cfg.TLS != nil {
+			plain = ln
+		} else if app == nil {
+			app = ln
+		}
+	}
+	if app == nil {
+		addr, name := cfg.HTTPAddr, "PICRM_HTTP_ADDR"
+		if cfg.TLS != nil {
+			addr, name = cfg.HTTPSAddr, "PICRM_HTTPS_ADDR"
+		}
+		if app, err = net.Listen("tcp", addr); err != nil {
+			return fmt.Errorf("listen on %s (%s): %w", addr, name, err)
+		}
+		if cfg.TLS != nil && plain == nil {
+			if plain, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+				app.Close()
+				return fmt.Errorf("listen on %s (PICRM_HTTP_ADDR): %w", cfg.HTTPAddr, err)
+			}
+		}
+	}
+	m.ln = app
+	if cfg.TLS == nil {
+		return nil
+	}
+	m.scheme = "https"
+	m.ln = tls.NewListener(app, &tls.Config{Certificates: []tls.Certificate{*cfg.TLS}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	if plain != nil {
+		_, httpsPort, _ := net.SplitHostPort(app.Addr().String())
+		m.redirLn = plain
+		m.redirSrv = &http.Server{
+			Handler:           netguard.Guard(cfg.AllowedNets, netguard.RedirectHTTPS(httpsPort)),
+			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
+		}
+	}
+	return nil
+}
+
+// Addr returns the address the app listens on.
 func (m *Main) Addr() string { return m.ln.Addr().String() }
 
 // Run serves until ctx ends, then shuts down within 4 s (systemd's stop
 // timeout is longer) and closes the database.
 func (m *Main) Run(ctx context.Context) error {
 	defer m.db.Close()
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- m.srv.Serve(m.ln) }()
+	if m.redirSrv != nil {
+		go func() { errc <- m.redirSrv.Serve(m.redirLn) }()
+		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.redirLn.Addr().String())
+	}
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
-	m.log.Info("serving", "addr", "http://"+m.Addr(), "version", version)
+	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "version", version)
 	var wdC <-chan time.Time
 	if wd := daemon.WatchdogInterval(); wd > 0 {
 		t := time.NewTicker(wd)
@@ -195,6 +335,9 @@ func (m *Main) Run(ctx context.Context) error {
 			m.log.Info("stopping")
 			sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
 			defer cancel()
+			if m.redirSrv != nil {
+				_ = m.redirSrv.Shutdown(sctx)
+			}
 			if err := m.srv.Shutdown(sctx); err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}

@@ -6,12 +6,14 @@ package apptest
 import (
 	"context"
 	"fmt"
+	"github.com/pi-crm/pi-crm/pkg/backup"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -59,6 +61,9 @@ type App struct {
 	Server     *httptest.Server
 	Clock      *Clock
 	URL        string
+	// Backups is the snapshot ledger; "Backup now" snapshots into BackupDir.
+	Backups   *backup.Runs
+	BackupDir string
 }
 
 // Options tunes New.
@@ -79,14 +84,28 @@ func New(tb testing.TB, opts Options) *App {
 	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
+	runs := backup.NewRuns(db)
+	backupDir := filepath.Join(tb.TempDir(), "backups")
+	start := func() {
+		go func() {
+			ctx := context.Background()
+			id, err := runs.Start(ctx, "manual")
+			if err != nil {
+				tb.Errorf("backup start: %v", err)
+				return
+			}
+			res, err := backup.NewSnapshotter(backup.Config{DB: db.Path(), Dir: backupDir, Keep: 7}, db, nil, log).Snapshot(ctx, runs.Progress(ctx, id))
+			_ = runs.Finish(ctx, id, res, err)
+		}()
+	}
 	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db),
-		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test"})
+		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", Backups: runs, StartBackup: start})
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL}
+	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, Backups: runs, BackupDir: backupDir}
 }
 
 // User is a test user with a logged-in browser-like client.

@@ -253,6 +253,13 @@ func TestEveryPageRenders(t *testing.T) {
 		if strings.HasSuffix(r.pattern, "/merge") {
 			path += "?with=" + other.ID
 		}
+		if r.pattern == "/system/backup/{id}" {
+			id, err := app.Backups.Request(ctx, andy.ID, "127.0.0.1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			path = "/system/backup/" + id
+		}
 		for _, hx := range []string{"", "true"} {
 			h := http.Header{}
 			if hx != "" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -36,6 +37,11 @@ type Deps struct {
 	// SecureCookies forces the Secure flag even on plain HTTP, for a TLS
 	// proxy in front; over TLS the flag is always set.
 	SecureCookies bool
+	// Backups is the snapshot run ledger, and StartBackup starts a queued
+	// run (on the Pi: touches the file crm-snapshot.path watches). Both nil
+	// hide "Backup now".
+	Backups     *backup.Runs
+	StartBackup func()
 }
 
 // Server is the web UI.
@@ -161,6 +167,8 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/api-keys/{id}/revoke", s.apiKeyRevoke)
 			r.Get("/settings/audit", s.auditShow)
 			r.Get("/system", s.system)
+			r.Post("/system/backup", s.backupNow)
+			r.Get("/system/backup/{id}", s.backupProgress)
 		})
 	})
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {

@@ -2,12 +2,17 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/go-chi/chi/v5"
+
 	"github.com/pi-crm/pi-crm/migrations"
+	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
 )
 
@@ -16,13 +21,17 @@ import (
 const staleAfter = time.Minute
 
 type systemData struct {
-	Version string
-	PID     int
-	Started time.Time
-	Beats   []heartbeat.Beat
-	MaxAge  time.Duration
-	Schema  int
-	DBSize  string
+	Version    string
+	PID        int
+	Started    time.Time
+	Beats      []heartbeat.Beat
+	MaxAge     time.Duration
+	Schema     int
+	DBSize     string
+	CanBackup  bool
+	Runs       []backup.Run
+	ActiveRun  *backup.Run
+	LastBackup time.Time
 }
 
 func (s *Server) system(w http.ResponseWriter, r *http.Request) {
@@ -40,7 +49,65 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 	if st, err := os.Stat(s.DB.Path()); err == nil {
 		d.DBSize = fmt.Sprintf("%.1f MB", float64(st.Size())/1e6)
 	}
-	s.render(w, r, http.StatusOK, "system", "", s.pageFor(r, "System", &page{Section: "system", Data: d}))
+	if s.Backups != nil {
+		d.CanBackup = s.StartBackup != nil
+		if d.Runs, err = s.Backups.Latest(r.Context(), 5); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i, run := range d.Runs {
+			if run.Status == "queued" || run.Status == "running" {
+				d.ActiveRun = &d.Runs[i]
+				break
+			}
+		}
+		if d.LastBackup, err = s.Backups.LastSuccess(r.Context()); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	s.render(w, r, http.StatusOK, "system", "", s.pageFor(r, "System", &page{Section: "system", Data: d, Flash: s.takeFlash(w, r)}))
+}
+
+// backupNow queues a snapshot run and starts it; the System page then shows
+// its progress. A second press while one runs says so instead.
+func (s *Server) backupNow(w http.ResponseWriter, r *http.Request) {
+	if s.Backups == nil || s.StartBackup == nil {
+		s.fail(w, r, errs.NotFoundf("no backups here"))
+		return
+	}
+	a, _ := actorFrom(r.Context())
+	if _, err := s.Backups.Request(r.Context(), a.UserID, clientIP(r)); err != nil {
+		if errors.Is(err, backup.ErrBusy) {
+			s.flash(w, r, "A backup is already running; its progress is below.")
+			http.Redirect(w, r, "/system", http.StatusSeeOther)
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	s.StartBackup()
+	s.flash(w, r, "Backup started.")
+	http.Redirect(w, r, "/system", http.StatusSeeOther)
+}
+
+// backupProgress is the htmx fragment the progress bar polls while a run
+// is queued or running; a finished run's fragment stops the polling.
+func (s *Server) backupProgress(w http.ResponseWriter, r *http.Request) {
+	if s.Backups == nil {
+		s.fail(w, r, errs.NotFoundf("no backups here"))
+		return
+	}
+	run, found, err := s.Backups.Get(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !found {
+		s.fail(w, r, errs.NotFoundf("no such backup"))
+		return
+	}
+	s.render(w, r, http.StatusOK, "system", "backup-progress", s.pageFor(r, "System", &page{Section: "system", Data: &run}))
 }
 
 // healthz answers 200 when the database answers and has this build's
