@@ -13,7 +13,12 @@ HOST_PLATFORM := $(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
 TOOLS_DIR := $(CURDIR)/.cache/tools
 LITESTREAM_VERSION := $(shell awk '$$1 == "github.com/benbjohnson/litestream" {print $$2}' tools/litestream/go.mod)
 
-.PHONY: all build build-arm64 run test bench lint css vendor clean tools
+# Debian versions must start with a digit: a tag v1.2.3 gives 1.2.3, an
+# untagged tree 0.0.0~git<hash>.
+DEB_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || echo 0.0.0~git$$(git rev-parse --short HEAD 2>/dev/null || echo dev))
+DEB_ARCHES := arm64 amd64
+
+.PHONY: all build build-arm64 run test bench lint css vendor clean tools deb deb-host
 
 all: build
 
@@ -31,6 +36,28 @@ $(TOOLS_DIR)/%/litestream: tools/litestream/go.mod tools/litestream/go.sum
 	cd tools/litestream && GOOS=$(firstword $(subst -, ,$*)) GOARCH=$(lastword $(subst -, ,$*)) \
 		$(GO) build -trimpath -ldflags '-s -w -X main.Version=$(LITESTREAM_VERSION)' -o $@ github.com/benbjohnson/litestream/cmd/litestream
 
+$(TOOLS_DIR)/%/nfpm: tools/nfpm/go.mod tools/nfpm/go.sum
+	cd tools/nfpm && GOOS=$(firstword $(subst -, ,$*)) GOARCH=$(lastword $(subst -, ,$*)) \
+		$(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/goreleaser/nfpm/v2/cmd/nfpm
+
+# make deb: pi-crm_<version>_arm64.deb and _amd64.deb in dist/, with the
+# binaries, Litestream built from source, the units and the example env file.
+deb: $(addprefix dist/pi-crm_$(DEB_VERSION)_,$(addsuffix .deb,$(DEB_ARCHES)))
+
+deb-host: dist/pi-crm_$(DEB_VERSION)_$(lastword $(subst -, ,$(HOST_PLATFORM))).deb
+
+dist/pi-crm_$(DEB_VERSION)_%.deb: $(TOOLS_DIR)/$(HOST_PLATFORM)/nfpm $(TOOLS_DIR)/linux-%/litestream FORCE
+	@mkdir -p dist/linux-$*
+	GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/linux-$*/ $(addprefix ./cmd/,$(BINARIES))
+	cp $(TOOLS_DIR)/linux-$*/litestream dist/linux-$*/litestream
+	sed 's|$${BIN}|dist/linux-$*|g' packaging/nfpm.yaml > dist/nfpm-$*.yaml
+	ARCH=$* VERSION=$(DEB_VERSION) $(TOOLS_DIR)/$(HOST_PLATFORM)/nfpm pkg --packager deb --config dist/nfpm-$*.yaml --target $@
+
+FORCE:
+
+# The tools are built once and kept, never treated as intermediate files.
+.PRECIOUS: $(TOOLS_DIR)/%/litestream $(TOOLS_DIR)/%/minio $(TOOLS_DIR)/%/nfpm
+
 $(TOOLS_DIR)/%/minio: tools/minio/go.mod tools/minio/go.sum
 	cd tools/minio && GOOS=$(firstword $(subst -, ,$*)) GOARCH=$(lastword $(subst -, ,$*)) \
 		$(GO) build -trimpath -ldflags '-s -w' -o $@ github.com/minio/minio
@@ -42,8 +69,8 @@ run: build
 
 # Every test: unit, store (multi-process), HTTP, daemons under a fake systemd,
 # and the browser tests in headless Chromium.
-test: build tools
-	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) $(GO) test -count=1 -timeout 14m ./...
+test: build tools deb-host
+	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_DEB=$(CURDIR)/dist/pi-crm_$(DEB_VERSION)_$(lastword $(subst -, ,$(HOST_PLATFORM))).deb $(GO) test -count=1 -timeout 14m ./...
 
 # Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
 bench: build
