@@ -73,8 +73,8 @@ test: build tools deb-host
 	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_DEB=$(CURDIR)/dist/pi-crm_$(DEB_VERSION)_$(lastword $(subst -, ,$(HOST_PLATFORM))).deb $(GO) test -count=1 -timeout 14m ./...
 
 # Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
-bench: build
-	@mkdir -p var; PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
+bench: build tools
+	@mkdir -p var; PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
 	grep '^BENCH ' var/bench.log; if [ $$rc -ne 0 ]; then cat var/bench.log; fi; exit $$rc
 
 lint:

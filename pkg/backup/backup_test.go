@@ -81,6 +81,17 @@ func testConfig(t *testing.T, db *store.DB, keep int) Config {
 	return Config{DB: db.Path(), Dir: filepath.Join(t.TempDir(), "backups"), Keep: keep}
 }
 
+// withAge adds a fresh age recipient to cfg and returns its identity.
+func withAge(t *testing.T, cfg *Config) *age.X25519Identity {
+	t.Helper()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Recipients = []age.Recipient{id.Recipient()}
+	return id
+}
+
 func TestSnapshotIsConsistentUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	db := pairsDB(t)
@@ -285,6 +296,10 @@ func TestCopyToBackupDrive(t *testing.T) {
 	cfg := testConfig(t, db, 7)
 	// Not mounted: an empty folder on the SD card is never written to.
 	cfg.CopyDir = t.TempDir()
+	if _, err := NewSnapshotter(cfg, db, nil, quiet()).Snapshot(ctx, nil); !errors.Is(err, ErrUnencrypted) {
+		t.Fatalf("an unencrypted snapshot for the drive: %v", err)
+	}
+	withAge(t, &cfg)
 	res, err := NewSnapshotter(cfg, db, nil, quiet()).Snapshot(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -344,6 +359,10 @@ func TestBucketUploadRotationAndRestoreWithSSEC(t *testing.T) {
 	}
 	cfg := testConfig(t, db, 7)
 	cfg.S3 = &s3cfg
+	if _, err := NewSnapshotter(cfg, db, bucket, quiet()).Snapshot(ctx, nil); !errors.Is(err, ErrUnencrypted) {
+		t.Fatalf("an unencrypted snapshot for the bucket: %v", err)
+	}
+	id := withAge(t, &cfg)
 	s := NewSnapshotter(cfg, db, bucket, quiet())
 	day := time.Date(2026, 11, 1, 3, 0, 0, 0, time.UTC)
 	for i := range 9 {
@@ -360,7 +379,7 @@ func TestBucketUploadRotationAndRestoreWithSSEC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != 14 || !strings.HasSuffix(objs[0].Key, "pi-crm-20261103.db.zst") {
+	if len(objs) != 14 || !strings.HasSuffix(objs[0].Key, "pi-crm-20261103.db.zst.age") {
 		t.Fatalf("bucket holds %v, want the 7 newest with their checksums", objs)
 	}
 	// SSE-C: without the customer key the server refuses the object.
@@ -379,11 +398,14 @@ func TestBucketUploadRotationAndRestoreWithSSEC(t *testing.T) {
 	rcfg := cfg
 	rcfg.DB = filepath.Join(t.TempDir(), "new-card", "pi-crm.db")
 	r := NewRestorer(rcfg, bucket, nil, quiet())
-	rep, err := r.Restore(ctx, RestoreOptions{From: FromBucket}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) })
+	if _, err := r.Restore(ctx, RestoreOptions{From: FromBucket}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) }); err == nil || !strings.Contains(err.Error(), "age identity") {
+		t.Fatalf("restore without the identity: %v", err)
+	}
+	rep, err := r.Restore(ctx, RestoreOptions{From: FromBucket, Identities: []age.Identity{id}}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(rep.Source, "pi-crm-20261109.db.zst") || rep.MovedAside != "" {
+	if !strings.Contains(rep.Source, "pi-crm-20261109.db.zst.age") || rep.MovedAside != "" {
 		t.Fatalf("report %+v", rep)
 	}
 	if got := checkPairs(t, rcfg.DB); got != want {
@@ -391,7 +413,7 @@ func TestBucketUploadRotationAndRestoreWithSSEC(t *testing.T) {
 	}
 	// Restore again over it: the old file is moved aside, not deleted.
 	before := fileSum(t, rcfg.DB)
-	rep, err = r.Restore(ctx, RestoreOptions{From: FromBucket, Name: "pi-crm-20261105.db.zst"}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) })
+	rep, err = r.Restore(ctx, RestoreOptions{From: FromBucket, Name: "pi-crm-20261105.db.zst.age", Identities: []age.Identity{id}}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) })
 	if err != nil {
 		t.Fatal(err)
 	}

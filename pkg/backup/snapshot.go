@@ -38,6 +38,10 @@ type Result struct {
 	Took     time.Duration // wall time of the whole run
 }
 
+// ErrUnencrypted refuses to send a snapshot off the Pi without age: the
+// bucket and the backup drive get only copies their holders cannot read.
+var ErrUnencrypted = errors.New("snapshots leave the Pi (bucket or backup drive) only encrypted: set PICRM_BACKUP_AGE_RECIPIENTS to your age public key")
+
 // Snapshotter takes snapshots of one database.
 type Snapshotter struct {
 	cfg    Config
@@ -75,6 +79,9 @@ func (s *Snapshotter) Snapshot(ctx context.Context, progress Progress) (Result, 
 		progress = func(string, int) {}
 	}
 	res := Result{Name: SnapshotName(start, len(s.cfg.Recipients) > 0)}
+	if len(s.cfg.Recipients) == 0 && (s.bucket != nil || s.cfg.CopyDir != "") {
+		return res, ErrUnencrypted
+	}
 	if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
 		return res, fmt.Errorf("backup folder: %w", err)
 	}
