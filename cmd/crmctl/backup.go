@@ -166,7 +166,7 @@ func restore(ctx context.Context, args []string, cfg config.Common, stdout, stde
 	}
 	fmt.Fprintf(stdout, "%d users, %d contacts, in %s\n", rep.Users, rep.Contacts, rep.Took.Round(time.Millisecond))
 	if len(rep.Stopped) > 0 {
-		fmt.Fprintln(stdout, "start the appliance again with: sudo systemctl start pi-crm.target litestream.service crm-snapshot.timer")
+		fmt.Fprintln(stdout, "start the appliance again with: sudo systemctl start pi-crm.target")
 	}
 	return nil
 }

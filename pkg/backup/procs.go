@@ -50,15 +50,20 @@ func OpenBy(db string) ([]string, error) {
 // Systemctl stops the appliance through systemd.
 type Systemctl struct{}
 
-// Units are what a restore stops: the daemons, Litestream and the snapshot
-// timer, so nothing writes or replicates while the file is swapped.
-var restoreUnits = []string{"pi-crm.target", "crm-web.socket", "crm-web.service", "crm-sender.service", "crm-insights.service", "crm-health.service", "litestream.service", "crm-snapshot.timer"}
+// restoreUnits are what a restore stops: the daemons, Litestream and the
+// snapshot timer and path, so nothing writes or replicates while the file
+// is swapped.
+func restoreUnits() []string {
+	return []string{"pi-crm.target", "crm-web.socket", "crm-web.service", "crm-sender.service", "crm-insights.service",
+		"crm-health.service", "litestream.service", "crm-snapshot.timer", "crm-snapshot.path"}
+}
 
 // Stop runs systemctl stop on the appliance's units.
 func (Systemctl) Stop(ctx context.Context) ([]string, error) {
-	out, err := exec.CommandContext(ctx, "systemctl", append([]string{"stop"}, restoreUnits...)...).CombinedOutput()
+	units := restoreUnits()
+	out, err := exec.CommandContext(ctx, "systemctl", append([]string{"stop"}, units...)...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("systemctl stop: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	return restoreUnits, nil
+	return units, nil
 }
