@@ -30,7 +30,8 @@ type systemData struct {
 	DBSize     string
 	CanBackup  bool
 	Runs       []backup.Run
-	ActiveRun  *backup.Run
+	ActiveRun  *backup.Run // queued or running: the button is off
+	ShowRun    *backup.Run // the run whose progress or outcome shows
 	LastBackup time.Time
 }
 
@@ -60,6 +61,11 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 				d.ActiveRun = &d.Runs[i]
 				break
 			}
+		}
+		// The newest run's outcome stays in view for a while after it ends.
+		d.ShowRun = d.ActiveRun
+		if d.ShowRun == nil && len(d.Runs) > 0 && time.Since(d.Runs[0].FinishedAt) < 10*time.Minute {
+			d.ShowRun = &d.Runs[0]
 		}
 		if d.LastBackup, err = s.Backups.LastSuccess(r.Context()); err != nil {
 			s.fail(w, r, err)
@@ -107,7 +113,9 @@ func (s *Server) backupProgress(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.NotFoundf("no such backup"))
 		return
 	}
-	s.render(w, r, http.StatusOK, "system", "backup-progress", s.pageFor(r, "System", &page{Section: "system", Data: &run}))
+	// Once the run ends, the live fragment asks once for the refreshed
+	// Backups section; the page's own copy of the fragment never does.
+	s.render(w, r, http.StatusOK, "system", "backup-progress-live", s.pageFor(r, "System", &page{Section: "system", Data: &run}))
 }
 
 // healthz answers 200 when the database answers and has this build's
