@@ -49,6 +49,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	var alerter *health.Alerter
 	var next time.Time
 	running := make(chan struct{}, 1)
+	failing := map[string]bool{} // what the last round found, to log changes only
 	cfg.Pass = func(ctx context.Context, db *store.DB) error {
 		if checker == nil {
 			bucket, err := openBucket(hc)
@@ -76,9 +77,13 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 			defer cancel()
 			results := checker.Run(rctx)
 			for _, r := range results {
-				if !r.OK {
+				switch {
+				case !r.OK && !failing[r.Check]:
 					log.Warn("check failed", "check", r.Check, "value", r.Value, "detail", r.Detail)
+				case r.OK && failing[r.Check]:
+					log.Info("check passes again", "check", r.Check, "value", r.Value)
 				}
+				failing[r.Check] = !r.OK
 			}
 			if _, err := alerter.Notify(rctx, results); err != nil {
 				log.Error("alerts", "err", err)

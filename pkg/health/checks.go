@@ -121,6 +121,14 @@ func (c *Checker) walSize() Result {
 }
 
 func (c *Checker) disk(name, dir string) Result {
+	// A folder made on first use (the backup folder before the first
+	// snapshot) lives on its nearest existing parent's volume.
+	for {
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(dir, &st); err != nil {
 		return fail(name, "error", "%s: %v", dir, err)
