@@ -70,7 +70,7 @@ func (a *app) backupSnapshot(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("backup snapshot: %w", err)
 	}
-	fmt.Fprintf(a.stdout, "snapshot %s: %s (database %s), sha256 %s, in %s\n", res.Name, humanBytes(res.Size), humanBytes(res.DBSize), res.SHA256[:16], res.Took.Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "snapshot %s: %s (database %s), sha256 %s, in %s\n", res.Name, backup.HumanBytes(res.Size), backup.HumanBytes(res.DBSize), res.SHA256[:16], res.Took.Round(time.Millisecond))
 	fmt.Fprintf(a.stdout, "kept %d, removed %d", len(res.Rotation.Kept), len(res.Rotation.Removed))
 	if len(res.Rotation.Corrupt) > 0 {
 		fmt.Fprintf(a.stdout, ", set aside %d damaged: %v", len(res.Rotation.Corrupt), res.Rotation.Corrupt)
@@ -157,7 +157,7 @@ func restore(ctx context.Context, args []string, cfg config.Common, stdout, stde
 	if len(rep.Stopped) > 0 {
 		fmt.Fprintf(stdout, "stopped: %v\n", rep.Stopped)
 	}
-	fmt.Fprintf(stdout, "restored %s from %s: %s, integrity ok\n", bcfg.DB, rep.Source, humanBytes(rep.Bytes))
+	fmt.Fprintf(stdout, "restored %s from %s: %s, integrity ok\n", bcfg.DB, rep.Source, backup.HumanBytes(rep.Bytes))
 	if rep.MovedAside != "" {
 		fmt.Fprintf(stdout, "the old database is kept at %s\n", rep.MovedAside)
 	}
@@ -194,16 +194,4 @@ func isTerminal(f any) bool {
 	}
 	st, err := file.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -77,18 +76,6 @@ func (r *backupRig) litestream() *replicawatch.Process {
 	return replicawatch.Start(r.t, c)
 }
 
-// marker commits 16 random bytes and returns them with the commit time.
-func marker(t *testing.T, db *store.DB) ([]byte, time.Time) {
-	m := make([]byte, 16)
-	rand.Read(m)
-	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, "INSERT INTO bench_markers (m) VALUES (?)", &sqlitex.ExecOptions{Args: []any{m}})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return m, time.Now()
-}
-
 func TestBenchBackup(t *testing.T) {
 	if os.Getenv("PICRM_BENCH") == "" {
 		t.Skip("benchmarks run with `make bench`")
@@ -119,7 +106,7 @@ func benchReplicaLag(t *testing.T, r *backupRig) {
 	}
 	defer db.Close()
 	db.Write(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteScript(conn, "CREATE TABLE bench_markers (m BLOB NOT NULL); CREATE TABLE bench_load (n INTEGER PRIMARY KEY, pad BLOB);", nil)
+		return sqlitex.ExecuteScript(conn, "CREATE TABLE bench_load (n INTEGER PRIMARY KEY, pad BLOB);", nil)
 	})
 	ls := r.litestream()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -144,7 +131,7 @@ func benchReplicaLag(t *testing.T, r *backupRig) {
 	time.Sleep(3 * time.Second) // Litestream's first sync of the whole file
 	end := time.Now().Add(30 * time.Second)
 	for time.Now().Before(end) {
-		w.Add(marker(t, db))
+		w.Add(replicawatch.CommitMarker(t, db))
 		time.Sleep(100 * time.Millisecond)
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -177,8 +164,7 @@ func benchBigBackup(t *testing.T, r *backupRig, want func(string) bool) {
 	}
 	start := time.Now()
 	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteScript(conn, `CREATE TABLE bench_markers (m BLOB NOT NULL);
-			CREATE TABLE bench_notes (n INTEGER PRIMARY KEY, body TEXT NOT NULL);
+		return sqlitex.ExecuteScript(conn, `CREATE TABLE bench_notes (n INTEGER PRIMARY KEY, body TEXT NOT NULL);
 			WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM s WHERE i < 520000)
 			INSERT INTO bench_notes (body) SELECT hex(randomblob(500)) || printf('%0500d', i) || ' called about the refinance, rate lock expires Friday' FROM s;`, nil)
 	}); err != nil {
@@ -203,7 +189,7 @@ func benchBigBackup(t *testing.T, r *backupRig, want func(string) bool) {
 			t.Fatal(err)
 		}
 		w := replicawatch.New(r.bucket, "big/replica")
-		w.Add(marker(t, db))
+		w.Add(replicawatch.CommitMarker(t, db))
 		db.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		go w.Run(ctx, 200*time.Millisecond)

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/http"
@@ -15,9 +14,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/replicawatch"
 	"github.com/pi-crm/pi-crm/internal/s3test"
@@ -70,20 +66,6 @@ func freePort(t *testing.T) int {
 	return n
 }
 
-// commitMarker writes 16 random bytes in their own transaction and returns
-// them with the moment the commit returned.
-func commitMarker(t *testing.T, db *store.DB) ([]byte, time.Time) {
-	t.Helper()
-	m := make([]byte, 16)
-	rand.Read(m)
-	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, "INSERT INTO drill_markers (marker) VALUES (?)", &sqlitex.ExecOptions{Args: []any{m}})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return m, time.Now()
-}
-
 // TestRestoreDrill is the dead-SD-card day, end to end: crm-web and a second
 // writing process change the database while the real Litestream streams it
 // to a real S3-compatible server with SSE-C; the database and Litestream's
@@ -100,11 +82,6 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteTransient(conn, "CREATE TABLE drill_markers (marker BLOB NOT NULL)", nil)
-	}); err != nil {
-		t.Fatal(err)
-	}
 
 	ls := replicawatch.Start(t, e.cmd("crmctl", "litestream", "replicate", "-config", repoFile(t, "units/litestream.yml")))
 	base := startWeb(t, e)
@@ -131,7 +108,7 @@ func TestRestoreDrill(t *testing.T) {
 		if resp.StatusCode != http.StatusCreated {
 			t.Fatalf("API create %d: %d", i, resp.StatusCode)
 		}
-		w.Add(commitMarker(t, db))
+		w.Add(replicawatch.CommitMarker(t, db))
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err := wp.Stop(5 * time.Second); err != nil {
@@ -143,7 +120,7 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	// A last marker after every other write: once it is in the replica,
 	// everything committed before it is too.
-	w.Add(commitMarker(t, db))
+	w.Add(replicawatch.CommitMarker(t, db))
 	deadline := time.Now().Add(20 * time.Second)
 	for w.Pending() > 0 {
 		if time.Now().After(deadline) {

@@ -2,6 +2,8 @@ package replicawatch
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -15,6 +17,8 @@ import (
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // Checksum hashes every row of every ordinary table in the SQLite file at
@@ -116,4 +120,22 @@ func RemoveDB(p string) error {
 	}
 	i := strings.LastIndex(p, "/")
 	return os.RemoveAll(p[:i+1] + "." + p[i+1:] + "-litestream")
+}
+
+// CommitMarker commits 16 random bytes to the table replica_markers (made on
+// first use) in a transaction of their own, and returns them with the moment
+// the commit returned: Watcher.Add takes both.
+func CommitMarker(tb testing.TB, db *store.DB) ([]byte, time.Time) {
+	tb.Helper()
+	m := make([]byte, 16)
+	rand.Read(m)
+	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
+		if err := sqlitex.ExecuteTransient(conn, "CREATE TABLE IF NOT EXISTS replica_markers (marker BLOB NOT NULL)", nil); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, "INSERT INTO replica_markers (marker) VALUES (?)", &sqlitex.ExecOptions{Args: []any{m}})
+	}); err != nil {
+		tb.Fatalf("commit a marker: %v", err)
+	}
+	return m, time.Now()
 }

@@ -124,3 +124,16 @@ func IsMountPoint(dir string) (bool, error) {
 	}
 	return st.Dev != parent.Dev || st.Ino == parent.Ino, nil
 }
+
+// HumanBytes formats a size for people: 1.5 GB, 263.0 MB, 12.0 KB, 512 B.
+func HumanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}

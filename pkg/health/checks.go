@@ -113,9 +113,9 @@ func (c *Checker) walSize() Result {
 	if c.metrics != nil {
 		c.metrics.walBytes.Set(float64(st.Size()))
 	}
-	v := humanBytes(st.Size())
+	v := backup.HumanBytes(st.Size())
 	if st.Size() > c.cfg.MaxWAL {
-		return fail(name, v, "the WAL is over %s: Litestream is not checkpointing (is litestream.service running?) or a reader is stuck", humanBytes(c.cfg.MaxWAL))
+		return fail(name, v, "the WAL is over %s: Litestream is not checkpointing (is litestream.service running?) or a reader is stuck", backup.HumanBytes(c.cfg.MaxWAL))
 	}
 	return ok(name, v)
 }
@@ -143,7 +143,7 @@ func (c *Checker) disk(name, dir string) Result {
 		c.metrics.diskFree.WithLabelValues(name).Set(float64(free))
 		c.metrics.diskFreeRatio.WithLabelValues(name).Set(ratio)
 	}
-	v := fmt.Sprintf("%s free (%.0f%%)", humanBytes(free), ratio*100)
+	v := fmt.Sprintf("%s free (%.0f%%)", backup.HumanBytes(free), ratio*100)
 	if ratio < c.cfg.MinFreeRatio {
 		return fail(name, v, "%s has less than %.0f%% free", dir, c.cfg.MinFreeRatio*100)
 	}
@@ -372,16 +372,4 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
