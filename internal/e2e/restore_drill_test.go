@@ -97,7 +97,12 @@ func TestRestoreDrill(t *testing.T) {
 	// crm-web changes the database through the API while the writer runs;
 	// a marker every 200 ms measures the lag from commit to replica.
 	stopAt := time.Now().Add(4 * time.Second)
+	var midpoint time.Time // a moment to restore to, with workspacesAtMid made before it
+	workspacesAtMid := 0
 	for i := 0; time.Now().Before(stopAt); i++ {
+		if i == 10 {
+			midpoint, workspacesAtMid = time.Now(), i
+		}
 		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/workspaces", strings.NewReader(fmt.Sprintf(`{"name":"Drill %d"}`, i)))
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
@@ -176,6 +181,23 @@ func TestRestoreDrill(t *testing.T) {
 		t.Fatalf("restored checksum differs:\nbefore %v\nafter  %v", wantCounts, gotCounts)
 	}
 	t.Logf("restored %d tables, %d writer rows, %d workspaces; checksums equal", len(gotCounts), gotCounts["drill_writes"], gotCounts["workspaces"])
+
+	// Point in time: the replica as it was two seconds into the run.
+	out = e.ctl("", "restore", "--from", "replica", "--at", midpoint.UTC().Format(time.RFC3339Nano))
+	if !strings.Contains(out, "as of") || !strings.Contains(out, "the old database is kept at") {
+		t.Fatalf("point-in-time restore said %q", out)
+	}
+	_, pitCounts, err := replicawatch.Checksum(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pitCounts["workspaces"]; n == 0 || n > workspacesAtMid || n >= gotCounts["workspaces"] {
+		t.Fatalf("restored as of the midpoint: %d workspaces; %d were made before it, %d in all", n, workspacesAtMid, gotCounts["workspaces"])
+	}
+	if n := pitCounts["drill_writes"]; n == 0 || n >= lastWrite {
+		t.Fatalf("restored as of the midpoint: %d writer rows of %d", n, lastWrite)
+	}
+	t.Logf("as of the midpoint: %d workspaces (%d made before it), %d writer rows", pitCounts["workspaces"], workspacesAtMid, pitCounts["drill_writes"])
 }
 
 // killWeb stops every crm-web started by this test: their Cleanup would, but

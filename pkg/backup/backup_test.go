@@ -461,3 +461,44 @@ func TestRestoreRefusesWhileTheDatabaseIsOpen(t *testing.T) {
 		t.Fatal("a failed restore changed the live database")
 	}
 }
+
+// TestRestoreMigratesAnOlderSnapshot restores a file taken before the
+// backup tables existed (schema 3): the restore migrates it and says so.
+func TestRestoreMigratesAnOlderSnapshot(t *testing.T) {
+	ctx := context.Background()
+	db := pairsDB(t)
+	old := filepath.Join(t.TempDir(), "old.db")
+	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.ExecuteScript(conn, "DROP TABLE backup_runs; DROP TABLE health_alerts;", nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Take(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sqlitex.ExecuteTransient(conn, "PRAGMA user_version = 3", nil)
+	if err == nil {
+		err = sqlitex.ExecuteTransient(conn, "VACUUM INTO ?", &sqlitex.ExecOptions{Args: []any{old}})
+	}
+	db.Put(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{DB: filepath.Join(t.TempDir(), "pi-crm.db")}
+	rep, err := NewRestorer(cfg, nil, nil, quiet()).Restore(ctx, RestoreOptions{From: FromFile, Name: old}, func(ctx context.Context, db *store.DB) (int, int, error) { return db.Migrate(ctx) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.SchemaFrom != 3 || rep.SchemaTo != 4 {
+		t.Fatalf("schema %d -> %d, want 3 -> 4", rep.SchemaFrom, rep.SchemaTo)
+	}
+	restored, err := store.Open(cfg.DB, store.Options{PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer restored.Close()
+	if _, err := NewRuns(restored).Latest(ctx, 1); err != nil {
+		t.Fatalf("the migrated database lacks the backup tables: %v", err)
+	}
+}

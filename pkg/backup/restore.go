@@ -174,8 +174,8 @@ func (r *Restorer) fetch(ctx context.Context, opt RestoreOptions, dst string) (s
 		args := []string{"restore", "-config", r.cfg.LitestreamConfig, "-o", dst}
 		src := "the Litestream replica, latest"
 		if !opt.At.IsZero() {
-			args = append(args, "-timestamp", opt.At.UTC().Format(time.RFC3339))
-			src = "the Litestream replica as of " + opt.At.UTC().Format(time.RFC3339)
+			args = append(args, "-timestamp", opt.At.UTC().Format(time.RFC3339Nano))
+			src = "the Litestream replica as of " + opt.At.UTC().Format(time.RFC3339Nano)
 		}
 		args = append(args, r.cfg.DB)
 		cmd := exec.CommandContext(ctx, r.cfg.Litestream, args...)
