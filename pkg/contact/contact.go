@@ -186,3 +186,6 @@ func validBirthday(b *Birthday) string {
 	}
 	return ""
 }
+
+// BirthdayProblem says what is wrong with b, or "" when it is a real date.
+func BirthdayProblem(b *Birthday) string { return validBirthday(b) }

@@ -379,3 +379,7 @@ func loadCustom(conn *sqlite.Conn, c *Contact) error {
 	return sqlitex.Execute(conn, `SELECT field_id, value FROM custom_values WHERE contact_id = ?`, &sqlitex.ExecOptions{
 		Args: []any{c.ID}, ResultFunc: func(stmt *sqlite.Stmt) error { c.Custom[stmt.ColumnText(0)] = stmt.ColumnText(1); return nil }})
 }
+
+// CheckCustom checks v for field d as a form would, returning the stored
+// form and a message when v does not fit ("" when it does).
+func CheckCustom(d FieldDef, v string) (string, string) { return d.checkValue(v) }

@@ -140,12 +140,22 @@ func lower(s string) string {
 	return string(b)
 }
 
+// bind binds v (nil, string, int, int64 or bool) to parameter i; any other
+// type is a programming error and panics rather than binding NULL.
 func bind(stmt *sqlite.Stmt, i int, v any) {
 	switch x := v.(type) {
 	case nil:
 		stmt.BindNull(i)
 	case string:
 		stmt.BindText(i, x)
+	case int:
+		stmt.BindInt64(i, int64(x))
+	case int64:
+		stmt.BindInt64(i, x)
+	case bool:
+		stmt.BindBool(i, x)
+	default:
+		panic(fmt.Sprintf("bind: unsupported type %T", v))
 	}
 }
 

@@ -78,3 +78,17 @@ func allDigits(s string) bool {
 	}
 	return true
 }
+
+// FormatPhoneIntl shows an E.164 number in international format
+// ("+1 808-555-0100"), which every region reads back the same: exports use
+// it. North American numbers take a fast path.
+func FormatPhoneIntl(e164 string) string {
+	if len(e164) == 12 && strings.HasPrefix(e164, "+1") && allDigits(e164[2:]) {
+		return "+1 " + e164[2:5] + "-" + e164[5:8] + "-" + e164[8:]
+	}
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}

@@ -245,3 +245,33 @@ func (s *Store) Move(ctx context.Context, actor auth.Actor, wsID, id string, del
 		return audit.Record(conn, actor.Audit("list.move", "list", id, map[string]any{"delta": delta}))
 	})
 }
+
+// Ensure returns the list of kind named name in wsID (ignoring case),
+// creating it when missing, inside the caller's transaction; created says
+// which. The caller audits: an import records the lists it made in its own
+// audit row.
+func Ensure(conn *sqlite.Conn, wsID string, kind Kind, name string) (List, bool, error) {
+	n, err := validateName(name)
+	if err != nil {
+		return List{}, false, err
+	}
+	var l List
+	err = sqlitex.Execute(conn, `SELECT id, name FROM lists WHERE workspace_id = ? AND kind = ? AND name = ? COLLATE NOCASE`, &sqlitex.ExecOptions{
+		Args: []any{wsID, string(kind), n}, ResultFunc: func(st *sqlite.Stmt) error {
+			l = List{ID: st.ColumnText(0), WorkspaceID: wsID, Kind: kind, Name: st.ColumnText(1)}
+			return nil
+		}})
+	if err != nil {
+		return l, false, fmt.Errorf("find list: %w", err)
+	}
+	if l.ID != "" {
+		return l, false, nil
+	}
+	l = List{ID: store.NewID(), WorkspaceID: wsID, Kind: kind, Name: n}
+	if err := sqlitex.Execute(conn, `INSERT INTO lists (id, workspace_id, kind, name, position, created_at)
+VALUES (?, ?, ?, ?, (SELECT coalesce(max(position) + 1, 0) FROM lists WHERE workspace_id = ? AND kind = ?), ?)`,
+		&sqlitex.ExecOptions{Args: []any{l.ID, wsID, string(kind), n, wsID, string(kind), store.FormatTime(time.Now())}}); err != nil {
+		return l, false, fmt.Errorf("insert list: %w", err)
+	}
+	return l, true, nil
+}

@@ -1,0 +1,503 @@
+package csvio
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/contact"
+)
+
+// Kinds of Target.
+const (
+	Ignore        = ""
+	FirstName     = "first_name"
+	LastName      = "last_name"
+	FullName      = "full_name"
+	Company       = "company"
+	Email         = "email"       // one or more addresses (":::"-separated, as Google writes them)
+	EmailLabel    = "email_label" // the label of the email column with the same Slot
+	EmailList     = "email_list"  // "a@x.com (Work); b@y.com (Home)", as our export writes
+	Phone         = "phone"
+	PhoneLabel    = "phone_label"
+	PhoneList     = "phone_list"
+	Stage         = "stage"
+	Tags          = "tags"
+	Birthday      = "birthday"
+	Notes         = "notes"
+	FileNotes     = "file_notes"
+	MaritalStatus = "marital_status"
+	Children      = "children"
+	Pets          = "pets"
+	ReferredBy    = "referred_by"
+	DoNotContact  = "do_not_contact"
+	Custom        = "custom"
+)
+
+// Kinds lists the targets a column can be mapped to, in the order the
+// mapping page offers them, with their names.
+var Kinds = []struct{ Kind, Name string }{
+	{Ignore, "Don't import"}, {FirstName, "First name"}, {LastName, "Last name"}, {FullName, "Full name (split)"},
+	{Company, "Company"}, {Email, "Email"}, {EmailLabel, "Email label"}, {EmailList, "Email list"},
+	{Phone, "Phone"}, {PhoneLabel, "Phone label"}, {PhoneList, "Phone list"}, {Stage, "Primary list (stage)"},
+	{Tags, "Secondary tags"}, {Birthday, "Birthday"}, {Notes, "Note"}, {FileNotes, "Loan file notes"},
+	{MaritalStatus, "Marital status"}, {Children, "Children"}, {Pets, "Pets"}, {ReferredBy, "Referred by"},
+	{DoNotContact, "Do not contact"}, {Custom, "Custom field"},
+}
+
+// Target is what one column feeds.
+type Target struct {
+	Kind    string `json:"kind"`
+	Slot    int    `json:"slot,omitempty"`     // pairs an email/phone column with its label column; 0 is the primary
+	Label   string `json:"label,omitempty"`    // label for an email/phone column without a label column
+	FieldID string `json:"field_id,omitempty"` // Custom
+}
+
+// Mapping has one Target per column.
+type Mapping []Target
+
+var (
+	numbered  = regexp.MustCompile(`^(e-?mail|phone|organization|website|address) (\d+) - (value|type|label|name)$`)
+	nonWord   = regexp.MustCompile(`[^a-z0-9]+`)
+	outlookEm = regexp.MustCompile(`^e-?mail (\d) address$`)
+)
+
+// exact maps a normalized header (lower case, words joined by one space) to
+// its target: Google Contacts, Outlook, our own export and common names.
+var exact = map[string]Target{
+	"first name": {Kind: FirstName}, "given name": {Kind: FirstName}, "firstname": {Kind: FirstName}, "first": {Kind: FirstName},
+	"last name": {Kind: LastName}, "family name": {Kind: LastName}, "surname": {Kind: LastName}, "lastname": {Kind: LastName}, "last": {Kind: LastName},
+	"name": {Kind: FullName}, "full name": {Kind: FullName}, "display name": {Kind: FullName}, "contact name": {Kind: FullName},
+	"company": {Kind: Company}, "organization": {Kind: Company}, "organization name": {Kind: Company}, "organisation": {Kind: Company}, "employer": {Kind: Company}, "business": {Kind: Company},
+	"email": {Kind: Email}, "e mail": {Kind: Email}, "email address": {Kind: Email}, "e mail address": {Kind: Email}, "primary email": {Kind: Email},
+	"phone": {Kind: Phone}, "phone number": {Kind: Phone}, "primary phone": {Kind: Phone}, "telephone": {Kind: Phone},
+	"mobile": {Kind: Phone, Label: "Mobile"}, "mobile phone": {Kind: Phone, Label: "Mobile"}, "cell": {Kind: Phone, Label: "Mobile"}, "cell phone": {Kind: Phone, Label: "Mobile"},
+	"home phone": {Kind: Phone, Label: "Home"}, "home phone 2": {Kind: Phone, Label: "Home"},
+	"business phone": {Kind: Phone, Label: "Work"}, "business phone 2": {Kind: Phone, Label: "Work"}, "work phone": {Kind: Phone, Label: "Work"},
+	"company main phone": {Kind: Phone, Label: "Work"}, "other phone": {Kind: Phone, Label: "Other"}, "car phone": {Kind: Phone, Label: "Car"},
+	"secondary emails": {Kind: EmailList}, "secondary phones": {Kind: PhoneList},
+	"primary email label": {Kind: EmailLabel, Slot: 0}, "primary phone label": {Kind: PhoneLabel, Slot: 0},
+	"primary list": {Kind: Stage}, "stage": {Kind: Stage}, "pipeline stage": {Kind: Stage}, "status": {Kind: Stage},
+	"secondary tags": {Kind: Tags}, "tags": {Kind: Tags}, "labels": {Kind: Tags}, "group membership": {Kind: Tags}, "categories": {Kind: Tags}, "groups": {Kind: Tags},
+	"birthday": {Kind: Birthday}, "birth date": {Kind: Birthday}, "date of birth": {Kind: Birthday}, "dob": {Kind: Birthday},
+	"notes": {Kind: Notes}, "note": {Kind: Notes}, "comments": {Kind: Notes},
+	"loan file notes": {Kind: FileNotes}, "file notes": {Kind: FileNotes},
+	"marital status": {Kind: MaritalStatus}, "children": {Kind: Children}, "pets": {Kind: Pets},
+	"referred by": {Kind: ReferredBy}, "referral": {Kind: ReferredBy}, "referred by name": {Kind: ReferredBy},
+	"do not contact": {Kind: DoNotContact}, "dnc": {Kind: DoNotContact},
+}
+
+// normHeader lower-cases a header and joins its words with one space.
+func normHeader(h string) string {
+	return strings.TrimSpace(nonWord.ReplaceAllString(strings.ToLower(h), " "))
+}
+
+// Guess maps each column from its header: custom field names first, then the
+// numbered columns of Google ("E-mail 2 - Value", "Phone 1 - Label") and
+// Outlook ("E-mail 2 Address"), then known names, then any header that
+// mentions an email or a phone. Email and phone columns get slots in order,
+// the first being the primary.
+func Guess(header []string, fields []contact.FieldDef) Mapping {
+	m := make(Mapping, len(header))
+	custom := map[string]string{}
+	for _, f := range fields {
+		custom[normHeader(f.Name)] = f.ID
+	}
+	nextSlot := map[string]int{Email: 0, Phone: 0}
+	slotOf := map[string]int{} // "email 2" -> slot
+	slot := func(kind string, key string) int {
+		if key != "" {
+			if s, ok := slotOf[kind+key]; ok {
+				return s
+			}
+		}
+		s := nextSlot[kind]
+		nextSlot[kind]++
+		if key != "" {
+			slotOf[kind+key] = s
+		}
+		return s
+	}
+	for i, h := range header {
+		raw := strings.ToLower(strings.TrimSpace(h))
+		n := normHeader(h)
+		if id, ok := custom[n]; ok {
+			m[i] = Target{Kind: Custom, FieldID: id}
+			continue
+		}
+		if g := numbered.FindStringSubmatch(raw); g != nil {
+			kind := Email
+			if g[1] == "phone" {
+				kind = Phone
+			} else if g[1] != "email" && g[1] != "e-mail" {
+				if g[1] == "organization" && g[3] == "name" {
+					m[i] = Target{Kind: Company}
+				}
+				continue
+			}
+			s := slot(kind, g[2])
+			if g[3] == "value" {
+				m[i] = Target{Kind: kind, Slot: s}
+			} else {
+				m[i] = Target{Kind: kind + "_label", Slot: s}
+			}
+			continue
+		}
+		if g := outlookEm.FindStringSubmatch(raw); g != nil {
+			m[i] = Target{Kind: Email, Slot: slot(Email, g[1])}
+			continue
+		}
+		if t, ok := exact[n]; ok {
+			if t.Kind == Email || t.Kind == Phone {
+				t.Slot = slot(t.Kind, "")
+			}
+			m[i] = t
+			continue
+		}
+		switch {
+		case strings.Contains(n, "email") || strings.Contains(n, "e mail"):
+			m[i] = Target{Kind: Email, Slot: slot(Email, ""), Label: labelWord(n)}
+		case (strings.Contains(n, "phone") || strings.Contains(n, "mobile")) && !strings.Contains(n, "fax"):
+			m[i] = Target{Kind: Phone, Slot: slot(Phone, ""), Label: labelWord(n)}
+		}
+	}
+	return m
+}
+
+// labelWord turns "work email" into "Work".
+func labelWord(n string) string {
+	for _, w := range []string{"work", "home", "personal", "business", "mobile", "other", "school"} {
+		if strings.Contains(n, w) {
+			return strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return ""
+}
+
+// Entry is one mapped row, ready to import.
+type Entry struct {
+	Fields contact.Fields
+	Stage  string   // stage name from the file; "" means the job's choice
+	Tags   []string // tag names from the file
+	Note   string   // plain text, logged as a note
+}
+
+// CellError says why a row cannot be imported.
+type CellError struct {
+	Column string `json:"column"`
+	Reason string `json:"reason"`
+}
+
+// Error returns "column: reason".
+func (e CellError) Error() string {
+	if e.Column == "" {
+		return e.Reason
+	}
+	return e.Column + ": " + e.Reason
+}
+
+// Apply maps one record. It checks emails, phones (read in region when
+// they have no country code), birthdays and custom values, and returns
+// every problem; a row with any problem is not imported.
+func (m Mapping) Apply(header []string, rec Record, region string, fields map[string]contact.FieldDef) (Entry, []CellError) {
+	var e Entry
+	var errs []CellError
+	if rec.Err != nil {
+		return e, []CellError{{Reason: rec.Err.Error()}}
+	}
+	col := func(i int) string {
+		if i < len(header) {
+			return header[i]
+		}
+		return fmt.Sprintf("Column %d", i+1)
+	}
+	type item struct {
+		value, label, column string
+	}
+	emails, phones := map[int][]item{}, map[int][]item{}
+	emailLabels, phoneLabels := map[int]string{}, map[int]string{}
+	var extraEmails, extraPhones []item
+	set := func(p **string, v string) {
+		if v != "" {
+			*p = &v
+		}
+	}
+	for i, v := range rec.Fields {
+		if i >= len(m) || v == "" {
+			continue
+		}
+		t := m[i]
+		switch t.Kind {
+		case FirstName:
+			set(&e.Fields.FirstName, v)
+		case LastName:
+			set(&e.Fields.LastName, v)
+		case FullName:
+			if e.Fields.FirstName == nil && e.Fields.LastName == nil {
+				first, last := splitName(v)
+				set(&e.Fields.FirstName, first)
+				set(&e.Fields.LastName, last)
+			}
+		case Company:
+			set(&e.Fields.Company, v)
+		case Email:
+			for _, a := range splitMulti(v) {
+				emails[t.Slot] = append(emails[t.Slot], item{a, t.Label, col(i)})
+			}
+		case EmailLabel:
+			emailLabels[t.Slot] = cleanLabel(v)
+		case EmailList:
+			for _, it := range splitList(v) {
+				extraEmails = append(extraEmails, item{it[0], it[1], col(i)})
+			}
+		case Phone:
+			for _, a := range splitMulti(v) {
+				phones[t.Slot] = append(phones[t.Slot], item{a, t.Label, col(i)})
+			}
+		case PhoneLabel:
+			phoneLabels[t.Slot] = cleanLabel(v)
+		case PhoneList:
+			for _, it := range splitList(v) {
+				extraPhones = append(extraPhones, item{it[0], it[1], col(i)})
+			}
+		case Stage:
+			e.Stage = v
+		case Tags:
+			e.Tags = append(e.Tags, splitTags(v)...)
+		case Birthday:
+			b, ok := ParseBirthday(v)
+			if !ok {
+				errs = append(errs, CellError{col(i), fmt.Sprintf("%q is not a date such as 1985-03-14, 03/14/1985 or --03-14", v)})
+				continue
+			}
+			bp := &b
+			e.Fields.Birthday = &bp
+		case Notes:
+			if e.Note != "" {
+				e.Note += "\n"
+			}
+			e.Note += v
+		case FileNotes:
+			set(&e.Fields.FileNotes, v)
+		case MaritalStatus:
+			set(&e.Fields.MaritalStatus, v)
+		case Children:
+			set(&e.Fields.Children, v)
+		case Pets:
+			set(&e.Fields.Pets, v)
+		case ReferredBy:
+			set(&e.Fields.ReferredBy, v)
+		case DoNotContact:
+			b, ok := parseBool(v)
+			if !ok {
+				errs = append(errs, CellError{col(i), fmt.Sprintf("%q is not yes or no", v)})
+				continue
+			}
+			e.Fields.DoNotContact = &b
+		case Custom:
+			f, ok := fields[t.FieldID]
+			if !ok {
+				continue
+			}
+			sv, msg := contact.CheckCustom(f, v)
+			if msg != "" {
+				errs = append(errs, CellError{col(i), msg})
+				continue
+			}
+			if e.Fields.Custom == nil {
+				e.Fields.Custom = map[string]string{}
+			}
+			e.Fields.Custom[t.FieldID] = sv
+		}
+	}
+	var ems []contact.EmailInput
+	seenE := map[string]bool{}
+	addEmail := func(it item, label string) {
+		addr, norm, msg := contact.NormalizeEmail(it.value)
+		if msg != "" {
+			errs = append(errs, CellError{it.column, fmt.Sprintf("%q: %s", it.value, msg)})
+			return
+		}
+		if !seenE[norm] {
+			seenE[norm] = true
+			ems = append(ems, contact.EmailInput{Address: addr, Label: label, Primary: len(ems) == 0})
+		}
+	}
+	for _, s := range sortedSlots(emails) {
+		for _, it := range emails[s] {
+			addEmail(it, firstNonEmpty(emailLabels[s], it.label))
+		}
+	}
+	for _, it := range extraEmails {
+		addEmail(it, it.label)
+	}
+	var phs []contact.PhoneInput
+	seenP := map[string]bool{}
+	addPhone := func(it item, label string) {
+		e164, msg := contact.NormalizePhone(it.value, region)
+		if msg != "" {
+			errs = append(errs, CellError{it.column, fmt.Sprintf("%q: %s", it.value, msg)})
+			return
+		}
+		if !seenP[e164] {
+			seenP[e164] = true
+			phs = append(phs, contact.PhoneInput{Number: e164, Label: label, Primary: len(phs) == 0})
+		}
+	}
+	for _, s := range sortedSlots(phones) {
+		for _, it := range phones[s] {
+			addPhone(it, firstNonEmpty(phoneLabels[s], it.label))
+		}
+	}
+	for _, it := range extraPhones {
+		addPhone(it, it.label)
+	}
+	if len(ems) > 0 {
+		e.Fields.Emails = &ems
+	}
+	if len(phs) > 0 {
+		e.Fields.Phones = &phs
+	}
+	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(errs) == 0 {
+		errs = append(errs, CellError{Reason: "the row has no name, company, email or phone"})
+	}
+	for _, p := range []struct {
+		col string
+		v   *string
+		max int
+	}{{"first name", e.Fields.FirstName, contact.MaxText}, {"last name", e.Fields.LastName, contact.MaxText}, {"company", e.Fields.Company, contact.MaxText}, {"loan file notes", e.Fields.FileNotes, contact.MaxNotes}} {
+		if p.v != nil && len(*p.v) > p.max {
+			errs = append(errs, CellError{p.col, fmt.Sprintf("longer than %d characters", p.max)})
+		}
+	}
+	return e, errs
+}
+
+func sortedSlots[T any](m map[int]T) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// splitName splits "Linh Tran" into "Linh", "Tran" and "Tran, Linh" into
+// "Linh", "Tran".
+func splitName(v string) (string, string) {
+	if last, first, ok := strings.Cut(v, ","); ok {
+		return strings.TrimSpace(first), strings.TrimSpace(last)
+	}
+	f := strings.Fields(v)
+	if len(f) < 2 {
+		return v, ""
+	}
+	return strings.Join(f[:len(f)-1], " "), f[len(f)-1]
+}
+
+// splitMulti splits Google's multi-value cells ("a@x ::: b@y").
+func splitMulti(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ":::") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// splitList reads "a@x.com (Work); b@y.com" into value and label pairs.
+func splitList(v string) [][2]string {
+	var out [][2]string
+	for _, p := range strings.Split(v, ";") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		label := ""
+		if i := strings.LastIndex(p, " ("); i > 0 && strings.HasSuffix(p, ")") {
+			p, label = strings.TrimSpace(p[:i]), p[i+2:len(p)-1]
+		}
+		out = append(out, [2]string{p, label})
+	}
+	return out
+}
+
+// splitTags reads "VIP, Past client" or Google's "* myContacts ::: Friends",
+// dropping Google's system groups.
+func splitTags(v string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ';' }) {
+		for _, q := range splitMulti(p) {
+			q = strings.TrimSpace(strings.TrimPrefix(q, "* "))
+			switch strings.ToLower(q) {
+			case "", "mycontacts", "starred", "my contacts":
+				continue
+			}
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// cleanLabel turns Google's "* Work" into "Work".
+func cleanLabel(v string) string {
+	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), "*"))
+}
+
+func parseBool(v string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "yes", "y", "true", "1", "x", "dnc":
+		return true, true
+	case "no", "n", "false", "0", "":
+		return false, true
+	}
+	return false, false
+}
+
+var birthdayLayouts = []string{"2006-01-02", "01/02/2006", "1/2/2006", "2006/01/02", "January 2, 2006", "Jan 2, 2006", "2 January 2006", "02.01.2006", "20060102"}
+
+// ParseBirthday reads a birthday with or without the year: 1985-03-14,
+// 03/14/1985, --03-14 (vCard and Google without a year), 03/14, March 14.
+func ParseBirthday(v string) (contact.Birthday, bool) {
+	v = strings.TrimSpace(v)
+	if md, ok := strings.CutPrefix(v, "--"); ok { // --MM-DD or --MMDD
+		md = strings.ReplaceAll(md, "-", "")
+		if len(md) == 4 {
+			mo, err1 := strconv.Atoi(md[:2])
+			d, err2 := strconv.Atoi(md[2:])
+			if err1 == nil && err2 == nil {
+				return valid(contact.Birthday{Month: mo, Day: d})
+			}
+		}
+		return contact.Birthday{}, false
+	}
+	for _, l := range birthdayLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return valid(contact.Birthday{Month: int(t.Month()), Day: t.Day(), Year: t.Year()})
+		}
+	}
+	for _, l := range []string{"01/02", "1/2", "January 2", "Jan 2", "01-02"} {
+		if t, err := time.Parse(l, v); err == nil {
+			return valid(contact.Birthday{Month: int(t.Month()), Day: t.Day()})
+		}
+	}
+	return contact.Birthday{}, false
+}
+
+func valid(b contact.Birthday) (contact.Birthday, bool) {
+	if contact.BirthdayProblem(&b) != "" {
+		return contact.Birthday{}, false
+	}
+	return b, true
+}

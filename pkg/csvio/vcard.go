@@ -1,0 +1,253 @@
+package csvio
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/emersion/go-vcard"
+
+	"github.com/pi-crm/pi-crm/pkg/contact"
+)
+
+// VCardReader reads the cards of a .vcf file one at a time. It splits the
+// stream at BEGIN/END lines itself and decodes each card on its own, so a
+// damaged card is reported and the ones after it still import.
+type VCardReader struct {
+	sc   *bufio.Scanner
+	row  int
+	done bool
+}
+
+// maxCard bounds one card (a photo can make a card large).
+const maxCard = 4 << 20
+
+// NewVCardReader reads vCards (3.0 and 4.0, as iPhone and Google export
+// them) from r, in any encoding Decode knows.
+func NewVCardReader(r io.Reader) *VCardReader {
+	dec, _ := Decode(r)
+	sc := bufio.NewScanner(dec)
+	sc.Buffer(make([]byte, 64<<10), maxCard)
+	return &VCardReader{sc: sc}
+}
+
+// IsVCard reports whether a file's start looks like a vCard.
+func IsVCard(head []byte) bool {
+	head = bytes.TrimPrefix(head, []byte{0xEF, 0xBB, 0xBF})
+	return bytes.HasPrefix(bytes.ToUpper(bytes.TrimSpace(head)), []byte("BEGIN:VCARD"))
+}
+
+// Next returns the next card mapped to an Entry, or io.EOF.
+func (v *VCardReader) Next(region string) (Item, error) {
+	if v.done {
+		return Item{}, io.EOF
+	}
+	var buf bytes.Buffer
+	in := false
+	for v.sc.Scan() {
+		line := v.sc.Text()
+		upper := strings.ToUpper(strings.TrimSpace(line))
+		switch {
+		case upper == "BEGIN:VCARD":
+			buf.Reset()
+			in = true
+		case !in:
+			continue
+		}
+		buf.WriteString(line)
+		buf.WriteString("\r\n")
+		if upper == "END:VCARD" {
+			v.row++
+			return v.card(buf.Bytes(), region), nil
+		}
+	}
+	if err := v.sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			v.row++
+			v.done = true // the scanner cannot go on past an over-long line
+			return Item{Row: v.row, Errs: []CellError{{Reason: "a card has a line longer than 4 MB; it and the cards after it were not read"}}}, nil
+		}
+		return Item{}, err
+	}
+	if in {
+		v.row++
+		v.done = true
+		return Item{Row: v.row, Errs: []CellError{{Reason: "the last card has no END:VCARD"}}}, nil
+	}
+	return Item{}, io.EOF
+}
+
+func (v *VCardReader) card(raw []byte, region string) Item {
+	it := Item{Row: v.row}
+	card, err := vcard.NewDecoder(bytes.NewReader(raw)).Decode()
+	if err != nil {
+		it.Errs = []CellError{{Reason: fmt.Sprintf("unreadable card: %v", err)}}
+		return it
+	}
+	labels := map[string]string{} // iPhone: item1.X-ABLabel:_$!<Other>!$_
+	for _, f := range card["X-ABLABEL"] {
+		if f.Group != "" {
+			labels[f.Group] = strings.TrimSuffix(strings.TrimPrefix(f.Value, "_$!<"), ">!$_")
+		}
+	}
+	e := &it.Entry
+	set := func(p **string, v string) {
+		if v = strings.TrimSpace(v); v != "" {
+			*p = &v
+		}
+	}
+	if n := card.Name(); n != nil {
+		set(&e.Fields.FirstName, strings.TrimSpace(n.GivenName+" "+n.AdditionalName))
+		set(&e.Fields.LastName, n.FamilyName)
+	}
+	if e.Fields.FirstName == nil && e.Fields.LastName == nil {
+		if fn := card.PreferredValue(vcard.FieldFormattedName); fn != "" {
+			first, last := splitName(fn)
+			set(&e.Fields.FirstName, first)
+			set(&e.Fields.LastName, last)
+		}
+	}
+	if org := card.PreferredValue(vcard.FieldOrganization); org != "" {
+		set(&e.Fields.Company, strings.Split(org, ";")[0])
+	}
+	if bd := card.Value(vcard.FieldBirthday); bd != "" {
+		if b, ok := ParseBirthday(strings.Split(bd, "T")[0]); ok {
+			bp := &b
+			e.Fields.Birthday = &bp
+		} else {
+			it.Errs = append(it.Errs, CellError{"BDAY", fmt.Sprintf("%q is not a date", bd)})
+		}
+	}
+	for _, n := range card.Values(vcard.FieldNote) {
+		if e.Note != "" {
+			e.Note += "\n"
+		}
+		e.Note += n
+	}
+	e.Tags = append(e.Tags, splitTags(strings.Join(card.Values(vcard.FieldCategories), ","))...)
+	var ems []contact.EmailInput
+	seen := map[string]bool{}
+	for _, f := range ordered(card[vcard.FieldEmail]) {
+		addr, norm, msg := contact.NormalizeEmail(f.Value)
+		if msg != "" {
+			it.Errs = append(it.Errs, CellError{"EMAIL", fmt.Sprintf("%q: %s", f.Value, msg)})
+			continue
+		}
+		if !seen[norm] {
+			seen[norm] = true
+			ems = append(ems, contact.EmailInput{Address: addr, Label: vLabel(f, labels), Primary: len(ems) == 0})
+		}
+	}
+	var phs []contact.PhoneInput
+	for _, f := range ordered(card[vcard.FieldTelephone]) {
+		num := strings.TrimPrefix(f.Value, "tel:")
+		e164, msg := contact.NormalizePhone(num, region)
+		if msg != "" {
+			it.Errs = append(it.Errs, CellError{"TEL", fmt.Sprintf("%q: %s", f.Value, msg)})
+			continue
+		}
+		if !seen[e164] {
+			seen[e164] = true
+			phs = append(phs, contact.PhoneInput{Number: e164, Label: vLabel(f, labels), Primary: len(phs) == 0})
+		}
+	}
+	if len(ems) > 0 {
+		e.Fields.Emails = &ems
+	}
+	if len(phs) > 0 {
+		e.Fields.Phones = &phs
+	}
+	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(it.Errs) == 0 {
+		it.Errs = append(it.Errs, CellError{Reason: "the card has no name, organization, email or phone"})
+	}
+	return it
+}
+
+// ordered puts the preferred field first, keeping the file's order.
+func ordered(fs []*vcard.Field) []*vcard.Field {
+	out := make([]*vcard.Field, 0, len(fs))
+	for _, f := range fs {
+		if f.Params.HasType("pref") || f.Params.Get("PREF") == "1" {
+			out = append([]*vcard.Field{f}, out...)
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// vLabel names a field from its iPhone group label or its TYPE.
+func vLabel(f *vcard.Field, labels map[string]string) string {
+	if l, ok := labels[f.Group]; ok && f.Group != "" {
+		return l
+	}
+	for _, t := range f.Params.Types() {
+		switch t {
+		case "internet", "pref", "voice", "x400":
+		case "cell":
+			return "Mobile"
+		case "iphone":
+			return "iPhone"
+		default:
+			return strings.ToUpper(t[:1]) + t[1:]
+		}
+	}
+	return ""
+}
+
+// VCardWriter writes contacts as vCard 4.0.
+type VCardWriter struct{ enc *vcard.Encoder }
+
+// NewVCardWriter writes to w.
+func NewVCardWriter(w io.Writer) *VCardWriter { return &VCardWriter{enc: vcard.NewEncoder(w)} }
+
+// Write writes one contact: name, organization, emails and phones with
+// their labels (the primary marked PREF=1), birthday, tags as categories.
+func (v *VCardWriter) Write(r *contact.ExportRow) error {
+	c := vcard.Card{}
+	c.SetValue(vcard.FieldVersion, "4.0")
+	fn := strings.TrimSpace(r.FirstName + " " + r.LastName)
+	if fn == "" {
+		fn = r.Company
+	}
+	c.SetValue(vcard.FieldFormattedName, fn)
+	c.SetName(&vcard.Name{GivenName: r.FirstName, FamilyName: r.LastName})
+	if r.Company != "" {
+		c.SetValue(vcard.FieldOrganization, r.Company)
+	}
+	for _, e := range r.Emails {
+		c.Add(vcard.FieldEmail, &vcard.Field{Value: e.Address, Params: vParams(e.Label, e.Primary)})
+	}
+	for _, p := range r.Phones {
+		c.Add(vcard.FieldTelephone, &vcard.Field{Value: p.Number, Params: vParams(p.Label, p.Primary)})
+	}
+	if b := r.Birthday; b != nil {
+		if b.Year != 0 {
+			c.SetValue(vcard.FieldBirthday, fmt.Sprintf("%04d%02d%02d", b.Year, b.Month, b.Day))
+		} else {
+			c.SetValue(vcard.FieldBirthday, fmt.Sprintf("--%02d%02d", b.Month, b.Day))
+		}
+	}
+	if len(r.Tags) > 0 {
+		c.SetValue(vcard.FieldCategories, strings.Join(r.Tags, ","))
+	}
+	if r.FileNotes != "" {
+		c.SetValue(vcard.FieldNote, r.FileNotes)
+	}
+	c.SetValue(vcard.FieldUID, "urn:uuid:"+r.ID)
+	return v.enc.Encode(c)
+}
+
+func vParams(label string, primary bool) vcard.Params {
+	p := vcard.Params{}
+	if label != "" {
+		p.Add(vcard.ParamType, strings.ToLower(label))
+	}
+	if primary {
+		p.Add("PREF", "1")
+	}
+	return p
+}

@@ -1,0 +1,667 @@
+package transfer
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/csvio"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Limits, stated on the upload page.
+const (
+	MaxUploadBytes = 20 << 20
+	MaxRows        = 100_000
+	// BatchRows is how many rows one transaction imports: large enough to be
+	// fast, small enough that progress moves and a crash loses little work.
+	BatchRows = 1000
+	// staleAfter is when a running job whose runner stopped beating may be
+	// taken over (a crash or a restart mid-import).
+	staleAfter = 2 * time.Minute
+)
+
+// Job statuses.
+const (
+	Draft   = "draft"
+	Queued  = "queued"
+	Running = "running"
+	Done    = "done"
+	Failed  = "failed"
+)
+
+// Options are the choices for a whole import.
+type Options struct {
+	StageID     string                       `json:"stage_id"`
+	TagIDs      []string                     `json:"tag_ids"`
+	OnDuplicate contact.DupAction            `json:"on_duplicate"`
+	RowActions  map[string]contact.DupAction `json:"row_actions"` // data row number -> action
+}
+
+// Job is one import.
+type Job struct {
+	ID          string
+	UserID      string
+	WorkspaceID string
+	FileName    string
+	FilePath    string
+	Format      string // csv or vcard
+	Encoding    string
+	Delimiter   string
+	Header      []string
+	Mapping     csvio.Mapping
+	Options     Options
+	Status      string
+	Total       int
+	Next        int // rows consumed: the resume point
+	Created     int
+	Merged      int
+	Skipped     int
+	Failed      int
+	Detail      string
+	CreatedAt   time.Time
+	FinishedAt  time.Time
+}
+
+// Percent is how far the job is.
+func (j Job) Percent() int {
+	if j.Status == Done {
+		return 100
+	}
+	if j.Total == 0 {
+		return 0
+	}
+	return min(100, j.Next*100/j.Total)
+}
+
+// Active reports whether the job is queued or running.
+func (j Job) Active() bool { return j.Status == Queued || j.Status == Running }
+
+// Imports runs import jobs.
+type Imports struct {
+	db       *store.DB
+	contacts *contact.Store
+	dir      string
+	log      *slog.Logger
+	// Progress, when set, hears of every batch a Run commits.
+	Progress func(Job)
+}
+
+// NewImports keeps uploads in dir.
+func NewImports(db *store.DB, contacts *contact.Store, dir string, log *slog.Logger) *Imports {
+	return &Imports{db: db, contacts: contacts, dir: dir, log: log}
+}
+
+// Upload stores the file r (at most MaxUploadBytes and MaxRows), detects
+// its format, encoding and delimiter, guesses the column mapping and makes
+// a draft job in the actor's workspace wsID.
+func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName string, r io.Reader) (Job, error) {
+	fields, err := im.contacts.Fields(ctx, actor, wsID) // also checks the workspace is the actor's
+	if err != nil {
+		return Job{}, err
+	}
+	fileName = cleanName(fileName)
+	if fileName == "" {
+		return Job{}, errs.Fields{"file": "Choose a file to import."}.Err()
+	}
+	if err := os.MkdirAll(im.dir, 0o700); err != nil {
+		return Job{}, fmt.Errorf("imports folder: %w", err)
+	}
+	j := Job{ID: store.NewID(), UserID: actor.UserID, WorkspaceID: wsID, FileName: fileName, Status: Draft,
+		Options: Options{OnDuplicate: contact.DupSkip}, CreatedAt: time.Now()}
+	j.FilePath = filepath.Join(im.dir, j.ID+".upload")
+	f, err := os.OpenFile(j.FilePath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return Job{}, fmt.Errorf("store upload: %w", err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, MaxUploadBytes+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(j.FilePath)
+		return Job{}, fmt.Errorf("store upload: %w", err)
+	}
+	fail := func(msg string) (Job, error) {
+		os.Remove(j.FilePath)
+		return Job{}, errs.Fields{"file": msg}.Err()
+	}
+	if n > MaxUploadBytes {
+		return fail(fmt.Sprintf("The file is larger than %d MB.", MaxUploadBytes>>20))
+	}
+	if n == 0 {
+		return fail("The file is empty.")
+	}
+	src, closeSrc, err := im.open(&j, "", nil, true)
+	if err != nil {
+		if errs.KindOf(err) == errs.Invalid {
+			os.Remove(j.FilePath)
+			return Job{}, err
+		}
+		return fail("The file could not be read: " + err.Error())
+	}
+	total, err := csvio.Count(src)
+	closeSrc()
+	if err != nil {
+		return fail("The file could not be read: " + err.Error())
+	}
+	if total == 0 {
+		return fail("The file has no rows to import.")
+	}
+	if total > MaxRows {
+		return fail(fmt.Sprintf("The file has %d rows; an import takes at most %d. Split it and import the parts.", total, MaxRows))
+	}
+	j.Total = total
+	if j.Format == "csv" {
+		j.Mapping = csvio.Guess(j.Header, fields)
+	}
+	if err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return im.save(conn, j, true)
+	}); err != nil {
+		os.Remove(j.FilePath)
+		return Job{}, err
+	}
+	return j, nil
+}
+
+// cleanName keeps a file's base name, without control characters.
+func cleanName(n string) string {
+	n = filepath.Base(strings.ReplaceAll(n, "\\", "/"))
+	n = strings.Map(func(r rune) rune {
+		if r < 32 || r == 127 {
+			return -1
+		}
+		return r
+	}, n)
+	if n == "." || n == "/" {
+		return ""
+	}
+	if len(n) > 120 {
+		n = n[:120]
+	}
+	return n
+}
+
+// open returns a Source over the job's file. With detect it fills the
+// job's format, encoding, delimiter and header first.
+func (im *Imports) open(j *Job, region string, fields map[string]contact.FieldDef, detect bool) (csvio.Source, func(), error) {
+	f, err := os.Open(j.FilePath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open upload: %w", err)
+	}
+	br := bufio.NewReaderSize(f, 64<<10)
+	head, _ := br.Peek(512)
+	if detect {
+		j.Format = "csv"
+		ext := strings.ToLower(filepath.Ext(j.FileName))
+		if ext == ".vcf" || ext == ".vcard" || csvio.IsVCard(head) {
+			j.Format = "vcard"
+		}
+	}
+	if j.Format == "vcard" {
+		r := csvio.NewVCardReader(br)
+		if detect {
+			j.Encoding = "UTF-8"
+		}
+		return &csvio.VCardSource{R: r, Region: region}, func() { f.Close() }, nil
+	}
+	r, err := csvio.NewReader(br)
+	if err != nil {
+		f.Close()
+		if errors.Is(err, csvio.ErrEmpty) {
+			return nil, nil, errs.Fields{"file": "The file has no header row naming its columns."}.Err()
+		}
+		return nil, nil, err
+	}
+	if detect {
+		j.Encoding, j.Delimiter, j.Header = r.Encoding, delimName(r.Delimiter), r.Header
+	}
+	return &csvio.CSVSource{R: r, Mapping: j.Mapping, Region: region, Fields: fields}, func() { f.Close() }, nil
+}
+
+func delimName(d rune) string {
+	switch d {
+	case '\t':
+		return "tab"
+	case ';':
+		return "semicolon"
+	case '|':
+		return "pipe"
+	}
+	return "comma"
+}
+
+const jobColumns = `id, user_id, workspace_id, file_name, file_path, format, encoding, delimiter, header, mapping, options, status,
+	total_rows, next_row, created, merged, skipped, failed, detail, created_at, coalesce(finished_at, '')`
+
+func scanJob(st *sqlite.Stmt) (Job, error) {
+	j := Job{ID: st.ColumnText(0), UserID: st.ColumnText(1), WorkspaceID: st.ColumnText(2), FileName: st.ColumnText(3), FilePath: st.ColumnText(4),
+		Format: st.ColumnText(5), Encoding: st.ColumnText(6), Delimiter: st.ColumnText(7), Status: st.ColumnText(11),
+		Total: st.ColumnInt(12), Next: st.ColumnInt(13), Created: st.ColumnInt(14), Merged: st.ColumnInt(15), Skipped: st.ColumnInt(16),
+		Failed: st.ColumnInt(17), Detail: st.ColumnText(18)}
+	for i, dst := range map[int]any{8: &j.Header, 9: &j.Mapping, 10: &j.Options} {
+		if err := json.Unmarshal([]byte(st.ColumnText(i)), dst); err != nil {
+			return j, fmt.Errorf("import job %s: %w", j.ID, err)
+		}
+	}
+	j.CreatedAt, _ = store.ParseTime(st.ColumnText(19))
+	if v := st.ColumnText(20); v != "" {
+		j.FinishedAt, _ = store.ParseTime(v)
+	}
+	return j, nil
+}
+
+func (im *Imports) save(conn *sqlite.Conn, j Job, insert bool) error {
+	h, _ := json.Marshal(j.Header)
+	m, _ := json.Marshal(j.Mapping)
+	o, _ := json.Marshal(j.Options)
+	q := `UPDATE import_jobs SET mapping = ?, options = ? WHERE id = ?`
+	args := []any{string(m), string(o), j.ID}
+	if insert {
+		q = `INSERT INTO import_jobs (id, user_id, workspace_id, file_name, file_path, format, encoding, delimiter, header, mapping, options, status, total_rows, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		args = []any{j.ID, j.UserID, j.WorkspaceID, j.FileName, j.FilePath, j.Format, j.Encoding, j.Delimiter, string(h), string(m), string(o), j.Status, j.Total, store.FormatTime(j.CreatedAt)}
+	}
+	if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args}); err != nil {
+		return fmt.Errorf("save import job: %w", err)
+	}
+	return nil
+}
+
+// Get returns the actor's job id in workspace wsID; anyone else's is NotFound.
+func (im *Imports) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Job, error) {
+	var j Job
+	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		j, err = getJob(conn, actor, wsID, id)
+		return err
+	})
+	return j, err
+}
+
+func getJob(conn *sqlite.Conn, actor auth.Actor, wsID, id string) (Job, error) {
+	var j Job
+	found := false
+	err := sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ? AND user_id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id, actor.UserID, wsID}, ResultFunc: func(st *sqlite.Stmt) error {
+			var err error
+			j, err = scanJob(st)
+			found = true
+			return err
+		}})
+	if err != nil {
+		return j, err
+	}
+	if !found {
+		return j, errs.NotFoundf("no such import")
+	}
+	return j, nil
+}
+
+// List returns the actor's recent imports into wsID, newest first.
+func (im *Imports) List(ctx context.Context, actor auth.Actor, wsID string, n int) ([]Job, error) {
+	var out []Job
+	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE user_id = ? AND workspace_id = ? ORDER BY created_at DESC LIMIT ?`,
+			&sqlitex.ExecOptions{Args: []any{actor.UserID, wsID, n}, ResultFunc: func(st *sqlite.Stmt) error {
+				j, err := scanJob(st)
+				out = append(out, j)
+				return err
+			}})
+	})
+	return out, err
+}
+
+// Plan sets a draft job's mapping and options, checking each: the mapping
+// has one known target per column, custom fields and lists are the
+// workspace's, the duplicate actions are known.
+func (im *Imports) Plan(ctx context.Context, actor auth.Actor, wsID, id string, m csvio.Mapping, opt Options) (Job, error) {
+	fields, err := im.contacts.Fields(ctx, actor, wsID)
+	if err != nil {
+		return Job{}, err
+	}
+	var j Job
+	err = im.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if j, err = getJob(conn, actor, wsID, id); err != nil {
+			return err
+		}
+		if j.Status != Draft {
+			return errs.New(errs.Conflict, "This import has already started.")
+		}
+		fe := errs.Fields{}
+		if j.Format == "csv" {
+			if len(m) != len(j.Header) {
+				return errs.Fields{"mapping": "Map every column of the file."}.Err()
+			}
+			known := map[string]bool{}
+			for _, k := range csvio.Kinds {
+				known[k.Kind] = true
+			}
+			ids := map[string]bool{}
+			for _, f := range fields {
+				ids[f.ID] = true
+			}
+			for i, t := range m {
+				key := fmt.Sprintf("col%d", i)
+				switch {
+				case !known[t.Kind]:
+					fe.Add(key, "Choose what this column holds.")
+				case t.Kind == csvio.Custom && !ids[t.FieldID]:
+					fe.Add(key, "Choose a custom field of this workspace.")
+				case t.Slot < 0 || t.Slot > 20:
+					fe.Add(key, "Choose an email or phone number from 1 to 20.")
+				}
+			}
+			j.Mapping = m
+		}
+		if opt.OnDuplicate == "" {
+			opt.OnDuplicate = contact.DupSkip
+		}
+		if !opt.OnDuplicate.Valid() {
+			fe.Add("on_duplicate", "Choose skip, create or merge.")
+		}
+		for row, a := range opt.RowActions {
+			if _, err := strconv.Atoi(row); err != nil || !a.Valid() {
+				fe.Add("row_actions", "Choose skip, create or merge for each duplicate row.")
+				break
+			}
+		}
+		if err := fe.Err(); err != nil {
+			return err
+		}
+		if err := checkLists(conn, wsID, opt); err != nil {
+			return err
+		}
+		j.Options = opt
+		return im.save(conn, j, false)
+	})
+	return j, err
+}
+
+// checkLists checks the options' stage and tags belong to wsID.
+func checkLists(conn *sqlite.Conn, wsID string, opt Options) error {
+	want := map[string]string{}
+	if opt.StageID != "" {
+		want[opt.StageID] = "stage"
+	}
+	for _, t := range opt.TagIDs {
+		want[t] = "tag"
+	}
+	for id, kind := range want {
+		ok := false
+		if err := sqlitex.Execute(conn, `SELECT 1 FROM lists WHERE id = ? AND workspace_id = ? AND kind = ?`, &sqlitex.ExecOptions{
+			Args: []any{id, wsID, kind}, ResultFunc: func(*sqlite.Stmt) error { ok = true; return nil }}); err != nil {
+			return err
+		}
+		if !ok {
+			if kind == "stage" {
+				return errs.Fields{"stage_id": "Choose a stage of this workspace."}.Err()
+			}
+			return errs.Fields{"tag_ids": "Choose tags of this workspace."}.Err()
+		}
+	}
+	return nil
+}
+
+// Start queues a draft job; the caller runs it (Run) in the background.
+func (im *Imports) Start(ctx context.Context, actor auth.Actor, wsID, id string) error {
+	return im.db.Write(ctx, func(conn *sqlite.Conn) error {
+		j, err := getJob(conn, actor, wsID, id)
+		if err != nil {
+			return err
+		}
+		if j.Status != Draft {
+			return errs.New(errs.Conflict, "This import has already started.")
+		}
+		return sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'queued' WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}})
+	})
+}
+
+// ErrTaken means another runner holds the job.
+var ErrTaken = errors.New("import job is being run elsewhere")
+
+// claim marks job id running for this runner when it is queued, or running
+// with a runner that stopped beating.
+func (im *Imports) claim(ctx context.Context, id string) (Job, error) {
+	var j Job
+	now := time.Now()
+	err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'running', heartbeat_at = ?
+			WHERE id = ? AND (status = 'queued' OR (status = 'running' AND coalesce(heartbeat_at, '') < ?))`,
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), id, store.FormatTime(now.Add(-staleAfter))}}); err != nil {
+			return err
+		}
+		if conn.Changes() == 0 {
+			return ErrTaken
+		}
+		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+			var err error
+			j, err = scanJob(st)
+			return err
+		}})
+	})
+	return j, err
+}
+
+// Run imports job id from where it stopped (its next_row) to the end, in
+// batches of BatchRows: each batch, its progress and its error rows commit
+// in one transaction, so a crash or kill -9 leaves only whole rows and an
+// exact count, and a second Run resumes. It finishes with one audit row
+// holding the counts.
+func (im *Imports) Run(ctx context.Context, id string) error {
+	j, err := im.claim(ctx, id)
+	if err != nil {
+		return err
+	}
+	actor := auth.Actor{UserID: j.UserID}
+	fields, err := im.contacts.Fields(ctx, actor, j.WorkspaceID)
+	if err != nil {
+		return im.fail(j, err)
+	}
+	byID := map[string]contact.FieldDef{}
+	for _, f := range fields {
+		byID[f.ID] = f
+	}
+	region, err := im.region(ctx, j.WorkspaceID)
+	if err != nil {
+		return im.fail(j, err)
+	}
+	src, closeSrc, err := im.open(&j, region, byID, false)
+	if err != nil {
+		return im.fail(j, err)
+	}
+	defer closeSrc()
+	for skipped := 0; skipped < j.Next; skipped++ { // resume: pass the rows already done
+		if _, err := src.Next(); err != nil {
+			return im.fail(j, fmt.Errorf("resume at row %d: %w", j.Next, err))
+		}
+	}
+	opt := contact.ImportOptions{Source: j.FileName, StageID: j.Options.StageID, TagIDs: j.Options.TagIDs, OnDuplicate: j.Options.OnDuplicate}
+	var lists []string
+	for {
+		rows, bad, consumed, eof, err := readBatch(src, j.Options)
+		if err != nil {
+			return im.fail(j, err)
+		}
+		if consumed > 0 {
+			from := j.Next
+			res, err := im.contacts.Import(ctx, actor, j.WorkspaceID, opt, rows, func(conn *sqlite.Conn, r contact.ImportResult) error {
+				return im.commitBatch(conn, j.ID, from, consumed, r, bad)
+			})
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err() // stopped: the job resumes from its last whole batch
+				}
+				return im.fail(j, err)
+			}
+			lists = append(lists, res.ListsMade...)
+			j.Next += consumed
+			j.Created += res.Created
+			j.Merged += res.Merged
+			j.Skipped += res.Skipped
+			j.Failed += len(bad) + len(res.Failed)
+			if im.Progress != nil {
+				im.Progress(j)
+			}
+		}
+		if eof {
+			break
+		}
+	}
+	return im.finish(ctx, j, lists)
+}
+
+// rowError is a report line.
+type rowError struct {
+	row            int
+	column, reason string
+}
+
+// readBatch reads up to BatchRows rows: the good ones to import and the
+// bad ones for the report.
+func readBatch(src csvio.Source, o Options) (rows []contact.ImportRow, bad []rowError, consumed int, eof bool, err error) {
+	for consumed < BatchRows {
+		it, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return rows, bad, consumed, true, nil
+		}
+		if err != nil {
+			return nil, nil, 0, false, err
+		}
+		consumed++
+		if len(it.Errs) > 0 {
+			for _, e := range it.Errs {
+				bad = append(bad, rowError{it.Row, e.Column, e.Reason})
+			}
+			continue
+		}
+		rows = append(rows, contact.ImportRow{Row: it.Row, Fields: it.Entry.Fields, Stage: it.Entry.Stage, Tags: it.Entry.Tags, Note: it.Entry.Note,
+			Action: o.RowActions[strconv.Itoa(it.Row)]})
+	}
+	return rows, bad, consumed, false, nil
+}
+
+// commitBatch records a batch's progress inside its transaction. The
+// next_row guard makes a second runner's overlapping batch fail whole.
+func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int, r contact.ImportResult, bad []rowError) error {
+	for _, f := range r.Failed {
+		bad = append(bad, rowError{f.Row, f.Column, f.Reason})
+	}
+	failedRows := map[int]bool{}
+	for _, b := range bad {
+		failedRows[b.row] = true
+		if err := sqlitex.Execute(conn, `INSERT INTO import_errors (job_id, row, column_name, reason) VALUES (?, ?, ?, ?)`,
+			&sqlitex.ExecOptions{Args: []any{id, b.row, b.column, b.reason}}); err != nil {
+			return fmt.Errorf("error report: %w", err)
+		}
+	}
+	if err := sqlitex.Execute(conn, `UPDATE import_jobs SET next_row = next_row + ?, created = created + ?, merged = merged + ?, skipped = skipped + ?,
+		failed = failed + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running'`,
+		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from}}); err != nil {
+		return fmt.Errorf("import progress: %w", err)
+	}
+	if conn.Changes() == 0 {
+		return ErrTaken
+	}
+	return nil
+}
+
+func (im *Imports) finish(ctx context.Context, j Job, lists []string) error {
+	return im.db.Write(context.WithoutCancel(ctx), func(conn *sqlite.Conn) error {
+		var created, merged, skipped, failed int
+		if err := sqlitex.Execute(conn, `SELECT created, merged, skipped, failed FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{j.ID},
+			ResultFunc: func(st *sqlite.Stmt) error {
+				created, merged, skipped, failed = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3)
+				return nil
+			}}); err != nil {
+			return err
+		}
+		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'done', finished_at = ? WHERE id = ?`,
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now()), j.ID}}); err != nil {
+			return err
+		}
+		os.Remove(j.FilePath) // the rows are in the database and the report; the upload goes
+		return audit.Record(conn, auth.Actor{UserID: j.UserID}.Audit("contact.import", "import_job", j.ID, map[string]any{
+			"workspace_id": j.WorkspaceID, "file": j.FileName, "rows": j.Total, "created": created, "merged": merged,
+			"skipped": skipped, "failed": failed, "lists_made": lists}))
+	})
+}
+
+// fail marks the job failed with err's message.
+func (im *Imports) fail(j Job, err error) error {
+	im.log.Error("import failed", "job", j.ID, "err", err)
+	_ = im.db.Write(context.Background(), func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'failed', detail = ?, finished_at = ? WHERE id = ?`,
+			&sqlitex.ExecOptions{Args: []any{errs.As(err).Message, store.FormatTime(time.Now()), j.ID}})
+	})
+	return err
+}
+
+func (im *Imports) region(ctx context.Context, wsID string) (string, error) {
+	var region string
+	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		region, err = workspace.PhoneRegion(conn, wsID)
+		return err
+	})
+	return region, err
+}
+
+// Resume runs every job left queued, or running by a runner that stopped
+// beating (crm-web restarted mid-import), one after another.
+func (im *Imports) Resume(ctx context.Context) {
+	var ids []string
+	_ = im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT id FROM import_jobs WHERE status IN ('queued', 'running') ORDER BY created_at`,
+			&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
+	})
+	for _, id := range ids {
+		if err := im.Run(ctx, id); err != nil && !errors.Is(err, ErrTaken) {
+			im.log.Warn("resume import", "job", id, "err", err)
+		}
+	}
+}
+
+// WriteErrors writes job id's error report as CSV: row, column, reason.
+func (im *Imports) WriteErrors(ctx context.Context, actor auth.Actor, wsID, id string, w io.Writer) error {
+	return im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if _, err := getJob(conn, actor, wsID, id); err != nil {
+			return err
+		}
+		cw := csv.NewWriter(w)
+		cw.Write([]string{"Row", "Column", "Reason"})
+		err := sqlitex.Execute(conn, `SELECT row, column_name, reason FROM import_errors WHERE job_id = ? ORDER BY row, rowid`, &sqlitex.ExecOptions{
+			Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+				return cw.Write([]string{strconv.Itoa(st.ColumnInt(0)), csvio.Neutralize(st.ColumnText(1)), csvio.Neutralize(st.ColumnText(2))})
+			}})
+		if err != nil {
+			return err
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}

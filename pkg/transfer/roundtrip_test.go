@@ -1,0 +1,138 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+// fill makes contacts with every kind of field in ws.
+func fill(t *testing.T, app *apptest.App, u *apptest.User, wsID string) []contact.FieldDef {
+	t.Helper()
+	ctx := context.Background()
+	var defs []contact.FieldDef
+	for _, d := range []contact.FieldDef{{Name: "Loan Amount", Type: "number"}, {Name: "Source", Type: "dropdown", Options: []string{"Zillow", "Referral"}}, {Name: "Closed On", Type: "date"}} {
+		fd, err := app.Contacts.CreateField(ctx, u.Actor, wsID, d, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defs = append(defs, fd)
+	}
+	stages, _ := app.Lists.All(ctx, u.Actor, wsID, list.Stage)
+	tag1, _ := app.Lists.Create(ctx, u.Actor, wsID, list.Tag, "VIP")
+	tag2, _ := app.Lists.Create(ctx, u.Actor, wsID, list.Tag, "Past Client")
+	b := &contact.Birthday{Month: 2, Day: 29, Year: 1988}
+	c, err := app.Contacts.Create(ctx, u.Actor, wsID, contact.Fields{
+		FirstName: ptr("Linh"), LastName: ptr("Trần"), Company: ptr("=cmd|' /C calc'!A0"),
+		Emails:  &[]contact.EmailInput{{Address: "linh@example.com", Label: "Work", Primary: true}, {Address: "linh.home@example.com", Label: "Home"}},
+		Phones:  &[]contact.PhoneInput{{Number: "+1 808 555 0100", Label: "HI Mobile", Primary: true}, {Number: "+1 415 555 0199", Label: "CA Office"}},
+		StageID: &stages[1].ID, Birthday: &b, MaritalStatus: ptr("Married"), Children: ptr("2"), Pets: ptr("Dog, Mochi"),
+		ReferredBy: ptr("Monalisa"), FileNotes: ptr("Rate lock, \"30-yr\"\nsecond line"), DoNotContact: ptr(true),
+		Custom: map[string]string{defs[0].ID: "450000", defs[1].ID: "Zillow", defs[2].ID: "2026-03-01"},
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range []string{tag1.ID, tag2.ID} {
+		if err := app.Contacts.SetTag(ctx, u.Actor, wsID, c.ID, tg, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b2 := &contact.Birthday{Month: 12, Day: 1}
+	if _, err := app.Contacts.Create(ctx, u.Actor, wsID, contact.Fields{FirstName: ptr("Kai"), Birthday: &b2,
+		Phones: &[]contact.PhoneInput{{Number: "808-555-0142", Label: "Mobile"}}}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Contacts.Create(ctx, u.Actor, wsID, contact.Fields{Company: ptr("Aloha Homes"), Emails: &[]contact.EmailInput{{Address: "office@aloha.example"}}}, false); err != nil {
+		t.Fatal(err)
+	}
+	return defs
+}
+
+// canon exports ws with every column but Created and Last Contact (which
+// a copy cannot keep), custom fields by name, rows sorted.
+func canon(t *testing.T, app *apptest.App, x *transfer.Exports, u *apptest.User, wsID string) string {
+	t.Helper()
+	fields, _ := app.Contacts.Fields(context.Background(), u.Actor, wsID)
+	var cols []string
+	for _, c := range transfer.AllColumns(fields) {
+		if c != "created" && c != "last_contact" {
+			cols = append(cols, c)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := x.CSV(context.Background(), u.Actor, wsID, nil, cols, false, time.UTC, &buf); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range recs[1:] {
+		lines = append(lines, strings.Join(r, "|"))
+	}
+	slicesSort(lines)
+	return strings.Join(recs[0], "|") + "\n" + strings.Join(lines, "\n")
+}
+
+func TestRoundTripCSV(t *testing.T) {
+	ctx := context.Background()
+	app := apptest.New(t, apptest.Options{})
+	u := app.NewUser("Andy")
+	src := u.Workspace("Loan Factory")
+	fill(t, app, u, src.ID)
+	x := transfer.NewExports(app.Contacts, app.Workspaces)
+	var file bytes.Buffer
+	fields, _ := app.Contacts.Fields(ctx, u.Actor, src.ID)
+	n, err := x.CSV(ctx, u.Actor, src.ID, nil, transfer.AllColumns(fields), true, time.UTC, &file)
+	if err != nil || n != 3 {
+		t.Fatalf("export: %d rows, %v", n, err)
+	}
+	if !strings.Contains(file.String(), `'=cmd|`) || !strings.Contains(file.String(), "+1 808-555-0100") {
+		t.Fatalf("a formula cell is not neutralized or a phone was mangled:\n%s", file.String())
+	}
+	// The same user's empty workspace, with the same custom fields (by name).
+	dst := u.Workspace("Copy")
+	for _, d := range fields {
+		d.ID = ""
+		if _, err := app.Contacts.CreateField(ctx, u.Actor, dst.ID, d, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	im := transfer.NewImports(app.DB, app.Contacts, filepath.Join(t.TempDir(), "imports"), slog.New(slog.DiscardHandler))
+	j, err := im.Upload(ctx, u.Actor, dst.ID, "loan-factory.csv", bytes.NewReader(file.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Encoding != "UTF-8 with BOM" || j.Total != 3 {
+		t.Fatalf("detected %s, %d rows", j.Encoding, j.Total)
+	}
+	if err := im.Start(ctx, u.Actor, dst.ID, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Run(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	j, _ = im.Get(ctx, u.Actor, dst.ID, j.ID)
+	if j.Status != transfer.Done || j.Created != 3 || j.Failed != 0 {
+		t.Fatalf("job %+v", j)
+	}
+	got, want := canon(t, app, x, u, dst.ID), canon(t, app, x, u, src.ID)
+	// Custom columns are headed by field name, so the two compare.
+	if got != want {
+		t.Fatalf("round trip differs:\nwant %s\ngot  %s", want, got)
+	}
+}
