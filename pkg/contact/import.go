@@ -473,3 +473,10 @@ func (s *Store) DuplicatesOf(ctx context.Context, actor auth.Actor, wsID string,
 	})
 	return out, err
 }
+
+// Validate checks f as an import or a form would (region reads phones
+// without a country code), without touching the database.
+func Validate(f Fields, region string) error {
+	_, err := check(&f, region)
+	return err
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	perrs "github.com/pi-crm/pi-crm/pkg/errs"
 )
 
 // Kinds of Target.
@@ -220,6 +221,8 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 	emails, phones := map[int][]item{}, map[int][]item{}
 	emailLabels, phoneLabels := map[int]string{}, map[int]string{}
 	var extraEmails, extraPhones []item
+	cols := map[string]string{} // store field key -> the column it came from
+	var emailCols, phoneCols []string
 	set := func(p **string, v string) {
 		if v != "" {
 			*p = &v
@@ -230,6 +233,9 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			continue
 		}
 		t := m[i]
+		if key, ok := fieldKey[t.Kind]; ok {
+			cols[key] = col(i)
+		}
 		switch t.Kind {
 		case FirstName:
 			set(&e.Fields.FirstName, v)
@@ -268,6 +274,9 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 		case Tags:
 			e.Tags = append(e.Tags, splitTags(v)...)
 		case Birthday:
+			if noDate(v) {
+				continue
+			}
 			b, ok := ParseBirthday(v)
 			if !ok {
 				errs = append(errs, CellError{col(i), fmt.Sprintf("%q is not a date such as 1985-03-14, 03/14/1985 or --03-14", v)})
@@ -323,7 +332,8 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 		}
 		if !seenE[norm] {
 			seenE[norm] = true
-			ems = append(ems, contact.EmailInput{Address: addr, Label: label, Primary: len(ems) == 0})
+			ems = append(ems, contact.EmailInput{Address: addr, Label: clip(label, maxLabel), Primary: len(ems) == 0})
+			emailCols = append(emailCols, it.column)
 		}
 	}
 	for _, s := range sortedSlots(emails) {
@@ -344,7 +354,8 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 		}
 		if !seenP[e164] {
 			seenP[e164] = true
-			phs = append(phs, contact.PhoneInput{Number: e164, Label: label, Primary: len(phs) == 0})
+			phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(label, maxLabel), Primary: len(phs) == 0})
+			phoneCols = append(phoneCols, it.column)
 		}
 	}
 	for _, s := range sortedSlots(phones) {
@@ -364,16 +375,77 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(errs) == 0 {
 		errs = append(errs, CellError{Reason: "the row has no name, company, email or phone"})
 	}
-	for _, p := range []struct {
-		col string
-		v   *string
-		max int
-	}{{"first name", e.Fields.FirstName, contact.MaxText}, {"last name", e.Fields.LastName, contact.MaxText}, {"company", e.Fields.Company, contact.MaxText}, {"loan file notes", e.Fields.FileNotes, contact.MaxNotes}} {
-		if p.v != nil && len(*p.v) > p.max {
-			errs = append(errs, CellError{p.col, fmt.Sprintf("longer than %d characters", p.max)})
-		}
+	if len(errs) == 0 {
+		errs = storeProblems(e.Fields, region, func(key string) string {
+			if c, ok := cols[key]; ok {
+				return c
+			}
+			if i, ok := itemIndex(key, "emails["); ok && i < len(emailCols) {
+				return emailCols[i]
+			}
+			if i, ok := itemIndex(key, "phones["); ok && i < len(phoneCols) {
+				return phoneCols[i]
+			}
+			return key
+		})
 	}
 	return e, errs
+}
+
+// fieldKey maps a target kind to the store's field name in its errors.
+var fieldKey = map[string]string{
+	FirstName: "first_name", LastName: "last_name", FullName: "first_name", Company: "company", Birthday: "birthday",
+	FileNotes: "file_notes", MaritalStatus: "marital_status", Children: "children", Pets: "pets", ReferredBy: "referred_by",
+}
+
+// maxLabel is the store's limit on an email or phone label; longer labels
+// (a long iPhone custom label) are cut rather than failing the row.
+const maxLabel = 40
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return strings.TrimSpace(string(r[:n]))
+}
+
+// itemIndex reads i from "emails[i]...".
+func itemIndex(key, prefix string) (int, bool) {
+	rest, ok := strings.CutPrefix(key, prefix)
+	if !ok {
+		return 0, false
+	}
+	end := strings.IndexByte(rest, ']')
+	if end < 0 {
+		return 0, false
+	}
+	i, err := strconv.Atoi(rest[:end])
+	return i, err == nil
+}
+
+// storeProblems runs the store's own checks on f, so that a row without a
+// reported problem is one the import accepts: every row either lands or is
+// in the error report. column names the column of a store field.
+func storeProblems(f contact.Fields, region string, column func(string) string) []CellError {
+	err := contact.Validate(f, region)
+	if err == nil {
+		return nil
+	}
+	fields := perrs.As(err).Fields
+	if len(fields) == 0 {
+		return []CellError{{Reason: perrs.As(err).Message}}
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]CellError, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, CellError{Column: column(k), Reason: fields[k]})
+	}
+	return out
 }
 
 func sortedSlots[T any](m map[int]T) []int {
@@ -463,6 +535,15 @@ func parseBool(v string) (bool, bool) {
 		return false, true
 	}
 	return false, false
+}
+
+// noDate is how Outlook writes an empty date.
+func noDate(v string) bool {
+	switch v {
+	case "0/0/00", "0/0/0000", "00/00/0000", "00/00/00", "0000-00-00":
+		return true
+	}
+	return false
 }
 
 var birthdayLayouts = []string{"2006-01-02", "01/02/2006", "1/2/2006", "2006/01/02", "January 2, 2006", "Jan 2, 2006", "2 January 2006", "02.01.2006", "20060102"}

@@ -138,7 +138,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		}
 		if !seen[norm] {
 			seen[norm] = true
-			ems = append(ems, contact.EmailInput{Address: addr, Label: vLabel(f, labels), Primary: len(ems) == 0})
+			ems = append(ems, contact.EmailInput{Address: addr, Label: clip(vLabel(f, labels), maxLabel), Primary: len(ems) == 0})
 		}
 	}
 	var phs []contact.PhoneInput
@@ -151,7 +151,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		}
 		if !seen[e164] {
 			seen[e164] = true
-			phs = append(phs, contact.PhoneInput{Number: e164, Label: vLabel(f, labels), Primary: len(phs) == 0})
+			phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(vLabel(f, labels), maxLabel), Primary: len(phs) == 0})
 		}
 	}
 	if len(ems) > 0 {
@@ -162,6 +162,21 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 	}
 	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(it.Errs) == 0 {
 		it.Errs = append(it.Errs, CellError{Reason: "the card has no name, organization, email or phone"})
+	}
+	if len(it.Errs) == 0 {
+		it.Errs = storeProblems(e.Fields, region, func(key string) string {
+			switch {
+			case strings.HasPrefix(key, "emails"):
+				return "EMAIL"
+			case strings.HasPrefix(key, "phones"):
+				return "TEL"
+			case key == "company":
+				return "ORG"
+			case key == "birthday":
+				return "BDAY"
+			}
+			return "N"
+		})
 	}
 	return it
 }
@@ -186,7 +201,7 @@ func vLabel(f *vcard.Field, labels map[string]string) string {
 	}
 	for _, t := range f.Params.Types() {
 		switch t {
-		case "internet", "pref", "voice", "x400":
+		case "", "internet", "pref", "voice", "x400":
 		case "cell":
 			return "Mobile"
 		case "iphone":

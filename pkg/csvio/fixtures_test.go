@@ -1,0 +1,226 @@
+package csvio
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+// got is a mapped row in a form easy to compare.
+type got struct {
+	first, last, company, birthday, note string
+	emails, phones, tags                 []string
+	errs                                 []string
+}
+
+func summarize(it Item) got {
+	g := got{note: it.Entry.Note, tags: it.Entry.Tags}
+	f := it.Entry.Fields
+	if f.FirstName != nil {
+		g.first = *f.FirstName
+	}
+	if f.LastName != nil {
+		g.last = *f.LastName
+	}
+	if f.Company != nil {
+		g.company = *f.Company
+	}
+	if f.Birthday != nil && *f.Birthday != nil {
+		b := *f.Birthday
+		g.birthday = fmt.Sprintf("%d-%02d-%02d", b.Year, b.Month, b.Day)
+	}
+	if f.Emails != nil {
+		for _, e := range *f.Emails {
+			g.emails = append(g.emails, fmt.Sprintf("%s/%s/%v", e.Address, e.Label, e.Primary))
+		}
+	}
+	if f.Phones != nil {
+		for _, p := range *f.Phones {
+			g.phones = append(g.phones, fmt.Sprintf("%s/%s/%v", p.Number, p.Label, p.Primary))
+		}
+	}
+	for _, e := range it.Errs {
+		g.errs = append(g.errs, e.Error())
+	}
+	return g
+}
+
+func readAll(t *testing.T, src Source) []got {
+	t.Helper()
+	var out []got
+	for {
+		it, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, summarize(it))
+	}
+}
+
+func openCSV(t *testing.T, name string) (*CSVSource, *Reader) {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	r, err := NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &CSVSource{R: r, Mapping: Guess(r.Header, nil), Region: "US"}, r
+}
+
+func join(s []string) string { return strings.Join(s, " | ") }
+
+func check(t *testing.T, rows []got, i int, field, gotV, want string) {
+	t.Helper()
+	if gotV != want {
+		t.Errorf("row %d %s = %q, want %q", i+1, field, gotV, want)
+	}
+}
+
+func TestGoogleContactsCSV(t *testing.T) {
+	src, r := openCSV(t, "google.csv")
+	if r.Encoding != UTF8 || r.Delimiter != ',' {
+		t.Fatalf("detected %s %q", r.Encoding, r.Delimiter)
+	}
+	rows := readAll(t, src)
+	if len(rows) != 4 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "Linh Tran")
+	check(t, rows, 0, "company", rows[0].company, "Loan Factory")
+	check(t, rows, 0, "emails", join(rows[0].emails), "linh@loanfactory.example/Work/true | linh.tran@example.com/Home/false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550100/Mobile/true | +14155550199/Work/false | +14155550198/Work/false")
+	check(t, rows, 0, "birthday", rows[0].birthday, "1985-03-14")
+	check(t, rows, 0, "tags", join(rows[0].tags), "VIP")
+	check(t, rows, 0, "note", rows[0].note, "Met at the open house.\nPrefers text.")
+	check(t, rows, 1, "birthday", rows[1].birthday, "0-12-01")
+	check(t, rows, 2, "company", rows[2].company, "Aloha Homes")
+	check(t, rows, 2, "tags", join(rows[2].tags), "Brokers")
+	if len(rows[3].errs) != 1 || !strings.HasPrefix(rows[3].errs[0], "E-mail 1 - Value: \"not-an-email\"") {
+		t.Errorf("row 4 errors %v", rows[3].errs)
+	}
+}
+
+func TestGoogleLegacyCSV(t *testing.T) {
+	src, _ := openCSV(t, "google-legacy.csv")
+	rows := readAll(t, src)
+	if len(rows) != 1 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "Mai Nguyen")
+	check(t, rows, 0, "company", rows[0].company, "RateReady")
+	check(t, rows, 0, "emails", join(rows[0].emails), "mai@example.com/Home/true")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550111/Mobile/true | +18085550112/Work/false")
+	check(t, rows, 0, "tags", join(rows[0].tags), "Past Client")
+}
+
+func TestOutlookCSVInWindows1252(t *testing.T) {
+	src, r := openCSV(t, "outlook-1252.csv")
+	if r.Encoding != Windows1252 {
+		t.Fatalf("encoding %s", r.Encoding)
+	}
+	rows := readAll(t, src)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "José Müller")
+	check(t, rows, 0, "company", rows[0].company, "Café Pacífico")
+	check(t, rows, 0, "emails", join(rows[0].emails), "jose@example.com//true | jose.m@example.com//false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550124/Work/true | +18085550123/Mobile/false")
+	check(t, rows, 0, "birthday", rows[0].birthday, "1980-03-14")
+	check(t, rows, 0, "tags", join(rows[0].tags), "VIP | Coldwell Banker")
+	check(t, rows, 0, "note", rows[0].note, "Señor — prefers email")
+	if len(rows[1].errs) != 0 || rows[1].birthday != "" {
+		t.Errorf("Outlook's empty birthday 0/0/00: %v %q", rows[1].errs, rows[1].birthday)
+	}
+}
+
+func TestMessyCSV(t *testing.T) {
+	src, r := openCSV(t, "messy.csv")
+	if r.Encoding != UTF8BOM || r.Delimiter != ';' {
+		t.Fatalf("detected %s %q", r.Encoding, r.Delimiter)
+	}
+	if join(r.Header) != "Name | Email | Email (2) | Phone | Notes" {
+		t.Fatalf("header %v", r.Header)
+	}
+	rows := readAll(t, src)
+	if len(rows) != 3 { // blank lines and the all-empty row are skipped
+		t.Fatalf("%d rows: %+v", len(rows), rows)
+	}
+	check(t, rows, 0, "name", rows[0].first+"/"+rows[0].last, "Linh/Tran")
+	check(t, rows, 0, "emails", join(rows[0].emails), "linh@example.com//true") // the same address twice, once
+	check(t, rows, 0, "note", rows[0].note, "line one\nline two; with semicolon")
+	check(t, rows, 1, "name", rows[1].first+"/"+rows[1].last, "Kai/Kealoha") // a ragged row
+	check(t, rows, 2, "emails", join(rows[2].emails), "pele@example.com//true | pele.work@example.com//false")
+}
+
+func TestExcelUTF16TabText(t *testing.T) {
+	src, r := openCSV(t, "excel-utf16.txt")
+	if r.Encoding != UTF16LE || r.Delimiter != '\t' {
+		t.Fatalf("detected %s %q", r.Encoding, r.Delimiter)
+	}
+	rows := readAll(t, src)
+	if len(rows) != 1 || rows[0].first+" "+rows[0].last != "Zoë Đặng" || join(rows[0].phones) != "+18085550131/Mobile/true" {
+		t.Fatalf("%+v", rows)
+	}
+}
+
+func openVCard(t *testing.T, name string) Source {
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return &VCardSource{R: NewVCardReader(f), Region: "US"}
+}
+
+func TestIPhoneVCard(t *testing.T) {
+	rows := readAll(t, openVCard(t, "iphone.vcf"))
+	if len(rows) != 3 {
+		t.Fatalf("%d cards", len(rows))
+	}
+	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "Pele Akana")
+	check(t, rows, 0, "company", rows[0].company, "Coldwell Banker")
+	check(t, rows, 0, "emails", join(rows[0].emails), "pele@example.com/Other/true | pele@cb.example/Work/false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550150/Mobile/true | +18085550151/Open house line/false")
+	check(t, rows, 0, "birthday", rows[0].birthday, "1979-10-02")
+	check(t, rows, 0, "note", rows[0].note, "Listing agent for 12 Kahala Ave.\nCall after 3pm.")
+	check(t, rows, 1, "birthday", rows[1].birthday, "0-12-01")
+	if len(rows[2].errs) != 1 || !strings.HasPrefix(rows[2].errs[0], "EMAIL:") {
+		t.Errorf("broken card: %v", rows[2].errs)
+	}
+}
+
+func TestGoogleVCard(t *testing.T) {
+	rows := readAll(t, openVCard(t, "google.vcf"))
+	if len(rows) != 2 {
+		t.Fatalf("%d cards", len(rows))
+	}
+	check(t, rows, 0, "emails", join(rows[0].emails), "mai@example.com/Home/true | mai@rateready.example/Work/false")
+	check(t, rows, 0, "tags", join(rows[0].tags), "Past Client")
+	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550160/Mobile/true")
+	check(t, rows, 1, "birthday", rows[1].birthday, "1992-02-29")
+}
+
+func TestNeutralize(t *testing.T) {
+	for in, want := range map[string]string{
+		"=SUM(A1)": "'=SUM(A1)", "+1 808 555 0100": "+1 808 555 0100", "+1 808-555-0100": "+1 808-555-0100", "-42": "-42",
+		"@cmd": "'@cmd", "+cmd|' /C calc'!A0": "'+cmd|' /C calc'!A0", "-2+3": "'-2+3", "\tx": "'\tx", "plain": "plain", "": "",
+	} {
+		if got := Neutralize(in); got != want {
+			t.Errorf("Neutralize(%q) = %q, want %q", in, got, want)
+		}
+		if got := unneutralize(Neutralize(in)); got != in {
+			t.Errorf("unneutralize(Neutralize(%q)) = %q", in, got)
+		}
+	}
+}
