@@ -22,6 +22,7 @@ CREATE TABLE import_jobs (
     failed       INTEGER NOT NULL DEFAULT 0,
     detail       TEXT NOT NULL DEFAULT '',
     heartbeat_at TEXT,
+    runner       TEXT NOT NULL DEFAULT '',  -- host:pid of the process running it
     created_at   TEXT NOT NULL,
     finished_at  TEXT
 ) STRICT;

@@ -48,6 +48,12 @@ commands:
   restore --from file [--identity FILE] [--stop] FILE
                                             restore the database; the old one is moved
                                             aside, never deleted
+  import FILE --workspace W [--user E] [--list L] [--tag T]... [--on-duplicate skip|create|merge]
+  import --resume JOB                       import contacts from CSV or vCard (.vcf); a killed
+                                            import resumes where its last batch ended
+  export --workspace W [--user E] [--format csv|vcard] [--columns default|all|k,k] [--bom] [-o FILE]
+  export --all DIR [--user E]               emergency export: a zip per user of every
+                                            workspace (CSV), templates and campaigns (JSON)
   litestream ARGS...                        run litestream with the S3 keys from the
                                             credentials (the litestream unit uses this)
   version                                   print the version and schema version
@@ -145,6 +151,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.apikeyCreate(ctx, args[2:])
 	case "demo":
 		return a.demo(ctx, args[1:])
+	case "import":
+		return a.importFile(ctx, args[1:])
+	case "export":
+		return a.exportContacts(ctx, args[1:])
 	case "backup":
 		if len(args) < 2 || args[1] != "snapshot" {
 			return usageError("backup: want snapshot")

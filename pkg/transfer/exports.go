@@ -123,7 +123,7 @@ func (x *Exports) All(ctx context.Context, actor auth.Actor, loc *time.Location,
 	// Templates and campaigns are written as JSON; until those features
 	// exist the lists are empty, so the layout of the export never changes.
 	for name, v := range map[string]any{"templates.json": []any{}, "campaigns.json": []any{}, "export.json": meta} {
-		f, err := zw.Create(name)
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now()})
 		if err != nil {
 			return total, err
 		}

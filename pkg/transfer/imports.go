@@ -444,19 +444,49 @@ func (im *Imports) Start(ctx context.Context, actor auth.Actor, wsID, id string)
 // ErrTaken means another runner holds the job.
 var ErrTaken = errors.New("import job is being run elsewhere")
 
+// runnerID names this process: host and pid.
+func runnerID() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+// runnerGone reports whether runner ("host:pid") was a process of this host
+// that no longer exists: a killed crmctl or a crashed crm-web.
+func runnerGone(runner string) bool {
+	host, pid, ok := strings.Cut(runner, ":")
+	me, _ := os.Hostname()
+	if !ok || host != me {
+		return false
+	}
+	if _, err := os.Stat("/proc/" + pid); err != nil {
+		return errors.Is(err, os.ErrNotExist)
+	}
+	return false
+}
+
 // claim marks job id running for this runner when it is queued, or running
-// with a runner that stopped beating.
+// with a runner that stopped beating or no longer exists.
 func (im *Imports) claim(ctx context.Context, id string) (Job, error) {
 	var j Job
 	now := time.Now()
 	err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'running', heartbeat_at = ?
-			WHERE id = ? AND (status = 'queued' OR (status = 'running' AND coalesce(heartbeat_at, '') < ?))`,
-			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), id, store.FormatTime(now.Add(-staleAfter))}}); err != nil {
+		var status, beat, runner string
+		if err := sqlitex.Execute(conn, `SELECT status, coalesce(heartbeat_at, ''), runner FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{
+			Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+				status, beat, runner = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)
+				return nil
+			}}); err != nil {
 			return err
 		}
-		if conn.Changes() == 0 {
+		switch {
+		case status == Queued:
+		case status == Running && (beat < store.FormatTime(now.Add(-staleAfter)) || runnerGone(runner)):
+		default:
 			return ErrTaken
+		}
+		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'running', heartbeat_at = ?, runner = ? WHERE id = ?`,
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), runnerID(), id}}); err != nil {
+			return err
 		}
 		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
 			var err error
@@ -566,7 +596,8 @@ func readBatch(src csvio.Source, o Options) (rows []contact.ImportRow, bad []row
 }
 
 // commitBatch records a batch's progress inside its transaction. The
-// next_row guard makes a second runner's overlapping batch fail whole.
+// runner and next_row guard makes a batch of a runner that lost the job
+// (another took it over) fail whole.
 func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int, r contact.ImportResult, bad []rowError) error {
 	for _, f := range r.Failed {
 		bad = append(bad, rowError{f.Row, f.Column, f.Reason})
@@ -580,8 +611,8 @@ func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int,
 		}
 	}
 	if err := sqlitex.Execute(conn, `UPDATE import_jobs SET next_row = next_row + ?, created = created + ?, merged = merged + ?, skipped = skipped + ?,
-		failed = failed + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running'`,
-		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from}}); err != nil {
+		failed = failed + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running' AND runner = ?`,
+		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from, runnerID()}}); err != nil {
 		return fmt.Errorf("import progress: %w", err)
 	}
 	if conn.Changes() == 0 {
@@ -664,4 +695,22 @@ func (im *Imports) WriteErrors(ctx context.Context, actor auth.Actor, wsID, id s
 		cw.Flush()
 		return cw.Error()
 	})
+}
+
+// GetAny returns job id whoever owns it: for the admin CLI only.
+func (im *Imports) GetAny(ctx context.Context, id string) (Job, error) {
+	var j Job
+	found := false
+	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+			var err error
+			j, err = scanJob(st)
+			found = true
+			return err
+		}})
+	})
+	if err == nil && !found {
+		err = errs.NotFoundf("no import job %s", id)
+	}
+	return j, err
 }

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// resolveWorkspace finds workspace w (an id or a name) of user (an email;
+// "" searches every user, and a name two users share is an error).
+func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor, workspace.Workspace, error) {
+	users, err := a.users.Users(ctx)
+	if err != nil {
+		return auth.Actor{}, workspace.Workspace{}, err
+	}
+	var found []struct {
+		actor auth.Actor
+		ws    workspace.Workspace
+	}
+	for _, u := range users {
+		if user != "" && !strings.EqualFold(u.Email, user) {
+			continue
+		}
+		actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "crmctl"}
+		spaces, err := a.spaces.List(ctx, actor)
+		if err != nil {
+			return auth.Actor{}, workspace.Workspace{}, err
+		}
+		for _, ws := range spaces {
+			if ws.ID == w || strings.EqualFold(ws.Name, w) {
+				found = append(found, struct {
+					actor auth.Actor
+					ws    workspace.Workspace
+				}{actor, ws})
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return auth.Actor{}, workspace.Workspace{}, fmt.Errorf("no workspace %q%s", w, map[bool]string{true: " of " + user}[user != ""])
+	case 1:
+		return found[0].actor, found[0].ws, nil
+	}
+	return auth.Actor{}, workspace.Workspace{}, usageError(fmt.Sprintf("%d users have a workspace %q: say whose with --user", len(found), w))
+}
+
+// importFile runs `crmctl import FILE --workspace W ...` or
+// `crmctl import --resume JOB`.
+func (a *app) importFile(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	ws := fs.String("workspace", "", "workspace name or id")
+	user := fs.String("user", "", "the workspace owner's email, when two users have that name")
+	stage := fs.String("list", "", "primary list (stage) for rows that name none")
+	var tags multiFlag
+	fs.Var(&tags, "tag", "tag for every contact (repeatable; made when missing)")
+	dup := fs.String("on-duplicate", "skip", "skip, create or merge rows that match a contact")
+	resume := fs.String("resume", "", "resume the import job with this id")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return usageError(err.Error())
+	}
+	im := transfer.NewImports(a.db, contact.NewStore(a.db), filepath.Join(a.cfg.DataDir, "imports"), daemon.NewLogger(a.cfg.LogLevel))
+	tty := isTerminal(a.stderr)
+	im.Progress = func(j transfer.Job) {
+		if tty {
+			fmt.Fprintf(a.stderr, "\r%s %3d%%  %d of %d rows", bar(j.Percent()), j.Percent(), j.Next, j.Total)
+		}
+	}
+	var id, wsID string
+	var actor auth.Actor
+	if *resume != "" {
+		id = *resume
+	} else {
+		if fs.NArg() != 1 || *ws == "" {
+			return usageError("import needs a FILE and --workspace")
+		}
+		action := contact.DupAction(*dup)
+		if !action.Valid() {
+			return usageError("--on-duplicate: want skip, create or merge")
+		}
+		var w workspace.Workspace
+		var err error
+		if actor, w, err = a.resolveWorkspace(ctx, *ws, *user); err != nil {
+			return err
+		}
+		wsID = w.ID
+		opt := transfer.Options{OnDuplicate: action}
+		lists := list.NewStore(a.db)
+		if *stage != "" {
+			if opt.StageID, err = findList(ctx, lists, actor, wsID, list.Stage, *stage, false); err != nil {
+				return err
+			}
+		}
+		for _, t := range tags {
+			id, err := findList(ctx, lists, actor, wsID, list.Tag, t, true)
+			if err != nil {
+				return err
+			}
+			opt.TagIDs = append(opt.TagIDs, id)
+		}
+		f, err := os.Open(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		j, err := im.Upload(ctx, actor, wsID, filepath.Base(fs.Arg(0)), f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if _, err := im.Plan(ctx, actor, wsID, j.ID, j.Mapping, opt); err != nil {
+			return err
+		}
+		if err := im.Start(ctx, actor, wsID, j.ID); err != nil {
+			return err
+		}
+		id = j.ID
+		fmt.Fprintf(a.stderr, "import %s: %s, %d rows (%s%s)\n", id, j.FileName, j.Total, j.Encoding, map[bool]string{true: ", " + j.Delimiter + "-separated"}[j.Delimiter != ""])
+	}
+	start := time.Now()
+	err := im.Run(ctx, id)
+	if tty {
+		fmt.Fprintln(a.stderr)
+	}
+	if errors.Is(err, transfer.ErrTaken) {
+		return fmt.Errorf("import %s is running in another process (or has finished)", id)
+	}
+	if err != nil {
+		return fmt.Errorf("import %s stopped: %w; resume it with crmctl import --resume %s", id, err, id)
+	}
+	j, err := im.GetAny(ctx, id)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "imported %s in %s: %d created, %d merged, %d skipped as duplicates, %d rows with errors\n",
+		j.FileName, time.Since(start).Round(time.Millisecond), j.Created, j.Merged, j.Skipped, j.Failed)
+	if j.Failed > 0 {
+		report := j.FileName + ".errors.csv"
+		f, err := os.Create(report)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := im.WriteErrors(ctx, auth.Actor{UserID: j.UserID}, j.WorkspaceID, j.ID, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "error report: %s\n", report)
+	}
+	return nil
+}
+
+// findList returns the id of the list of kind named name, making a
+// missing one when create (tags), else saying which exist.
+func findList(ctx context.Context, lists *list.Store, actor auth.Actor, wsID string, kind list.Kind, name string, create bool) (string, error) {
+	all, err := lists.All(ctx, actor, wsID, kind)
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, l := range all {
+		if strings.EqualFold(l.Name, name) {
+			return l.ID, nil
+		}
+		names = append(names, l.Name)
+	}
+	if create {
+		l, err := lists.Create(ctx, actor, wsID, kind, name)
+		return l.ID, err
+	}
+	return "", fmt.Errorf("no %s %q in this workspace; it has: %s", kind, name, strings.Join(names, ", "))
+}
+
+// reorder puts flags before positional arguments, so `import FILE --workspace W` parses.
+func reorder(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		if strings.HasPrefix(args[i], "-") {
+			flags = append(flags, args[i])
+			if !strings.Contains(args[i], "=") && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, args[i])
+	}
+	return append(flags, pos...)
+}
+
+func bar(pct int) string {
+	n := pct / 5
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", 20-n) + "]"
+}
+
+// exportContacts runs `crmctl export`.
+func (a *app) exportContacts(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	ws := fs.String("workspace", "", "workspace name or id")
+	user := fs.String("user", "", "the owner's email")
+	all := fs.String("all", "", "emergency export: write a zip of every workspace (of --user, or of every user) into this folder")
+	format := fs.String("format", "csv", "csv or vcard")
+	columns := fs.String("columns", "default", "default, all, or column keys separated by commas")
+	bom := fs.Bool("bom", false, "start the CSV with a UTF-8 byte-order mark (Excel)")
+	out := fs.String("o", "-", "output file; - for standard output")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return usageError(err.Error())
+	}
+	contacts := contact.NewStore(a.db)
+	x := transfer.NewExports(contacts, a.spaces)
+	if *all != "" {
+		return a.exportAll(ctx, x, *all, *user)
+	}
+	if *ws == "" {
+		return usageError("export needs --workspace, or --all DIR")
+	}
+	actor, w, err := a.resolveWorkspace(ctx, *ws, *user)
+	if err != nil {
+		return err
+	}
+	var dst io.Writer = a.stdout
+	if *out != "-" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		dst = f
+	}
+	start := time.Now()
+	var n int
+	switch *format {
+	case "vcard":
+		n, err = x.VCard(ctx, actor, w.ID, nil, dst)
+	case "csv":
+		var cols []string
+		switch *columns {
+		case "default":
+		case "all":
+			fields, err := contacts.Fields(ctx, actor, w.ID)
+			if err != nil {
+				return err
+			}
+			cols = transfer.AllColumns(fields)
+		default:
+			cols = strings.Split(*columns, ",")
+		}
+		n, err = x.CSV(ctx, actor, w.ID, nil, cols, *bom, zone(actor.TimeZone), dst)
+	default:
+		return usageError("--format: want csv or vcard")
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "exported %d contacts of %s in %s\n", n, w.Name, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (a *app) exportAll(ctx context.Context, x *transfer.Exports, dir, user string) error {
+	users, err := a.users.Users(ctx)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	done := 0
+	for _, u := range users {
+		if user != "" && !strings.EqualFold(u.Email, user) {
+			continue
+		}
+		actor := auth.Actor{UserID: u.ID, Email: u.Email, TimeZone: u.TimeZone, IP: "crmctl"}
+		name := filepath.Join(dir, fmt.Sprintf("pi-crm-export-%s-%s.zip", strings.NewReplacer("@", "_at_", "/", "_").Replace(u.Email), time.Now().Format("20060102-150405")))
+		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		n, err := x.All(ctx, actor, zone(u.TimeZone), f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(name)
+			return fmt.Errorf("export %s: %w", u.Email, err)
+		}
+		fmt.Fprintf(a.stdout, "%s: %d contacts\n", name, n)
+		done++
+	}
+	if done == 0 {
+		return fmt.Errorf("no user %q", user)
+	}
+	return nil
+}
+
+func zone(name string) *time.Location {
+	if l, err := time.LoadLocation(name); err == nil && name != "" {
+		return l
+	}
+	return time.UTC
+}
+
