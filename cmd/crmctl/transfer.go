@@ -310,4 +310,3 @@ func zone(name string) *time.Location {
 	}
 	return time.UTC
 }
-
