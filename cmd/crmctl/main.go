@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -61,6 +62,15 @@ commands:
 configuration comes from PICRM_* variables (see README).`
 
 func main() {
+	// PICRM_CPUPROFILE writes a CPU profile of the command: a developer's
+	// aid for a slow import or export, off unless set.
+	if p := os.Getenv("PICRM_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "crmctl:", err)
 		var ue usageError
@@ -68,6 +78,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, usage)
 			os.Exit(2)
 		}
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }

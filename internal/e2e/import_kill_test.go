@@ -15,6 +15,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/replicawatch"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
 // TestImportKilledHalfWayLeavesWholeRowsAndResumes kills `crmctl import`
@@ -65,8 +66,8 @@ func TestImportKilledHalfWayLeavesWholeRowsAndResumes(t *testing.T) {
 	p.Cmd.Process.Kill() // SIGKILL: no cleanup, no last batch
 	p.Cmd.Wait()
 	id, status, next, created := job()
-	if status != "running" || next >= rows || next%1000 != 0 {
-		t.Fatalf("after the kill: status %s, next_row %d (want a whole number of 1000-row batches short of %d)", status, next, rows)
+	if status != "running" || next >= rows || next%transfer.BatchRows != 0 {
+		t.Fatalf("after the kill: status %s, next_row %d (want a whole number of batches short of %d)", status, next, rows)
 	}
 	counts := func() (contacts, whole int) {
 		db.Read(context.Background(), func(conn *sqlite.Conn) error {

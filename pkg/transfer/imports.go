@@ -33,7 +33,7 @@ const (
 	MaxRows        = 100_000
 	// BatchRows is how many rows one transaction imports: large enough to be
 	// fast, small enough that progress moves and a crash loses little work.
-	BatchRows = 1000
+	BatchRows = 2000
 	// staleAfter is when a running job whose runner stopped beating may be
 	// taken over (a crash or a restart mid-import).
 	staleAfter = 2 * time.Minute
