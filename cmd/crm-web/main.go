@@ -22,6 +22,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +39,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/netguard"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/web"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -162,6 +164,7 @@ type Main struct {
 	scheme   string
 	redirLn  net.Listener // plain HTTP answered with a redirect; nil without TLS
 	redirSrv *http.Server
+	imports  *transfer.Imports
 }
 
 // Open migrates the database, builds the server and binds the listener.
@@ -183,8 +186,10 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	reg := daemon.NewRegistry("crm-web", version)
 	runs := backup.NewRuns(db)
+	imports := transfer.NewImports(db, contacts, filepath.Join(cfg.DataDir, "imports"), log)
 	srv, err := web.New(web.Deps{
 		Backups: runs, StartBackup: backupStarter(log, cfg, db, runs),
+		Imports: imports, Exports: transfer.NewExports(contacts, wsStore),
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
 		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
 		Version: version, SecureCookies: cfg.SecureCookies,
@@ -193,7 +198,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		db.Close()
 		return nil, err
 	}
-	m := &Main{log: log, db: db, scheme: "http", srv: &http.Server{
+	m := &Main{log: log, db: db, imports: imports, scheme: "http", srv: &http.Server{
 		Handler:           netguard.Guard(cfg.AllowedNets, netguard.HSTS(srv.Handler())),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -304,6 +309,8 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { errc <- m.redirSrv.Serve(m.redirLn) }()
 		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.redirLn.Addr().String())
 	}
+	// Imports a restart interrupted go on from their last whole batch.
+	go m.imports.Resume(ctx)
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
 	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "version", version)
 	var wdC <-chan time.Time

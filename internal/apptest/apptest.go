@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"io"
 	"log/slog"
 	"net/http"
@@ -64,6 +65,7 @@ type App struct {
 	// Backups is the snapshot ledger; "Backup now" snapshots into BackupDir.
 	Backups   *backup.Runs
 	BackupDir string
+	Imports   *transfer.Imports
 }
 
 // Options tunes New.
@@ -98,14 +100,16 @@ func New(tb testing.TB, opts Options) *App {
 			_ = runs.Finish(ctx, id, res, err)
 		}()
 	}
+	imports := transfer.NewImports(db, contacts, filepath.Join(tb.TempDir(), "imports"), log)
 	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db),
-		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", Backups: runs, StartBackup: start})
+		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", Backups: runs, StartBackup: start,
+		Imports: imports, Exports: transfer.NewExports(contacts, ws)})
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, Backups: runs, BackupDir: backupDir}
+	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, Backups: runs, BackupDir: backupDir, Imports: imports}
 }
 
 // User is a test user with a logged-in browser-like client.

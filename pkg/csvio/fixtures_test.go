@@ -91,6 +91,14 @@ func TestGoogleContactsCSV(t *testing.T) {
 	if r.Encoding != UTF8 || r.Delimiter != ',' {
 		t.Fatalf("detected %s %q", r.Encoding, r.Delimiter)
 	}
+	for i, h := range r.Header {
+		if strings.HasPrefix(h, "Phonetic") && src.Mapping[i].Kind != Ignore {
+			t.Errorf("%q is mapped to %+v", h, src.Mapping[i])
+		}
+	}
+	if m := src.Mapping[indexOf(r.Header, "Phone 1 - Value")]; m.Kind != Phone || m.Slot != 0 {
+		t.Errorf("Phone 1 - Value is %+v, want the primary phone", m)
+	}
 	rows := readAll(t, src)
 	if len(rows) != 4 {
 		t.Fatalf("%d rows", len(rows))
@@ -223,4 +231,13 @@ func TestNeutralize(t *testing.T) {
 			t.Errorf("unneutralize(Neutralize(%q)) = %q", in, got)
 		}
 	}
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
 }

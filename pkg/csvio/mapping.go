@@ -158,10 +158,14 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 			m[i] = t
 			continue
 		}
+		words := map[string]bool{}
+		for _, w := range strings.Fields(n) {
+			words[w] = true
+		}
 		switch {
-		case strings.Contains(n, "email") || strings.Contains(n, "e mail"):
+		case words["email"] || strings.Contains(" "+n+" ", " e mail "):
 			m[i] = Target{Kind: Email, Slot: slot(Email, ""), Label: labelWord(n)}
-		case (strings.Contains(n, "phone") || strings.Contains(n, "mobile")) && !strings.Contains(n, "fax"):
+		case (words["phone"] || words["mobile"] || words["cell"] || words["tel"]) && !words["fax"]:
 			m[i] = Target{Kind: Phone, Slot: slot(Phone, ""), Label: labelWord(n)}
 		}
 	}

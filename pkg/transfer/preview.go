@@ -127,3 +127,26 @@ func keys(f contact.Fields) []string {
 	}
 	return out
 }
+
+// Samples returns the first n raw rows of a CSV job, for the mapping page.
+func (im *Imports) Samples(ctx context.Context, actor auth.Actor, wsID, id string, n int) ([][]string, error) {
+	j, err := im.Get(ctx, actor, wsID, id)
+	if err != nil || j.Format != "csv" {
+		return nil, err
+	}
+	src, closeSrc, err := im.open(&j, "", nil, false)
+	if err != nil {
+		return nil, err
+	}
+	defer closeSrc()
+	cs := src.(*csvio.CSVSource)
+	var out [][]string
+	for len(out) < n {
+		rec, err := cs.R.Next()
+		if err != nil {
+			break
+		}
+		out = append(out, rec.Fields)
+	}
+	return out, nil
+}

@@ -253,6 +253,13 @@ func TestEveryPageRenders(t *testing.T) {
 		if strings.HasSuffix(r.pattern, "/merge") {
 			path += "?with=" + other.ID
 		}
+		if strings.HasPrefix(r.pattern, "/w/{ws}/import/{id}") {
+			job, err := app.Imports.Upload(ctx, andy.Actor, ws.ID, "people.csv", strings.NewReader("Name,Email\nAnn Lee,ann@example.com\nBad,not-an-email\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			path = strings.Replace(path, "/import/x", "/import/"+job.ID, 1)
+		}
 		if r.pattern == "/system/backup/{id}" {
 			id, err := app.Backups.Request(ctx, andy.ID, "127.0.0.1")
 			if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -42,6 +43,9 @@ type Deps struct {
 	// hide "Backup now".
 	Backups     *backup.Runs
 	StartBackup func()
+	// Imports and Exports move contacts in and out (CSV, vCard, zip).
+	Imports *transfer.Imports
+	Exports *transfer.Exports
 }
 
 // Server is the web UI.
@@ -132,6 +136,15 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/lists/{list}/rename", s.listRename)
 				r.Post("/lists/{list}/delete", s.listDelete)
 				r.Post("/lists/{list}/move", s.listMove)
+				r.Get("/import", s.importsShow)
+				r.Post("/import", s.importUpload)
+				r.Get("/import/{id}", s.importJob)
+				r.Post("/import/{id}/plan", s.importPlan(false))
+				r.Post("/import/{id}/start", s.importPlan(true))
+				r.Get("/import/{id}/progress", s.importProgress)
+				r.Get("/import/{id}/errors.csv", s.importErrors)
+				r.Get("/export", s.exportShow)
+				r.Get("/export/download", s.exportDownload)
 				r.Get("/fields", s.fieldsShow)
 				r.Post("/fields", s.fieldCreate)
 				r.Post("/fields/{field}", s.fieldUpdate)
@@ -140,6 +153,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/", s.contactShow)
 					r.Post("/", s.contactUpdate)
 					r.Get("/log", s.contactLog)
+					r.Get("/vcard", s.contactVCard)
 					r.Post("/stage", s.contactAction(s.contactStage, "Stage changed."))
 					r.Post("/tags", s.contactAction(s.contactTagAdd, "Tag added."))
 					r.Post("/tags/{list}/remove", s.contactAction(s.contactTagRemove, "Tag removed."))
@@ -168,6 +182,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/settings/audit", s.auditShow)
 			r.Get("/system", s.system)
 			r.Post("/system/backup", s.backupNow)
+			r.Get("/export/all", s.exportAll)
 			r.Get("/system/backup/{id}", s.backupProgress)
 		})
 	})
