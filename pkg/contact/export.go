@@ -4,11 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -37,42 +35,98 @@ type ExportRow struct {
 	Custom        map[string]string // field id -> value
 }
 
-// exportSQL reads a contact with its emails, phones and tags in one row:
-// items are joined with the ASCII unit (31) and record (30) separators,
-// which no validated text contains.
-const exportSQL = `SELECT c.id, c.first_name, c.last_name, c.company, coalesce(s.name, ''),
+// The export reads the contacts and, beside them, their emails, phones,
+// tags and custom values as streams ordered by contact id, and merges them
+// in step: one pass over each table instead of a subquery per contact.
+const (
+	exportContactsSQL = `SELECT c.id, c.first_name, c.last_name, c.company, coalesce(s.name, ''),
 	coalesce(c.birthday_month, 0), coalesce(c.birthday_day, 0), coalesce(c.birthday_year, 0),
-	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, ''),
-	coalesce((SELECT group_concat(address || char(31) || label || char(31) || is_primary, char(30)) FROM
-		(SELECT address, label, is_primary FROM contact_emails WHERE contact_id = c.id ORDER BY is_primary DESC, rowid)), ''),
-	coalesce((SELECT group_concat(e164 || char(31) || label || char(31) || is_primary, char(30)) FROM
-		(SELECT e164, label, is_primary FROM contact_phones WHERE contact_id = c.id ORDER BY is_primary DESC, rowid)), ''),
-	coalesce((SELECT group_concat(l.name, char(30)) FROM contact_tags t JOIN lists l ON l.id = t.list_id WHERE t.contact_id = c.id), ''),
-	%s
+	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, '')
 FROM contacts c LEFT JOIN lists s ON s.id = c.stage_id
-WHERE c.workspace_id = ? %s ORDER BY c.rowid`
+WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id IN (SELECT value FROM json_each(?2))) ORDER BY c.id`
+	exportEmailsSQL = `SELECT contact_id, address, label, is_primary FROM contact_emails INDEXED BY contact_emails_contact
+WHERE workspace_id = ?1 ORDER BY contact_id`
+	exportPhonesSQL = `SELECT contact_id, e164, label, is_primary FROM contact_phones INDEXED BY contact_phones_contact
+WHERE workspace_id = ?1 ORDER BY contact_id`
+	exportTagsSQL = `SELECT t.contact_id, l.name FROM contact_tags t CROSS JOIN lists l ON l.id = t.list_id
+WHERE l.workspace_id = ?1 ORDER BY t.contact_id`
+	exportCustomSQL = `SELECT contact_id, field_id, value FROM custom_values ORDER BY contact_id`
+)
 
-// Export streams the contacts of the actor's workspace wsID to fn, in the
-// order they were added; ids, when not nil, picks which. It reads in one
-// read transaction, so the export is consistent while others write.
-// withCustom adds custom values.
+// side is one ordered stream beside the contacts.
+type side struct {
+	st   *sqlite.Stmt
+	more bool
+	err  error
+}
+
+func newSide(conn *sqlite.Conn, q string, wsID string) *side {
+	st := conn.Prep(q)
+	if st.BindParamCount() > 0 {
+		st.BindText(1, wsID)
+	}
+	sd := &side{st: st}
+	sd.next()
+	return sd
+}
+
+func (sd *side) next() { sd.more, sd.err = sd.st.Step() }
+
+// take calls fn for each row of contact id, skipping rows of contacts
+// before it (other workspaces' or unselected ones).
+func (sd *side) take(id string, fn func(st *sqlite.Stmt)) error {
+	for sd.more && sd.err == nil {
+		cid := sd.st.ColumnText(0)
+		if cid > id {
+			break
+		}
+		if cid == id {
+			fn(sd.st)
+		}
+		sd.next()
+	}
+	return sd.err
+}
+
+func (sd *side) close() { sd.st.Reset() }
+
+// Export streams the contacts of the actor's workspace wsID to fn, in id
+// (creation) order; ids, when not nil, picks which. It reads in one read
+// transaction, so the export is consistent while others write. withCustom
+// adds custom values.
 func (s *Store) Export(ctx context.Context, actor auth.Actor, wsID string, ids []string, withCustom bool, fn func(*ExportRow) error) error {
 	return s.db.Read(ctx, func(conn *sqlite.Conn) error {
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		custom, filter := "''", ""
-		args := []any{wsID}
+		emails, phones, tags := newSide(conn, exportEmailsSQL, wsID), newSide(conn, exportPhonesSQL, wsID), newSide(conn, exportTagsSQL, wsID)
+		defer emails.close()
+		defer phones.close()
+		defer tags.close()
+		var custom *side
 		if withCustom {
-			custom = `coalesce((SELECT json_group_object(field_id, value) FROM custom_values WHERE contact_id = c.id), '')`
+			custom = newSide(conn, exportCustomSQL, wsID)
+			defer custom.close()
 		}
+		main := conn.Prep(exportContactsSQL)
+		defer main.Reset()
+		main.BindText(1, wsID)
 		if ids != nil {
 			b, _ := json.Marshal(ids)
-			filter = "AND c.id IN (SELECT value FROM json_each(?))"
-			args = append(args, string(b))
+			main.BindText(2, string(b))
+		} else {
+			main.BindNull(2)
 		}
 		var row ExportRow
-		return sqlitex.Execute(conn, fmt.Sprintf(exportSQL, custom, filter), &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
+		for {
+			more, err := main.Step()
+			if err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			if !more {
+				return nil
+			}
+			st := main
 			row = ExportRow{ID: st.ColumnText(0), FirstName: st.ColumnText(1), LastName: st.ColumnText(2), Company: st.ColumnText(3), Stage: st.ColumnText(4),
 				MaritalStatus: st.ColumnText(8), Children: st.ColumnText(9), Pets: st.ColumnText(10), ReferredBy: st.ColumnText(11), FileNotes: st.ColumnText(12),
 				DoNotContact: st.ColumnBool(13)}
@@ -85,38 +139,49 @@ func (s *Store) Export(ctx context.Context, actor auth.Actor, wsID string, ids [
 					row.LastContactAt = &t
 				}
 			}
-			for _, it := range splitItems(st.ColumnText(16)) {
-				row.Emails = append(row.Emails, Email{Address: it[0], Label: it[1], Primary: it[2] == "1"})
+			if err := emails.take(row.ID, func(st *sqlite.Stmt) {
+				row.Emails = append(row.Emails, Email{Address: st.ColumnText(1), Label: st.ColumnText(2), Primary: st.ColumnBool(3)})
+			}); err != nil {
+				return fmt.Errorf("export emails: %w", err)
 			}
-			for _, it := range splitItems(st.ColumnText(17)) {
-				row.Phones = append(row.Phones, Phone{Number: it[0], Label: it[1], Primary: it[2] == "1"})
+			if err := phones.take(row.ID, func(st *sqlite.Stmt) {
+				row.Phones = append(row.Phones, Phone{Number: st.ColumnText(1), Label: st.ColumnText(2), Primary: st.ColumnBool(3)})
+			}); err != nil {
+				return fmt.Errorf("export phones: %w", err)
 			}
-			if v := st.ColumnText(18); v != "" {
-				row.Tags = strings.Split(v, "\x1e")
+			primaryFirst(row.Emails, func(i int) bool { return row.Emails[i].Primary }, func(i, j int) { row.Emails[i], row.Emails[j] = row.Emails[j], row.Emails[i] })
+			primaryFirst(row.Phones, func(i int) bool { return row.Phones[i].Primary }, func(i, j int) { row.Phones[i], row.Phones[j] = row.Phones[j], row.Phones[i] })
+			if err := tags.take(row.ID, func(st *sqlite.Stmt) { row.Tags = append(row.Tags, st.ColumnText(1)) }); err != nil {
+				return fmt.Errorf("export tags: %w", err)
 			}
-			if v := st.ColumnText(19); v != "" {
-				if err := json.Unmarshal([]byte(v), &row.Custom); err != nil {
-					return fmt.Errorf("export %s: custom values: %w", row.ID, err)
+			if custom != nil {
+				if err := custom.take(row.ID, func(st *sqlite.Stmt) {
+					if row.Custom == nil {
+						row.Custom = map[string]string{}
+					}
+					row.Custom[st.ColumnText(1)] = st.ColumnText(2)
+				}); err != nil {
+					return fmt.Errorf("export custom values: %w", err)
 				}
 			}
-			return fn(&row)
-		}})
+			if err := fn(&row); err != nil {
+				return err
+			}
+		}
 	})
 }
 
-func splitItems(v string) [][3]string {
-	if v == "" {
-		return nil
-	}
-	recs := strings.Split(v, "\x1e")
-	out := make([][3]string, 0, len(recs))
-	for _, r := range recs {
-		f := strings.SplitN(r, "\x1f", 3)
-		if len(f) == 3 {
-			out = append(out, [3]string{f[0], f[1], f[2]})
+// primaryFirst moves the primary item to the front, keeping the others'
+// order (the order they were added in).
+func primaryFirst[T any](items []T, primary func(int) bool, swap func(i, j int)) {
+	for i := range items {
+		if primary(i) {
+			for j := i; j > 0; j-- {
+				swap(j, j-1)
+			}
+			return
 		}
 	}
-	return out
 }
 
 // IDs returns the ids of the contacts a list query selects, all pages of
