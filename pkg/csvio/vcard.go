@@ -103,15 +103,17 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		set(&e.Fields.FirstName, strings.TrimSpace(n.GivenName+" "+n.AdditionalName))
 		set(&e.Fields.LastName, n.FamilyName)
 	}
+	org := strings.Split(card.PreferredValue(vcard.FieldOrganization), ";")[0]
 	if e.Fields.FirstName == nil && e.Fields.LastName == nil {
-		if fn := card.PreferredValue(vcard.FieldFormattedName); fn != "" {
+		// A card for a company names it in FN too: that is not a person.
+		if fn := card.PreferredValue(vcard.FieldFormattedName); fn != "" && fn != org {
 			first, last := splitName(fn)
 			set(&e.Fields.FirstName, first)
 			set(&e.Fields.LastName, last)
 		}
 	}
-	if org := card.PreferredValue(vcard.FieldOrganization); org != "" {
-		set(&e.Fields.Company, strings.Split(org, ";")[0])
+	if org != "" {
+		set(&e.Fields.Company, org)
 	}
 	if bd := card.Value(vcard.FieldBirthday); bd != "" {
 		if b, ok := ParseBirthday(strings.Split(bd, "T")[0]); ok {
@@ -233,11 +235,28 @@ func (v *VCardWriter) Write(r *contact.ExportRow) error {
 	if r.Company != "" {
 		c.SetValue(vcard.FieldOrganization, r.Company)
 	}
+	item := 0
+	add := func(key, value, label string, primary bool) {
+		f := &vcard.Field{Value: value, Params: vcard.Params{}}
+		if t, ok := standardTypes[strings.ToLower(label)]; ok {
+			f.Params.Add(vcard.ParamType, t)
+		} else if label != "" {
+			// A label of the user's own goes in an Apple-style group, as
+			// iPhone and macOS write and read it.
+			item++
+			f.Group = fmt.Sprintf("item%d", item)
+			c.Add("X-ABLABEL", &vcard.Field{Value: label, Group: f.Group})
+		}
+		if primary {
+			f.Params.Add("PREF", "1")
+		}
+		c.Add(key, f)
+	}
 	for _, e := range r.Emails {
-		c.Add(vcard.FieldEmail, &vcard.Field{Value: e.Address, Params: vParams(e.Label, e.Primary)})
+		add(vcard.FieldEmail, e.Address, e.Label, e.Primary)
 	}
 	for _, p := range r.Phones {
-		c.Add(vcard.FieldTelephone, &vcard.Field{Value: p.Number, Params: vParams(p.Label, p.Primary)})
+		add(vcard.FieldTelephone, p.Number, p.Label, p.Primary)
 	}
 	if b := r.Birthday; b != nil {
 		if b.Year != 0 {
@@ -256,13 +275,5 @@ func (v *VCardWriter) Write(r *contact.ExportRow) error {
 	return v.enc.Encode(c)
 }
 
-func vParams(label string, primary bool) vcard.Params {
-	p := vcard.Params{}
-	if label != "" {
-		p.Add(vcard.ParamType, strings.ToLower(label))
-	}
-	if primary {
-		p.Add("PREF", "1")
-	}
-	return p
-}
+// standardTypes are the labels vCard names itself, written as TYPE.
+var standardTypes = map[string]string{"home": "home", "work": "work", "mobile": "cell", "other": "other", "iphone": "iphone", "main": "main"}

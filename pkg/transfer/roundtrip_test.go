@@ -136,3 +136,57 @@ func TestRoundTripCSV(t *testing.T) {
 		t.Fatalf("round trip differs:\nwant %s\ngot  %s", want, got)
 	}
 }
+
+// canonCols is canon over chosen columns.
+func canonCols(t *testing.T, x *transfer.Exports, u *apptest.User, wsID string, cols []string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := x.CSV(context.Background(), u.Actor, wsID, nil, cols, false, time.UTC, &buf); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, r := range recs[1:] {
+		lines = append(lines, strings.Join(r, "|"))
+	}
+	slicesSort(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestRoundTripVCard(t *testing.T) {
+	ctx := context.Background()
+	app := apptest.New(t, apptest.Options{})
+	u := app.NewUser("Andy")
+	src := u.Workspace("Loan Factory")
+	fill(t, app, u, src.ID)
+	x := transfer.NewExports(app.Contacts, app.Workspaces)
+	var file bytes.Buffer
+	if n, err := x.VCard(ctx, u.Actor, src.ID, nil, &file); err != nil || n != 3 {
+		t.Fatalf("vCard export: %d, %v", n, err)
+	}
+	dst := u.Workspace("Phone")
+	im := transfer.NewImports(app.DB, app.Contacts, filepath.Join(t.TempDir(), "imports"), slog.New(slog.DiscardHandler))
+	j, err := im.Upload(ctx, u.Actor, dst.ID, "all.vcf", bytes.NewReader(file.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Format != "vcard" || j.Total != 3 {
+		t.Fatalf("job %+v", j)
+	}
+	if err := im.Start(ctx, u.Actor, dst.ID, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Run(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// What a vCard carries: names, organization, every email and phone with
+	// its label and the primary, birthday, tags.
+	cols := []string{"first_name", "last_name", "company", "primary_email", "primary_email_label", "primary_phone", "primary_phone_label",
+		"secondary_emails", "secondary_phones", "birthday", "tags"}
+	if got, want := canonCols(t, x, u, dst.ID, cols), canonCols(t, x, u, src.ID, cols); got != want {
+		t.Fatalf("vCard round trip differs:\nwant %s\ngot  %s", want, got)
+	}
+}

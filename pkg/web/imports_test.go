@@ -1,0 +1,64 @@
+package web_test
+
+import (
+	"bytes"
+	"mime/multipart"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+)
+
+func upload(t *testing.T, app *apptest.App, c *http.Client, wsID, name string, body []byte) (*http.Response, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", name)
+	fw.Write(body)
+	mw.Close()
+	return app.Do(c, http.MethodPost, "/w/"+wsID+"/import", &buf, http.Header{"Content-Type": {mw.FormDataContentType()}, "Sec-Fetch-Site": {"same-origin"}})
+}
+
+// TestImportUploadErrorsAndIsolation: a bad upload says what is wrong; an
+// import job is its owner's alone.
+func TestImportUploadErrorsAndIsolation(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy, mona := app.NewUser("Andy"), app.NewUser("Monalisa")
+	ws, monaWS := andy.Workspace("Loan Factory"), mona.Workspace("CB")
+	for name, tc := range map[string]struct {
+		file   string
+		body   []byte
+		status int
+		says   string
+	}{
+		"empty":     {"a.csv", nil, 422, "The file is empty."},
+		"no rows":   {"a.csv", []byte("Name,Email\n"), 422, "no rows"},
+		"too big":   {"a.csv", bytes.Repeat([]byte("x"), 20<<20+10), 422, "larger than 20 MB"},
+		"no header": {"a.csv", []byte("\n\n\n"), 422, "no header row"},
+	} {
+		resp, body := upload(t, app, andy.Client, ws.ID, tc.file, tc.body)
+		if resp.StatusCode != tc.status || !strings.Contains(body, tc.says) {
+			t.Errorf("%s: %d, want %d saying %q: %s", name, resp.StatusCode, tc.status, tc.says, apptest.Trim(body))
+		}
+	}
+	resp, _ := upload(t, app, andy.Client, ws.ID, "people.csv", []byte("Name,Email\nAnn Lee,ann@example.com\n"))
+	jobPath := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !regexp.MustCompile(`/import/[0-9a-f-]{36}$`).MatchString(jobPath) {
+		t.Fatalf("upload answered %d to %q", resp.StatusCode, jobPath)
+	}
+	if resp, body := app.Do(andy.Client, http.MethodGet, jobPath, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Ann Lee") {
+		t.Fatalf("Andy's job page: %d", resp.StatusCode)
+	}
+	// Monalisa cannot see Andy's job, under his workspace or hers.
+	for _, p := range []string{jobPath, strings.Replace(jobPath, ws.ID, monaWS.ID, 1), jobPath + "/errors.csv", jobPath + "/progress"} {
+		if resp, _ := app.Do(mona.Client, http.MethodGet, p, nil, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("Monalisa GET %s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+	// Nor can Andy reach his own job through Monalisa's workspace.
+	if resp, _ := app.Do(andy.Client, http.MethodGet, strings.Replace(jobPath, ws.ID, monaWS.ID, 1), nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("Andy's job under Monalisa's workspace: %d", resp.StatusCode)
+	}
+}
