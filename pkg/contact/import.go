@@ -81,9 +81,10 @@ func (s *Store) Import(ctx context.Context, actor auth.Actor, wsID string, opt I
 		if err != nil {
 			return err
 		}
-		// A bulk load touches every index of four tables: a 32 MB page
-		// cache for the batch saves most reads, then goes back to normal.
-		if err := sqlitex.ExecuteTransient(conn, "PRAGMA cache_size = -32768", nil); err != nil {
+		// A bulk load touches every index of five tables: an 8 MB page
+		// cache for the batch (4x the default) saves reads, then goes back
+		// to normal. Measured: 32 MB was no faster.
+		if err := sqlitex.ExecuteTransient(conn, "PRAGMA cache_size = -8192", nil); err != nil {
 			return err
 		}
 		defer sqlitex.ExecuteTransient(conn, "PRAGMA cache_size = -2000", nil)
