@@ -25,8 +25,8 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/s3test"
-	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/internal/testfs"
+	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 )
