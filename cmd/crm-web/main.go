@@ -21,8 +21,10 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -32,7 +34,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/api"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
-	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
@@ -68,9 +70,9 @@ type Config struct {
 	AllowedNets []netip.Prefix
 	// BackupTrigger is the file crm-snapshot.path watches: "Backup now"
 	// touches it and systemd runs the snapshot with the S3 keys crm-web
-	// never holds. Empty runs the snapshot inside crm-web (make run).
+	// never holds. Empty runs `crmctl backup snapshot` beside crm-web
+	// (make run), the same code the unit runs.
 	BackupTrigger string
-	Backup        backup.Config
 }
 
 // CredTLSKey is the credential holding the server's private key (PEM).
@@ -89,9 +91,6 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.PprofAddr = e.Addr("PICRM_PPROF_ADDR", "")
 	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
 	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
-	if c.BackupTrigger == "" {
-		c.Backup = backup.ReadConfig(e, c.Common)
-	}
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
 	if err != nil {
 		e.Fail("PICRM_ALLOWED_NETS", "%v", err)
@@ -185,10 +184,10 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	wsStore := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	reg := daemon.NewRegistry("crm-web", version)
-	runs := backup.NewRuns(db)
+	runs := ledger.NewRuns(db)
 	imports := transfer.NewImports(db, contacts, filepath.Join(cfg.DataDir, "imports"), log)
 	srv, err := web.New(web.Deps{
-		Backups: runs, StartBackup: backupStarter(log, cfg, db, runs),
+		Backups: runs, StartBackup: backupStarter(log, cfg, runs),
 		Imports: imports, Exports: transfer.NewExports(contacts, wsStore),
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
 		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
@@ -213,11 +212,14 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	return m, nil
 }
 
-// backupStarter returns what "Backup now" calls after queueing a run.
-func backupStarter(log *slog.Logger, cfg Config, db *store.DB, runs *backup.Runs) func() {
+// backupStarter returns what "Backup now" calls after queueing a run: on
+// the Pi it writes the file crm-snapshot.path watches; elsewhere it runs
+// `crmctl backup snapshot` from crm-web's own folder, which claims the
+// queued run. Either way the snapshot code (S3, age, zstd) stays out of
+// crm-web's memory.
+func backupStarter(log *slog.Logger, cfg Config, runs *ledger.Runs) func() {
 	if cfg.BackupTrigger != "" {
 		return func() {
-			// crm-snapshot.path starts crm-snapshot.service on this write.
 			if err := os.WriteFile(cfg.BackupTrigger, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
 				log.Error("backup trigger", "path", cfg.BackupTrigger, "err", err)
 			}
@@ -228,18 +230,21 @@ func backupStarter(log *slog.Logger, cfg Config, db *store.DB, runs *backup.Runs
 		go func() {
 			mu.Lock()
 			defer mu.Unlock()
-			ctx := context.Background()
-			id, err := runs.Start(ctx, "manual")
-			if err != nil {
-				log.Error("backup", "err", err)
-				return
-			}
-			res, err := backup.NewSnapshotter(cfg.Backup, db, nil, log).Snapshot(ctx, runs.Progress(ctx, id))
-			if ferr := runs.Finish(ctx, id, res, err); ferr != nil {
-				log.Error("backup", "err", ferr)
+			self, err := os.Executable()
+			if err == nil {
+				cmd := exec.Command(filepath.Join(filepath.Dir(self), "crmctl"), "backup", "snapshot", "--trigger", "manual") // #nosec G204 -- our own binary
+				var out []byte
+				if out, err = cmd.CombinedOutput(); err != nil {
+					err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
+				}
 			}
 			if err != nil {
 				log.Error("backup failed", "err", err)
+				// crmctl never started: fail the queued run so the page says so.
+				ctx := context.Background()
+				if id, serr := runs.Start(ctx, "manual"); serr == nil {
+					_ = runs.Finish(ctx, id, ledger.Outcome{}, err)
+				}
 			}
 		}()
 	}

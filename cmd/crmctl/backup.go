@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
@@ -47,7 +48,7 @@ func (a *app) backupSnapshot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	runs := backup.NewRuns(a.db)
+	runs := ledger.NewRuns(a.db)
 	id, err := runs.Start(ctx, *trigger)
 	if err != nil {
 		return err
@@ -64,7 +65,7 @@ func (a *app) backupSnapshot(ctx context.Context, args []string) error {
 	if tty {
 		fmt.Fprintln(a.stderr)
 	}
-	if ferr := runs.Finish(context.WithoutCancel(ctx), id, res, err); ferr != nil && err == nil {
+	if ferr := runs.Finish(context.WithoutCancel(ctx), id, res.Outcome(), err); ferr != nil && err == nil {
 		err = ferr
 	}
 	if err != nil {

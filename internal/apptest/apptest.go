@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"io"
 	"log/slog"
@@ -63,7 +64,7 @@ type App struct {
 	Clock      *Clock
 	URL        string
 	// Backups is the snapshot ledger; "Backup now" snapshots into BackupDir.
-	Backups   *backup.Runs
+	Backups   *ledger.Runs
 	BackupDir string
 	Imports   *transfer.Imports
 }
@@ -86,7 +87,7 @@ func New(tb testing.TB, opts Options) *App {
 	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
-	runs := backup.NewRuns(db)
+	runs := ledger.NewRuns(db)
 	backupDir := filepath.Join(tb.TempDir(), "backups")
 	start := func() {
 		go func() {
@@ -97,7 +98,7 @@ func New(tb testing.TB, opts Options) *App {
 				return
 			}
 			res, err := backup.NewSnapshotter(backup.Config{DB: db.Path(), Dir: backupDir, Keep: 7}, db, nil, log).Snapshot(ctx, runs.Progress(ctx, id))
-			_ = runs.Finish(ctx, id, res, err)
+			_ = runs.Finish(ctx, id, res.Outcome(), err)
 		}()
 	}
 	imports := transfer.NewImports(db, contacts, filepath.Join(tb.TempDir(), "imports"), log)

@@ -27,6 +27,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/s3test"
 	"github.com/pi-crm/pi-crm/internal/testfs"
 	"github.com/pi-crm/pi-crm/migrations"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 )
@@ -500,7 +501,7 @@ func TestRestoreMigratesAnOlderSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer restored.Close()
-	if _, err := NewRuns(restored).Latest(ctx, 1); err != nil {
+	if _, err := ledger.NewRuns(restored).Latest(ctx, 1); err != nil {
 		t.Fatalf("the migrated database lacks the backup tables: %v", err)
 	}
 }

@@ -18,11 +18,12 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // Progress receives the current step and how far the whole run is, 0–100.
-type Progress func(step string, percent int)
+type Progress = ledger.Progress
 
 // Result says what a snapshot run did.
 type Result struct {
@@ -41,6 +42,11 @@ type Result struct {
 // ErrUnencrypted refuses to send a snapshot off the Pi without age: the
 // bucket and the backup drive get only copies their holders cannot read.
 var ErrUnencrypted = errors.New("snapshots leave the Pi (bucket or backup drive) only encrypted: set PICRM_BACKUP_AGE_RECIPIENTS to your age public key")
+
+// Outcome is what the run ledger records of r.
+func (r Result) Outcome() ledger.Outcome {
+	return ledger.Outcome{File: r.Name, Size: r.Size, Warnings: r.Warnings}
+}
 
 // Snapshotter takes snapshots of one database.
 type Snapshotter struct {

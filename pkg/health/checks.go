@@ -22,6 +22,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -39,7 +40,7 @@ type Result struct {
 type Checker struct {
 	cfg     Config
 	db      *store.DB
-	runs    *backup.Runs
+	runs    *ledger.Runs
 	bucket  *backup.Bucket
 	client  *http.Client
 	metrics *Metrics
@@ -52,7 +53,7 @@ type Checker struct {
 // NewChecker returns a Checker. bucket may be nil (no lag check); metrics
 // may be nil (the `check` command).
 func NewChecker(cfg Config, db *store.DB, bucket *backup.Bucket, metrics *Metrics) *Checker {
-	return &Checker{cfg: cfg, db: db, runs: backup.NewRuns(db), bucket: bucket, metrics: metrics,
+	return &Checker{cfg: cfg, db: db, runs: ledger.NewRuns(db), bucket: bucket, metrics: metrics,
 		client: &http.Client{Timeout: 5 * time.Second}, now: time.Now, firstSeen: map[uint64]time.Time{}}
 }
 

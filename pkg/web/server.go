@@ -13,7 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
-	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -41,7 +41,7 @@ type Deps struct {
 	// Backups is the snapshot run ledger, and StartBackup starts a queued
 	// run (on the Pi: touches the file crm-snapshot.path watches). Both nil
 	// hide "Backup now".
-	Backups     *backup.Runs
+	Backups     *ledger.Runs
 	StartBackup func()
 	// Imports and Exports move contacts in and out (CSV, vCard, zip).
 	Imports *transfer.Imports

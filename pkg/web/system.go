@@ -11,7 +11,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/migrations"
-	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
 )
@@ -29,9 +29,9 @@ type systemData struct {
 	Schema     int
 	DBSize     string
 	CanBackup  bool
-	Runs       []backup.Run
-	ActiveRun  *backup.Run // queued or running: the button is off
-	ShowRun    *backup.Run // the run whose progress or outcome shows
+	Runs       []ledger.Run
+	ActiveRun  *ledger.Run // queued or running: the button is off
+	ShowRun    *ledger.Run // the run whose progress or outcome shows
 	LastBackup time.Time
 }
 
@@ -84,7 +84,7 @@ func (s *Server) backupNow(w http.ResponseWriter, r *http.Request) {
 	}
 	a, _ := actorFrom(r.Context())
 	if _, err := s.Backups.Request(r.Context(), a.UserID, clientIP(r)); err != nil {
-		if errors.Is(err, backup.ErrBusy) {
+		if errors.Is(err, ledger.ErrBusy) {
 			s.flash(w, r, "A backup is already running; its progress is below.")
 			http.Redirect(w, r, "/system", http.StatusSeeOther)
 			return

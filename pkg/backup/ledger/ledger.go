@@ -1,4 +1,8 @@
-package backup
+// Package ledger records snapshot runs: the nightly timer's, "Backup now"
+// and crmctl's, with their progress, for the System page and crm-health.
+// It is apart from package backup so that crm-web, which only queues runs
+// and shows them, does not carry the S3, age and zstd code.
+package ledger
 
 import (
 	"context"
@@ -88,6 +92,16 @@ func (r *Runs) Start(ctx context.Context, trigger string) (string, error) {
 	return id, nil
 }
 
+// Progress receives the current step and how far the whole run is, 0–100.
+type Progress func(step string, percent int)
+
+// Outcome is what a finished run reports.
+type Outcome struct {
+	File     string
+	Size     int64
+	Warnings []string
+}
+
 // Progress returns a Progress that records the step and percent of run id,
 // writing at most twice a second (and always the last step).
 func (r *Runs) Progress(ctx context.Context, id string) Progress {
@@ -109,7 +123,7 @@ func (r *Runs) Progress(ctx context.Context, id string) Progress {
 }
 
 // Finish records the run's outcome.
-func (r *Runs) Finish(ctx context.Context, id string, res Result, runErr error) error {
+func (r *Runs) Finish(ctx context.Context, id string, res Outcome, runErr error) error {
 	status, detail, pct := "ok", "", 100
 	if runErr != nil {
 		status, detail, pct = "failed", runErr.Error(), 0
@@ -119,7 +133,7 @@ func (r *Runs) Finish(ctx context.Context, id string, res Result, runErr error) 
 	err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `UPDATE backup_runs SET status = ?, step = CASE WHEN ? = 'ok' THEN 'done' ELSE step END, percent = CASE WHEN ? = 'ok' THEN ? ELSE percent END,
 			file = ?, size = ?, detail = ?, finished_at = ? WHERE id = ?`,
-			&sqlitex.ExecOptions{Args: []any{status, status, status, pct, res.Name, res.Size, detail, store.FormatTime(time.Now()), id}})
+			&sqlitex.ExecOptions{Args: []any{status, status, status, pct, res.File, res.Size, detail, store.FormatTime(time.Now()), id}})
 	})
 	if err != nil {
 		return fmt.Errorf("finish backup run: %w", err)
