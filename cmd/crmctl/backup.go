@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/store"
