@@ -314,8 +314,14 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { errc <- m.redirSrv.Serve(m.redirLn) }()
 		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.redirLn.Addr().String())
 	}
-	// Imports a restart interrupted go on from their last whole batch.
-	go m.imports.Resume(ctx)
+	// Imports a restart interrupted go on from their last whole batch. The
+	// look-up runs here, on the connection start-up already used, so an
+	// idle crm-web opens no second one.
+	if ids, err := m.imports.Pending(ctx); err != nil {
+		m.log.Warn("pending imports", "err", err)
+	} else if len(ids) > 0 {
+		go m.imports.Resume(ctx, ids)
+	}
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
 	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "version", version)
 	var wdC <-chan time.Time

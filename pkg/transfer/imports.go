@@ -662,14 +662,20 @@ func (im *Imports) region(ctx context.Context, wsID string) (string, error) {
 	return region, err
 }
 
-// Resume runs every job left queued, or running by a runner that stopped
-// beating (crm-web restarted mid-import), one after another.
-func (im *Imports) Resume(ctx context.Context) {
+// Pending returns the jobs left queued or running: a restart interrupted
+// them.
+func (im *Imports) Pending(ctx context.Context) ([]string, error) {
 	var ids []string
-	_ = im.db.Read(ctx, func(conn *sqlite.Conn) error {
+	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT id FROM import_jobs WHERE status IN ('queued', 'running') ORDER BY created_at`,
 			&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
 	})
+	return ids, err
+}
+
+// Resume runs jobs ids (Pending) one after another; a job another runner
+// still holds is left to it.
+func (im *Imports) Resume(ctx context.Context, ids []string) {
 	for _, id := range ids {
 		if err := im.Run(ctx, id); err != nil && !errors.Is(err, ErrTaken) {
 			im.log.Warn("resume import", "job", id, "err", err)
