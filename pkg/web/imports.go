@@ -313,8 +313,7 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": strings.TrimSuffix(job.FileName, ".csv") + "-errors.csv"}))
+	attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(job.FileName, ".csv") + "-errors.csv")
 	if err := s.Imports.WriteErrors(r.Context(), a, ws.ID, id, w); err != nil {
 		s.Log.Error("error report", "job", id, "err", err)
 	}
@@ -378,8 +377,7 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.NewReplacer("/", "-", "\\", "-", "\"", "").Replace(ws.Name) + "-" + time.Now().Format("2006-01-02")
 	if v.Get("format") == "vcard" {
-		w.Header().Set("Content-Type", "text/vcard; charset=utf-8")
-		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".vcf"}))
+		attachment(w, "text/vcard; charset=utf-8", name + ".vcf")
 		if _, err := s.Exports.VCard(r.Context(), a, ws.ID, ids, w); err != nil {
 			s.Log.Error("export", "err", err)
 		}
@@ -398,8 +396,7 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.New(errs.Invalid, "%s", err.Error()))
 		return
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".csv"}))
+	attachment(w, "text/csv; charset=utf-8", name + ".csv")
 	if _, err := s.Exports.CSV(r.Context(), a, ws.ID, ids, cols, v.Get("bom") != "", s.zone(a.TimeZone), w); err != nil {
 		s.Log.Error("export", "err", err)
 	}
@@ -419,8 +416,7 @@ func (s *Server) contactVCard(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "contact"
 	}
-	w.Header().Set("Content-Type", "text/vcard; charset=utf-8")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ".vcf"}))
+	attachment(w, "text/vcard; charset=utf-8", name + ".vcf")
 	if _, err := s.Exports.VCard(r.Context(), a, ws.ID, []string{id}, w); err != nil {
 		s.Log.Error("vcard", "err", err)
 	}
@@ -429,9 +425,14 @@ func (s *Server) contactVCard(w http.ResponseWriter, r *http.Request) {
 // exportAll downloads the emergency export: every workspace, zipped.
 func (s *Server) exportAll(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "pi-crm-export-" + time.Now().Format("2006-01-02") + ".zip"}))
+	attachment(w, "application/zip", "pi-crm-export-" + time.Now().Format("2006-01-02") + ".zip")
 	if _, err := s.Exports.All(r.Context(), a, s.zone(a.TimeZone), w); err != nil {
 		s.Log.Error("emergency export", "err", err)
 	}
+}
+
+// attachment starts a download of a file named name.
+func attachment(w http.ResponseWriter, contentType, name string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
 }
