@@ -301,10 +301,16 @@ func (im *Imports) Get(ctx context.Context, actor auth.Actor, wsID, id string) (
 }
 
 func getJob(conn *sqlite.Conn, actor auth.Actor, wsID, id string) (Job, error) {
+	return loadJob(conn, ` AND user_id = ? AND workspace_id = ?`, id, actor.UserID, wsID)
+}
+
+// loadJob reads job id with an extra condition on its owner (where, with
+// its args after the id); a job that does not match is NotFound.
+func loadJob(conn *sqlite.Conn, where, id string, args ...any) (Job, error) {
 	var j Job
 	found := false
-	err := sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ? AND user_id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id, actor.UserID, wsID}, ResultFunc: func(st *sqlite.Stmt) error {
+	err := sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`+where, &sqlitex.ExecOptions{
+		Args: append([]any{id}, args...), ResultFunc: func(st *sqlite.Stmt) error {
 			var err error
 			j, err = scanJob(st)
 			found = true
@@ -488,11 +494,9 @@ func (im *Imports) claim(ctx context.Context, id string) (Job, error) {
 			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), runnerID(), id}}); err != nil {
 			return err
 		}
-		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
-			var err error
-			j, err = scanJob(st)
-			return err
-		}})
+		var err error
+		j, err = loadJob(conn, "", id)
+		return err
 	})
 	return j, err
 }
@@ -706,17 +710,10 @@ func (im *Imports) WriteErrors(ctx context.Context, actor auth.Actor, wsID, id s
 // GetAny returns job id whoever owns it: for the admin CLI only.
 func (im *Imports) GetAny(ctx context.Context, id string) (Job, error) {
 	var j Job
-	found := false
 	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
-			var err error
-			j, err = scanJob(st)
-			found = true
-			return err
-		}})
+		var err error
+		j, err = loadJob(conn, "", id)
+		return err
 	})
-	if err == nil && !found {
-		err = errs.NotFoundf("no import job %s", id)
-	}
 	return j, err
 }
