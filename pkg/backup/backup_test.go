@@ -22,6 +22,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitemigration"
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/s3test"
@@ -469,18 +470,21 @@ func TestRestoreRefusesWhileTheDatabaseIsOpen(t *testing.T) {
 // this build's schema and says so.
 func TestRestoreMigratesAnOlderSnapshot(t *testing.T) {
 	ctx := context.Background()
-	db := pairsDB(t)
-	old := filepath.Join(t.TempDir(), "old.db")
-	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteScript(conn, "DROP TABLE backup_runs; DROP TABLE health_alerts; DROP TABLE import_errors; DROP TABLE import_jobs;", nil)
-	}); err != nil {
+	db, err := store.Open(filepath.Join(t.TempDir(), "v3.db"), store.Options{PoolSize: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer db.Close()
+	scripts, err := migrations.Scripts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "old.db")
 	conn, err := db.Take(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sqlitex.ExecuteTransient(conn, "PRAGMA user_version = 3", nil)
+	err = sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts[:3], AppID: store.AppID})
 	if err == nil {
 		err = sqlitex.ExecuteTransient(conn, "VACUUM INTO ?", &sqlitex.ExecOptions{Args: []any{old}})
 	}

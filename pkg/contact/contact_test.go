@@ -31,7 +31,12 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	db := storetest.New(t)
+	return setupOn(t, storetest.New(t))
+}
+
+// setupOn makes the fixture's users and workspaces in db.
+func setupOn(t *testing.T, db *store.DB) *fixture {
+	t.Helper()
 	as := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost})
 	wss := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	mk := func(email, name string) auth.Actor {

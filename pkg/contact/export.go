@@ -38,16 +38,19 @@ type ExportRow struct {
 // The export reads the contacts and, beside them, their emails, phones,
 // tags and custom values as streams ordered by contact id, and merges them
 // in step: one pass over each table instead of a subquery per contact.
+// Emails and phones are clustered by (contact_id, id): "+workspace_id"
+// keeps the planner on that order instead of sorting the workspace's rows
+// out of the duplicate index.
 const (
 	exportContactsSQL = `SELECT c.id, c.first_name, c.last_name, c.company, coalesce(s.name, ''),
 	coalesce(c.birthday_month, 0), coalesce(c.birthday_day, 0), coalesce(c.birthday_year, 0),
 	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, '')
 FROM contacts c LEFT JOIN lists s ON s.id = c.stage_id
 WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id IN (SELECT value FROM json_each(?2))) ORDER BY c.id`
-	exportEmailsSQL = `SELECT contact_id, address, label, is_primary FROM contact_emails INDEXED BY contact_emails_contact
-WHERE workspace_id = ?1 ORDER BY contact_id`
-	exportPhonesSQL = `SELECT contact_id, e164, label, is_primary FROM contact_phones INDEXED BY contact_phones_contact
-WHERE workspace_id = ?1 ORDER BY contact_id`
+	exportEmailsSQL = `SELECT contact_id, address, label, is_primary FROM contact_emails
+WHERE +workspace_id = ?1 ORDER BY contact_id`
+	exportPhonesSQL = `SELECT contact_id, e164, label, is_primary FROM contact_phones
+WHERE +workspace_id = ?1 ORDER BY contact_id`
 	exportTagsSQL = `SELECT t.contact_id, l.name FROM contact_tags t CROSS JOIN lists l ON l.id = t.list_id
 WHERE l.workspace_id = ?1 ORDER BY t.contact_id`
 	exportCustomSQL = `SELECT contact_id, field_id, value FROM custom_values ORDER BY contact_id`

@@ -413,8 +413,13 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	return reindex(conn, id)
 }
 
+const (
+	insertEmailSQL = `INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertPhoneSQL = `INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, ?, ?)`
+)
+
 func insertEmail(conn *sqlite.Conn, wsID, id string, e Email, norm string) error {
-	if err := sqlitex.Execute(conn, `INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	if err := sqlitex.Execute(conn, insertEmailSQL,
 		&sqlitex.ExecOptions{Args: []any{store.NewID(), id, wsID, e.Address, norm, e.Label, e.Primary}}); err != nil {
 		return fmt.Errorf("insert email: %w", err)
 	}
@@ -422,7 +427,7 @@ func insertEmail(conn *sqlite.Conn, wsID, id string, e Email, norm string) error
 }
 
 func insertPhone(conn *sqlite.Conn, wsID, id string, p Phone) error {
-	if err := sqlitex.Execute(conn, `INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, ?, ?)`,
+	if err := sqlitex.Execute(conn, insertPhoneSQL,
 		&sqlitex.ExecOptions{Args: []any{store.NewID(), id, wsID, p.Number, p.Label, p.Primary}}); err != nil {
 		return fmt.Errorf("insert phone: %w", err)
 	}
@@ -738,14 +743,14 @@ func load(conn *sqlite.Conn, wsID, id string) (Contact, error) {
 }
 
 func loadItems(conn *sqlite.Conn, c *Contact) error {
-	if err := sqlitex.Execute(conn, `SELECT id, address, label, is_primary FROM contact_emails WHERE contact_id = ? ORDER BY is_primary DESC, rowid`, &sqlitex.ExecOptions{
+	if err := sqlitex.Execute(conn, `SELECT id, address, label, is_primary FROM contact_emails WHERE contact_id = ? ORDER BY is_primary DESC, id`, &sqlitex.ExecOptions{
 		Args: []any{c.ID}, ResultFunc: func(stmt *sqlite.Stmt) error {
 			c.Emails = append(c.Emails, Email{ID: stmt.ColumnText(0), Address: stmt.ColumnText(1), Label: stmt.ColumnText(2), Primary: stmt.ColumnBool(3)})
 			return nil
 		}}); err != nil {
 		return fmt.Errorf("load emails: %w", err)
 	}
-	if err := sqlitex.Execute(conn, `SELECT id, e164, label, is_primary FROM contact_phones WHERE contact_id = ? ORDER BY is_primary DESC, rowid`, &sqlitex.ExecOptions{
+	if err := sqlitex.Execute(conn, `SELECT id, e164, label, is_primary FROM contact_phones WHERE contact_id = ? ORDER BY is_primary DESC, id`, &sqlitex.ExecOptions{
 		Args: []any{c.ID}, ResultFunc: func(stmt *sqlite.Stmt) error {
 			c.Phones = append(c.Phones, Phone{ID: stmt.ColumnText(0), Number: stmt.ColumnText(1), Label: stmt.ColumnText(2), Primary: stmt.ColumnBool(3)})
 			return nil

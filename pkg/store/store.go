@@ -109,12 +109,59 @@ func (db *DB) Write(ctx context.Context, fn func(*sqlite.Conn) error) (err error
 		return err
 	}
 	defer db.Put(conn)
+	return write(conn, fn)
+}
+
+func write(conn *sqlite.Conn, fn func(*sqlite.Conn) error) (err error) {
 	end, err := sqlitex.ImmediateTransaction(conn)
 	if err != nil {
 		return fmt.Errorf("begin immediate: %w", err)
 	}
 	defer end(&err)
 	return fn(conn)
+}
+
+// Held is one connection kept for a series of write transactions, such as
+// the batches of an import: what the job learns between them stays
+// comparable on one connection (PRAGMA data_version counts the commits of
+// other connections only).
+type Held struct {
+	db   *DB
+	conn *sqlite.Conn
+}
+
+// Hold takes a connection for a series of Writes; Release gives it back.
+func (db *DB) Hold(ctx context.Context) (*Held, error) {
+	conn, err := db.Take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Held{db: db, conn: conn}, nil
+}
+
+// Write runs fn in one BEGIN IMMEDIATE transaction on the held connection,
+// as DB.Write does.
+func (h *Held) Write(fn func(*sqlite.Conn) error) error { return write(h.conn, fn) }
+
+// Release gives the connection back to the pool. Releasing twice is
+// harmless.
+func (h *Held) Release() {
+	if h.conn != nil {
+		h.db.Put(h.conn)
+		h.conn = nil
+	}
+}
+
+// DataVersion returns conn's PRAGMA data_version: it changes when another
+// connection commits, and not for conn's own commits.
+func DataVersion(conn *sqlite.Conn) (int64, error) {
+	var v int64
+	err := sqlitex.ExecuteTransient(conn, "PRAGMA data_version", &sqlitex.ExecOptions{
+		ResultFunc: func(st *sqlite.Stmt) error { v = st.ColumnInt64(0); return nil }})
+	if err != nil {
+		return 0, fmt.Errorf("data version: %w", err)
+	}
+	return v, nil
 }
 
 // Read runs fn in one read transaction, so that everything it reads comes

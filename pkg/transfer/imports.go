@@ -535,16 +535,30 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 		}
 	}
 	opt := contact.ImportOptions{Source: j.FileName, StageID: j.Options.StageID, TagIDs: j.Options.TagIDs, OnDuplicate: j.Options.OnDuplicate}
+	imp, err := im.contacts.BeginImport(ctx, actor, j.WorkspaceID, opt)
+	if err != nil {
+		return im.fail(j, err)
+	}
+	defer imp.Close()
+	// A reader goroutine parses, maps and validates the next batch while
+	// this one writes the current: on two cores the file costs nothing.
+	readCtx, stopReading := context.WithCancel(ctx)
+	batches := make(chan batch)
+	reading := make(chan struct{})
+	go func() {
+		defer close(reading)
+		readBatches(readCtx, src, j.Options, region, batches)
+	}()
+	defer func() { stopReading(); <-reading }() // before closeSrc
 	var lists []string
-	for {
-		rows, bad, consumed, eof, err := readBatch(src, j.Options)
-		if err != nil {
-			return im.fail(j, err)
+	for b := range batches {
+		if b.err != nil {
+			return im.fail(j, b.err)
 		}
-		if consumed > 0 {
+		if b.consumed > 0 {
 			from := j.Next
-			res, err := im.contacts.Import(ctx, actor, j.WorkspaceID, opt, rows, func(conn *sqlite.Conn, r contact.ImportResult) error {
-				return im.commitBatch(conn, j.ID, from, consumed, r, bad)
+			res, err := imp.Batch(ctx, b.rows, func(conn *sqlite.Conn, r contact.ImportResult) error {
+				return im.commitBatch(conn, j.ID, from, b.consumed, r, b.bad)
 			})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -553,18 +567,18 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 				return im.fail(j, err)
 			}
 			lists = append(lists, res.ListsMade...)
-			j.Next += consumed
+			j.Next += b.consumed
 			j.Created += res.Created
 			j.Merged += res.Merged
 			j.Skipped += res.Skipped
-			j.Failed += len(bad) + len(res.Failed)
+			j.Failed += len(b.bad) + len(res.Failed)
 			if im.Progress != nil {
 				im.Progress(j)
 			}
 		}
-		if eof {
-			break
-		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err // stopped between batches
 	}
 	return im.finish(ctx, j, lists)
 }
@@ -573,6 +587,35 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 type rowError struct {
 	row            int
 	column, reason string
+}
+
+// batch is one transaction's worth of rows, read ahead.
+type batch struct {
+	rows     []contact.ImportRow
+	bad      []rowError
+	consumed int
+	err      error
+}
+
+// readBatches sends src's rows in batches, validated for region, until the
+// end of the file (then closes out), an error (sent as the last batch) or
+// ctx's end.
+func readBatches(ctx context.Context, src csvio.Source, o Options, region string, out chan<- batch) {
+	defer close(out)
+	for {
+		var b batch
+		var eof bool
+		b.rows, b.bad, b.consumed, eof, b.err = readBatch(src, o)
+		contact.PrepareRows(b.rows, region)
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
+		if eof || b.err != nil {
+			return
+		}
+	}
 }
 
 // readBatch reads up to BatchRows rows: the good ones to import and the
