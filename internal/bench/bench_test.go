@@ -59,6 +59,9 @@ func TestBench(t *testing.T) {
 		"PICRM_INSIGHTS_METRICS_ADDR=127.0.0.1:0", "PICRM_HEALTH_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=warn",
 		"PICRM_API_RATE=10000", "PICRM_API_BURST=10000",
 	}}
+	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {
+		b.vars = append(b.vars, "PICRM_PPROF_ADDR="+a)
+	}
 	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo")
 	demo.Env = b.vars
 	if out, err := demo.CombinedOutput(); err != nil {

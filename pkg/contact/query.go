@@ -195,8 +195,12 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query
 				return err
 			}
 			r := phoneRanges(q.Search, region)
-			where = append(where, "c.id IN (SELECT contact_id FROM contact_phones WHERE workspace_id = ? AND ((e164 >= ? AND e164 < ?) OR (e164 >= ? AND e164 < ?)))")
-			args = append(args, wsID, r[0], r[1], r[2], r[3])
+			// A UNION of two range scans: SQLite cannot split an OR into
+			// index look-ups on a WITHOUT ROWID table, and would scan all
+			// of the workspace's phones instead (20 ms at 100,000).
+			where = append(where, `c.id IN (SELECT contact_id FROM contact_phones WHERE workspace_id = ? AND e164 >= ? AND e164 < ?
+	UNION ALL SELECT contact_id FROM contact_phones WHERE workspace_id = ? AND e164 >= ? AND e164 < ?)`)
+			args = append(args, wsID, r[0], r[1], wsID, r[2], r[3])
 		} else if m := MatchQuery(q.Search); m != "" {
 			if col == "c.id" {
 				// Newest first, driven by the full-text index: FTS5 walks its
