@@ -322,6 +322,7 @@ func (m *Main) Run(ctx context.Context) error {
 	} else if len(ids) > 0 {
 		go m.imports.Resume(ctx, ids)
 	}
+	daemon.Settle()
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
 	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "version", version)
 	var wdC <-chan time.Time

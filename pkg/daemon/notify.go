@@ -40,7 +40,7 @@ func NewLogger(level string) *slog.Logger {
 // TuneMemory sets the Go collector for a Pi daemon unless the environment
 // already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300), which
 // cuts the CPU a busy page spends in GC, and bound the heap with a soft
-// limit (48 MiB) so the fewer collections never cost the Pi its memory.
+// limit (28 MiB) so the fewer collections never cost the Pi its memory.
 func TuneMemory() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(300)
@@ -49,3 +49,9 @@ func TuneMemory() {
 		debug.SetMemoryLimit(28 << 20)
 	}
 }
+
+// Settle collects what start-up left behind (templates parsed, phone
+// metadata decoded, migrations read) and gives it back to the system, so
+// a daemon that then idles does not keep it: with GOGC=300 the next
+// collection might be hours away. Call it once, just before READY.
+func Settle() { debug.FreeOSMemory() }

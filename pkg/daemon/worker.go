@@ -100,6 +100,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if wd > 0 && wd < tick {
 		tick = wd
 	}
+	Settle()
 	Notify(w.log, "READY=1\nSTATUS=waiting for work")
 	w.log.Info("started", "metrics", w.MetricsAddr(), "poll", w.cfg.Poll, "watchdog", wd)
 	t := time.NewTicker(tick)
