@@ -177,7 +177,11 @@ func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName 
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		return im.save(conn, j, true)
+		if err := im.save(conn, j, true); err != nil {
+			return err
+		}
+		return audit.Record(conn, actor.Audit("contact.import_upload", "import_job", j.ID, map[string]any{
+			"workspace_id": wsID, "file": j.FileName, "format": j.Format, "bytes": n, "rows": j.Total}))
 	}); err != nil {
 		os.Remove(j.FilePath)
 		return Job{}, err
@@ -403,7 +407,11 @@ func (im *Imports) Plan(ctx context.Context, actor auth.Actor, wsID, id string, 
 			return err
 		}
 		j.Options = opt
-		return im.save(conn, j, false)
+		if err := im.save(conn, j, false); err != nil {
+			return err
+		}
+		return audit.Record(conn, actor.Audit("contact.import_plan", "import_job", j.ID, map[string]any{
+			"workspace_id": wsID, "on_duplicate": opt.OnDuplicate, "stage_id": opt.StageID, "tag_ids": opt.TagIDs, "row_actions": len(opt.RowActions)}))
 	})
 	return j, err
 }
@@ -443,7 +451,10 @@ func (im *Imports) Start(ctx context.Context, actor auth.Actor, wsID, id string)
 		if j.Status != Draft {
 			return errs.New(errs.Conflict, "This import has already started.")
 		}
-		return sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'queued' WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}})
+		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'queued' WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}}); err != nil {
+			return err
+		}
+		return audit.Record(conn, actor.Audit("contact.import_start", "import_job", id, map[string]any{"workspace_id": wsID, "file": j.FileName, "rows": j.Total}))
 	})
 }
 

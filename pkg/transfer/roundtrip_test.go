@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -107,6 +110,9 @@ func TestRoundTripCSV(t *testing.T) {
 	if j.Encoding != "UTF-8 with BOM" || j.Total != 3 {
 		t.Fatalf("detected %s, %d rows", j.Encoding, j.Total)
 	}
+	if _, err := im.Plan(ctx, u.Actor, dst.ID, j.ID, j.Mapping, transfer.Options{OnDuplicate: contact.DupMerge}); err != nil {
+		t.Fatal(err)
+	}
 	if err := im.Start(ctx, u.Actor, dst.ID, j.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +122,15 @@ func TestRoundTripCSV(t *testing.T) {
 	j, _ = im.Get(ctx, u.Actor, dst.ID, j.ID)
 	if j.Status != transfer.Done || j.Created != 3 || j.Failed != 0 {
 		t.Fatalf("job %+v", j)
+	}
+	// Every step the user took is one audit row on the job, by them.
+	var actions []string
+	app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT action FROM audit_log WHERE entity_type = 'import_job' AND entity_id = ? AND user_id = ? ORDER BY id`,
+			&sqlitex.ExecOptions{Args: []any{j.ID, u.Actor.UserID}, ResultFunc: func(st *sqlite.Stmt) error { actions = append(actions, st.ColumnText(0)); return nil }})
+	})
+	if strings.Join(actions, " ") != "contact.import_upload contact.import_plan contact.import_start contact.import" {
+		t.Fatalf("audit rows %v", actions)
 	}
 	got, want := canon(t, app, x, u, dst.ID), canon(t, app, x, u, src.ID)
 	if got != want {

@@ -187,6 +187,12 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 		s.fail(w, r, err)
 		return
 	}
+	// A refused plan shows the choices as the user made them, not as
+	// stored.
+	typed := r.Method == http.MethodPost && r.PostForm != nil && job.Status == transfer.Draft
+	if typed {
+		_, job.Options = planFromForm(r, job)
+	}
 	d := importJobData{Job: job, TagChecked: map[string]bool{}, Region: ws.Settings.PhoneRegion}
 	if job.Status == transfer.Draft {
 		fields, err := s.Contacts.Fields(r.Context(), a, ws.ID)
@@ -213,7 +219,9 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 		}
 		for i, h := range job.Header {
 			c := mapColumn{Index: i, Header: h}
-			if i < len(job.Mapping) {
+			if typed {
+				c.Value, c.Label = r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i))
+			} else if i < len(job.Mapping) {
 				c.Value, c.Label = targetValue(job.Mapping[i]), job.Mapping[i].Label
 			}
 			for _, row := range samples {
