@@ -22,7 +22,6 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitemigration"
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/s3test"
@@ -470,24 +469,13 @@ func TestRestoreRefusesWhileTheDatabaseIsOpen(t *testing.T) {
 // this build's schema and says so.
 func TestRestoreMigratesAnOlderSnapshot(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "v3.db"), store.Options{PoolSize: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	scripts, err := migrations.Scripts()
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.AtVersion(t, 3)
 	old := filepath.Join(t.TempDir(), "old.db")
 	conn, err := db.Take(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts[:3], AppID: store.AppID})
-	if err == nil {
-		err = sqlitex.ExecuteTransient(conn, "VACUUM INTO ?", &sqlitex.ExecOptions{Args: []any{old}})
-	}
+	err = sqlitex.ExecuteTransient(conn, "VACUUM INTO ?", &sqlitex.ExecOptions{Args: []any{old}})
 	db.Put(conn)
 	if err != nil {
 		t.Fatal(err)

@@ -2,17 +2,15 @@ package contact_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitemigration"
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 )
 
 // TestMigrateToClusteredEmails: migration 0006 rebuilds contact_emails and
@@ -21,24 +19,7 @@ import (
 // promotion, spouses and deletion still work.
 func TestMigrateToClusteredEmails(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "pi-crm.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	scripts, err := migrations.Scripts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := db.Take(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts[:5], AppID: store.AppID})
-	db.Put(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.AtVersion(t, 5)
 	if v, _ := db.SchemaVersion(ctx); v != 5 {
 		t.Fatalf("schema %d, want 5", v)
 	}

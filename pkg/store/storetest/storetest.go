@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"zombiezen.com/go/sqlite/sqlitemigration"
+
+	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -20,6 +23,32 @@ func New(tb testing.TB) *store.DB {
 	tb.Cleanup(func() { db.Close() })
 	if _, _, err := db.Migrate(context.Background()); err != nil {
 		tb.Fatalf("migrate: %v", err)
+	}
+	return db
+}
+
+// AtVersion returns a database in a fresh temporary folder migrated only to
+// schema version v (the first v scripts), as an older release left it, for
+// tests of the migrations after it. It is closed when the test ends.
+func AtVersion(tb testing.TB, v int) *store.DB {
+	tb.Helper()
+	db, err := store.Open(filepath.Join(tb.TempDir(), "pi-crm.db"), store.Options{})
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	scripts, err := migrations.Scripts()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := db.Take(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Put(conn)
+	if err := sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts[:v], AppID: store.AppID}); err != nil {
+		tb.Fatalf("migrate to %d: %v", v, err)
 	}
 	return db
 }
