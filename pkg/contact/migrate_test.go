@@ -14,7 +14,7 @@ import (
 )
 
 // TestMigrateToClusteredEmails: migration 0006 rebuilds contact_emails and
-// contact_phones without a rowid. Contacts made at schema 5 read back the
+// contact_phones without a rowid (and 0007 tunes the full-text index). Contacts made at schema 5 read back the
 // same after it (addresses, labels, primaries and their order), and ids,
 // promotion, spouses and deletion still work.
 func TestMigrateToClusteredEmails(t *testing.T) {
@@ -57,6 +57,15 @@ func TestMigrateToClusteredEmails(t *testing.T) {
 	}
 	if after.Emails[0].Address != "kai@home.example" || after.Emails[1].Address != "kai@work.example" || after.Emails[2].Address != "k@third.example" {
 		t.Fatalf("emails %+v: want the primary, then the order they were added in", after.Emails)
+	}
+	// 0007: the full-text index merges 8 segments at a time.
+	var automerge int
+	db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT v FROM contacts_fts_config WHERE k = 'automerge'`, &sqlitex.ExecOptions{
+			ResultFunc: func(st *sqlite.Stmt) error { automerge = st.ColumnInt(0); return nil }})
+	})
+	if automerge != 8 {
+		t.Fatalf("FTS automerge %d, want 8", automerge)
 	}
 	if got, _ := f.contacts.Get(ctx, f.andy, f.ws, lani.ID); got.Spouse == nil || got.Spouse.ID != kai.ID {
 		t.Fatalf("spouse %+v lost", got.Spouse)
