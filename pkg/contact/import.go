@@ -183,17 +183,6 @@ func (in *Importer) syncKeys(conn *sqlite.Conn) error {
 	return nil
 }
 
-// Import adds rows to the actor's workspace wsID in one batch (see
-// Importer.Batch).
-func (s *Store) Import(ctx context.Context, actor auth.Actor, wsID string, opt ImportOptions, rows []ImportRow, commit func(conn *sqlite.Conn, r ImportResult) error) (ImportResult, error) {
-	in, err := s.BeginImport(ctx, actor, wsID, opt)
-	if err != nil {
-		return ImportResult{}, err
-	}
-	defer in.Close()
-	return in.Batch(ctx, rows, commit)
-}
-
 // importer holds what one batch reuses: the region, custom fields, lists by
 // name and the prepared inserts.
 type importer struct {
