@@ -40,13 +40,13 @@ func NewLogger(level string) *slog.Logger {
 // TuneMemory sets the Go collector for a Pi daemon unless the environment
 // already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300), which
 // cuts the CPU a busy page spends in GC, and bound the heap with a soft
-// limit (28 MiB) so the fewer collections never cost the Pi its memory.
+// limit (26 MiB) so the fewer collections never cost the Pi its memory.
 func TuneMemory() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(300)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(28 << 20)
+		debug.SetMemoryLimit(26 << 20)
 	}
 }
 
