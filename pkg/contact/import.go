@@ -199,8 +199,6 @@ type importer struct {
 	insTag *sqlite.Stmt
 	insFTS *sqlite.Stmt
 	insCV  *sqlite.Stmt
-	insE   *sqlite.Stmt
-	insP   *sqlite.Stmt
 	// keys are the workspace's duplicate keys (nil: look every row up).
 	keys    *keySet
 	summary string
@@ -272,8 +270,6 @@ func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOpt
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	im.insTag = conn.Prep(`INSERT OR IGNORE INTO contact_tags (contact_id, list_id) VALUES (?, ?)`)
 	im.insFTS = conn.Prep(`INSERT INTO contacts_fts (rowid, body) VALUES (?, ?)`)
-	im.insE = conn.Prep(insertEmailSQL)
-	im.insP = conn.Prep(insertPhoneSQL)
 	im.insCV = conn.Prep(`INSERT INTO custom_values (contact_id, field_id, value) VALUES (?, ?, ?) ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value`)
 	return im, nil
 }
@@ -416,20 +412,14 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 	var body strings.Builder
 	body.WriteString(str(f.FirstName) + " " + str(f.LastName) + " " + str(f.Company) + " " + str(f.FileNotes))
 	for i, e := range n.emails {
-		for j, v := range []any{store.NewID(), id, im.wsID, e.Address, n.norms[i], e.Label, e.Primary} {
-			bind(im.insE, j+1, v)
-		}
-		if err := step(im.insE); err != nil {
-			return fmt.Errorf("insert email: %w", err)
+		if err := insertEmail(im.conn, im.wsID, id, e, n.norms[i]); err != nil {
+			return err
 		}
 		body.WriteString(" " + e.Address)
 	}
 	for _, p := range n.phones {
-		for j, v := range []any{store.NewID(), id, im.wsID, p.Number, p.Label, p.Primary} {
-			bind(im.insP, j+1, v)
-		}
-		if err := step(im.insP); err != nil {
-			return fmt.Errorf("insert phone: %w", err)
+		if err := insertPhone(im.conn, im.wsID, id, p); err != nil {
+			return err
 		}
 		body.WriteString(" " + p.Number + " " + p.Number[min(2, len(p.Number)):])
 	}

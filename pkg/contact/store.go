@@ -413,22 +413,26 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	return reindex(conn, id)
 }
 
-const (
-	insertEmailSQL = `INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	insertPhoneSQL = `INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, ?, ?)`
-)
-
+// insertEmail and insertPhone add one of contact id's emails or phones
+// through the connection's cached statement (the import's fast path calls
+// them once a row).
 func insertEmail(conn *sqlite.Conn, wsID, id string, e Email, norm string) error {
-	if err := sqlitex.Execute(conn, insertEmailSQL,
-		&sqlitex.ExecOptions{Args: []any{store.NewID(), id, wsID, e.Address, norm, e.Label, e.Primary}}); err != nil {
+	st := conn.Prep(`INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	for i, v := range []any{store.NewID(), id, wsID, e.Address, norm, e.Label, e.Primary} {
+		bind(st, i+1, v)
+	}
+	if err := step(st); err != nil {
 		return fmt.Errorf("insert email: %w", err)
 	}
 	return nil
 }
 
 func insertPhone(conn *sqlite.Conn, wsID, id string, p Phone) error {
-	if err := sqlitex.Execute(conn, insertPhoneSQL,
-		&sqlitex.ExecOptions{Args: []any{store.NewID(), id, wsID, p.Number, p.Label, p.Primary}}); err != nil {
+	st := conn.Prep(`INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, ?, ?)`)
+	for i, v := range []any{store.NewID(), id, wsID, p.Number, p.Label, p.Primary} {
+		bind(st, i+1, v)
+	}
+	if err := step(st); err != nil {
 		return fmt.Errorf("insert phone: %w", err)
 	}
 	return nil
