@@ -32,8 +32,11 @@ const (
 	MaxUploadBytes = 20 << 20
 	MaxRows        = 100_000
 	// BatchRows is how many rows one transaction imports: large enough to be
-	// fast, small enough that progress moves and a crash loses little work.
-	BatchRows = 2000
+	// fast, small enough that progress moves, a crash loses little work and
+	// other writers wait little for the lock (about 0.13 s a batch on the
+	// 2-core test machine). Measured on the benchmark: 2,000 gave 21,300-
+	// 22,000 rows/s, 3,000 gave 23,200-23,300 and 4,000 22,700.
+	BatchRows = 3000
 	// staleAfter is when a running job whose runner stopped beating may be
 	// taken over (a crash or a restart mid-import).
 	staleAfter = 2 * time.Minute
