@@ -148,7 +148,8 @@ func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName 
 		return Job{}, errs.Fields{"file": msg}.Err()
 	}
 	if n > MaxUploadBytes {
-		return fail(fmt.Sprintf("The file is larger than %d MB.", MaxUploadBytes>>20))
+		os.Remove(j.FilePath)
+		return Job{}, ErrTooLarge
 	}
 	if n == 0 {
 		return fail("The file is empty.")
@@ -460,6 +461,10 @@ func (im *Imports) Start(ctx context.Context, actor auth.Actor, wsID, id string)
 		return audit.Record(conn, actor.Audit("contact.import_start", "import_job", id, map[string]any{"workspace_id": wsID, "file": j.FileName, "rows": j.Total}))
 	})
 }
+
+// ErrTooLarge is Upload's answer to a file over MaxUploadBytes.
+var ErrTooLarge = &errs.Error{Kind: errs.Invalid, Code: "too_large", Message: fmt.Sprintf("The file is larger than %d MB.", MaxUploadBytes>>20),
+	Fields: map[string]string{"file": fmt.Sprintf("The file is larger than %d MB.", MaxUploadBytes>>20)}}
 
 // ErrTaken means another runner holds the job.
 var ErrTaken = errors.New("import job is being run elsewhere")

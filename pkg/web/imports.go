@@ -74,8 +74,8 @@ func (s *Server) importsShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	r.Body = http.MaxBytesReader(w, r.Body, transfer.MaxUploadBytes+1<<20)
-	mr, err := r.MultipartReader()
+	mr, err := r.MultipartReader() // the body is capped by limitBodies
+
 	if err != nil {
 		s.importsPage(w, r, http.StatusUnprocessableEntity, "Choose a file to import.")
 		return
@@ -101,7 +101,7 @@ func (s *Server) importUpload(w http.ResponseWriter, r *http.Request) {
 		}
 		job, err := s.Imports.Upload(r.Context(), a, ws.ID, part.FileName(), part)
 		part.Close()
-		if errors.As(err, &mbe) {
+		if errors.As(err, &mbe) || errors.Is(err, transfer.ErrTooLarge) {
 			s.importsPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The file is larger than %d MB.", transfer.MaxUploadBytes>>20))
 			return
 		}

@@ -38,7 +38,7 @@ func TestImportUploadErrorsAndIsolation(t *testing.T) {
 	}{
 		"empty":     {"a.csv", nil, 422, "The file is empty."},
 		"no rows":   {"a.csv", []byte("Name,Email\n"), 422, "no rows"},
-		"too big":   {"a.csv", bytes.Repeat([]byte("x"), 20<<20+10), 422, "larger than 20 MB"},
+		"too big":   {"a.csv", bytes.Repeat([]byte("x"), 20<<20+10), 413, "larger than 20 MB"},
 		"no header": {"a.csv", []byte("\n\n\n"), 422, "no header row"},
 	} {
 		resp, body := upload(t, app, andy.Client, ws.ID, tc.file, tc.body)

@@ -189,7 +189,7 @@ func (s *Server) Handler() http.Handler {
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
-	return r
+	return s.limitBodies(r)
 }
 
 // pageFor fills the parts of a page every signed-in page shares: the actor,
