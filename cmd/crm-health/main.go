@@ -47,7 +47,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
 	var checker *health.Checker
 	var alerter *health.Alerter
-	var next time.Time
+	var next, nextPrune time.Time
 	running := make(chan struct{}, 1)
 	failing := map[string]bool{} // what the last round found, to log changes only
 	cfg.Pass = func(ctx context.Context, db *store.DB) error {
@@ -87,6 +87,15 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 			}
 			if _, err := alerter.Notify(rctx, results); err != nil {
 				log.Error("alerts", "err", err)
+			}
+			if now := time.Now(); now.After(nextPrune) {
+				nextPrune = now.Add(24 * time.Hour)
+				p, err := health.Prune(rctx, db, now)
+				if err != nil {
+					log.Error("retention", "err", err)
+				} else if p.Audit+p.LoginFailures > 0 {
+					log.Info("retention", "audit_rows", p.Audit, "login_failures", p.LoginFailures)
+				}
 			}
 		}()
 		return nil

@@ -74,6 +74,9 @@ type Options struct {
 	SessionIdle, SessionMax time.Duration
 	APIRate                 float64
 	APIBurst                int
+	// BcryptCost is the password hashing cost; zero is bcrypt's minimum,
+	// fast for tests. A race test wants a real cost.
+	BcryptCost int
 }
 
 // New starts an App; it stops when the test ends.
@@ -83,7 +86,10 @@ func New(tb testing.TB, opts Options) *App {
 	clock := &Clock{t: time.Now()}
 	// Warnings and errors show in the test's own output.
 	log := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
+	if opts.BcryptCost == 0 {
+		opts.BcryptCost = bcrypt.MinCost
+	}
+	a := auth.NewStore(db, auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
 	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})

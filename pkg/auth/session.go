@@ -7,7 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"math"
+	"maps"
+	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -41,62 +42,89 @@ func hashToken(token string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// The longest email and password a log-in reads: anything longer is
+// refused before it is hashed, counted or stored.
+const (
+	MaxEmailLen    = 254
+	MaxPasswordLen = 1024
+)
+
+// errTooLong answers an email or password over its limit.
+var errTooLong = &errs.Error{Kind: errs.Unauthorized, Code: "bad_login", Message: fmt.Sprintf("Wrong email or password. (An email has at most %d characters.)", MaxEmailLen)}
+
 // Login checks email and password and starts a session. Every attempt is
-// audited. It returns a TooMany error (with RetryAfter) while the IP or the
-// account is throttled, and an Unauthorized error (IsBadLogin) for a wrong
-// email or password, the same for both.
+// audited; throttled ones are coalesced into one audit row per throttle
+// window, with a count. An email of no account is kept only as a keyed
+// hash, never as the text typed. It returns a TooMany error (with
+// RetryAfter) while the IP or the account is throttled, and an Unauthorized
+// error (IsBadLogin) for a wrong email or password, the same for both.
 func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string) (Session, error) {
+	email = strings.TrimSpace(email)
+	if len(email) > MaxEmailLen || len(password) > MaxPasswordLen {
+		return Session{}, errTooLong
+	}
 	now := s.now()
-	keys := throttleKeys(ip, email)
 	var (
-		user  User
-		hash  []byte
-		known bool
-		wait  time.Duration
+		user    User
+		hash    []byte
+		known   bool
+		keys    []string
+		failed  audit.Entry // the audit row of a wrong password
+		tooMany error
 	)
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		var err error
 		user, hash, err = userByEmail(conn, email)
 		known = err == nil
 		if err != nil && errs.KindOf(err) != errs.NotFound {
 			return err
 		}
-		// The user is looked up first so that a throttled attempt still
-		// lands in the account's own audit trail.
-		wait, err = throttleWait(conn, keys, now)
+		failed = audit.Entry{UserID: user.ID, Action: "auth.login_failed", EntityType: "user", EntityID: user.ID, IP: ip,
+			Details: map[string]any{"reason": "bad_password"}}
+		if known {
+			keys = []string{"user:" + user.ID}
+		} else {
+			key, err := loginKey(conn)
+			if err != nil {
+				return err
+			}
+			h := emailHash(key, email)
+			keys = []string{"email:" + h}
+			failed.Details = map[string]any{"reason": "unknown_email", "email_hash": h}
+			if d := emailDomain(email); d != "" {
+				failed.Details["email_domain"] = d
+			}
+		}
+		if ip != "" {
+			keys = append(keys, "ip:"+ip)
+		}
+		// A throttled attempt still lands in the account's own trail.
+		throttledEntry := failed
+		throttledEntry.Details = maps.Clone(failed.Details)
+		delete(throttledEntry.Details, "reason")
+		tooMany, err = reserve(conn, keys, throttledEntry, now)
 		return err
 	})
 	if err != nil {
 		return Session{}, fmt.Errorf("log in: %w", err)
 	}
-	if wait > 0 {
-		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-			return audit.Record(conn, audit.Entry{UserID: user.ID, Action: "auth.login_failed", EntityType: "user", EntityID: user.ID,
-				Details: map[string]any{"email": email, "reason": "throttled"}, IP: ip})
-		})
-		if err != nil {
-			return Session{}, fmt.Errorf("log in: %w", err)
-		}
-		secs := int(math.Ceil(wait.Seconds()))
-		return Session{}, &errs.Error{Kind: errs.TooMany, Code: "throttled", RetryAfter: time.Duration(secs) * time.Second,
-			Message: fmt.Sprintf("Too many failed log-ins. Try again in %d seconds.", secs)}
+	if tooMany != nil {
+		return Session{}, tooMany
 	}
-	// bcrypt runs outside any transaction: it is slow on purpose.
+	// bcrypt runs outside any transaction: it is slow on purpose, and
+	// bounded: parallel log-ins must not take every core of a Pi.
+	if err := s.hashing(ctx); err != nil {
+		return Session{}, fmt.Errorf("log in: %w", err)
+	}
 	if !known {
 		_ = bcrypt.CompareHashAndPassword(s.dummyHash(), []byte(password))
 	}
 	ok := known && bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
+	s.hashed()
 	sess := Session{Token: newToken(), User: user, ExpiresAt: now.Add(s.opts.SessionMax)}
 	err = s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		if !ok {
-			if err := throttleFail(conn, keys, now); err != nil {
-				return err
-			}
-			details := map[string]any{"email": email, "reason": "bad_password"}
-			if !known {
-				details["reason"] = "unknown_email"
-			}
-			return audit.Record(conn, audit.Entry{UserID: user.ID, Action: "auth.login_failed", EntityType: "user", EntityID: user.ID, Details: details, IP: ip})
+			return audit.Record(conn, failed) // counted by reserve
 		}
 		if err := throttleClear(conn, keys); err != nil {
 			return err
@@ -124,6 +152,18 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 		return Session{}, errBadLogin
 	}
 	return sess, nil
+}
+
+// emailDomain returns the domain of a typed email when the whole text is an
+// email address, else "": a password typed into the email box leaves no
+// part of itself.
+func emailDomain(email string) string {
+	f := errs.Fields{}
+	validateEmail(f, "email", email)
+	if len(f) > 0 {
+		return ""
+	}
+	return strings.ToLower(email[strings.LastIndexByte(email, '@')+1:])
 }
 
 // Logout ends the session of token, if any, and audits it.

@@ -29,6 +29,10 @@ type Options struct {
 	SessionMax time.Duration
 	// Now is the clock; tests move it.
 	Now func() time.Time
+	// MaxHashing bounds the password hashes computed at once (default 2):
+	// each takes a core for about 0.2 s on a Pi, so a burst of parallel
+	// log-ins queues instead of starving every other request.
+	MaxHashing int
 }
 
 // Store holds users, sessions and API keys.
@@ -40,6 +44,8 @@ type Store struct {
 	// first use: hashing at start would cost crm-web ~0.1 s (more on a Pi)
 	// before READY.
 	dummyHash func() []byte
+	// hashSem holds a slot per password hash in progress.
+	hashSem chan struct{}
 }
 
 // NewStore returns a Store over db.
@@ -56,14 +62,29 @@ func NewStore(db *store.DB, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxHashing <= 0 {
+		opts.MaxHashing = 2
+	}
 	cost := opts.BcryptCost
-	return &Store{db: db, opts: opts, dummyHash: sync.OnceValue(func() []byte {
+	return &Store{db: db, opts: opts, hashSem: make(chan struct{}, opts.MaxHashing), dummyHash: sync.OnceValue(func() []byte {
 		h, _ := bcrypt.GenerateFromPassword([]byte("not a password of anyone"), cost)
 		return h
 	})}
 }
 
 func (s *Store) now() time.Time { return s.opts.Now().UTC() }
+
+// hashing waits for a hashing slot; hashed gives it back.
+func (s *Store) hashing(ctx context.Context) error {
+	select {
+	case s.hashSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("wait to hash: %w", ctx.Err())
+	}
+}
+
+func (s *Store) hashed() { <-s.hashSem }
 
 // CreateUser adds a user. It returns an Invalid error for bad fields and a
 // Conflict error if the email is taken. via names the channel for the audit
@@ -127,24 +148,58 @@ func (s *Store) SetPassword(ctx context.Context, email, password, via string) er
 }
 
 // ChangePassword changes the actor's own password after checking the old
-// one. Other sessions of the actor end; keepToken's session stays.
-// It returns an Invalid error naming the wrong or weak field.
+// one. Other sessions of the actor end; keepToken's session stays. Wrong
+// current passwords are throttled as log-ins are (a stolen session must not
+// make a fast guessing oracle). It returns an Invalid error naming the
+// wrong or weak field, or TooMany while throttled.
 func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, keepToken string) error {
 	f := errs.Fields{}
 	validatePassword(f, "new_password", password)
-	var hash []byte
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+	if len(old) > MaxPasswordLen {
+		f.Add("current_password", "That is not your current password.")
+		return f.Err()
+	}
+	now := s.now()
+	keys := []string{"password:" + actor.UserID}
+	var (
+		hash    []byte
+		tooMany error
+	)
+	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		_, h, err := userByID(conn, actor.UserID)
+		if err != nil {
+			return err
+		}
 		hash = h
+		tooMany, err = reserve(conn, keys, actor.Audit("user.password_change_failed", "user", actor.UserID, nil), now)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	if bcrypt.CompareHashAndPassword(hash, []byte(old)) != nil {
+	if tooMany != nil {
+		return tooMany
+	}
+	if err := s.hashing(ctx); err != nil {
+		return err
+	}
+	wrong := bcrypt.CompareHashAndPassword(hash, []byte(old)) != nil
+	s.hashed()
+	if wrong {
 		f.Add("current_password", "That is not your current password.")
+		if err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+			return audit.Record(conn, actor.Audit("user.password_change_failed", "user", actor.UserID, map[string]any{"reason": "bad_password"}))
+		}); err != nil {
+			return err
+		}
 	}
 	if err := f.Err(); err != nil {
+		if !wrong {
+			// The right password with a weak new one: not a failure.
+			if err := s.db.Write(ctx, func(conn *sqlite.Conn) error { return throttleClear(conn, keys) }); err != nil {
+				return err
+			}
+		}
 		return err
 	}
 	newHash, err := bcrypt.GenerateFromPassword([]byte(password), s.opts.BcryptCost)
@@ -155,6 +210,9 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, 
 		keep := ""
 		if keepToken != "" {
 			keep = hashToken(keepToken)
+		}
+		if err := throttleClear(conn, keys); err != nil {
+			return err
 		}
 		if err := setPassword(conn, actor.UserID, newHash, s.now(), keep); err != nil {
 			return err

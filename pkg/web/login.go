@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 )
 
@@ -30,6 +31,9 @@ func (s *Server) loginShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	form := formOf(r, "email", "next")
 	sess, err := s.Auth.Login(r.Context(), form["email"], r.PostFormValue("password"), clientIP(r), r.UserAgent())
+	if len(form["email"]) > auth.MaxEmailLen {
+		form["email"] = "" // never echo a flood back
+	}
 	if err != nil {
 		e := errs.As(err)
 		switch e.Kind {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,11 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	if fe := fieldErrors(err); fe != nil {
 		// Passwords are never echoed back into the form.
 		s.render(w, r, statusOfErr(err), "settings_password", "", s.pageFor(r, "Settings", &page{Section: "settings", Errors: fe}))
+		return
+	}
+	if e := errs.As(err); e.Kind == errs.TooMany {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+		s.render(w, r, http.StatusTooManyRequests, "settings_password", "", s.pageFor(r, "Settings", &page{Section: "settings", Errors: map[string]string{"current_password": e.Message}}))
 		return
 	}
 	if err != nil {
