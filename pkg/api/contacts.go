@@ -240,11 +240,13 @@ func (h *Handler) contactUnshare(w http.ResponseWriter, r *http.Request) {
 	ok(w, http.StatusOK, map[string]any{"unshared": chi.URLParam(r, "user")})
 }
 
+// sharedJSON is a contact shared with the caller: contact.SharedContact,
+// the same view the read-only page shows.
 type sharedJSON struct {
-	Contact  contact.Contact `json:"contact"`
-	Owner    string          `json:"owner"`
-	SharedAt time.Time       `json:"shared_at"`
-	Notes    []entryJSON     `json:"notes,omitempty"`
+	Contact  contact.SharedContact `json:"contact"`
+	Owner    string                `json:"owner"`
+	SharedAt time.Time             `json:"shared_at"`
+	Notes    []entryJSON           `json:"notes,omitempty"`
 }
 
 func (h *Handler) sharedList(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 func TestContactsAPI(t *testing.T) {
@@ -155,5 +157,63 @@ func TestSharedContactIsReadOnly(t *testing.T) {
 	got, _ := app.Contacts.Get(context.Background(), mona.Actor, monaWS.ID, c.ID)
 	if got.FirstName != "Shared" {
 		t.Fatalf("the viewer changed the original: %+v", got)
+	}
+}
+
+// TestSharedContactShowsOnlyTheView: a shared contact whose spouse and
+// referrer are not shared gives the viewer none of theirs, nor the owner's
+// workspace id, tags, stage or custom values: not in the API's list, not in
+// its item, not on the page.
+func TestSharedContactShowsOnlyTheView(t *testing.T) {
+	app := apptest.New(t, apptest.Options{APIRate: 1000, APIBurst: 1000})
+	ctx := context.Background()
+	andy := app.NewUser("Andy")
+	mona := app.NewUser("Monalisa")
+	ws := mona.Workspace("Coldwell Banker Contacts")
+	spouse := mona.Contact(ws.ID, "Spousename", "spouse-secret@example.com")
+	referrer := mona.Contact(ws.ID, "Referrername", "referrer-secret@example.com")
+	c := mona.Contact(ws.ID, "Sharedperson", "shared@example.com")
+	stages, _ := app.Lists.All(ctx, mona.Actor, ws.ID, list.Stage)
+	tag, err := app.Lists.Create(ctx, mona.Actor, ws.ID, list.Tag, "Secrettag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	field, err := app.Contacts.CreateField(ctx, mona.Actor, ws.ID, contact.FieldDef{Name: "Commission", Type: "text"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marital, referredBy := "Married", "Referred by Referrername at the open house"
+	if _, err := app.Contacts.Update(ctx, mona.Actor, ws.ID, c.ID, contact.Fields{SpouseID: &spouse.ID, ReferredByID: &referrer.ID, ReferredBy: &referredBy,
+		MaritalStatus: &marital, StageID: &stages[1].ID, Custom: map[string]string{field.ID: "secret-commission-value"}}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Contacts.SetTag(ctx, mona.Actor, ws.ID, c.ID, tag.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Contacts.ShareWith(ctx, mona.Actor, ws.ID, c.ID, andy.ID); err != nil {
+		t.Fatal(err)
+	}
+	key := andy.APIKey(auth.Scopes...)
+	_, listJSON := app.APIDo(key, http.MethodGet, "/shared", "")
+	_, item := app.APIDo(key, http.MethodGet, "/shared/"+c.ID, "")
+	_, page := app.Do(andy.Client, http.MethodGet, "/shared/"+c.ID, nil, nil)
+	_, listPage := app.Do(andy.Client, http.MethodGet, "/shared", nil, nil)
+	for name, body := range map[string]string{"API list": listJSON, "API item": item, "page": page, "list page": listPage} {
+		if !strings.Contains(body, "Sharedperson") {
+			t.Fatalf("%s does not show the shared contact: %s", name, apptest.Trim(body))
+		}
+		for _, secret := range []string{"Spousename", "spouse-secret", spouse.ID, "Referrername", "referrer-secret", referrer.ID, ws.ID,
+			"Secrettag", tag.ID, stages[1].Name, stages[1].ID, "secret-commission-value", field.ID, marital} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s gives the viewer %q", name, secret)
+			}
+		}
+	}
+	for name, body := range map[string]string{"API list": listJSON, "API item": item} {
+		for _, key := range []string{`"workspace_id"`, `"spouse`, `"referred_by`, `"custom"`, `"stage`, `"tags"`, `"marital_status"`} {
+			if strings.Contains(body, key) {
+				t.Errorf("%s has the field %s", name, key)
+			}
+		}
 	}
 }

@@ -18,10 +18,65 @@ import (
 
 // Share is one contact shared with the actor.
 type Share struct {
-	Contact   Contact
+	Contact   SharedContact
 	OwnerName string
 	SharedAt  time.Time
 	Notes     []activity.Entry // the owner's notes; the rest of the log stays private
+}
+
+// SharedContact is all the viewer of a shared contact gets, in the page and
+// the API alike: the person's own details. Never the owner's workspace, its
+// stage, tags or custom fields, nor anything of the contacts it points to
+// (a spouse, a referrer), which are not shared.
+type SharedContact struct {
+	ID           string        `json:"id"`
+	FirstName    string        `json:"first_name"`
+	LastName     string        `json:"last_name"`
+	Company      string        `json:"company"`
+	Emails       []SharedEmail `json:"emails"`
+	Phones       []SharedPhone `json:"phones"`
+	Birthday     *Birthday     `json:"birthday,omitempty"`
+	Children     string        `json:"children,omitempty"`
+	Pets         string        `json:"pets,omitempty"`
+	FileNotes    string        `json:"file_notes,omitempty"`
+	DoNotContact bool          `json:"do_not_contact"`
+}
+
+// SharedEmail is an address of a shared contact.
+type SharedEmail struct {
+	Address string `json:"address"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// SharedPhone is a number of a shared contact, in E.164.
+type SharedPhone struct {
+	Number  string `json:"number"`
+	Label   string `json:"label"`
+	Primary bool   `json:"primary"`
+}
+
+// Name is the display name, as Contact.Name.
+func (c SharedContact) Name() string {
+	var first string
+	if len(c.Emails) > 0 {
+		first = c.Emails[0].Address
+	}
+	return Contact{FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, Emails: []Email{{Address: first}}}.Name()
+}
+
+// sharedView is the one place that decides what a viewer sees of c.
+func sharedView(c Contact) SharedContact {
+	v := SharedContact{ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, Birthday: c.Birthday,
+		Children: c.Children, Pets: c.Pets, FileNotes: c.FileNotes, DoNotContact: c.DoNotContact,
+		Emails: make([]SharedEmail, len(c.Emails)), Phones: make([]SharedPhone, len(c.Phones))}
+	for i, e := range c.Emails {
+		v.Emails[i] = SharedEmail{Address: e.Address, Label: e.Label, Primary: e.Primary}
+	}
+	for i, p := range c.Phones {
+		v.Phones[i] = SharedPhone{Number: p.Number, Label: p.Label, Primary: p.Primary}
+	}
+	return v
 }
 
 // ShareWith shares contact id with the user viewerEmail, read-only. Both
@@ -111,7 +166,7 @@ JOIN workspaces w ON w.id = c.workspace_id JOIN users u ON u.id = w.owner_id WHE
 			if err != nil {
 				return err
 			}
-			out = append(out, Share{Contact: c, OwnerName: r.owner, SharedAt: times[i]})
+			out = append(out, Share{Contact: sharedView(c), OwnerName: r.owner, SharedAt: times[i]})
 		}
 		return nil
 	})
@@ -151,17 +206,19 @@ JOIN workspaces w ON w.id = c.workspace_id JOIN users u ON u.id = w.owner_id WHE
 	if !found {
 		return Share{}, errNotFound
 	}
-	if sh.Contact, err = load(conn, wsID, id); err != nil {
+	c, err := load(conn, wsID, id)
+	if err != nil {
 		return Share{}, err
 	}
+	sh.Contact = sharedView(c)
 	notes, err := activity.List(conn, wsID, id, activity.Tab{Kinds: []activity.Kind{activity.Note}}, "", 200)
 	sh.Notes = notes.Entries
 	return sh, err
 }
 
 // SaveAs copies a contact shared with the actor into the actor's workspace
-// wsID as an independent contact (details, emails, phones and notes; not the
-// owner's log, stage or tags). The copy's log says where it came from.
+// wsID as an independent contact: what the viewer sees of it (SharedContact)
+// and its notes; not the owner's log, stage, tags or links. The copy's log says where it came from.
 func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID string) (Contact, error) {
 	var c Contact
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
@@ -172,6 +229,7 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID str
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
+		// The copy holds what the viewer was shown, and nothing more.
 		src := sh.Contact
 		emails := make([]EmailInput, len(src.Emails))
 		for i, e := range src.Emails {
@@ -183,8 +241,7 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID str
 		}
 		bd := src.Birthday
 		f := Fields{FirstName: &src.FirstName, LastName: &src.LastName, Company: &src.Company, Emails: &emails, Phones: &phones,
-			Birthday: &bd, MaritalStatus: &src.MaritalStatus, Children: &src.Children, Pets: &src.Pets, ReferredBy: &src.ReferredBy,
-			FileNotes: &src.FileNotes, DoNotContact: &src.DoNotContact}
+			Birthday: &bd, Children: &src.Children, Pets: &src.Pets, FileNotes: &src.FileNotes, DoNotContact: &src.DoNotContact}
 		// A copy is the viewer's deliberate choice: keep it even if they
 		// already have someone with the same email.
 		id, err := create(conn, actor, wsID, f, true, sharedID)
