@@ -26,6 +26,47 @@ type Reader struct {
 	row       int
 }
 
+// Limits of a file's shape, checked as it is read: a small file can still
+// have a million columns, and a mapping page or a row of them would take a
+// Pi's memory. Real exports stay far below (Outlook writes 92 columns,
+// Google's widest about 80). MaxColumns keeps the mapping page, a select
+// of every target per column, under 1 MB (about 2.5 KB a column).
+const (
+	MaxColumns     = 300
+	MaxCellBytes   = 128 << 10 // a 20,000-character note in 4-byte UTF-8 fits
+	MaxRecordBytes = 1 << 20
+)
+
+// LimitError is a file over one of the limits; its message says which, in
+// words for the user.
+type LimitError struct{ Msg string }
+
+// Error returns the message.
+func (e *LimitError) Error() string { return e.Msg }
+
+// checkShape returns a LimitError when fields (row 0 is the header) break
+// a limit.
+func checkShape(row int, fields []string) error {
+	where := fmt.Sprintf("Row %d", row)
+	if row == 0 {
+		where = "The header row"
+	}
+	if len(fields) > MaxColumns {
+		return &LimitError{fmt.Sprintf("%s has %d columns; an import reads at most %d. Remove the columns you do not need and upload it again.", where, len(fields), MaxColumns)}
+	}
+	total := 0
+	for i, f := range fields {
+		if len(f) > MaxCellBytes {
+			return &LimitError{fmt.Sprintf("%s, column %d holds %d KB; a cell may hold at most %d KB.", where, i+1, len(f)>>10, MaxCellBytes>>10)}
+		}
+		total += len(f)
+	}
+	if total > MaxRecordBytes {
+		return &LimitError{fmt.Sprintf("%s holds %d KB; a row may hold at most %d KB.", where, total>>10, MaxRecordBytes>>10)}
+	}
+	return nil
+}
+
 // ErrEmpty means the file has no header row.
 var ErrEmpty = errors.New("the file is empty: it needs a header row naming its columns")
 
@@ -47,6 +88,9 @@ func NewReader(r io.Reader) (*Reader, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("header row: %w", err)
+		}
+		if err := checkShape(0, head); err != nil {
+			return nil, err
 		}
 		if blankRow(head) {
 			continue
@@ -76,6 +120,9 @@ func (r *Reader) Next() (Record, error) {
 			continue
 		}
 		r.row++
+		if err := checkShape(r.row, fields); err != nil {
+			return Record{}, err
+		}
 		for i, f := range fields {
 			fields[i] = unneutralize(strings.TrimSpace(f))
 		}

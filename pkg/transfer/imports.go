@@ -155,6 +155,10 @@ func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName 
 		return fail("The file is empty.")
 	}
 	src, closeSrc, err := im.open(&j, "", nil, true)
+	var limit *csvio.LimitError
+	if errors.As(err, &limit) {
+		return fail(limit.Msg)
+	}
 	if err != nil {
 		if errs.KindOf(err) == errs.Invalid {
 			os.Remove(j.FilePath)
@@ -164,6 +168,9 @@ func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName 
 	}
 	total, err := csvio.Count(src)
 	closeSrc()
+	if errors.As(err, &limit) {
+		return fail(limit.Msg)
+	}
 	if err != nil {
 		return fail("The file could not be read: " + err.Error())
 	}

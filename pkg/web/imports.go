@@ -22,10 +22,11 @@ import (
 
 // importsData is the upload page.
 type importsData struct {
-	Jobs     []transfer.Job
-	MaxMB    int
-	MaxRows  int
-	Accepted string
+	Jobs       []transfer.Job
+	MaxMB      int
+	MaxRows    int
+	MaxColumns int
+	Accepted   string
 }
 
 // mapOption is one choice of a column's select.
@@ -61,7 +62,7 @@ func (s *Server) importsPage(w http.ResponseWriter, r *http.Request, status int,
 		return
 	}
 	p := s.pageFor(r, "Import contacts", &page{Section: "contacts", Error: msg,
-		Data: importsData{Jobs: jobs, MaxMB: transfer.MaxUploadBytes >> 20, MaxRows: transfer.MaxRows, Accepted: ".csv,.txt,.tsv,.vcf,.vcard,text/csv,text/vcard"}})
+		Data: importsData{Jobs: jobs, MaxMB: transfer.MaxUploadBytes >> 20, MaxRows: transfer.MaxRows, MaxColumns: csvio.MaxColumns, Accepted: ".csv,.txt,.tsv,.vcf,.vcard,text/csv,text/vcard"}})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, status, "imports", "", p)
 }
@@ -217,7 +218,9 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 			s.fail(w, r, err)
 			return
 		}
-		for i, h := range job.Header {
+		// A draft made before the column limit existed shows the columns
+		// it can map, no more.
+		for i, h := range job.Header[:min(len(job.Header), csvio.MaxColumns)] {
 			c := mapColumn{Index: i, Header: h}
 			if typed {
 				c.Value, c.Label = r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i))

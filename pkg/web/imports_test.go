@@ -3,14 +3,17 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/csvio"
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
@@ -91,5 +94,45 @@ func TestImportPlanKeepsWhatWasChosen(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("the refused form lost %s", want)
 		}
+	}
+}
+
+// TestImportShapeLimits: the audit's 2.4 MB CSV of 1.2 million columns is
+// refused at upload with a message that says why, and a file at the column
+// limit still maps on a page under 1 MB.
+func TestImportShapeLimits(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Loan Factory")
+	wide := []byte(strings.Repeat(",", 1_200_000) + "\n" + strings.Repeat("x,", 10) + "\n")
+	start := time.Now()
+	resp, body := upload(t, app, andy.Client, ws.ID, "wide.csv", wide)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "1200001 columns; an import reads at most 300") {
+		t.Fatalf("1.2M columns: status=%d, want 422 naming the column limit: %s", resp.StatusCode, apptest.Trim(body))
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("refusing the wide file took %v", took)
+	}
+	longCell := []byte("Name,Notes\nAnn," + strings.Repeat("y", 200<<10) + "\n")
+	if resp, body := upload(t, app, andy.Client, ws.ID, "long.csv", longCell); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Row 1, column 2 holds 200 KB") {
+		t.Fatalf("a 200 KB cell: status=%d: %s", resp.StatusCode, apptest.Trim(body))
+	}
+	var head, row strings.Builder
+	for i := range csvio.MaxColumns {
+		fmt.Fprintf(&head, "Column title number %d,", i)
+		fmt.Fprintf(&row, "value %d,", i)
+	}
+	file := []byte("Name,Email," + strings.TrimSuffix(head.String(), ",")[len("Column title number 0,Column title number 1,"):] + "\nAnn Lee,ann@example.com," + strings.TrimSuffix(row.String(), ",")[len("value 0,value 1,"):] + "\n")
+	resp, _ = upload(t, app, andy.Client, ws.ID, "at-limit.csv", file)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("300 columns: status=%d, want 303", resp.StatusCode)
+	}
+	resp, page := app.Do(andy.Client, http.MethodGet, resp.Header.Get("Location"), nil, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(page, "Column title number 299") {
+		t.Fatalf("mapping page: status=%d", resp.StatusCode)
+	}
+	t.Logf("mapping page of 300 columns: %d KB", len(page)>>10)
+	if len(page) >= 1<<20 {
+		t.Fatalf("the mapping page of 300 columns is %d KB, want under 1 MB", len(page)>>10)
 	}
 }
