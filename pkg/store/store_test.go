@@ -24,6 +24,15 @@ import (
 // The helper process: when PICRM_STORE_WRITER is set, this test binary is a
 // writer that hammers the database and prints how many rows it committed.
 func TestMain(m *testing.M) {
+	if path := os.Getenv("PICRM_STORE_NOTER"); path != "" {
+		gap, err := note(path, 15)
+		fmt.Printf("MAXGAP %d\n", gap)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "noter:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if path := os.Getenv("PICRM_STORE_WRITER"); path != "" {
 		n, err := hammer(path, os.Getenv("PICRM_STORE_WRITER_NAME"), 3*time.Second)
 		fmt.Printf("COMMITTED %d\n", n)
