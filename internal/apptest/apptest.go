@@ -77,12 +77,18 @@ type Options struct {
 	// BcryptCost is the password hashing cost; zero is bcrypt's minimum,
 	// fast for tests. A race test wants a real cost.
 	BcryptCost int
+	// DBDir is the database's folder (a small tmpfs for a full disk); empty
+	// is a fresh temporary folder.
+	DBDir string
 }
 
 // New starts an App; it stops when the test ends.
 func New(tb testing.TB, opts Options) *App {
 	tb.Helper()
 	db := storetest.New(tb)
+	if opts.DBDir != "" {
+		db = storetest.In(tb, opts.DBDir)
+	}
 	clock := &Clock{t: time.Now()}
 	// Warnings and errors show in the test's own output.
 	log := slog.New(slog.NewTextHandler(tbWriter{tb}, &slog.HandlerOptions{Level: slog.LevelWarn}))

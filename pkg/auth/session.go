@@ -216,12 +216,12 @@ FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, &sqlit
 		return Actor{}, errs.New(errs.Unauthorized, "Your session has ended. Please log in again.")
 	}
 	if now.Sub(lastSeen) >= touchEvery {
-		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		// A touch that fails (a full disk, a lock held too long) loses only
+		// a minute of idle time: the session is valid, and the user may be
+		// on their way to rescue their data.
+		_ = s.db.Write(ctx, func(conn *sqlite.Conn) error {
 			return sqlitex.Execute(conn, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?`, &sqlitex.ExecOptions{Args: []any{store.FormatTime(now), h}})
 		})
-		if err != nil {
-			return Actor{}, fmt.Errorf("touch session: %w", err)
-		}
 	}
 	return a, nil
 }

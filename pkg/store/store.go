@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -215,4 +216,14 @@ func (db *DB) Ping(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// DiskFree returns the bytes free to unprivileged writers, and the size, of
+// the volume that holds the database.
+func (db *DB) DiskFree() (free, total int64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(db.path), &st); err != nil {
+		return 0, 0, fmt.Errorf("statfs %s: %w", filepath.Dir(db.path), err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), int64(st.Blocks) * int64(st.Bsize), nil
 }

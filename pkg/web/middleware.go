@@ -145,10 +145,13 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 		}
 		a, err := s.Auth.SessionActor(r.Context(), token, clientIP(r))
 		if err != nil {
-			if token != "" {
-				s.clearCookie(w, r, SessionCookie)
-			}
 			if errs.KindOf(err) == errs.Unauthorized {
+				// Only "no such session" ends the cookie: a database that
+				// cannot answer (locked, a full disk) must not log anyone
+				// out, least of all when they need "Download everything".
+				if token != "" {
+					s.clearCookie(w, r, SessionCookie)
+				}
 				target := "/login"
 				if r.Method == http.MethodGet && r.URL.Path != "/" {
 					target += "?next=" + url.QueryEscape(r.URL.RequestURI())

@@ -120,16 +120,30 @@ func (s *Server) backupProgress(w http.ResponseWriter, r *http.Request) {
 
 // healthz answers 200 when the database answers and has this build's
 // schema, 503 otherwise; the body says which, for people and for crm-health.
+// diskFullBelow is the free space under which /healthz calls the disk
+// full: a few import batches' worth of pages.
+const diskFullBelow = 16 << 20
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	type health struct {
 		Status        string `json:"status"`
 		DB            string `json:"db"`
 		SchemaVersion int    `json:"schema_version"`
 		SchemaWanted  int    `json:"schema_wanted"`
+		Disk          string `json:"disk"`
+		DiskFree      int64  `json:"disk_free_bytes"`
 		Version       string `json:"version"`
 	}
-	h := health{Status: "ok", DB: "ok", SchemaWanted: migrations.Version(), Version: s.Version}
+	h := health{Status: "ok", DB: "ok", Disk: "ok", SchemaWanted: migrations.Version(), Version: s.Version}
 	code := http.StatusOK
+	// A full disk lets pages be read but no change be saved: say so here,
+	// where a monitor looks, before users find out one failed save at a
+	// time.
+	if free, _, err := s.DB.DiskFree(); err != nil {
+		h.Status, h.Disk, code = "fail", "unknown", http.StatusServiceUnavailable
+	} else if h.DiskFree = free; free < diskFullBelow {
+		h.Status, h.Disk, code = "fail", "full", http.StatusServiceUnavailable
+	}
 	if err := s.DB.Ping(r.Context()); err != nil {
 		h.Status, h.DB, code = "fail", "unreachable", http.StatusServiceUnavailable
 		s.Log.Warn("healthz: database unreachable", "err", err)

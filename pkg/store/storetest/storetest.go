@@ -16,7 +16,14 @@ import (
 // the test ends.
 func New(tb testing.TB) *store.DB {
 	tb.Helper()
-	db, err := store.Open(filepath.Join(tb.TempDir(), "pi-crm.db"), store.Options{})
+	return In(tb, tb.TempDir())
+}
+
+// In returns a migrated database in folder dir (a small tmpfs, say),
+// closed when the test ends.
+func In(tb testing.TB, dir string) *store.DB {
+	tb.Helper()
+	db, err := store.Open(filepath.Join(dir, "pi-crm.db"), store.Options{})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
