@@ -89,7 +89,8 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 				}
 				ids = append(ids, id)
 			}
-			return nil
+			_, err := bumpKeys(conn, wsID)
+			return err
 		})
 		if err != nil {
 			return err

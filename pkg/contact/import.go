@@ -93,9 +93,10 @@ type Importer struct {
 	wsID  string
 	opt   ImportOptions
 	// keys holds the workspace's duplicate keys as of version, the
-	// connection's data_version at the last batch; nil until the first.
+	// workspace's key version after the last batch; nil until the first.
 	keys    *keySet
 	version int64
+	reloads int // how often keys were loaded, for tests
 }
 
 // BeginImport starts an import into the actor's workspace wsID. opt
@@ -118,7 +119,10 @@ func (in *Importer) Close() { in.held.Release() }
 // Action or the import's OnDuplicate. Every imported contact's log gets
 // "Imported from <file>". The caller writes the audit row for the import.
 func (in *Importer) Batch(ctx context.Context, rows []ImportRow, commit func(conn *sqlite.Conn, r ImportResult) error) (ImportResult, error) {
-	var res ImportResult
+	var (
+		res     ImportResult
+		version int64
+	)
 	if err := ctx.Err(); err != nil {
 		return res, err
 	}
@@ -150,6 +154,11 @@ func (in *Importer) Batch(ctx context.Context, rows []ImportRow, commit func(con
 		if err := im.flushFTS(); err != nil {
 			return err
 		}
+		// This batch's keys are in the set already; the bump tells any
+		// other import into the workspace to reload its own.
+		if version, err = bumpKeys(conn, in.wsID); err != nil {
+			return err
+		}
 		if commit != nil {
 			return commit(conn, res)
 		}
@@ -159,16 +168,19 @@ func (in *Importer) Batch(ctx context.Context, rows []ImportRow, commit func(con
 		// The batch rolled back: the set may hold its keys, which only
 		// costs look-ups, but start again from the database anyway.
 		in.keys = nil
+		return res, err
 	}
-	return res, err
+	in.version = version
+	return res, nil
 }
 
 // syncKeys makes in.keys hold every email and phone key of the workspace:
-// loaded on the first batch, and loaded again when another connection has
-// committed since the last batch (the set cannot know what it changed).
-// Within a batch the write lock keeps everyone else out.
+// loaded on the first batch, and loaded again when someone else added keys
+// since the last batch (the workspace's key version moved: a note or a
+// heartbeat committed meanwhile costs no reload). Within a batch the write
+// lock keeps everyone else out.
 func (in *Importer) syncKeys(conn *sqlite.Conn) error {
-	v, err := store.DataVersion(conn)
+	v, err := keyVersion(conn, in.wsID)
 	if err != nil {
 		return err
 	}
@@ -180,6 +192,7 @@ func (in *Importer) syncKeys(conn *sqlite.Conn) error {
 		return err
 	}
 	in.keys, in.version = keys, v
+	in.reloads++
 	return nil
 }
 

@@ -56,6 +56,25 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 		t.Fatalf("first batch %+v, want 2 created and 3 skipped", res)
 	}
 
+	// A change that adds no email or phone costs no reload.
+	reloads := in.KeyReloads()
+	other := f.create(t, "Noted", "noted@example.com", "")
+	reloads = in.KeyReloads()
+	if err := f.contacts.AddNote(ctx, f.andy, f.ws, other.ID, "Called back"); err != nil {
+		t.Fatal(err)
+	}
+	batch([]contact.ImportRow{importRow(20, "noted@example.com", "")}, true, nil)
+	if got := in.KeyReloads(); got != reloads+1 {
+		t.Fatalf("reloads %d after a contact was added between batches, want %d", got, reloads+1)
+	}
+	if err := f.contacts.AddNote(ctx, f.andy, f.ws, other.ID, "Called again"); err != nil {
+		t.Fatal(err)
+	}
+	batch([]contact.ImportRow{importRow(21, "noted@example.com", "")}, true, nil)
+	if got := in.KeyReloads(); got != reloads+1 {
+		t.Fatalf("a note between batches reloaded the keys (%d reloads, want %d)", got, reloads+1)
+	}
+
 	// Another connection adds a contact between batches.
 	f.create(t, "Between", "between@example.com", "+1 808 555 0133")
 	res = batch([]contact.ImportRow{
@@ -82,7 +101,7 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(page.Rows) != 2+2+1+1 {
-		t.Fatalf("%d contacts, want 6", len(page.Rows))
+	if len(page.Rows) != 2+2+1+1+1 {
+		t.Fatalf("%d contacts, want 7", len(page.Rows))
 	}
 }

@@ -39,6 +39,31 @@ func loadKeys(conn *sqlite.Conn, wsID string) (*keySet, error) {
 	return k, nil
 }
 
+// bumpKeys records that emails or phones were added to workspace wsID and
+// returns the new version. Every transaction that adds them calls it once:
+// a running import reloads its set only when the version moved under it.
+func bumpKeys(conn *sqlite.Conn, wsID string) (int64, error) {
+	var v int64
+	err := sqlitex.Execute(conn, `INSERT INTO key_versions (workspace_id, version) VALUES (?, 1)
+ON CONFLICT (workspace_id) DO UPDATE SET version = version + 1 RETURNING version`, &sqlitex.ExecOptions{
+		Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { v = st.ColumnInt64(0); return nil }})
+	if err != nil {
+		return 0, fmt.Errorf("bump duplicate keys: %w", err)
+	}
+	return v, nil
+}
+
+// keyVersion returns workspace wsID's key version (0 before any bump).
+func keyVersion(conn *sqlite.Conn, wsID string) (int64, error) {
+	var v int64
+	err := sqlitex.Execute(conn, `SELECT version FROM key_versions WHERE workspace_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { v = st.ColumnInt64(0); return nil }})
+	if err != nil {
+		return 0, fmt.Errorf("read duplicate keys version: %w", err)
+	}
+	return v, nil
+}
+
 func (k *keySet) hash(v string) uint64 { return maphash.String(k.seed, v) }
 
 // add records the keys of a contact just written.

@@ -400,6 +400,11 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 			}
 		}
 	}
+	if (f.Emails != nil && len(n.emails) > 0) || (f.Phones != nil && len(n.phones) > 0) {
+		if _, err := bumpKeys(conn, wsID); err != nil {
+			return err
+		}
+	}
 	if f.StageID != nil {
 		if err := setStage(conn, actor, wsID, id, *f.StageID); err != nil {
 			return err
@@ -415,7 +420,8 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 
 // insertEmail and insertPhone add one of contact id's emails or phones
 // through the connection's cached statement (the import's fast path calls
-// them once a row).
+// them once a row). The caller bumps the workspace's key version once for
+// its transaction (bumpKeys).
 func insertEmail(conn *sqlite.Conn, wsID, id string, e Email, norm string) error {
 	st := conn.Prep(`INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	for i, v := range []any{store.NewID(), id, wsID, e.Address, norm, e.Label, e.Primary} {
