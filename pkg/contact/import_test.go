@@ -8,6 +8,7 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 func importRow(n int, email, phone string) contact.ImportRow {
@@ -90,8 +91,20 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 	// A batch whose commit fails rolls back whole; its rows import later.
 	boom := errors.New("boom")
 	rows := []contact.ImportRow{importRow(10, "rolled@example.com", "")}
+	rows[0].Tags = []string{"Rolled back tag"}
+	contact.PrepareRows(rows, "US")
 	if _, err := in.Batch(ctx, rows, func(*sqlite.Conn, contact.ImportResult) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
+	}
+	// Nothing of it stays, the tag it named included.
+	tags, err := f.lists.All(ctx, f.andy, f.ws, list.Tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range tags {
+		if tg.Name == "Rolled back tag" {
+			t.Fatalf("a rolled-back batch left its tag: %+v", tags)
+		}
 	}
 	res = batch([]contact.ImportRow{importRow(10, "rolled@example.com", "")}, true, nil)
 	if res.Created != 1 {

@@ -588,6 +588,31 @@ func (s *Store) SetTag(ctx context.Context, actor auth.Actor, wsID, id, tagID st
 	})
 }
 
+// AddTagNamed adds the tag named name to contact id, making the tag when
+// the workspace has none of that name, in one transaction: a contact that
+// is not the actor's (NotFound) or a bad name (Invalid) leaves no tag
+// behind.
+func (s *Store) AddTagNamed(ctx context.Context, actor auth.Actor, wsID, id, name string) error {
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := ownContact(conn, actor, wsID, id); err != nil {
+			return err
+		}
+		l, created, err := list.Ensure(conn, wsID, list.Tag, name)
+		if err != nil {
+			return errs.Fields{"new_tag": errs.As(err).Message}.Err()
+		}
+		if created {
+			if err := audit.Record(conn, actor.Audit("list.create", "list", l.ID, map[string]any{"workspace_id": wsID, "kind": string(list.Tag), "name": l.Name})); err != nil {
+				return err
+			}
+		}
+		if err := setTag(conn, actor, wsID, id, l.ID, true); err != nil {
+			return err
+		}
+		return audit.Record(conn, actor.Audit("contact.tag", "contact", id, map[string]any{"tag_id": l.ID, "add": true}))
+	})
+}
+
 // Promote makes email or phone itemID the contact's primary one.
 func (s *Store) Promote(ctx context.Context, actor auth.Actor, wsID, id, itemID string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {

@@ -431,13 +431,7 @@ func (s *Server) contactStage(r *http.Request, a auth.Actor, wsID, id string) er
 func (s *Server) contactTagAdd(r *http.Request, a auth.Actor, wsID, id string) error {
 	tag := r.PostFormValue("tag_id")
 	if name := r.PostFormValue("new_tag"); name != "" {
-		l, err := s.Lists.Create(r.Context(), a, wsID, list.Tag, name)
-		if err != nil && errs.KindOf(err) != errs.Conflict {
-			return err
-		}
-		if err == nil {
-			tag = l.ID
-		}
+		return s.Contacts.AddTagNamed(r.Context(), a, wsID, id, name)
 	}
 	if tag == "" {
 		return errs.Fields{"tag_id": "Choose a tag or name a new one."}.Err()

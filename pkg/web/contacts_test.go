@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 func TestContactForms(t *testing.T) {
@@ -74,4 +75,47 @@ func TestContactForms(t *testing.T) {
 			t.Fatal("note not sanitized on the page")
 		}
 	})
+}
+
+// TestTagANewTagIsOneChange: naming a new tag on another user's contact
+// answers 404 and makes no tag; on one's own contact it makes the tag and
+// tags the contact, and naming an existing tag reuses it.
+func TestTagANewTagIsOneChange(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	ctx := context.Background()
+	andy, mona := app.NewUser("Andy"), app.NewUser("Monalisa")
+	ws, monaWS := andy.Workspace("Loan Factory"), mona.Workspace("CB")
+	own := andy.Contact(ws.ID, "Ann", "ann@example.com")
+	foreign := mona.Contact(monaWS.ID, "Mo", "mo@example.com")
+	tagsOf := func() []string {
+		tags, err := app.Lists.All(ctx, andy.Actor, ws.ID, list.Tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, l := range tags {
+			names = append(names, l.Name)
+		}
+		return names
+	}
+	before := len(tagsOf())
+	resp := app.PostForm(andy.Client, "/w/"+ws.ID+"/contacts/"+foreign.ID+"/tags", url.Values{"new_tag": {"Leaked"}})
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("tagging another user's contact: status=%d, want 404", resp.StatusCode)
+	}
+	if got := tagsOf(); len(got) != before {
+		t.Fatalf("a refused tagging made a tag: %v", got)
+	}
+	for range 2 { // the second time the tag exists
+		if resp := app.PostForm(andy.Client, "/w/"+ws.ID+"/contacts/"+own.ID+"/tags", url.Values{"new_tag": {"Hot lead"}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("tagging: status=%d", resp.StatusCode)
+		}
+	}
+	c, err := app.Contacts.Get(ctx, andy.Actor, ws.ID, own.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Tags) != 1 || c.Tags[0].Name != "Hot lead" || len(tagsOf()) != before+1 {
+		t.Fatalf("contact tags %+v, workspace tags %v", c.Tags, tagsOf())
+	}
 }
