@@ -146,11 +146,32 @@ type Fields struct {
 	Custom map[string]string `json:"custom"`
 }
 
-// MaxText bounds free-text fields; MaxNotes the loan-file notes.
+// MaxText bounds free-text fields; MaxNotes the loan-file notes;
+// MaxEmails and MaxPhones how many of each a contact may have (real
+// address books stop at a handful; a file with 20,000 would make every
+// page of that contact crawl).
 const (
-	MaxText  = 200
-	MaxNotes = 20000
+	MaxText   = 200
+	MaxNotes  = 20000
+	MaxEmails = 50
+	MaxPhones = 50
 )
+
+// checkName is checkText for a name: besides the text rules it refuses
+// line breaks, tabs, any other control character and the bidirectional
+// overrides and isolates (U+202A-U+202E, U+2066-U+2069), which can make a
+// name display as something else ("Trojan Source").
+func checkName(f errs.Fields, field string, v *string) {
+	checkText(f, field, v, MaxText)
+	if v == nil || f[field] != "" {
+		return
+	}
+	if strings.ContainsFunc(*v, func(r rune) bool {
+		return r < 0x20 || (r >= 0x7f && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	}) {
+		f.Add(field, "Remove the control or text-direction characters.")
+	}
+}
 
 func checkText(f errs.Fields, field string, v *string, max int) {
 	if v == nil {

@@ -333,3 +333,45 @@ func TestSearchPhones(t *testing.T) {
 		t.Errorf("555 matched %d: only prefixes of the number count", len(p.Rows))
 	}
 }
+
+// TestContactShapeLimits: a contact takes at most 50 emails and 50 phones,
+// and a name with a control or text-direction character is refused with a
+// message on that field; nothing is stored.
+func TestContactShapeLimits(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	many := make([]contact.EmailInput, contact.MaxEmails+1)
+	for i := range many {
+		many[i] = contact.EmailInput{Address: fmt.Sprintf("a%d@example.com", i)}
+	}
+	phones := make([]contact.PhoneInput, contact.MaxPhones+1)
+	for i := range phones {
+		phones[i] = contact.PhoneInput{Number: fmt.Sprintf("+1 808 555 %04d", i)}
+	}
+	for name, tc := range map[string]struct {
+		in    contact.Fields
+		field string
+	}{
+		"51Emails":      {contact.Fields{FirstName: s("Ann"), Emails: &many}, "emails"},
+		"51Phones":      {contact.Fields{FirstName: s("Ann"), Phones: &phones}, "phones"},
+		"RLOInName":     {contact.Fields{FirstName: s("Ann\u202egnp.exe")}, "first_name"},
+		"IsolateInLast": {contact.Fields{FirstName: s("Ann"), LastName: s("Lee\u2066x")}, "last_name"},
+		"NewlineInCo":   {contact.Fields{Company: s("Acme\nInc")}, "company"},
+		"C1Control":     {contact.Fields{FirstName: s("An\u0085n")}, "first_name"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := f.contacts.Create(ctx, f.andy, f.ws, tc.in, true)
+			if e := errs.As(err); e.Kind != errs.Invalid || e.Fields[tc.field] == "" {
+				t.Fatalf("err=%v, want Invalid naming %s", err, tc.field)
+			}
+		})
+	}
+	exactly := many[:contact.MaxEmails]
+	if _, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("Bo"), Emails: &exactly}, true); err != nil {
+		t.Fatalf("50 emails: %v", err)
+	}
+	page, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Limit: 10})
+	if err != nil || len(page.Rows) != 1 {
+		t.Fatalf("contacts stored: %d, %v; want only Bo", len(page.Rows), err)
+	}
+}

@@ -61,9 +61,9 @@ type normalized struct {
 func check(f *Fields, region string) (normalized, error) {
 	var n normalized
 	fe := errs.Fields{}
-	checkText(fe, "first_name", f.FirstName, MaxText)
-	checkText(fe, "last_name", f.LastName, MaxText)
-	checkText(fe, "company", f.Company, MaxText)
+	checkName(fe, "first_name", f.FirstName)
+	checkName(fe, "last_name", f.LastName)
+	checkName(fe, "company", f.Company)
 	checkText(fe, "marital_status", f.MaritalStatus, 40)
 	checkText(fe, "children", f.Children, MaxText)
 	checkText(fe, "pets", f.Pets, MaxText)
@@ -74,7 +74,9 @@ func check(f *Fields, region string) (normalized, error) {
 			fe.Add("birthday", msg)
 		}
 	}
-	if f.Emails != nil {
+	if f.Emails != nil && len(*f.Emails) > MaxEmails {
+		fe.Add("emails", fmt.Sprintf("A contact has at most %d emails.", MaxEmails))
+	} else if f.Emails != nil {
 		seen := map[string]bool{}
 		primaries := 0
 		for i, in := range *f.Emails {
@@ -105,7 +107,9 @@ func check(f *Fields, region string) (normalized, error) {
 			n.emails[0].Primary = true
 		}
 	}
-	if f.Phones != nil {
+	if f.Phones != nil && len(*f.Phones) > MaxPhones {
+		fe.Add("phones", fmt.Sprintf("A contact has at most %d phones.", MaxPhones))
+	} else if f.Phones != nil {
 		seen := map[string]bool{}
 		primaries := 0
 		for i, in := range *f.Phones {
