@@ -25,6 +25,7 @@ import (
 var version = "dev"
 
 func main() {
+	daemon.PrivateFiles()
 	if len(os.Args) > 1 {
 		if os.Args[1] != "check" {
 			fmt.Fprintln(os.Stderr, "usage: crm-health [check]")

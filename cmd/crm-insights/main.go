@@ -13,5 +13,6 @@ import (
 var version = "dev"
 
 func main() {
+	daemon.PrivateFiles()
 	os.Exit(daemon.WorkerMain("crm-insights", version, "PICRM_INSIGHTS_METRICS_ADDR", "127.0.0.1:9102"))
 }

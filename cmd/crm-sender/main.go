@@ -13,5 +13,6 @@ import (
 var version = "dev"
 
 func main() {
+	daemon.PrivateFiles()
 	os.Exit(daemon.WorkerMain("crm-sender", version, "PICRM_SENDER_METRICS_ADDR", "127.0.0.1:9101"))
 }

@@ -1,5 +1,6 @@
-// Command crm-web serves pi-crm's web UI, its JSON API, /healthz and
-// /metrics. It migrates the database at start, accepts its sockets from
+// Command crm-web serves pi-crm's web UI, its JSON API and /healthz, and
+// its /metrics on a loopback address of its own (PICRM_WEB_METRICS_ADDR),
+// never on the LAN port. It migrates the database at start, accepts its sockets from
 // systemd socket activation (falling back to PICRM_HTTPS_ADDR and
 // PICRM_HTTP_ADDR), and talks to systemd with READY, WATCHDOG and STOPPING
 // notifications.
@@ -59,9 +60,12 @@ type Config struct {
 	BcryptCost    int
 	APIRate       int
 	APIBurst      int
-	// PprofAddr, when set, serves net/http/pprof there (keep it on
-	// loopback); off by default.
+	// PprofAddr, when set, serves net/http/pprof there; it must be a
+	// loopback address. Off by default.
 	PprofAddr string
+	// MetricsAddr serves /metrics, on loopback unless the operator says
+	// otherwise: the LAN port never serves it.
+	MetricsAddr string
 	// HTTPSAddr is where HTTPS listens without socket activation.
 	HTTPSAddr string
 	// TLS is the server certificate; nil serves plain HTTP.
@@ -88,7 +92,8 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.BcryptCost = e.Int("PICRM_BCRYPT_COST", 11, 4, 15)
 	c.APIRate = e.Int("PICRM_API_RATE", 10, 1, 10000)
 	c.APIBurst = e.Int("PICRM_API_BURST", 30, 1, 10000)
-	c.PprofAddr = e.Addr("PICRM_PPROF_ADDR", "")
+	c.PprofAddr = e.LoopbackAddr("PICRM_PPROF_ADDR", "")
+	c.MetricsAddr = e.Addr("PICRM_WEB_METRICS_ADDR", "127.0.0.1:9100")
 	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
 	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
@@ -131,6 +136,7 @@ func readCert(e *config.Env, certFile string) *tls.Certificate {
 }
 
 func main() {
+	daemon.PrivateFiles()
 	cfg, err := ReadConfig(config.FromOS())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crm-web:", err)
@@ -163,6 +169,7 @@ type Main struct {
 	scheme   string
 	redirLn  net.Listener // plain HTTP answered with a redirect; nil without TLS
 	redirSrv *http.Server
+	metrics  *daemon.MetricsServer
 	imports  *transfer.Imports
 }
 
@@ -208,6 +215,14 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	if err := m.listen(cfg); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if m.metrics, err = daemon.ListenMetrics(log, cfg.MetricsAddr, reg); err != nil {
+		m.ln.Close()
+		if m.redirLn != nil {
+			m.redirLn.Close()
+		}
+		db.Close()
+		return nil, fmt.Errorf("%w (PICRM_WEB_METRICS_ADDR)", err)
 	}
 	return m, nil
 }
@@ -324,7 +339,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	daemon.Settle()
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
-	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "version", version)
+	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)
 	var wdC <-chan time.Time
 	if wd := daemon.WatchdogInterval(); wd > 0 {
 		t := time.NewTicker(wd)
@@ -357,6 +372,7 @@ func (m *Main) Run(ctx context.Context) error {
 			if m.redirSrv != nil {
 				_ = m.redirSrv.Shutdown(sctx)
 			}
+			_ = m.metrics.Shutdown(sctx)
 			if err := m.srv.Shutdown(sctx); err != nil {
 				return fmt.Errorf("shutdown: %w", err)
 			}

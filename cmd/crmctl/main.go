@@ -19,6 +19,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -62,6 +63,7 @@ commands:
 configuration comes from PICRM_* variables (see README).`
 
 func main() {
+	daemon.PrivateFiles()
 	// PICRM_CPUPROFILE writes a CPU profile of the command: a developer's
 	// aid for a slow import or export, off unless set.
 	if p := os.Getenv("PICRM_CPUPROFILE"); p != "" {

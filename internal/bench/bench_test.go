@@ -55,7 +55,7 @@ func TestBench(t *testing.T) {
 	}
 	dir := t.TempDir()
 	b := &bench{t: t, bin: bin, dir: dir, only: os.Getenv("PICRM_BENCH_ONLY"), vars: []string{
-		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_SENDER_METRICS_ADDR=127.0.0.1:0",
+		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_WEB_METRICS_ADDR=127.0.0.1:0", "PICRM_SENDER_METRICS_ADDR=127.0.0.1:0",
 		"PICRM_INSIGHTS_METRICS_ADDR=127.0.0.1:0", "PICRM_HEALTH_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=warn",
 		"PICRM_API_RATE=10000", "PICRM_API_BURST=10000",
 	}}

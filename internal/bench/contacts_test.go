@@ -37,7 +37,7 @@ func TestBenchContacts(t *testing.T) {
 	bin := os.Getenv("PICRM_BIN_DIR")
 	dir := t.TempDir()
 	b := &bench{t: t, bin: bin, dir: dir, only: only, vars: []string{
-		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=info",
+		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_WEB_METRICS_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=info",
 	}}
 	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {
 		b.vars = append(b.vars, "PICRM_PPROF_ADDR="+a)

@@ -47,7 +47,7 @@ func TestBenchHostile(t *testing.T) {
 	bin := os.Getenv("PICRM_BIN_DIR")
 	dir := t.TempDir()
 	vars := []string{"PICRM_DATA_DIR=" + dir, "PICRM_LOG_LEVEL=warn", "HOME=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0",
-		"PICRM_METRICS_ADDR=127.0.0.1:0"}
+		"PICRM_WEB_METRICS_ADDR=127.0.0.1:0"}
 	crmctl := func(args ...string) string {
 		c := exec.Command(filepath.Join(bin, "crmctl"), args...)
 		c.Env = vars

@@ -27,9 +27,10 @@ func startWeb(t *testing.T, e *env) string {
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`addr=(http://\S+)`)
+		re := regexp.MustCompile(`addr=(http://\S+) metrics=(\S+)`)
 		for sc.Scan() {
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				e.webMetrics = m[2]
 				addr <- m[1]
 			}
 		}

@@ -133,6 +133,16 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 			t.Errorf("%s with bad %s: err=%v output=%q, want a failure naming the variable", d, v, err, out)
 		}
 	}
+	// The profiler never faces the LAN.
+	for _, addr := range []string{"0.0.0.0:6060", "192.168.1.20:6060", ":6060"} {
+		e := newEnv(t)
+		c := e.cmd("crm-web")
+		c.Env = append(c.Env, "PICRM_PPROF_ADDR="+addr)
+		out, err := runFor(c, 10*time.Second)
+		if err == nil || !strings.Contains(out, "PICRM_PPROF_ADDR") || !strings.Contains(out, "loopback") {
+			t.Errorf("PICRM_PPROF_ADDR=%s: err=%v output=%q, want a refusal asking for loopback", addr, err, out)
+		}
+	}
 	e := newEnv(t)
 	c := e.cmd("crm-web")
 	c.Env = append(c.Env, "PICRM_SESSION_IDLE=forever", "PICRM_DB=")

@@ -46,6 +46,8 @@ type env struct {
 	t    *testing.T
 	dir  string
 	vars []string
+	// webMetrics is the metrics address the last crm-web started logged.
+	webMetrics string
 }
 
 func newEnv(t *testing.T) *env {
@@ -54,6 +56,7 @@ func newEnv(t *testing.T) *env {
 	e := &env{t: t, dir: dir, vars: []string{
 		"PICRM_DATA_DIR=" + dir,
 		"PICRM_HTTP_ADDR=127.0.0.1:0",
+		"PICRM_WEB_METRICS_ADDR=127.0.0.1:0",
 		"PICRM_SENDER_METRICS_ADDR=127.0.0.1:0",
 		"PICRM_INSIGHTS_METRICS_ADDR=127.0.0.1:0",
 		"PICRM_HEALTH_ADDR=127.0.0.1:0",

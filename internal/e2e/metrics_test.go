@@ -33,7 +33,16 @@ func TestMetrics(t *testing.T) {
 	if resp, err := http.Get(base + "/login"); err == nil {
 		resp.Body.Close()
 	}
-	scrape(t, base+"/metrics", `picrm_http_requests_total{code="200",method="GET",route="/login"}`, "picrm_http_request_duration_seconds")
+	// The LAN port does not serve /metrics: it would need no log-in.
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /metrics on the app port: status=%d, want 404", resp.StatusCode)
+	}
+	scrape(t, "http://"+e.webMetrics+"/metrics", `picrm_http_requests_total{code="200",method="GET",route="/login"}`, "picrm_http_request_duration_seconds")
 	for _, d := range []string{"crm-sender", "crm-insights", "crm-health"} {
 		c := e.cmd(d)
 		stderr, _ := c.StderrPipe()

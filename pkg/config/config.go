@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -83,6 +84,24 @@ func (e *Env) Addr(name, def string) string {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		e.fail(name, "%q has no valid port number", v)
+		return def
+	}
+	return v
+}
+
+// LoopbackAddr is Addr for a service that must never face the LAN (the
+// profiler): the host must be a loopback address or "localhost".
+func (e *Env) LoopbackAddr(name, def string) string {
+	v := e.Addr(name, def)
+	if v == "" {
+		return v
+	}
+	host, _, err := net.SplitHostPort(v)
+	if err != nil {
+		return def
+	}
+	if ip, perr := netip.ParseAddr(host); host != "localhost" && (perr != nil || !ip.IsLoopback()) {
+		e.fail(name, "%q must listen on loopback (127.0.0.1 or [::1]): it would serve the LAN without a log-in", v)
 		return def
 	}
 	return v

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -55,3 +56,10 @@ func TuneMemory() {
 // a daemon that then idles does not keep it: with GOGC=300 the next
 // collection might be hours away. Call it once, just before READY.
 func Settle() { debug.FreeOSMemory() }
+
+// PrivateFiles makes every file and folder the process creates readable by
+// its own user only (umask 0077). systemd units set UMask=0077; a binary
+// run by hand (make run, crmctl) would otherwise leave the database, its
+// snapshots and uploaded contact files at 0644 for every local account.
+// Call it first thing in main.
+func PrivateFiles() { syscall.Umask(0o077) }

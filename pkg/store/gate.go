@@ -54,15 +54,12 @@ func openGate(dbPath string) *gate {
 }
 
 // openLock opens (creating) a lock file. It is opened read-only, which
-// flock allows, and made readable by all: a file crmctl made as root must
-// still serve the pi-crm user's daemons. It holds no data.
+// flock allows; it holds no data. A process that cannot open it (a file
+// another user made) runs without the gate.
 func openLock(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
-	}
-	if st, err := f.Stat(); err == nil && st.Mode().Perm() != 0o644 && os.Getuid() == int(st.Sys().(*syscall.Stat_t).Uid) {
-		_ = f.Chmod(0o644) // the umask took its read bits
 	}
 	return f, nil
 }

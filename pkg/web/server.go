@@ -15,7 +15,6 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
@@ -31,7 +30,8 @@ type Deps struct {
 	Contacts   *contact.Store
 	Lists      *list.Store
 	Audit      *audit.Store
-	Registry   *prometheus.Registry
+	// Registry receives the HTTP metrics; cmd/crm-web serves it.
+	Registry *prometheus.Registry
 	// API serves /api/v1; mounted as is.
 	API     http.Handler
 	Version string
@@ -95,9 +95,8 @@ func (s *Server) Handler() http.Handler {
 	r := chi.NewRouter()
 	r.Use(s.withRequestID, s.recoverer, s.observe, securityHeaders)
 	r.Get("/healthz", s.healthz)
-	if s.Registry != nil {
-		r.Method(http.MethodGet, "/metrics", daemon.MetricsHandler(s.Registry))
-	}
+	// /metrics is not here: crm-web serves it on a loopback address of its
+	// own, never on the LAN port, where it would need no log-in.
 	r.Method(http.MethodGet, "/static/*", s.static)
 	if s.API != nil {
 		r.Mount("/api/v1", s.API)
