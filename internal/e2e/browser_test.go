@@ -148,6 +148,23 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The settings pages fit a phone: nothing wider than the screen.
+	for _, pg := range []string{"/settings/sessions", "/settings/password", "/settings/api-keys"} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(app.URL+pg), chromedp.WaitVisible(`h1`)); err != nil {
+			t.Fatalf("%s: %v", pg, err)
+		}
+		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))
+		if err != nil || !fits {
+			t.Errorf("%s at 390 px: wider than the screen (err %v)", pg, err)
+		}
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, strings.ReplaceAll(strings.Trim(pg, "/"), "/", "-")+"-phone.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(app.URL+"/w/"+workspaceID(t, app, andy.Email, "Mortgage Referrals"))); err != nil {
 		t.Fatal(err)
 	}

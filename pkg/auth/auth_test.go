@@ -79,12 +79,12 @@ func TestLoginAndPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.ChangePassword(ctx, actor, "wrong", "second password", a.Token)
+	err = s.ChangePassword(ctx, actor, "wrong", "second password", a.Token, false)
 	var e *errs.Error
 	if !errors.As(err, &e) || e.Fields["current_password"] == "" {
 		t.Fatalf("wrong current password: err=%v, want a current_password field error", err)
 	}
-	if err := s.ChangePassword(ctx, actor, "first password", "second password", a.Token); err != nil {
+	if err := s.ChangePassword(ctx, actor, "first password", "second password", a.Token, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.SessionActor(ctx, a.Token, ""); err != nil {

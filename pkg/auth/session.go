@@ -225,3 +225,76 @@ FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?`, &sqlit
 	}
 	return a, nil
 }
+
+// SessionInfo is one signed-in browser of the actor, as the settings page
+// lists them. ID is a short prefix of the token's hash: enough to name the
+// session, useless to take it over.
+type SessionInfo struct {
+	ID         string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	IP         string
+	UserAgent  string
+	Current    bool
+}
+
+// sessionIDLen is how many hex digits of a token hash name a session.
+const sessionIDLen = 16
+
+// Sessions lists the actor's live sessions, the most recently used first;
+// currentToken's is marked Current.
+func (s *Store) Sessions(ctx context.Context, actor Actor, currentToken string) ([]SessionInfo, error) {
+	now := s.now()
+	cur := ""
+	if currentToken != "" {
+		cur = hashToken(currentToken)[:sessionIDLen]
+	}
+	var out []SessionInfo
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT substr(token_hash, 1, ?), created_at, last_seen_at, ip, user_agent FROM sessions
+WHERE user_id = ? AND expires_at > ? AND last_seen_at > ? ORDER BY last_seen_at DESC`, &sqlitex.ExecOptions{
+			Args: []any{sessionIDLen, actor.UserID, store.FormatTime(now), store.FormatTime(now.Add(-s.opts.SessionIdle))},
+			ResultFunc: func(st *sqlite.Stmt) error {
+				si := SessionInfo{ID: st.ColumnText(0), IP: st.ColumnText(3), UserAgent: st.ColumnText(4)}
+				var err error
+				if si.CreatedAt, err = store.ParseTime(st.ColumnText(1)); err != nil {
+					return err
+				}
+				if si.LastSeenAt, err = store.ParseTime(st.ColumnText(2)); err != nil {
+					return err
+				}
+				si.Current = si.ID == cur
+				out = append(out, si)
+				return nil
+			}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return out, nil
+}
+
+// EndSession ends the actor's session id (a SessionInfo.ID), or, with id
+// "others", every session of the actor but currentToken's. It returns
+// NotFound for a session that is not the actor's.
+func (s *Store) EndSession(ctx context.Context, actor Actor, id, currentToken string) error {
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		if id == "others" {
+			err = sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, &sqlitex.ExecOptions{Args: []any{actor.UserID, hashToken(currentToken)}})
+		} else {
+			if len(id) != sessionIDLen {
+				return errs.NotFoundf("No such session.")
+			}
+			err = sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND substr(token_hash, 1, ?) = ?`, &sqlitex.ExecOptions{Args: []any{actor.UserID, sessionIDLen, id}})
+		}
+		if err != nil {
+			return fmt.Errorf("end session: %w", err)
+		}
+		n := conn.Changes()
+		if n == 0 && id != "others" {
+			return errs.NotFoundf("No such session.")
+		}
+		return audit.Record(conn, actor.Audit("auth.session_end", "user", actor.UserID, map[string]any{"session": id, "ended": n}))
+	})
+}

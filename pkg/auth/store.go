@@ -148,11 +148,13 @@ func (s *Store) SetPassword(ctx context.Context, email, password, via string) er
 }
 
 // ChangePassword changes the actor's own password after checking the old
-// one. Other sessions of the actor end; keepToken's session stays. Wrong
+// one. Other sessions of the actor end; keepToken's session stays. With
+// revokeKeys the actor's API keys are revoked too (whoever knew the old
+// password may have made one). Wrong
 // current passwords are throttled as log-ins are (a stolen session must not
 // make a fast guessing oracle). It returns an Invalid error naming the
 // wrong or weak field, or TooMany while throttled.
-func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, keepToken string) error {
+func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, keepToken string, revokeKeys bool) error {
 	f := errs.Fields{}
 	validatePassword(f, "new_password", password)
 	if len(old) > MaxPasswordLen {
@@ -217,7 +219,15 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, 
 		if err := setPassword(conn, actor.UserID, newHash, s.now(), keep); err != nil {
 			return err
 		}
-		return audit.Record(conn, actor.Audit("user.password_change", "user", actor.UserID, nil))
+		revoked := 0
+		if revokeKeys {
+			if err := sqlitex.Execute(conn, `UPDATE api_keys SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`,
+				&sqlitex.ExecOptions{Args: []any{store.FormatTime(s.now()), actor.UserID}}); err != nil {
+				return fmt.Errorf("revoke api keys: %w", err)
+			}
+			revoked = conn.Changes()
+		}
+		return audit.Record(conn, actor.Audit("user.password_change", "user", actor.UserID, map[string]any{"api_keys_revoked": revoked}))
 	})
 }
 

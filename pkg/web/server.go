@@ -175,6 +175,8 @@ func (s *Server) Handler() http.Handler {
 			})
 			r.Get("/settings/password", s.passwordShow)
 			r.Post("/settings/password", s.passwordChange)
+			r.Get("/settings/sessions", s.sessionsShow)
+			r.Post("/settings/sessions/{id}/end", s.sessionEnd)
 			r.Get("/settings/api-keys", s.apiKeysShow)
 			r.Post("/settings/api-keys", s.apiKeyCreate)
 			r.Post("/settings/api-keys/{id}/revoke", s.apiKeyRevoke)

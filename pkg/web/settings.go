@@ -20,7 +20,8 @@ func (s *Server) passwordShow(w http.ResponseWriter, r *http.Request) {
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	token, _ := r.Context().Value(keyToken).(string)
-	err := s.Auth.ChangePassword(r.Context(), a, r.PostFormValue("current_password"), r.PostFormValue("new_password"), token)
+	revoke := r.PostFormValue("revoke_keys") != ""
+	err := s.Auth.ChangePassword(r.Context(), a, r.PostFormValue("current_password"), r.PostFormValue("new_password"), token, revoke)
 	if fe := fieldErrors(err); fe != nil {
 		// Passwords are never echoed back into the form.
 		s.render(w, r, statusOfErr(err), "settings_password", "", s.pageFor(r, "Settings", &page{Section: "settings", Errors: fe}))
@@ -35,8 +36,40 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.flash(w, r, "Password changed. Your other sessions have ended.")
+	msg := "Password changed. Your other sessions have ended."
+	if revoke {
+		msg = "Password changed. Your other sessions have ended and your API keys are revoked."
+	}
+	s.flash(w, r, msg)
 	seeOther(w, r, "/settings/password")
+}
+
+type sessionsData struct {
+	Sessions []auth.SessionInfo
+}
+
+func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	token, _ := r.Context().Value(keyToken).(string)
+	list, err := s.Auth.Sessions(r.Context(), a, token)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.pageFor(r, "Sessions", &page{Section: "settings", Data: sessionsData{Sessions: list}})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "settings_sessions", "", p)
+}
+
+func (s *Server) sessionEnd(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	token, _ := r.Context().Value(keyToken).(string)
+	if err := s.Auth.EndSession(r.Context(), a, chi.URLParam(r, "id"), token); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Session ended.")
+	seeOther(w, r, "/settings/sessions")
 }
 
 type apiKeysData struct {
