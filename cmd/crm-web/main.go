@@ -193,6 +193,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	reg := daemon.NewRegistry("crm-web", version)
 	runs := ledger.NewRuns(db)
 	imports := transfer.NewImports(db, contacts, filepath.Join(cfg.DataDir, "imports"), log)
+	imports.Lease = cfg.ImportLease
 	srv, err := web.New(web.Deps{
 		Backups: runs, StartBackup: backupStarter(log, cfg, runs),
 		Imports: imports, Exports: transfer.NewExports(contacts, wsStore),
@@ -329,14 +330,9 @@ func (m *Main) Run(ctx context.Context) error {
 		go func() { errc <- m.redirSrv.Serve(m.redirLn) }()
 		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.redirLn.Addr().String())
 	}
-	// Imports a restart interrupted go on from their last whole batch. The
-	// look-up runs here, on the connection start-up already used, so an
-	// idle crm-web opens no second one.
-	if ids, err := m.imports.Pending(ctx); err != nil {
-		m.log.Warn("pending imports", "err", err)
-	} else if len(ids) > 0 {
-		go m.imports.Resume(ctx, ids)
-	}
+	// Imports a restart (or a dead crmctl) interrupted go on from their
+	// last whole batch, and stale uploads go, checked every half lease.
+	go m.imports.Watch(ctx)
 	daemon.Settle()
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
 	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)

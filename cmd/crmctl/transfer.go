@@ -73,6 +73,7 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 		return usageError(err.Error())
 	}
 	im := transfer.NewImports(a.db, contact.NewStore(a.db), filepath.Join(a.cfg.DataDir, "imports"), daemon.NewLogger(a.cfg.LogLevel))
+	im.Lease = a.cfg.ImportLease
 	tty := isTerminal(a.stderr)
 	im.Progress = func(j transfer.Job) {
 		if tty {
@@ -131,11 +132,25 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 	}
 	start := time.Now()
 	err := im.Run(ctx, id)
+	if errors.Is(err, transfer.ErrTaken) && *resume != "" {
+		// A runner that died (kill -9, a crash) holds the job until its
+		// heartbeat is a lease old; a live one keeps beating.
+		fmt.Fprintf(a.stderr, "import %s: waiting up to %s for its last runner's lease to end\n", id, im.Lease)
+		deadline := time.Now().Add(im.Lease + 2*time.Second)
+		for errors.Is(err, transfer.ErrTaken) && time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			err = im.Run(ctx, id)
+		}
+	}
 	if tty {
 		fmt.Fprintln(a.stderr)
 	}
 	if errors.Is(err, transfer.ErrTaken) {
-		return fmt.Errorf("import %s is running in another process (or has finished)", id)
+		return fmt.Errorf("import %s is running in another process (its heartbeat is fresh) or has finished", id)
 	}
 	if err != nil {
 		return fmt.Errorf("import %s stopped: %w; resume it with crmctl import --resume %s", id, err, id)

@@ -25,6 +25,7 @@ import (
 // then finishes without duplicating any.
 func TestImportKilledHalfWayLeavesWholeRowsAndResumes(t *testing.T) {
 	e := newEnv(t)
+	e.vars = append(e.vars, "PICRM_IMPORT_LEASE=3s") // --resume waits out the dead runner's lease
 	e.ctl("", "migrate")
 	dbPath := filepath.Join(e.dir, "pi-crm.db")
 	const rows = 30000

@@ -165,9 +165,13 @@ type Common struct {
 	DB string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// ImportLease is how long an import's runner may miss its heartbeat
+	// before another process takes the job over (crm-web and crmctl).
+	ImportLease time.Duration
 }
 
-// ReadCommon reads PICRM_DATA_DIR, PICRM_DB and PICRM_LOG_LEVEL. The data
+// ReadCommon reads PICRM_DATA_DIR, PICRM_DB, PICRM_LOG_LEVEL and
+// PICRM_IMPORT_LEASE. The data
 // folder defaults to systemd's $STATE_DIRECTORY when the unit sets
 // StateDirectory=, else to ./var, so `make run` needs no configuration.
 func ReadCommon(e *Env) Common {
@@ -179,6 +183,7 @@ func ReadCommon(e *Env) Common {
 	c := Common{DataDir: e.Path("PICRM_DATA_DIR", def)}
 	c.DB = e.Path("PICRM_DB", filepath.Join(c.DataDir, "pi-crm.db"))
 	c.LogLevel = e.String("PICRM_LOG_LEVEL", "info")
+	c.ImportLease = e.Duration("PICRM_IMPORT_LEASE", 30*time.Second)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -37,9 +38,16 @@ const (
 	// 2-core test machine). Measured on the benchmark: 2,000 gave 21,300-
 	// 22,000 rows/s, 3,000 gave 23,200-23,300 and 4,000 22,700.
 	BatchRows = 3000
-	// staleAfter is when a running job whose runner stopped beating may be
-	// taken over (a crash or a restart mid-import).
-	staleAfter = 2 * time.Minute
+	// DefaultLease is how long a running job's runner may go without a
+	// heartbeat before another runner takes the job over (a crash, a kill
+	// -9, a restart mid-import). A runner beats every Lease/6, and with
+	// every batch. The heartbeat is the only test of life: /proc cannot
+	// see the processes of another user under ProtectProc=invisible, so a
+	// live crmctl run as another user would look dead.
+	DefaultLease = 30 * time.Second
+	// UploadRetention is how long the upload of a draft nobody started, or
+	// of a failed job, is kept.
+	UploadRetention = 24 * time.Hour
 )
 
 // Job statuses.
@@ -106,11 +114,21 @@ type Imports struct {
 	log      *slog.Logger
 	// Progress, when set, hears of every batch a Run commits.
 	Progress func(Job)
+	// Lease is DefaultLease unless set (PICRM_IMPORT_LEASE; tests shorten
+	// it).
+	Lease time.Duration
 }
 
 // NewImports keeps uploads in dir.
 func NewImports(db *store.DB, contacts *contact.Store, dir string, log *slog.Logger) *Imports {
-	return &Imports{db: db, contacts: contacts, dir: dir, log: log}
+	return &Imports{db: db, contacts: contacts, dir: dir, log: log, Lease: DefaultLease}
+}
+
+func (im *Imports) lease() time.Duration {
+	if im.Lease <= 0 {
+		return DefaultLease
+	}
+	return im.Lease
 }
 
 // Upload stores the file r (at most MaxUploadBytes and MaxRows), detects
@@ -476,55 +494,72 @@ var ErrTooLarge = &errs.Error{Kind: errs.Invalid, Code: "too_large", Message: fm
 // ErrTaken means another runner holds the job.
 var ErrTaken = errors.New("import job is being run elsewhere")
 
-// runnerID names this process: host and pid.
-func runnerID() string {
+// newRunner names one claim of a job: host, pid and a random part, so a
+// second Run in the same process is a different runner too. The progress
+// update is fenced on it.
+func newRunner() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s:%d", host, os.Getpid())
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s:%d:%x", host, os.Getpid(), b)
 }
 
-// runnerGone reports whether runner ("host:pid") was a process of this host
-// that no longer exists: a killed crmctl or a crashed crm-web.
-func runnerGone(runner string) bool {
-	host, pid, ok := strings.Cut(runner, ":")
-	me, _ := os.Hostname()
-	if !ok || host != me {
-		return false
-	}
-	if _, err := os.Stat("/proc/" + pid); err != nil {
-		return errors.Is(err, os.ErrNotExist)
-	}
-	return false
-}
-
-// claim marks job id running for this runner when it is queued, or running
-// with a runner that stopped beating or no longer exists.
-func (im *Imports) claim(ctx context.Context, id string) (Job, error) {
+// claim marks job id running for a new runner when it is queued, or running
+// with a runner whose heartbeat is older than the lease. It returns the job
+// and the runner, or ErrTaken.
+func (im *Imports) claim(ctx context.Context, id string) (Job, string, error) {
 	var j Job
 	now := time.Now()
+	runner := newRunner()
 	err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
-		var status, beat, runner string
-		if err := sqlitex.Execute(conn, `SELECT status, coalesce(heartbeat_at, ''), runner FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{
+		var status, beat string
+		if err := sqlitex.Execute(conn, `SELECT status, coalesce(heartbeat_at, '') FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{
 			Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
-				status, beat, runner = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)
+				status, beat = st.ColumnText(0), st.ColumnText(1)
 				return nil
 			}}); err != nil {
 			return err
 		}
 		switch {
 		case status == Queued:
-		case status == Running && (beat < store.FormatTime(now.Add(-staleAfter)) || runnerGone(runner)):
+		case status == Running && beat < store.FormatTime(now.Add(-im.lease())):
 		default:
 			return ErrTaken
 		}
 		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'running', heartbeat_at = ?, runner = ? WHERE id = ?`,
-			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), runnerID(), id}}); err != nil {
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now), runner, id}}); err != nil {
 			return err
 		}
 		var err error
 		j, err = loadJob(conn, "", id)
 		return err
 	})
-	return j, err
+	return j, runner, err
+}
+
+// beat keeps runner's claim on job id alive until ctx ends; when the claim
+// is lost (another runner took the job over) it calls lost.
+func (im *Imports) beat(ctx context.Context, id, runner string, lost func()) {
+	t := time.NewTicker(im.lease() / 6)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var held bool
+		err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
+			err := sqlitex.Execute(conn, `UPDATE import_jobs SET heartbeat_at = ? WHERE id = ? AND runner = ? AND status = 'running'`,
+				&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now()), id, runner}})
+			held = conn.Changes() == 1
+			return err
+		})
+		if err == nil && !held {
+			lost()
+			return
+		}
+	}
 }
 
 // Run imports job id from where it stopped (its next_row) to the end, in
@@ -533,10 +568,13 @@ func (im *Imports) claim(ctx context.Context, id string) (Job, error) {
 // exact count, and a second Run resumes. It finishes with one audit row
 // holding the counts.
 func (im *Imports) Run(ctx context.Context, id string) error {
-	j, err := im.claim(ctx, id)
+	j, runner, err := im.claim(ctx, id)
 	if err != nil {
 		return err
 	}
+	ctx, stopBeating := context.WithCancelCause(ctx)
+	defer stopBeating(nil)
+	go im.beat(ctx, id, runner, func() { stopBeating(ErrTaken) })
 	actor := auth.Actor{UserID: j.UserID}
 	fields, err := im.contacts.Fields(ctx, actor, j.WorkspaceID)
 	if err != nil {
@@ -584,11 +622,14 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 		if b.consumed > 0 {
 			from := j.Next
 			res, err := imp.Batch(ctx, b.rows, func(conn *sqlite.Conn, r contact.ImportResult) error {
-				return im.commitBatch(conn, j.ID, from, b.consumed, r, b.bad)
+				return im.commitBatch(conn, j.ID, runner, from, b.consumed, r, b.bad)
 			})
 			if err != nil {
 				if ctx.Err() != nil {
-					return ctx.Err() // stopped: the job resumes from its last whole batch
+					return context.Cause(ctx) // stopped or taken over: the job resumes from its last whole batch
+				}
+				if errors.Is(err, ErrTaken) {
+					return err // another runner has it; not a failure
 				}
 				return im.fail(j, err)
 			}
@@ -603,10 +644,10 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 			}
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return err // stopped between batches
+	if ctx.Err() != nil {
+		return context.Cause(ctx) // stopped between batches
 	}
-	return im.finish(ctx, j, lists)
+	return im.finish(ctx, j, runner, lists)
 }
 
 // rowError is a report line.
@@ -671,7 +712,7 @@ func readBatch(src csvio.Source, o Options) (rows []contact.ImportRow, bad []row
 // commitBatch records a batch's progress inside its transaction. The
 // runner and next_row guard makes a batch of a runner that lost the job
 // (another took it over) fail whole.
-func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int, r contact.ImportResult, bad []rowError) error {
+func (im *Imports) commitBatch(conn *sqlite.Conn, id, runner string, from, consumed int, r contact.ImportResult, bad []rowError) error {
 	for _, f := range r.Failed {
 		bad = append(bad, rowError{f.Row, f.Column, f.Reason})
 	}
@@ -685,7 +726,7 @@ func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int,
 	}
 	if err := sqlitex.Execute(conn, `UPDATE import_jobs SET next_row = next_row + ?, created = created + ?, merged = merged + ?, skipped = skipped + ?,
 		failed = failed + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running' AND runner = ?`,
-		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from, runnerID()}}); err != nil {
+		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from, runner}}); err != nil {
 		return fmt.Errorf("import progress: %w", err)
 	}
 	if conn.Changes() == 0 {
@@ -694,8 +735,8 @@ func (im *Imports) commitBatch(conn *sqlite.Conn, id string, from, consumed int,
 	return nil
 }
 
-func (im *Imports) finish(ctx context.Context, j Job, lists []string) error {
-	return im.db.Write(context.WithoutCancel(ctx), func(conn *sqlite.Conn) error {
+func (im *Imports) finish(ctx context.Context, j Job, runner string, lists []string) error {
+	err := im.db.Write(context.WithoutCancel(ctx), func(conn *sqlite.Conn) error {
 		var created, merged, skipped, failed int
 		if err := sqlitex.Execute(conn, `SELECT created, merged, skipped, failed FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{j.ID},
 			ResultFunc: func(st *sqlite.Stmt) error {
@@ -704,15 +745,21 @@ func (im *Imports) finish(ctx context.Context, j Job, lists []string) error {
 			}}); err != nil {
 			return err
 		}
-		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'done', finished_at = ? WHERE id = ?`,
-			&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now()), j.ID}}); err != nil {
+		if err := sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'done', finished_at = ? WHERE id = ? AND runner = ? AND status = 'running'`,
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now()), j.ID, runner}}); err != nil {
 			return err
 		}
-		os.Remove(j.FilePath) // the rows are in the database and the report; the upload goes
+		if conn.Changes() == 0 {
+			return ErrTaken
+		}
 		return audit.Record(conn, auth.Actor{UserID: j.UserID}.Audit("contact.import", "import_job", j.ID, map[string]any{
 			"workspace_id": j.WorkspaceID, "file": j.FileName, "rows": j.Total, "created": created, "merged": merged,
 			"skipped": skipped, "failed": failed, "lists_made": lists}))
 	})
+	if err == nil {
+		os.Remove(j.FilePath) // the rows are in the database and the report; the upload goes
+	}
+	return err
 }
 
 // fail marks the job failed with err's message.
@@ -735,25 +782,107 @@ func (im *Imports) region(ctx context.Context, wsID string) (string, error) {
 	return region, err
 }
 
-// Pending returns the jobs left queued or running: a restart interrupted
-// them.
-func (im *Imports) Pending(ctx context.Context) ([]string, error) {
+// Claimable returns the jobs a runner may take now: queued ones, and
+// running ones whose runner has not beaten within the lease (it crashed,
+// was killed or is stuck).
+func (im *Imports) Claimable(ctx context.Context) ([]string, error) {
 	var ids []string
+	stale := store.FormatTime(time.Now().Add(-im.lease()))
 	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT id FROM import_jobs WHERE status IN ('queued', 'running') ORDER BY created_at`,
-			&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
+		return sqlitex.Execute(conn, `SELECT id FROM import_jobs WHERE status = 'queued' OR (status = 'running' AND coalesce(heartbeat_at, '') < ?) ORDER BY created_at`,
+			&sqlitex.ExecOptions{Args: []any{stale}, ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
 	})
 	return ids, err
 }
 
-// Resume runs jobs ids (Pending) one after another; a job another runner
+// Resume runs jobs ids (Claimable) one after another; a job another runner
 // still holds is left to it.
 func (im *Imports) Resume(ctx context.Context, ids []string) {
 	for _, id := range ids {
-		if err := im.Run(ctx, id); err != nil && !errors.Is(err, ErrTaken) {
+		if err := im.Run(ctx, id); err != nil && !errors.Is(err, ErrTaken) && ctx.Err() == nil {
 			im.log.Warn("resume import", "job", id, "err", err)
 		}
 	}
+}
+
+// Watch takes over interrupted imports until ctx ends: at once, then every
+// half lease it runs the jobs Claimable finds (a runner that died, a job
+// queued by a process that stopped before running it), and once an hour it
+// deletes stale uploads (Sweep). crm-web runs it; nothing else polls.
+func (im *Imports) Watch(ctx context.Context) {
+	t := time.NewTicker(im.lease() / 2)
+	defer t.Stop()
+	var nextSweep time.Time
+	for {
+		if ids, err := im.Claimable(ctx); err != nil {
+			if ctx.Err() == nil {
+				im.log.Warn("claimable imports", "err", err)
+			}
+		} else if len(ids) > 0 {
+			im.Resume(ctx, ids)
+		}
+		if now := time.Now(); now.After(nextSweep) {
+			nextSweep = now.Add(time.Hour)
+			if n, err := im.Sweep(ctx, now); err != nil {
+				im.log.Warn("sweep import uploads", "err", err)
+			} else if n > 0 {
+				im.log.Info("swept import uploads", "files", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep deletes the uploads of drafts nobody started and of failed jobs
+// once they are older than UploadRetention, with the drafts themselves (a
+// failed job keeps its row and error report), and any file in the uploads
+// folder that no job names. It returns how many files went.
+func (im *Imports) Sweep(ctx context.Context, now time.Time) (int, error) {
+	cutoff := store.FormatTime(now.Add(-UploadRetention))
+	var paths []string
+	err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.Execute(conn, `SELECT file_path FROM import_jobs WHERE file_path <> '' AND
+	((status = 'draft' AND created_at < ?) OR (status = 'failed' AND coalesce(finished_at, created_at) < ?))`, &sqlitex.ExecOptions{
+			Args: []any{cutoff, cutoff}, ResultFunc: func(st *sqlite.Stmt) error { paths = append(paths, st.ColumnText(0)); return nil }}); err != nil {
+			return fmt.Errorf("stale uploads: %w", err)
+		}
+		if err := sqlitex.Execute(conn, `DELETE FROM import_jobs WHERE status = 'draft' AND created_at < ?`, &sqlitex.ExecOptions{Args: []any{cutoff}}); err != nil {
+			return fmt.Errorf("delete stale drafts: %w", err)
+		}
+		return sqlitex.Execute(conn, `UPDATE import_jobs SET file_path = '' WHERE status = 'failed' AND coalesce(finished_at, created_at) < ?`, &sqlitex.ExecOptions{Args: []any{cutoff}})
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, p := range paths {
+		if os.Remove(p) == nil {
+			n++
+		}
+	}
+	// Files no job names: an upload cut off before its draft was saved.
+	known := map[string]bool{}
+	if err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT file_path FROM import_jobs WHERE file_path <> ''`, &sqlitex.ExecOptions{
+			ResultFunc: func(st *sqlite.Stmt) error { known[filepath.Base(st.ColumnText(0))] = true; return nil }})
+	}); err != nil {
+		return n, fmt.Errorf("known uploads: %w", err)
+	}
+	ents, _ := os.ReadDir(im.dir)
+	for _, e := range ents {
+		info, err := e.Info()
+		if err != nil || known[e.Name()] || !strings.HasSuffix(e.Name(), ".upload") || now.Sub(info.ModTime()) < UploadRetention {
+			continue
+		}
+		if os.Remove(filepath.Join(im.dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // WriteErrors writes job id's error report as CSV: row, column, reason.

@@ -1,0 +1,114 @@
+package transfer_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
+)
+
+func exec(t *testing.T, db *store.DB, q string, args ...any) {
+	t.Helper()
+	if err := db.Write(context.Background(), func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args})
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeaseDecidesWhoRuns: a job whose runner beat within the lease is not
+// claimable, whatever /proc says; once its heartbeat is a lease old anyone
+// may take it over and finish it.
+func TestLeaseDecidesWhoRuns(t *testing.T) {
+	ctx := context.Background()
+	app := apptest.New(t, apptest.Options{})
+	u := app.NewUser("Andy")
+	ws := u.Workspace("Loan Factory")
+	im := transfer.NewImports(app.DB, app.Contacts, filepath.Join(t.TempDir(), "imports"), slog.New(slog.DiscardHandler))
+	im.Lease = time.Minute
+	j, err := im.Upload(ctx, u.Actor, ws.ID, "a.csv", bytes.NewReader([]byte("Name,Email\nAnn Lee,ann@example.com\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := im.Start(ctx, u.Actor, ws.ID, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Another runner holds it and beat just now.
+	exec(t, app.DB, `UPDATE import_jobs SET status = 'running', runner = 'elsewhere:1:ab', heartbeat_at = ? WHERE id = ?`, store.FormatTime(time.Now()), j.ID)
+	if ids, _ := im.Claimable(ctx); len(ids) != 0 {
+		t.Fatalf("a job beating within its lease is claimable: %v", ids)
+	}
+	if err := im.Run(ctx, j.ID); !errors.Is(err, transfer.ErrTaken) {
+		t.Fatalf("Run of a held job: %v, want ErrTaken", err)
+	}
+	// Its runner stops beating.
+	exec(t, app.DB, `UPDATE import_jobs SET heartbeat_at = ? WHERE id = ?`, store.FormatTime(time.Now().Add(-2*time.Minute)), j.ID)
+	if ids, _ := im.Claimable(ctx); len(ids) != 1 || ids[0] != j.ID {
+		t.Fatalf("claimable after the lease: %v, want the job", ids)
+	}
+	if err := im.Run(ctx, j.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, err := im.Get(ctx, u.Actor, ws.ID, j.ID)
+	if err != nil || got.Status != transfer.Done || got.Created != 1 {
+		t.Fatalf("after the take-over: %+v, %v", got, err)
+	}
+}
+
+// TestSweepDeletesStaleUploads: uploads of drafts and failed jobs older than
+// a day go (a draft with its row, a failed job keeps its row), as does a
+// file no job names; a fresh draft keeps its file.
+func TestSweepDeletesStaleUploads(t *testing.T) {
+	ctx := context.Background()
+	app := apptest.New(t, apptest.Options{})
+	u := app.NewUser("Andy")
+	ws := u.Workspace("Loan Factory")
+	dir := filepath.Join(t.TempDir(), "imports")
+	im := transfer.NewImports(app.DB, app.Contacts, dir, slog.New(slog.DiscardHandler))
+	up := func() transfer.Job {
+		j, err := im.Upload(ctx, u.Actor, ws.ID, "a.csv", bytes.NewReader([]byte("Name,Email\nAnn Lee,ann@example.com\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	old, failed, fresh := up(), up(), up()
+	twoDays := store.FormatTime(time.Now().Add(-48 * time.Hour))
+	exec(t, app.DB, `UPDATE import_jobs SET created_at = ? WHERE id = ?`, twoDays, old.ID)
+	exec(t, app.DB, `UPDATE import_jobs SET status = 'failed', created_at = ?, finished_at = ? WHERE id = ?`, twoDays, twoDays, failed.ID)
+	orphan := filepath.Join(dir, "orphan.upload")
+	if err := os.WriteFile(orphan, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-48 * time.Hour)
+	_ = os.Chtimes(orphan, past, past)
+	n, err := im.Sweep(ctx, time.Now())
+	if err != nil || n != 3 {
+		t.Fatalf("Sweep: %d files, %v; want 3", n, err)
+	}
+	for _, p := range []string{old.FilePath, failed.FilePath, orphan} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there", p)
+		}
+	}
+	if _, err := os.Stat(fresh.FilePath); err != nil {
+		t.Fatalf("the fresh draft's upload went: %v", err)
+	}
+	if _, err := im.Get(ctx, u.Actor, ws.ID, old.ID); err == nil {
+		t.Fatal("the stale draft is still listed")
+	}
+	if j, err := im.Get(ctx, u.Actor, ws.ID, failed.ID); err != nil || j.Status != transfer.Failed {
+		t.Fatalf("the failed job: %+v %v, want kept", j, err)
+	}
+}
