@@ -208,8 +208,8 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	m := &Main{log: log, db: db, imports: imports, scheme: "http", srv: &http.Server{
 		Handler:           netguard.Guard(cfg.AllowedNets, netguard.HSTS(srv.Handler())),
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		ReadTimeout:       web.ReadTimeout, // the upload and downloads move their own (pkg/web/deadline.go)
+		WriteTimeout:      web.WriteTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS handshake noise from LAN scanners
 	}}

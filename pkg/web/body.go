@@ -72,6 +72,9 @@ func (s *Server) limitBodies(router *chi.Mux) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if limit == uploadBodyMax {
+			extendRequest(w, s.uploadTimeout())
+		}
 		if parse {
 			var err error
 			ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))

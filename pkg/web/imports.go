@@ -324,8 +324,8 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(job.FileName, ".csv")+"-errors.csv")
-	if err := s.Imports.WriteErrors(r.Context(), a, ws.ID, id, w); err != nil {
+	out := s.attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(job.FileName, ".csv")+"-errors.csv")
+	if err := s.Imports.WriteErrors(r.Context(), a, ws.ID, id, out); err != nil {
 		s.Log.Error("error report", "job", id, "err", err)
 	}
 }
@@ -388,8 +388,8 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.NewReplacer("/", "-", "\\", "-", "\"", "").Replace(ws.Name) + "-" + time.Now().Format("2006-01-02")
 	if v.Get("format") == "vcard" {
-		attachment(w, "text/vcard; charset=utf-8", name+".vcf")
-		if _, err := s.Exports.VCard(r.Context(), a, ws.ID, ids, w); err != nil {
+		out := s.attachment(w, "text/vcard; charset=utf-8", name+".vcf")
+		if _, err := s.Exports.VCard(r.Context(), a, ws.ID, ids, out); err != nil {
 			s.Log.Error("export", "err", err)
 		}
 		return
@@ -407,8 +407,8 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errs.New(errs.Invalid, "%s", err.Error()))
 		return
 	}
-	attachment(w, "text/csv; charset=utf-8", name+".csv")
-	if _, err := s.Exports.CSV(r.Context(), a, ws.ID, ids, cols, v.Get("bom") != "", s.zone(a.TimeZone), w); err != nil {
+	out := s.attachment(w, "text/csv; charset=utf-8", name+".csv")
+	if _, err := s.Exports.CSV(r.Context(), a, ws.ID, ids, cols, v.Get("bom") != "", s.zone(a.TimeZone), out); err != nil {
 		s.Log.Error("export", "err", err)
 	}
 }
@@ -427,8 +427,8 @@ func (s *Server) contactVCard(w http.ResponseWriter, r *http.Request) {
 	if name == "" {
 		name = "contact"
 	}
-	attachment(w, "text/vcard; charset=utf-8", name+".vcf")
-	if _, err := s.Exports.VCard(r.Context(), a, ws.ID, []string{id}, w); err != nil {
+	out := s.attachment(w, "text/vcard; charset=utf-8", name+".vcf")
+	if _, err := s.Exports.VCard(r.Context(), a, ws.ID, []string{id}, out); err != nil {
 		s.Log.Error("vcard", "err", err)
 	}
 }
@@ -436,14 +436,16 @@ func (s *Server) contactVCard(w http.ResponseWriter, r *http.Request) {
 // exportAll downloads the emergency export: every workspace, zipped.
 func (s *Server) exportAll(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	attachment(w, "application/zip", "pi-crm-export-"+time.Now().Format("2006-01-02")+".zip")
-	if _, err := s.Exports.All(r.Context(), a, s.zone(a.TimeZone), w); err != nil {
+	out := s.attachment(w, "application/zip", "pi-crm-export-"+time.Now().Format("2006-01-02")+".zip")
+	if _, err := s.Exports.All(r.Context(), a, s.zone(a.TimeZone), out); err != nil {
 		s.Log.Error("emergency export", "err", err)
 	}
 }
 
-// attachment starts a download of a file named name.
-func attachment(w http.ResponseWriter, contentType, name string) {
+// attachment starts a download of a file named name and returns the
+// writer to stream it to, which keeps the download's deadline moving.
+func (s *Server) attachment(w http.ResponseWriter, contentType, name string) io.Writer {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+	return newStreamWriter(w, s.streamSlack())
 }

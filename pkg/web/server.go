@@ -46,6 +46,23 @@ type Deps struct {
 	// Imports and Exports move contacts in and out (CSV, vCard, zip).
 	Imports *transfer.Imports
 	Exports *transfer.Exports
+	// UploadTimeout and StreamSlack override the package's (tests make
+	// them short).
+	UploadTimeout, StreamSlack time.Duration
+}
+
+func (s *Server) uploadTimeout() time.Duration {
+	if s.UploadTimeout > 0 {
+		return s.UploadTimeout
+	}
+	return UploadTimeout
+}
+
+func (s *Server) streamSlack() time.Duration {
+	if s.StreamSlack > 0 {
+		return s.StreamSlack
+	}
+	return StreamSlack
 }
 
 // Server is the web UI.
