@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -33,7 +35,48 @@ func main() {
 		}
 		os.Exit(check(os.Stdout))
 	}
+	if code, guarded := guard(); guarded {
+		os.Exit(code)
+	}
 	os.Exit(daemon.WorkerMainWith("crm-health", version, "PICRM_HEALTH_ADDR", "127.0.0.1:9103", setup))
+}
+
+// guard runs health.Guard instead of the worker when the database is
+// missing although the appliance has data; guarded is false when it is
+// there (or nothing says it should be). It exits 1 when the database comes
+// back, so that systemd restarts crm-health into its normal loop.
+func guard() (code int, guarded bool) {
+	e := config.FromOS()
+	common := config.ReadCommon(e)
+	hc := health.ReadConfig(e, common)
+	addr := e.Addr("PICRM_HEALTH_ADDR", "127.0.0.1:9103")
+	if e.Err() != nil || store.CheckData(common.DB, common.DataMarker) == nil {
+		return 0, false // the worker reports bad configuration itself
+	}
+	daemon.TuneMemory()
+	log := daemon.NewLogger(common.LogLevel).With("daemon", "crm-health")
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	reg := daemon.NewRegistry("crm-health", version)
+	metrics := health.NewMetrics(reg)
+	srv, err := daemon.ListenMetrics(log, addr, reg)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1, true
+	}
+	defer srv.Shutdown(context.Background())
+	daemon.Notify(log, "READY=1\nSTATUS=the database is missing: waiting for the data volume")
+	log.Info("serving", "metrics", srv.Addr(), "mode", "data volume missing")
+	every := min(30*time.Second, hc.Interval)
+	if wd := daemon.WatchdogInterval(); wd > 0 && wd < every {
+		every = wd
+	}
+	err = health.Guard(ctx, hc, log, metrics, every, func() { daemon.Notify(log, "WATCHDOG=1") })
+	daemon.Notify(log, "STOPPING=1")
+	if err != nil {
+		return 0, true // stopped
+	}
+	return 1, true
 }
 
 // setup makes the checker the worker's pass: the loop ticks every second for
@@ -120,7 +163,11 @@ func check(w io.Writer) int {
 		fmt.Fprintln(os.Stderr, "crm-health:", err)
 		return 2
 	}
-	db, err := store.Open(common.DB, store.Options{PoolSize: 1})
+	if r := health.DataResult(hc); !r.OK {
+		fmt.Fprintf(w, "CHECK  STATUS  VALUE  DETAIL\n%s  FAIL  %s  %s\n1 check(s) failed\n", r.Check, r.Value, r.Detail)
+		return 1
+	}
+	db, err := store.Open(common.DB, store.Options{PoolSize: 1, Marker: common.DataMarker})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crm-health:", err)
 		return 2

@@ -175,7 +175,7 @@ type Main struct {
 
 // Open migrates the database, builds the server and binds the listener.
 func Open(log *slog.Logger, cfg Config) (*Main, error) {
-	db, err := store.Open(cfg.DB, store.Options{PoolSize: 4})
+	db, err := store.Open(cfg.DB, store.Options{PoolSize: 4, Marker: cfg.DataMarker})
 	if err != nil {
 		return nil, err
 	}

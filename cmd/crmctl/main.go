@@ -121,7 +121,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "restore":
 		return restore(ctx, args[1:], cfg, stdout, stderr)
 	}
-	db, err := store.Open(cfg.DB, store.Options{PoolSize: 2})
+	db, err := store.Open(cfg.DB, store.Options{PoolSize: 2, Marker: cfg.DataMarker})
 	if err != nil {
 		return err
 	}

@@ -168,10 +168,13 @@ type Common struct {
 	// ImportLease is how long an import's runner may miss its heartbeat
 	// before another process takes the job over (crm-web and crmctl).
 	ImportLease time.Duration
+	// DataMarker is a file outside the data folder that says the
+	// appliance has data (store.Options.Marker); empty under make run.
+	DataMarker string
 }
 
-// ReadCommon reads PICRM_DATA_DIR, PICRM_DB, PICRM_LOG_LEVEL and
-// PICRM_IMPORT_LEASE. The data
+// ReadCommon reads PICRM_DATA_DIR, PICRM_DB, PICRM_LOG_LEVEL,
+// PICRM_IMPORT_LEASE and PICRM_DATA_MARKER. The data
 // folder defaults to systemd's $STATE_DIRECTORY when the unit sets
 // StateDirectory=, else to ./var, so `make run` needs no configuration.
 func ReadCommon(e *Env) Common {
@@ -184,6 +187,7 @@ func ReadCommon(e *Env) Common {
 	c.DB = e.Path("PICRM_DB", filepath.Join(c.DataDir, "pi-crm.db"))
 	c.LogLevel = e.String("PICRM_LOG_LEVEL", "info")
 	c.ImportLease = e.Duration("PICRM_IMPORT_LEASE", 30*time.Second)
+	c.DataMarker = e.String("PICRM_DATA_MARKER", "")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -54,7 +54,7 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 	if cfg.BeatEvery <= 0 {
 		cfg.BeatEvery = 15 * time.Second
 	}
-	db, err := store.Open(cfg.Common.DB, store.Options{PoolSize: 2})
+	db, err := store.Open(cfg.Common.DB, store.Options{PoolSize: 2, Marker: cfg.Common.DataMarker})
 	if err != nil {
 		return nil, err
 	}

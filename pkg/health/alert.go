@@ -29,11 +29,15 @@ type Alerter struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	// sent remembers mails when there is no database to (the data volume
+	// is missing): once per problem per process and AlertEvery.
+	sent map[string]time.Time
 }
 
-// NewAlerter returns an Alerter; with no SMTP address it only logs.
+// NewAlerter returns an Alerter; with no SMTP address it only logs. With a
+// nil db it remembers what it sent in memory only.
 func NewAlerter(cfg Alert, db *store.DB, log *slog.Logger, metrics *Metrics) *Alerter {
-	return &Alerter{cfg: cfg, db: db, log: log, metrics: metrics, now: time.Now}
+	return &Alerter{cfg: cfg, db: db, log: log, metrics: metrics, now: time.Now, sent: map[string]time.Time{}}
 }
 
 // Notify mails each failing check not mailed within AlertEvery and returns
@@ -76,6 +80,10 @@ func (a *Alerter) count(result string) {
 }
 
 func (a *Alerter) due(ctx context.Context, problem string) (bool, error) {
+	if a.db == nil {
+		t, ok := a.sent[problem]
+		return !ok || a.now().Sub(t) >= AlertEvery, nil
+	}
 	due := true
 	err := a.db.Read(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, "SELECT last_sent_at FROM health_alerts WHERE problem = ?", &sqlitex.ExecOptions{Args: []any{problem}, ResultFunc: func(st *sqlite.Stmt) error {
@@ -92,6 +100,10 @@ func (a *Alerter) due(ctx context.Context, problem string) (bool, error) {
 }
 
 func (a *Alerter) markSent(ctx context.Context, problem string) error {
+	if a.db == nil {
+		a.sent[problem] = a.now()
+		return nil
+	}
 	now := store.FormatTime(a.now())
 	err := a.db.Write(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `INSERT INTO health_alerts (problem, first_seen_at, last_sent_at) VALUES (?, ?, ?)

@@ -21,10 +21,12 @@ const CredAlertPassword = "alert-smtp-password" // #nosec G101 -- a file name, n
 
 // Config is what the checks need. Zero thresholds take the defaults.
 type Config struct {
-	DB        string
-	DataDir   string
-	BackupDir string
-	CopyDir   string // USB/NAS mount point, "" for none
+	DB string
+	// DataMarker says the appliance has data (PICRM_DATA_MARKER).
+	DataMarker string
+	DataDir    string
+	BackupDir  string
+	CopyDir    string // USB/NAS mount point, "" for none
 
 	Interval     time.Duration // how often the checks run (60 s)
 	MaxWAL       int64         // WAL size above which the check fails (256 MB)
@@ -62,6 +64,7 @@ func ReadConfig(e *config.Env, common config.Common) Config {
 	bc := backup.ReadConfig(e, common)
 	c := Config{
 		DB:                common.DB,
+		DataMarker:        common.DataMarker,
 		DataDir:           common.DataDir,
 		BackupDir:         bc.Dir,
 		CopyDir:           bc.CopyDir,

@@ -31,6 +31,31 @@ type Options struct {
 	// PoolSize is the number of connections; each holds its own page cache,
 	// so daemons keep this small. Zero means 4.
 	PoolSize int
+	// Marker, when set, is a file outside the data folder (Ansible writes
+	// it once the appliance has data) whose presence means the database
+	// must already exist: Open then refuses to create an empty one
+	// (ErrDataMissing), as it would on the SD card when the encrypted data
+	// volume did not mount, for Litestream to replicate over the backup.
+	Marker string
+}
+
+// ErrDataMissing means the marker says this appliance has data and the
+// database file is not there.
+var ErrDataMissing = errors.New("the database is missing although this appliance has data")
+
+// CheckData returns ErrDataMissing (with the paths and what to do) when
+// marker exists and path does not; an empty marker checks nothing.
+func CheckData(path, marker string) error {
+	if marker == "" {
+		return nil
+	}
+	if _, err := os.Stat(marker); err != nil {
+		return nil // a new appliance: no data yet
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: %s does not exist but %s says it should: is the encrypted data volume mounted (is the key stick in, is the tang server up)? Nothing was created; see the README, Data at rest", ErrDataMissing, path, marker)
+	}
+	return nil
 }
 
 // DB is a pool of connections to one database file.
@@ -47,6 +72,9 @@ type DB struct {
 func Open(path string, opts Options) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("open database: empty path")
+	}
+	if err := CheckData(path, opts.Marker); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("create database folder: %w", err)

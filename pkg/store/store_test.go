@@ -249,3 +249,35 @@ func TestNewIDSortsByTime(t *testing.T) {
 		t.Fatalf("ids %q, %q do not sort by creation", a, b)
 	}
 }
+
+// TestOpenRefusesAMissingDatabaseTheMarkerVouchesFor: with the marker in
+// place, Open creates no database where there is none (ErrDataMissing);
+// without the marker, or with the database there, it opens as usual.
+func TestOpenRefusesAMissingDatabaseTheMarkerVouchesFor(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "data", "pi-crm.db")
+	marker := filepath.Join(dir, "data-marker")
+	if db, err := store.Open(path, store.Options{Marker: marker}); err != nil {
+		t.Fatalf("a new appliance (no marker yet): %v", err)
+	} else {
+		db.Close()
+	}
+	if err := os.WriteFile(marker, []byte("has data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := store.Open(path, store.Options{Marker: marker}); err != nil {
+		t.Fatalf("marker and database both there: %v", err)
+	} else {
+		db.Close()
+	}
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(path + suffix)
+	}
+	_, err := store.Open(path, store.Options{Marker: marker})
+	if !errors.Is(err, store.ErrDataMissing) {
+		t.Fatalf("marker without database: err=%v, want ErrDataMissing", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("Open created the missing database")
+	}
+}

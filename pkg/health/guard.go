@@ -1,0 +1,68 @@
+package health
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// DataCheck is the check that fails when the marker says the appliance has
+// data and the database is not there (the encrypted data volume did not
+// mount).
+const DataCheck = "data_volume"
+
+// dataResult is the data check's result for the database at path.
+func dataResult(path, marker string) Result {
+	if err := store.CheckData(path, marker); err != nil {
+		return fail(DataCheck, "missing", "%v", err)
+	}
+	if marker == "" {
+		return skip(DataCheck, "no PICRM_DATA_MARKER")
+	}
+	return ok(DataCheck, "present")
+}
+
+// DataResult is the data check for the CLI, which must not open (and so
+// create) a database that is missing.
+func DataResult(cfg Config) Result { return dataResult(cfg.DB, cfg.DataMarker) }
+
+// Guard is crm-health while the database is missing although the appliance
+// has data: the other daemons refuse to start (their units need the data
+// volume, and they refuse an empty database), so crm-health stays up
+// without opening anything, reports picrm_check_ok{check="data_volume"} 0,
+// mails the alert (once a day at most, remembered in memory: the alert
+// ledger is in the missing database) and checks again every interval. It
+// returns nil when the database is back, for the caller to restart into
+// its normal loop, or ctx's error. pet is called each round for the
+// watchdog.
+func Guard(ctx context.Context, cfg Config, log *slog.Logger, metrics *Metrics, every time.Duration, pet func()) error {
+	alerter := NewAlerter(cfg.Alert, nil, log, metrics)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	logged := false
+	for {
+		r := DataResult(cfg)
+		if metrics != nil {
+			metrics.record([]Result{r})
+		}
+		if r.OK {
+			log.Info("the database is back; restarting into the normal checks")
+			return nil
+		}
+		if !logged {
+			log.Error("check failed", "check", r.Check, "detail", r.Detail)
+			logged = true
+		}
+		if _, err := alerter.Notify(ctx, []Result{r}); err != nil {
+			log.Error("alerts", "err", err)
+		}
+		pet()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
