@@ -107,7 +107,10 @@ vault_alert_smtp_password: "drill-smtp"
 	args := []string{"-i", inv, "site.yml", "--vault-password-file", pw, "-e", "@" + vault,
 		"-e", "pi_crm_deb=" + deb, "-e", "pi_crm_ca_dir=" + filepath.Join(tmp, "ca"),
 		"-e", "base_upgrade=false", "-e", "pi_crm_s3_bucket=pi-crm-household", "-e", "pi_crm_s3_endpoint=https://s3.us-west-1.idrivee2.com",
-		"-e", "pi_crm_backup_usb_uuid=0b1c2d3e-1111-2222-3333-444455556666", "-e", `{"pi_crm_tls_ips": ["192.168.1.20"]}`}
+		"-e", "pi_crm_backup_usb_uuid=0b1c2d3e-1111-2222-3333-444455556666", "-e", `{"pi_crm_tls_ips": ["192.168.1.20"]}`,
+		// Encryption at rest with the key on a USB stick: on a chroot the
+		// role writes the boot configuration (no device to format here).
+		"-e", "pi_crm_encryption=usb_key", "-e", "pi_crm_luks_device=/dev/disk/by-id/usb-Drill_Disk-0:0-part1", "-e", "pi_crm_luks_key_uuid=1A2B-3C4D"}
 	dir := repoFile(t, "ansible")
 	first := run(t, dir, env, "ansible-playbook", args...)
 	m := recapRe.FindStringSubmatch(first)
@@ -125,7 +128,8 @@ vault_alert_smtp_password: "drill-smtp"
 		}
 	}
 	env2, _ := os.ReadFile(in("etc/pi-crm/pi-crm.env"))
-	for _, want := range []string{"PICRM_S3_BUCKET=pi-crm-household", "PICRM_BACKUP_COPY_DIR=/mnt/pi-crm-backup", "PICRM_ALLOWED_NETS=127.0.0.0/8,::1/128,192.168.1.0/24"} {
+	for _, want := range []string{"PICRM_S3_BUCKET=pi-crm-household", "PICRM_BACKUP_COPY_DIR=/mnt/pi-crm-backup", "PICRM_ALLOWED_NETS=127.0.0.0/8,::1/128,192.168.1.0/24",
+		"PICRM_DATA_MARKER=/etc/pi-crm/data-marker", "PICRM_BACKUP_DIR=/var/lib/pi-crm/snapshots"} {
 		if !strings.Contains(string(env2), want) {
 			t.Errorf("pi-crm.env lacks %q:\n%s", want, env2)
 		}
@@ -149,6 +153,27 @@ vault_alert_smtp_password: "drill-smtp"
 	}
 	if _, err := os.Stat(in("var/lib/pi-crm/pi-crm.db")); err != nil {
 		t.Errorf("the database was not migrated: %v", err)
+	}
+	// Encryption at rest, failing closed: the volume unlocks at boot with
+	// the stick's key file, mounts as the data folder without holding up
+	// the boot, every unit but crm-health waits for it, and the marker
+	// stops a binary from making an empty database when it is missing.
+	if crypttab, _ := os.ReadFile(in("etc/crypttab")); !regexp.MustCompile(`(?m)^pi-crm-data /dev/disk/by-id/usb-Drill_Disk-0:0-part1 /pi-crm.key:UUID=1A2B-3C4D luks,nofail,keyfile-timeout=30s$`).Match(crypttab) {
+		t.Errorf("crypttab:\n%s", crypttab)
+	}
+	if fstab, _ := os.ReadFile(in("etc/fstab")); !strings.Contains(string(fstab), "/dev/mapper/pi-crm-data /var/lib/pi-crm ext4 noatime,nofail,x-systemd.device-timeout=60s 0 2") {
+		t.Errorf("fstab lacks the data volume:\n%s", fstab)
+	}
+	if _, err := os.Stat(in("usr/sbin/cryptsetup")); err != nil {
+		t.Errorf("cryptsetup is not installed: %v", err)
+	}
+	if b, err := os.ReadFile(in("etc/pi-crm/data-marker")); err != nil || !strings.Contains(string(b), "encrypted volume pi-crm-data") {
+		t.Errorf("data marker: %q %v", b, err)
+	}
+	for _, u := range []string{"crm-web", "crm-sender", "crm-insights", "litestream", "crm-snapshot"} {
+		if b, _ := os.ReadFile(in("usr/lib/systemd/system/" + u + ".service")); !strings.Contains(string(b), "RequiresMountsFor=/var/lib/pi-crm") {
+			t.Errorf("%s.service does not require the data folder's mount", u)
+		}
 	}
 	certPEM, _ := os.ReadFile(in("etc/pi-crm/tls/server.crt"))
 	caPEM, _ := os.ReadFile(filepath.Join(tmp, "ca", "ca.crt"))
