@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -173,25 +172,8 @@ func (b *bench) idleRSS() {
 // latency runs 16 concurrent clients for 10 s against one page and reports
 // the 99th percentile.
 func (b *bench) latency() {
-	c := b.cmd("crm-web", "PICRM_LOG_LEVEL=info")
-	stderr, _ := c.StderrPipe()
-	if err := c.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	defer stop(c)
-	base := ""
-	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`addr=(http://\S+)`)
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if base == "" {
-		b.t.Fatal("crm-web did not start")
-	}
+	base, stopWeb := startWeb(b.t, b.bin, b.vars)
+	defer stopWeb()
 	logins, err := os.ReadFile(filepath.Join(b.dir, "demo-logins.txt"))
 	if err != nil {
 		b.t.Fatal(err)

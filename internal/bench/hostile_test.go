@@ -22,6 +22,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
@@ -72,7 +73,7 @@ func TestBenchHostile(t *testing.T) {
 	defer db.Close()
 
 	if flood {
-		before := pagesBytes(t, db)
+		before := storetest.Bytes(t, db)
 		cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		huge := strings.Repeat("x", 5000) + "@example.com"
 		for i := range 1000 {
@@ -85,7 +86,7 @@ func TestBenchHostile(t *testing.T) {
 				t.Fatalf("hostile log-in %d: status %d", i, code)
 			}
 		}
-		grown := float64(pagesBytes(t, db)-before) / 1024
+		grown := float64(storetest.Bytes(t, db)-before) / 1024
 		fmt.Printf("BENCH login_flood_db_growth_kb %.1f KB\n", grown)
 	}
 
@@ -251,17 +252,4 @@ func postForm(t *testing.T, cl *http.Client, target string, v url.Values) int {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// pagesBytes is the database's size in pages, WAL included.
-func pagesBytes(t *testing.T, db *store.DB) int64 {
-	var n int64
-	err := db.Read(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteTransient(conn, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`, &sqlitex.ExecOptions{
-			ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt64(0); return nil }})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -233,11 +233,11 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID str
 		src := sh.Contact
 		emails := make([]EmailInput, len(src.Emails))
 		for i, e := range src.Emails {
-			emails[i] = EmailInput{Address: e.Address, Label: e.Label, Primary: e.Primary}
+			emails[i] = EmailInput(e)
 		}
 		phones := make([]PhoneInput, len(src.Phones))
 		for i, p := range src.Phones {
-			phones[i] = PhoneInput{Number: p.Number, Label: p.Label, Primary: p.Primary}
+			phones[i] = PhoneInput(p)
 		}
 		bd := src.Birthday
 		f := Fields{FirstName: &src.FirstName, LastName: &src.LastName, Company: &src.Company, Emails: &emails, Phones: &phones,

@@ -13,23 +13,8 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
-	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 )
-
-// dbBytes is the database's size in pages, WAL included: what a flood
-// would grow.
-func dbBytes(t *testing.T, db *store.DB) int64 {
-	t.Helper()
-	var n int64
-	err := db.Read(context.Background(), func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteTransient(conn, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`, &sqlitex.ExecOptions{
-			ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt64(0); return nil }})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
 
 // TestLoginFloodDoesNotFillTheDatabase: 1,000 oversized and 1,000
 // throttled log-ins grow the database by less than 1 MB, and neither the
@@ -39,7 +24,7 @@ func TestLoginFloodDoesNotFillTheDatabase(t *testing.T) {
 	app := apptest.New(t, apptest.Options{})
 	app.NewUser("Andy")
 	c := app.Client()
-	before := dbBytes(t, app.DB)
+	before := storetest.Bytes(t, app.DB)
 	huge := strings.Repeat("x", 5000) + "@example.com"
 	for i := range 1000 {
 		resp := app.PostForm(c, "/login", url.Values{"email": {huge}, "password": {strings.Repeat("p", 2000)}})
@@ -59,7 +44,7 @@ func TestLoginFloodDoesNotFillTheDatabase(t *testing.T) {
 			t.Fatalf("throttled attempt %d: status=%d, want 429", i, resp.StatusCode)
 		}
 	}
-	grown := dbBytes(t, app.DB) - before
+	grown := storetest.Bytes(t, app.DB) - before
 	t.Logf("2,003 hostile log-ins grew the database by %d KB", grown>>10)
 	if grown >= 1<<20 {
 		t.Fatalf("the database grew by %d KB, want < 1024", grown>>10)

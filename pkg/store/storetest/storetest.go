@@ -6,7 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitemigration"
+	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -58,4 +60,19 @@ func AtVersion(tb testing.TB, v int) *store.DB {
 		tb.Fatalf("migrate to %d: %v", v, err)
 	}
 	return db
+}
+
+// Bytes is db's size in pages, WAL included: what a test of growth
+// compares before and after.
+func Bytes(tb testing.TB, db *store.DB) int64 {
+	tb.Helper()
+	var n int64
+	err := db.Read(context.Background(), func(conn *sqlite.Conn) error {
+		return sqlitex.ExecuteTransient(conn, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`, &sqlitex.ExecOptions{
+			ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt64(0); return nil }})
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
 }
