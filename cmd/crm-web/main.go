@@ -93,7 +93,8 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.APIRate = e.Int("PICRM_API_RATE", 10, 1, 10000)
 	c.APIBurst = e.Int("PICRM_API_BURST", 30, 1, 10000)
 	c.PprofAddr = e.LoopbackAddr("PICRM_PPROF_ADDR", "")
-	c.MetricsAddr = e.Addr("PICRM_WEB_METRICS_ADDR", "127.0.0.1:9100")
+	// 9104: 9100 is node_exporter's (the optional role), 9101-9103 the workers', 9105 Litestream's.
+	c.MetricsAddr = e.Addr("PICRM_WEB_METRICS_ADDR", "127.0.0.1:9104")
 	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
 	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
