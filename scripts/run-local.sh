@@ -2,6 +2,7 @@
 # Starts the whole appliance locally against ./var (see `make run`):
 # migrate, seed the demo users once, then the four daemons; Ctrl-C stops all.
 set -euo pipefail
+umask 077 # the data folder too, not only what the binaries make in it
 cd "$(dirname "$0")/.."
 export PICRM_DATA_DIR="${PICRM_DATA_DIR:-$PWD/var}"
 mkdir -p "$PICRM_DATA_DIR"
