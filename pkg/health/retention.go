@@ -40,8 +40,15 @@ func Prune(ctx context.Context, db *store.DB, now time.Time) (Pruned, error) {
 		}
 	}
 	err := db.Write(ctx, func(conn *sqlite.Conn) (err error) {
-		p.LoginFailures, err = auth.PruneFailures(conn, now)
-		return err
+		if p.LoginFailures, err = auth.PruneFailures(conn, now); err != nil {
+			return err
+		}
+		if p.Audit == 0 {
+			return nil
+		}
+		// The trail says where its oldest rows went.
+		return audit.Record(conn, audit.Entry{Action: "audit.prune", EntityType: "audit_log", EntityID: "retention",
+			Details: map[string]any{"rows": p.Audit, "older_than_days": int(audit.Retention.Hours() / 24)}})
 	})
 	if err != nil {
 		return p, fmt.Errorf("retention: %w", err)

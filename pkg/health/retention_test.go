@@ -55,7 +55,7 @@ func TestPruneKeepsTheRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if left["old"] != 0 || left["young"] != 2500 || left["ip:old"] != 0 || left["ip:young"] != 1 {
+	if left["old"] != 0 || left["young"] != 2500 || left["ip:old"] != 0 || left["ip:young"] != 1 || left["audit.prune"] != 1 {
 		t.Fatalf("left after pruning: %v", left)
 	}
 }

@@ -850,7 +850,13 @@ func (im *Imports) Sweep(ctx context.Context, now time.Time) (int, error) {
 			Args: []any{cutoff, cutoff}, ResultFunc: func(st *sqlite.Stmt) error { paths = append(paths, st.ColumnText(0)); return nil }}); err != nil {
 			return fmt.Errorf("stale uploads: %w", err)
 		}
-		if err := sqlitex.Execute(conn, `DELETE FROM import_jobs WHERE status = 'draft' AND created_at < ?`, &sqlitex.ExecOptions{Args: []any{cutoff}}); err != nil {
+		// Each expired draft is gone from its owner's list: say so in
+		// their audit trail.
+		if err := sqlitex.Execute(conn, `DELETE FROM import_jobs WHERE status = 'draft' AND created_at < ? RETURNING id, user_id, workspace_id, file_name`, &sqlitex.ExecOptions{
+			Args: []any{cutoff}, ResultFunc: func(st *sqlite.Stmt) error {
+				return audit.Record(conn, audit.Entry{UserID: st.ColumnText(1), Action: "contact.import_expired", EntityType: "import_job", EntityID: st.ColumnText(0),
+					Details: map[string]any{"workspace_id": st.ColumnText(2), "file": st.ColumnText(3), "after": UploadRetention.String()}})
+			}}); err != nil {
 			return fmt.Errorf("delete stale drafts: %w", err)
 		}
 		return sqlitex.Execute(conn, `UPDATE import_jobs SET file_path = '' WHERE status = 'failed' AND coalesce(finished_at, created_at) < ?`, &sqlitex.ExecOptions{Args: []any{cutoff}})

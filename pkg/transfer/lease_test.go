@@ -108,6 +108,14 @@ func TestSweepDeletesStaleUploads(t *testing.T) {
 	if _, err := im.Get(ctx, u.Actor, ws.ID, old.ID); err == nil {
 		t.Fatal("the stale draft is still listed")
 	}
+	var expired int
+	_ = app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT count(*) FROM audit_log WHERE action = 'contact.import_expired' AND entity_id = ? AND user_id = ?`,
+			&sqlitex.ExecOptions{Args: []any{old.ID, u.ID}, ResultFunc: func(st *sqlite.Stmt) error { expired = st.ColumnInt(0); return nil }})
+	})
+	if expired != 1 {
+		t.Fatalf("%d audit rows for the expired draft, want 1 in its owner's trail", expired)
+	}
 	if j, err := im.Get(ctx, u.Actor, ws.ID, failed.ID); err != nil || j.Status != transfer.Failed {
 		t.Fatalf("the failed job: %+v %v, want kept", j, err)
 	}
