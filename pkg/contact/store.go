@@ -142,6 +142,21 @@ func check(f *Fields, region string) (normalized, error) {
 	return n, fe.Err()
 }
 
+// errNoIdentity refuses a contact nobody could tell apart: no name, no
+// company, no email and no phone (an empty form, POST {}).
+var errNoIdentity = &errs.Error{Kind: errs.Invalid, Code: "no_identity", Message: "Enter at least a name, a company, an email or a phone.",
+	Fields: map[string]string{"first_name": "Enter at least a name, a company, an email or a phone."}}
+
+// identifiable reports whether a checked f names anyone.
+func identifiable(f Fields, n normalized) bool {
+	for _, v := range []*string{f.FirstName, f.LastName, f.Company} {
+		if v != nil && *v != "" {
+			return true
+		}
+	}
+	return len(n.emails) > 0 || len(n.phones) > 0
+}
+
 // DuplicateError reports contacts that share an email or phone with the one
 // being saved; the API answers it 409 with code "duplicate".
 func duplicateError(ids []string) error {
@@ -253,6 +268,9 @@ func create(conn *sqlite.Conn, actor auth.Actor, wsID string, f Fields, keepSepa
 	n, err := check(&f, region)
 	if err != nil {
 		return "", err
+	}
+	if !identifiable(f, n) {
+		return "", errNoIdentity
 	}
 	if !keepSeparate {
 		ids, err := duplicates(conn, wsID, "", n.norms, n.phones)

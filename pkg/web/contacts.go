@@ -467,9 +467,20 @@ func (s *Server) contactUnshare(r *http.Request, a auth.Actor, wsID, id string) 
 	return s.Contacts.Unshare(r.Context(), a, wsID, id, chi.URLParam(r, "user"))
 }
 
+// contactDelete asks first: without confirm=yes it shows what would go,
+// and only the confirming form deletes.
 func (s *Server) contactDelete(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
+	if r.PostFormValue("confirm") != "yes" {
+		c, err := s.Contacts.Get(r.Context(), a, ws.ID, chi.URLParam(r, "contact"))
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.render(w, r, http.StatusOK, "contact_delete", "", s.pageFor(r, "Delete "+c.Name(), &page{Section: "contacts", Data: c}))
+		return
+	}
 	if err := s.Contacts.Delete(r.Context(), a, ws.ID, chi.URLParam(r, "contact")); err != nil {
 		s.fail(w, r, err)
 		return

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
@@ -117,5 +118,43 @@ func TestTagANewTagIsOneChange(t *testing.T) {
 	}
 	if len(c.Tags) != 1 || c.Tags[0].Name != "Hot lead" || len(tagsOf()) != before+1 {
 		t.Fatalf("contact tags %+v, workspace tags %v", c.Tags, tagsOf())
+	}
+}
+
+// TestEmptyContactIsRefusedAndDeleteAsks: an empty New contact form and an
+// API POST {} are refused with a message and create nothing; deleting a
+// contact shows a confirmation first and deletes only when confirmed.
+func TestEmptyContactIsRefusedAndDeleteAsks(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	ctx := context.Background()
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Loan Factory")
+	resp, body := app.Do(andy.Client, http.MethodPost, "/w/"+ws.ID+"/contacts", strings.NewReader(url.Values{"first_name": {"  "}, "company": {""}}.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {app.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Enter at least a name, a company, an email or a phone.") {
+		t.Fatalf("empty form: status=%d: %s", resp.StatusCode, apptest.Trim(body))
+	}
+	key := andy.APIKey("contacts:write", "contacts:read")
+	if resp, body := app.APIDo(key, http.MethodPost, "/workspaces/"+ws.ID+"/contacts", `{}`); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "at least a name") {
+		t.Fatalf("API POST {}: status=%d %s", resp.StatusCode, body)
+	}
+	page, err := app.Contacts.List(ctx, andy.Actor, ws.ID, contact.Query{Limit: 10})
+	if err != nil || len(page.Rows) != 0 {
+		t.Fatalf("contacts after the refusals: %d, %v", len(page.Rows), err)
+	}
+	c := andy.Contact(ws.ID, "Ann", "ann@example.com")
+	resp, body = app.Do(andy.Client, http.MethodPost, "/w/"+ws.ID+"/contacts/"+c.ID+"/delete", nil,
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Origin": {app.URL}, "Sec-Fetch-Site": {"same-origin"}})
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Delete forever") {
+		t.Fatalf("delete without confirming: status=%d, want the confirmation page", resp.StatusCode)
+	}
+	if _, err := app.Contacts.Get(ctx, andy.Actor, ws.ID, c.ID); err != nil {
+		t.Fatalf("the contact went before the confirmation: %v", err)
+	}
+	if resp := app.PostForm(andy.Client, "/w/"+ws.ID+"/contacts/"+c.ID+"/delete", url.Values{"confirm": {"yes"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirmed delete: status=%d", resp.StatusCode)
+	}
+	if _, err := app.Contacts.Get(ctx, andy.Actor, ws.ID, c.ID); err == nil {
+		t.Fatal("the confirmed delete left the contact")
 	}
 }
