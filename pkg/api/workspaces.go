@@ -41,7 +41,9 @@ func (h *Handler) workspaceList(w http.ResponseWriter, r *http.Request) {
 	for i, ws := range list {
 		out[i] = toJSON(ws)
 	}
-	ok(w, http.StatusOK, out)
+	// A user has a handful of workspaces: one page, but the shape of every
+	// other list, as the README says.
+	ok(w, http.StatusOK, map[string]any{"items": out, "next": ""})
 }
 
 func (h *Handler) workspaceGet(w http.ResponseWriter, r *http.Request) {

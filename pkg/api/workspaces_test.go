@@ -55,8 +55,14 @@ func TestWorkspacesCRUD(t *testing.T) {
 
 	resp, body = app.APIDo(key, http.MethodGet, "/workspaces", "")
 	apptest.Expect(t, resp, body, http.StatusOK)
-	if !strings.Contains(body, ws.ID) || !strings.Contains(body, `"error":null`) {
-		t.Fatalf("list: %s", body)
+	var list struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+		Next *string `json:"next"`
+	}
+	if err := json.Unmarshal(decodeEnv(t, body).Data, &list); err != nil || len(list.Items) != 1 || list.Items[0].ID != ws.ID || list.Next == nil || !strings.Contains(body, `"error":null`) {
+		t.Fatalf("list: want {items, next} like every list: %s (%v)", body, err)
 	}
 
 	resp, body = app.APIDo(key, http.MethodPatch, "/workspaces/"+ws.ID, `{"settings":{"campaigns_need_approval":true,"approver_user_id":"`+andy.ID+`"}}`)

@@ -272,3 +272,32 @@ FROM `+from+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`
 	}
 	return p, nil
 }
+
+// Counts are a workspace's contact figures for its dashboard.
+type Counts struct {
+	Total        int // contacts in the workspace
+	NewThisMonth int // created in the last 30 days
+	DoNotContact int
+}
+
+// Count returns workspace wsID's contact figures. It returns NotFound for a
+// workspace that is not the actor's.
+func (s *Store) Count(ctx context.Context, actor auth.Actor, wsID string) (Counts, error) {
+	var c Counts
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, `SELECT count(*), count(*) FILTER (WHERE created_at >= ?), count(*) FILTER (WHERE do_not_contact)
+FROM contacts WHERE workspace_id = ?`, &sqlitex.ExecOptions{
+			Args: []any{store.FormatTime(time.Now().Add(-30 * 24 * time.Hour)), wsID},
+			ResultFunc: func(st *sqlite.Stmt) error {
+				c = Counts{Total: st.ColumnInt(0), NewThisMonth: st.ColumnInt(1), DoNotContact: st.ColumnInt(2)}
+				return nil
+			}})
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("count contacts: %w", err)
+	}
+	return c, nil
+}

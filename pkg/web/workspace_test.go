@@ -130,3 +130,26 @@ func TestAuditPagePaged(t *testing.T) {
 		t.Fatalf("htmx page 2 should be just the older rows:\n%s", apptest.Trim(frag))
 	}
 }
+
+// TestDashboardCountsContacts: the dashboard's Contacts card shows the
+// workspace's own count, not another workspace's, and invites an import
+// when it is empty.
+func TestDashboardCountsContacts(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	ws, other := andy.Workspace("Loan Factory"), andy.Workspace("MaiStory")
+	for _, n := range []string{"Ann", "Bo", "Cy"} {
+		andy.Contact(ws.ID, n, strings.ToLower(n)+"@example.com")
+	}
+	andy.Contact(other.ID, "Di", "di@example.com")
+	_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/", nil, nil)
+	card := body[strings.Index(body, `id="contacts-card"`):]
+	card = card[:strings.Index(card, "</section>")]
+	if !strings.Contains(card, ">3</p>") || !strings.Contains(card, "3 new in the last 30 days") {
+		t.Fatalf("Loan Factory's contacts card: %s", card)
+	}
+	empty := andy.Workspace("Empty")
+	if _, body := app.Do(andy.Client, http.MethodGet, "/w/"+empty.ID+"/", nil, nil); !strings.Contains(body, "No contacts yet") || !strings.Contains(body, "/import") {
+		t.Fatal("an empty workspace's card does not invite an import")
+	}
+}
