@@ -143,7 +143,7 @@ func TestOutlookCSVInWindows1252(t *testing.T) {
 	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "José Müller")
 	check(t, rows, 0, "company", rows[0].company, "Café Pacífico")
 	check(t, rows, 0, "emails", join(rows[0].emails), "jose@example.com//true | jose.m@example.com//false")
-	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550124/Work/true | +18085550123/Mobile/false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550123/Mobile/true | +18085550124/Work/false") // the mobile is the primary
 	check(t, rows, 0, "birthday", rows[0].birthday, "1980-03-14")
 	check(t, rows, 0, "tags", join(rows[0].tags), "VIP | Coldwell Banker")
 	check(t, rows, 0, "note", rows[0].note, "Señor — prefers email")
@@ -240,4 +240,40 @@ func indexOf(s []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// TestOutlookClassicCSV: the classic Outlook export (every field quoted,
+// CRLF, Windows-1252, 92 columns) with its "E-mail Type" (SMTP) and
+// "E-mail Display Name" beside each address: both are ignored, every row
+// imports, and the mobile is the primary phone though Business Phone comes
+// first; faxes are not phones.
+func TestOutlookClassicCSV(t *testing.T) {
+	src, r := openCSV(t, "outlook-classic-1252.csv")
+	if r.Encoding != Windows1252 || len(r.Header) != 92 {
+		t.Fatalf("encoding %s, %d columns", r.Encoding, len(r.Header))
+	}
+	for i, h := range r.Header {
+		if tg := src.Mapping[i]; strings.Contains(h, "Type") || strings.Contains(h, "Display Name") {
+			if tg.Kind != "" {
+				t.Errorf("column %q is mapped to %+v, want ignored", h, tg)
+			}
+		}
+	}
+	rows := readAll(t, src)
+	if len(rows) != 3 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for i, r := range rows {
+		if len(r.errs) != 0 {
+			t.Errorf("row %d refused: %v", i+1, r.errs)
+		}
+	}
+	check(t, rows, 0, "emails", join(rows[0].emails), "keoni@aloharealty.example//true | keoni.home@example.com//false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550132/Mobile/true | +18085550131/Work/false")
+	check(t, rows, 0, "company", rows[0].company, "Aloha Realty")
+	check(t, rows, 0, "birthday", rows[0].birthday, "1979-07-04")
+	check(t, rows, 0, "tags", join(rows[0].tags), "Realtor | Past Client")
+	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550141/Work/true") // no mobile: the business phone is the primary
+	check(t, rows, 2, "name", rows[2].first+" "+rows[2].last, "Renée Côté")
+	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550151/Mobile/true")
 }

@@ -64,6 +64,10 @@ var (
 	numbered  = regexp.MustCompile(`^(e-?mail|phone|organization|website|address) (\d+) - (value|type|label|name)$`)
 	nonWord   = regexp.MustCompile(`[^a-z0-9]+`)
 	outlookEm = regexp.MustCompile(`^e-?mail (\d) address$`)
+	// Outlook writes each address with its "E-mail Type" (SMTP, EX) and
+	// "E-mail Display Name" ("Ann Lee (ann@example.com)"): neither is an
+	// address.
+	outlookEmMeta = regexp.MustCompile(`^e-?mail( \d)? (type|display name)$`)
 )
 
 // exact maps a normalized header (lower case, words joined by one space) to
@@ -147,6 +151,9 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 			}
 			continue
 		}
+		if outlookEmMeta.MatchString(raw) {
+			continue
+		}
 		if g := outlookEm.FindStringSubmatch(raw); g != nil {
 			m[i] = Target{Kind: Email, Slot: slot(Email, g[1])}
 			continue
@@ -169,7 +176,34 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 			m[i] = Target{Kind: Phone, Slot: slot(Phone, ""), Label: labelWord(n)}
 		}
 	}
+	preferMobile(m)
 	return m
+}
+
+// preferMobile makes a Mobile column the primary phone (slot 0) when the
+// file puts another phone first, as Outlook does with "Assistant's Phone"
+// and "Business Phone": the number a CRM user calls and texts is the
+// mobile. A file with label columns (Google's "Phone 1 - Label") keeps its
+// own order.
+func preferMobile(m Mapping) {
+	first, mobile := -1, -1
+	for i, t := range m {
+		switch {
+		case t.Kind == PhoneLabel:
+			return
+		case t.Kind != Phone:
+		case t.Slot == 0:
+			first = i
+			if t.Label == "Mobile" {
+				return
+			}
+		case t.Label == "Mobile" && mobile < 0:
+			mobile = i
+		}
+	}
+	if first >= 0 && mobile >= 0 {
+		m[first].Slot, m[mobile].Slot = m[mobile].Slot, 0
+	}
 }
 
 // labelWord turns "work email" into "Work".
