@@ -277,3 +277,29 @@ func TestOutlookClassicCSV(t *testing.T) {
 	check(t, rows, 2, "name", rows[2].first+" "+rows[2].last, "Renée Côté")
 	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550151/Mobile/true")
 }
+
+// TestAndroidVCard21: cards as Android's Contacts app exports them (vCard
+// 2.1: quoted-printable UTF-8 with soft line breaks, bare TEL;CELL;PREF
+// parameters, a base64 PHOTO running over lines), and a loose 3.0 card
+// with bare parameters and an escaped semicolon, all import whole.
+func TestAndroidVCard21(t *testing.T) {
+	rows := readAll(t, openVCard(t, "android-21.vcf"))
+	if len(rows) != 3 {
+		t.Fatalf("%d cards", len(rows))
+	}
+	for i, r := range rows {
+		if len(r.errs) != 0 {
+			t.Errorf("card %d refused: %v", i+1, r.errs)
+		}
+	}
+	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "Leilani Kō")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550161/Mobile/true | +18085550162/Home/false")
+	check(t, rows, 0, "emails", join(rows[0].emails), "leilani@example.com/Home/true | leilani@work.example/Work/false")
+	check(t, rows, 0, "company", rows[0].company, "Mahalo Mortgage")
+	check(t, rows, 0, "note", rows[0].note, "Pre-approved for $850k.\nLikes Kailua; wants a yard.")
+	check(t, rows, 0, "birthday", rows[0].birthday, "1988-06-21")
+	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550171/Work/true | +18085550172/Mobile/false")
+	check(t, rows, 2, "emails", join(rows[2].emails), "noe@example.com/Home/true")
+	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550181/Mobile/true")
+	check(t, rows, 2, "note", rows[2].note, "Closing on 12/15; sends docs by fax, not email.\nCall first.")
+}

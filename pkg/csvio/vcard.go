@@ -25,8 +25,8 @@ type VCardReader struct {
 // maxCard bounds one card (a photo can make a card large).
 const maxCard = 4 << 20
 
-// NewVCardReader reads vCards (3.0 and 4.0, as iPhone and Google export
-// them) from r, in any encoding Decode knows.
+// NewVCardReader reads vCards (2.1 as Android exports them, 3.0 and 4.0 as
+// iPhone and Google do) from r, in any encoding Decode knows.
 func NewVCardReader(r io.Reader) *VCardReader {
 	dec, _ := Decode(r)
 	sc := bufio.NewScanner(dec)
@@ -82,7 +82,7 @@ func (v *VCardReader) Next(region string) (Item, error) {
 
 func (v *VCardReader) card(raw []byte, region string) Item {
 	it := Item{Row: v.row}
-	card, err := vcard.NewDecoder(bytes.NewReader(raw)).Decode()
+	card, err := vcard.NewDecoder(bytes.NewReader(prepCard(raw))).Decode()
 	if err != nil {
 		it.Errs = []CellError{{Reason: fmt.Sprintf("unreadable card: %v", err)}}
 		return it
@@ -127,7 +127,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		if e.Note != "" {
 			e.Note += "\n"
 		}
-		e.Note += n
+		e.Note += strings.ReplaceAll(n, `\;`, ";") // the decoder unescapes "\," and "\n", not "\;"
 	}
 	e.Tags = append(e.Tags, splitTags(strings.Join(card.Values(vcard.FieldCategories), ","))...)
 	var ems []contact.EmailInput
