@@ -375,3 +375,26 @@ func TestContactShapeLimits(t *testing.T) {
 		t.Fatalf("contacts stored: %d, %v; want only Bo", len(page.Rows), err)
 	}
 }
+
+// TestFaxIsNeverThePrimary: with no primary marked, the first number that
+// is not a fax becomes the primary; a contact with only a fax has none.
+func TestFaxIsNeverThePrimary(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	phones := []contact.PhoneInput{{Number: "808 555 0199", Label: "Work fax"}, {Number: "808 555 0192", Label: "Mobile"}}
+	c, err := f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{FirstName: s("Hana"), Phones: &phones}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PrimaryPhone(); got != "+18085550192" {
+		t.Fatalf("primary %q, want the mobile", got)
+	}
+	only := []contact.PhoneInput{{Number: "808 555 0197", Label: "Fax"}}
+	c, err = f.contacts.Create(ctx, f.andy, f.ws, contact.Fields{Company: s("Fax Only Inc"), Phones: &only}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PrimaryPhone(); got != "" || len(c.Phones) != 1 {
+		t.Fatalf("a fax-only contact: primary %q, %d phones; want none primary, the fax kept", got, len(c.Phones))
+	}
+}

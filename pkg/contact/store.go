@@ -135,8 +135,14 @@ func check(f *Fields, region string) (normalized, error) {
 		}
 		if primaries > 1 {
 			fe.Add("phones", "Mark only one phone as primary.")
-		} else if primaries == 0 && len(n.phones) > 0 {
-			n.phones[0].Primary = true
+		} else if primaries == 0 {
+			// The first number one can call or text; a fax never.
+			for i := range n.phones {
+				if !IsFax(n.phones[i].Label) {
+					n.phones[i].Primary = true
+					break
+				}
+			}
 		}
 	}
 	return n, fe.Err()
@@ -155,6 +161,13 @@ func identifiable(f Fields, n normalized) bool {
 		}
 	}
 	return len(n.emails) > 0 || len(n.phones) > 0
+}
+
+// IsFax reports whether a phone's label says it is a fax ("Fax", "Work
+// fax"): kept, shown, never the primary number.
+func IsFax(label string) bool {
+	l := strings.ToLower(strings.TrimSpace(label))
+	return l == "fax" || strings.HasSuffix(l, " fax")
 }
 
 // DuplicateError reports contacts that share an email or phone with the one

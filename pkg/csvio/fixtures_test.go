@@ -303,3 +303,25 @@ func TestAndroidVCard21(t *testing.T) {
 	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550181/Mobile/true")
 	check(t, rows, 2, "note", rows[2].note, "Closing on 12/15; sends docs by fax, not email.\nCall first.")
 }
+
+// TestIPhoneSpecifics: Apple's conventions. X-ABShowAs:COMPANY makes a
+// company's card (its name is the company, not a person); BDAY:1604-MM-DD
+// is a birthday without a year; a FAX is kept with a Fax label, after the
+// numbers one calls, and never as the primary.
+func TestIPhoneSpecifics(t *testing.T) {
+	rows := readAll(t, openVCard(t, "iphone-specifics.vcf"))
+	if len(rows) != 3 {
+		t.Fatalf("%d cards", len(rows))
+	}
+	for i, r := range rows {
+		if len(r.errs) != 0 {
+			t.Errorf("card %d refused: %v", i+1, r.errs)
+		}
+	}
+	check(t, rows, 0, "name", rows[0].first+"|"+rows[0].last, "|")
+	check(t, rows, 0, "company", rows[0].company, "Aloha Title & Escrow")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550191/Work/true | +18085550199/Work fax/false")
+	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550192/Mobile/true | +18085550198/Home fax/false")
+	check(t, rows, 1, "birthday", rows[1].birthday, "0-02-29")
+	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550197/Work fax/false")
+}

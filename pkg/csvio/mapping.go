@@ -584,6 +584,10 @@ func noDate(v string) bool {
 	return false
 }
 
+// appleNoYear is the year Apple's Contacts writes for a birthday without
+// one (BDAY:1604-03-14): 1604 is a leap year before any real birthday.
+const appleNoYear = 1604
+
 var birthdayLayouts = []string{"2006-01-02", "01/02/2006", "1/2/2006", "2006/01/02", "January 2, 2006", "Jan 2, 2006", "2 January 2006", "02.01.2006", "20060102"}
 
 // ParseBirthday reads a birthday with or without the year: 1985-03-14,
@@ -603,7 +607,11 @@ func ParseBirthday(v string) (contact.Birthday, bool) {
 	}
 	for _, l := range birthdayLayouts {
 		if t, err := time.Parse(l, v); err == nil {
-			return valid(contact.Birthday{Month: int(t.Month()), Day: t.Day(), Year: t.Year()})
+			b := contact.Birthday{Month: int(t.Month()), Day: t.Day(), Year: t.Year()}
+			if b.Year == appleNoYear {
+				b.Year = 0
+			}
+			return valid(b)
 		}
 	}
 	for _, l := range []string{"01/02", "1/2", "January 2", "Jan 2", "01-02"} {

@@ -104,7 +104,13 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		set(&e.Fields.LastName, n.FamilyName)
 	}
 	org := strings.Split(card.PreferredValue(vcard.FieldOrganization), ";")[0]
-	if e.Fields.FirstName == nil && e.Fields.LastName == nil {
+	// Apple marks a company's card X-ABShowAs:COMPANY: its FN is the
+	// company, never a person's name.
+	company := strings.EqualFold(strings.TrimSpace(card.Value("X-ABSHOWAS")), "COMPANY")
+	if company && org == "" {
+		org = card.PreferredValue(vcard.FieldFormattedName)
+	}
+	if e.Fields.FirstName == nil && e.Fields.LastName == nil && !company {
 		// A card for a company names it in FN too: that is not a person.
 		if fn := card.PreferredValue(vcard.FieldFormattedName); fn != "" && fn != org {
 			first, last := splitName(fn)
@@ -143,7 +149,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 			ems = append(ems, contact.EmailInput{Address: addr, Label: clip(vLabel(f, labels), maxLabel), Primary: len(ems) == 0})
 		}
 	}
-	var phs []contact.PhoneInput
+	var phs, faxes []contact.PhoneInput
 	for _, f := range ordered(card[vcard.FieldTelephone]) {
 		num := strings.TrimPrefix(f.Value, "tel:")
 		e164, msg := contact.NormalizePhone(num, region)
@@ -151,11 +157,23 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 			it.Errs = append(it.Errs, CellError{"TEL", fmt.Sprintf("%q: %s", f.Value, msg)})
 			continue
 		}
-		if !seen[e164] {
-			seen[e164] = true
-			phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(vLabel(f, labels), maxLabel), Primary: len(phs) == 0})
+		if seen[e164] {
+			continue
 		}
+		seen[e164] = true
+		// A fax is kept, labeled so, and last: it is no number to call or
+		// text, so never the primary.
+		if f.Params.HasType("fax") {
+			label := "Fax"
+			if l := vLabel(f, labels); l != "" && l != "Fax" {
+				label = l + " fax"
+			}
+			faxes = append(faxes, contact.PhoneInput{Number: e164, Label: clip(label, maxLabel)})
+			continue
+		}
+		phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(vLabel(f, labels), maxLabel), Primary: len(phs) == 0})
 	}
+	phs = append(phs, faxes...)
 	if len(ems) > 0 {
 		e.Fields.Emails = &ems
 	}
@@ -203,7 +221,7 @@ func vLabel(f *vcard.Field, labels map[string]string) string {
 	}
 	for _, t := range f.Params.Types() {
 		switch t {
-		case "", "internet", "pref", "voice", "x400":
+		case "", "internet", "pref", "voice", "x400", "fax":
 		case "cell":
 			return "Mobile"
 		case "iphone":
