@@ -71,7 +71,13 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 			Created: r.CreatedAt.In(loc).Format("2006-01-02"), First: r.FirstName, Last: r.LastName,
 			Email: r.PrimaryEmail, Company: r.Company, Stage: r.Stage, LastContact: "never"}
 		if rv.First == "" {
-			rv.First = "(open)" // the link must have text even when the first name is empty
+			// The link needs text: the contact's display name (its last
+			// name, its company, its email), as every other page shows it.
+			var emails []contact.Email
+			if r.PrimaryEmail != "" {
+				emails = []contact.Email{{Address: r.PrimaryEmail}}
+			}
+			rv.First, rv.Last = contact.Contact{LastName: r.LastName, Company: r.Company, Emails: emails}.Name(), ""
 		}
 		if r.PrimaryPhone != "" {
 			rv.Phone = contact.FormatPhone(r.PrimaryPhone, ws.Settings.PhoneRegion)

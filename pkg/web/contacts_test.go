@@ -158,3 +158,20 @@ func TestEmptyContactIsRefusedAndDeleteAsks(t *testing.T) {
 		t.Fatal("the confirmed delete left the contact")
 	}
 }
+
+// TestCompanyOnlyContactShowsItsCompany: a contact with only a company (as
+// iPhone company cards and Outlook rows import) is listed by its company,
+// never as "(open)".
+func TestCompanyOnlyContactShowsItsCompany(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Loan Factory")
+	co := "Aloha Title & Escrow"
+	if _, err := app.Contacts.Create(context.Background(), andy.Actor, ws.ID, contact.Fields{Company: &co}, true); err != nil {
+		t.Fatal(err)
+	}
+	_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/contacts", nil, nil)
+	if strings.Contains(body, "(open)") || !strings.Contains(body, `class="c-name">Aloha Title &amp; Escrow</a>`) {
+		t.Fatalf("the list does not name the company contact by its company: %s", apptest.Trim(body[strings.Index(body, "contact-rows"):]))
+	}
+}
