@@ -52,7 +52,23 @@ func normalizeSlow(raw, region string) (string, string) {
 	if err != nil || !phonenumbers.IsValidNumber(n) {
 		return "", "Enter a phone number such as (808) 555-0123 or +1 808 555 0123."
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), ""
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	if ext := n.GetExtension(); ext != "" {
+		// "ext. 42", "x42", ";ext=42": kept in RFC 3966's form, which a
+		// tel: link and a vCard read as they are.
+		e164 += extSep + ext
+	}
+	return e164, ""
+}
+
+// extSep joins a number and its extension in the stored form.
+const extSep = ";ext="
+
+// splitExt returns a stored number without its extension, and the
+// extension ("" when none).
+func splitExt(stored string) (string, string) {
+	num, ext, _ := strings.Cut(stored, extSep)
+	return num, ext
 }
 
 // nanpPrefixes memoizes, per area code and exchange (the first six digits
@@ -110,8 +126,12 @@ func nanpFast(raw, region string) (string, bool) {
 }
 
 // FormatPhone shows an E.164 number in national format when it belongs to
-// region, and in international format otherwise.
+// region, and in international format otherwise, with its extension
+// ("(808) 555-0100 ext. 42").
 func FormatPhone(e164, region string) string {
+	if num, ext := splitExt(e164); ext != "" {
+		return FormatPhone(num, region) + " ext. " + ext
+	}
 	// Fast path for the common case, a North American number shown in a
 	// NANP region: the library's Parse and Format cost ~0.1 ms a number,
 	// which a page of contacts pays dozens of times.
@@ -145,6 +165,9 @@ func allDigits(s string) bool {
 // ("+1 808-555-0100"), which every region reads back the same: exports use
 // it. North American numbers take a fast path.
 func FormatPhoneIntl(e164 string) string {
+	if num, ext := splitExt(e164); ext != "" {
+		return FormatPhoneIntl(num) + " ext. " + ext
+	}
 	if len(e164) == 12 && strings.HasPrefix(e164, "+1") && allDigits(e164[2:]) {
 		return "+1 " + e164[2:5] + "-" + e164[5:8] + "-" + e164[8:]
 	}

@@ -101,3 +101,23 @@ func TestFormatPhoneFastPathAgreesWithLibrary(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneExtensionsAreKept: "ext. 42", "x42" and ";ext=42" keep the
+// extension, stored as RFC 3966's ";ext=" and shown as "ext.".
+func TestPhoneExtensionsAreKept(t *testing.T) {
+	for _, raw := range []string{"(808) 555-0100 ext. 42", "808-555-0100 x42", "+1 808 555 0100;ext=42", "808.555.0100 extension 42"} {
+		got, msg := NormalizePhone(raw, "US")
+		if got != "+18085550100;ext=42" || msg != "" {
+			t.Errorf("NormalizePhone(%q) = %q %q, want +18085550100;ext=42", raw, got, msg)
+		}
+	}
+	if got := FormatPhone("+18085550100;ext=42", "US"); got != "(808) 555-0100 ext. 42" {
+		t.Errorf("FormatPhone = %q", got)
+	}
+	if got := FormatPhoneIntl("+18085550100;ext=42"); got != "+1 808-555-0100 ext. 42" {
+		t.Errorf("FormatPhoneIntl = %q", got)
+	}
+	if got, _ := NormalizePhone("808 555 0100", "US"); got != "+18085550100" {
+		t.Errorf("a number without an extension: %q", got)
+	}
+}
