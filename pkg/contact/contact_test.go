@@ -398,3 +398,47 @@ func TestFaxIsNeverThePrimary(t *testing.T) {
 		t.Fatalf("a fax-only contact: primary %q, %d phones; want none primary, the fax kept", got, len(c.Phones))
 	}
 }
+
+// TestDemoContactsPassValidation: every contact the demo generator makes
+// saves again unchanged (names, emails, phones, birthday), so a demo user
+// can edit and merge any of them; before, its phones (808) 000-NNNN were
+// invalid and no demo contact could be saved.
+func TestDemoContactsPassValidation(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if err := f.contacts.GenerateDemo(ctx, f.andy, f.ws, 2300, 0, 1); err != nil { // past the 2,000 in 555-01XX
+		t.Fatal(err)
+	}
+	var ids []string
+	err := f.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT id FROM contacts WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{f.ws},
+			ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
+	})
+	if err != nil || len(ids) != 2300 {
+		t.Fatalf("%d demo contacts, %v", len(ids), err)
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		c, err := f.contacts.Get(ctx, f.andy, f.ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		emails := make([]contact.EmailInput, len(c.Emails))
+		for i, e := range c.Emails {
+			emails[i] = contact.EmailInput{Address: e.Address, Label: e.Label, Primary: e.Primary}
+		}
+		phones := make([]contact.PhoneInput, len(c.Phones))
+		for i, p := range c.Phones {
+			phones[i] = contact.PhoneInput{Number: p.Number, Label: p.Label, Primary: p.Primary}
+			if seen[p.Number] {
+				t.Fatalf("demo number %s given twice", p.Number)
+			}
+			seen[p.Number] = true
+		}
+		bd := c.Birthday
+		if _, err := f.contacts.Update(ctx, f.andy, f.ws, id, contact.Fields{FirstName: &c.FirstName, LastName: &c.LastName, Company: &c.Company,
+			Emails: &emails, Phones: &phones, Birthday: &bd}, true); err != nil {
+			t.Fatalf("demo contact %s %s does not save unchanged: %v", c.FirstName, c.LastName, err)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 					last_ = store.FormatTime(time.Now().Add(-time.Duration(r.Int64N(int64(400 * 24 * time.Hour)))))
 				}
 				email := fmt.Sprintf("%s.%s%d@example.com", lower(first), lower(last), k)
-				phone := fmt.Sprintf("+1808%07d", k)
+				phone := demoPhone(k)
 				for j, v := range []any{id, wsID, first, last, co, stage, created, created, created, last_} {
 					bind(insC, j+1, v)
 				}
@@ -129,6 +129,24 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		return audit.Record(conn, actor.Audit("contact.demo_generate", "workspace", wsID, map[string]any{"contacts": n, "activities": activities}))
 	})
+}
+
+// demoAreaCodes spread the demo's numbers over real area codes, Hawaii's
+// first.
+var demoAreaCodes = [...]string{"808", "415", "310", "212", "702", "503", "206", "312", "617", "305", "512", "303", "404", "602", "619", "213", "646", "801", "916", "971"}
+
+// demoPhone is the k-th demo contact's number: valid, so the contact can be
+// edited and merged, and made up. The first 2,000 are in the 555-0100 to
+// 555-0199 range set aside for fiction in every area code; after that the
+// 555 exchange, which holds no ordinary subscriber lines, serves up to
+// about 200,000 contacts without a repeat.
+func demoPhone(k int) string {
+	n := len(demoAreaCodes)
+	if k < 100*n {
+		return fmt.Sprintf("+1%s555%04d", demoAreaCodes[k/100], 100+k%100)
+	}
+	j := k - 100*n
+	return fmt.Sprintf("+1%s555%04d", demoAreaCodes[j%n], 200+(j/n)%9800)
 }
 
 func lower(s string) string {
