@@ -32,6 +32,17 @@ type Birthday struct {
 	Year  int `json:"year,omitempty"`
 }
 
+// String shows b as 1985-03-14, or 03-14 without a year; "" for none.
+func (b *Birthday) String() string {
+	switch {
+	case b == nil:
+		return ""
+	case b.Year == 0:
+		return fmt.Sprintf("%02d-%02d", b.Month, b.Day)
+	}
+	return fmt.Sprintf("%04d-%02d-%02d", b.Year, b.Month, b.Day)
+}
+
 // Ref names another contact of the same workspace.
 type Ref struct {
 	ID    string `json:"id"`

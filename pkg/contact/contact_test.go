@@ -2,6 +2,7 @@ package contact_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -439,6 +440,50 @@ func TestDemoContactsPassValidation(t *testing.T) {
 		if _, err := f.contacts.Update(ctx, f.andy, f.ws, id, contact.Fields{FirstName: &c.FirstName, LastName: &c.LastName, Company: &c.Company,
 			Emails: &emails, Phones: &phones, Birthday: &bd}, true); err != nil {
 			t.Fatalf("demo contact %s %s does not save unchanged: %v", c.FirstName, c.LastName, err)
+		}
+	}
+}
+
+// TestFieldChangesAreInTheLog: changing the company, the birthday, do not
+// contact or a custom field writes a log entry saying what it was and what
+// it became; saving the same values again writes none.
+func TestFieldChangesAreInTheLog(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	c := f.create(t, "Ann", "ann@example.com", "")
+	field, err := f.contacts.CreateField(ctx, f.andy, f.ws, contact.FieldDef{Name: "Loan amount", Type: "text"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, dnc := "Aloha Realty", true
+	bd := &contact.Birthday{Month: 3, Day: 14}
+	change := contact.Fields{Company: &co, DoNotContact: &dnc, Birthday: &bd, Custom: map[string]string{field.ID: "850000"}}
+	for range 2 { // the second save changes nothing
+		if _, err := f.contacts.Update(ctx, f.andy, f.ws, c.ID, change, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	page, err := f.contacts.Log(ctx, f.andy, f.ws, c.ID, activity.TabByKey(""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range page.Entries {
+		if e.Kind == activity.Field {
+			var b activity.FieldBody
+			if err := json.Unmarshal(e.Body, &b); err != nil {
+				t.Fatal(err)
+			}
+			if _, dup := got[e.Summary]; dup {
+				t.Fatalf("%q logged twice: saving the same value again is no change", e.Summary)
+			}
+			got[e.Summary] = b.From + " -> " + b.To
+		}
+	}
+	for summary, want := range map[string]string{"Company changed": " -> Aloha Realty", "Birthday changed": " -> 03-14",
+		"Marked do not contact": "no -> yes", "Loan amount changed": " -> 850000"} {
+		if got[summary] != want {
+			t.Errorf("log %q = %q, want %q (all: %v)", summary, got[summary], want, got)
 		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
@@ -313,14 +314,16 @@ func (s *Store) SetCustom(ctx context.Context, actor auth.Actor, wsID, id string
 		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
-		if err := setCustom(conn, actor, wsID, id, values); err != nil {
+		if err := setCustom(conn, actor, wsID, id, values, true); err != nil {
 			return err
 		}
 		return audit.Record(conn, actor.Audit("contact.custom", "contact", id, map[string]any{"fields": len(values)}))
 	})
 }
 
-func setCustom(conn *sqlite.Conn, actor auth.Actor, wsID, id string, values map[string]string) error {
+// With logChanges each changed value is an entry in the contact's log (a
+// new contact's first values are not changes).
+func setCustom(conn *sqlite.Conn, actor auth.Actor, wsID, id string, values map[string]string, logChanges bool) error {
 	all, err := defs(conn, actor.UserID, wsID)
 	if err != nil {
 		return err
@@ -347,7 +350,19 @@ func setCustom(conn *sqlite.Conn, actor auth.Actor, wsID, id string, values map[
 	if err := f.Err(); err != nil {
 		return err
 	}
+	var old map[string]string
+	if logChanges {
+		if old, err = customValues(conn, id); err != nil {
+			return err
+		}
+	}
 	for fid, v := range clean {
+		if logChanges && v != old[fid] {
+			if err := activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Field, Summary: byID[fid].Name + " changed", ActorUserID: actor.UserID},
+				activity.FieldBody{Field: "custom." + byID[fid].Name, From: old[fid], To: v}); err != nil {
+				return err
+			}
+		}
 		q := `INSERT INTO custom_values (contact_id, field_id, value) VALUES (?, ?, ?) ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value`
 		args := []any{id, fid, v}
 		if v == "" {
@@ -358,6 +373,17 @@ func setCustom(conn *sqlite.Conn, actor auth.Actor, wsID, id string, values map[
 		}
 	}
 	return nil
+}
+
+// customValues returns contact id's custom values by field id.
+func customValues(conn *sqlite.Conn, id string) (map[string]string, error) {
+	out := map[string]string{}
+	err := sqlitex.Execute(conn, `SELECT field_id, value FROM custom_values WHERE contact_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error { out[st.ColumnText(0)] = st.ColumnText(1); return nil }})
+	if err != nil {
+		return nil, fmt.Errorf("read custom values: %w", err)
+	}
+	return out, nil
 }
 
 // applyDefaults gives a new contact the default of every field that has one.

@@ -404,10 +404,40 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	if err := sqlitex.Execute(conn, `UPDATE contacts SET `+strings.Join(sets, ", ")+` WHERE id = ?`, &sqlitex.ExecOptions{Args: args}); err != nil {
 		return fmt.Errorf("update contact: %w", err)
 	}
-	if f.FileNotes != nil && *f.FileNotes != old.FileNotes && old.ID != "" {
-		if err := activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Field, Summary: "Loan file notes changed", ActorUserID: actor.UserID},
-			activity.FieldBody{Field: "file_notes", From: old.FileNotes, To: *f.FileNotes}); err != nil {
-			return err
+	if old.ID != "" {
+		// The log is the contact's history: what a user changes by hand is
+		// in it, as stage changes are.
+		type change struct {
+			field, summary string
+			from, to       *string
+		}
+		var changes []change
+		str := func(field, summary string, v *string, was string) {
+			if v != nil && *v != was {
+				w := was
+				changes = append(changes, change{field, summary, &w, v})
+			}
+		}
+		str("company", "Company changed", f.Company, old.Company)
+		str("file_notes", "Loan file notes changed", f.FileNotes, old.FileNotes)
+		if f.Birthday != nil {
+			was, now := old.Birthday.String(), (*f.Birthday).String()
+			if was != now {
+				changes = append(changes, change{"birthday", "Birthday changed", &was, &now})
+			}
+		}
+		if f.DoNotContact != nil && *f.DoNotContact != old.DoNotContact {
+			was, now, summary := "no", "yes", "Marked do not contact"
+			if !*f.DoNotContact {
+				was, now, summary = "yes", "no", "No longer do not contact"
+			}
+			changes = append(changes, change{"do_not_contact", summary, &was, &now})
+		}
+		for _, ch := range changes {
+			if err := activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Field, Summary: ch.summary, ActorUserID: actor.UserID},
+				activity.FieldBody{Field: ch.field, From: *ch.from, To: *ch.to}); err != nil {
+				return err
+			}
 		}
 	}
 	if f.SpouseID != nil {
@@ -446,7 +476,7 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 		}
 	}
 	if f.Custom != nil {
-		if err := setCustom(conn, actor, wsID, id, f.Custom); err != nil {
+		if err := setCustom(conn, actor, wsID, id, f.Custom, old.ID != ""); err != nil {
 			return err
 		}
 	}
