@@ -27,6 +27,13 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 			return string(b)
 		},
 		"phone":     contact.FormatPhone,
+		// count writes "1 row", "3 rows": count n "row" "rows".
+		"count": func(n int, one, many string) string {
+			if n == 1 {
+				return "1 " + one
+			}
+			return fmt.Sprintf("%d %s", n, many)
+		},
 		"linkify":   linkify,
 		"kindIcon":  kindIcon,
 		"entryBody": func(e activity.Entry) template.HTML { return entryBody(notes, e) },

@@ -56,6 +56,8 @@ func TestImportUploadErrorsAndIsolation(t *testing.T) {
 	}
 	if resp, body := app.Do(andy.Client, http.MethodGet, jobPath, nil, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Ann Lee") {
 		t.Fatalf("Andy's job page: %d", resp.StatusCode)
+	} else if !strings.Contains(body, "Import 1 row</button>") || strings.Contains(body, "1 rows") {
+		t.Fatal("a one-row file's page does not say \"1 row\"")
 	}
 	// Monalisa cannot see Andy's job, under his workspace or hers.
 	for _, p := range []string{jobPath, strings.Replace(jobPath, ws.ID, monaWS.ID, 1), jobPath + "/errors.csv", jobPath + "/progress"} {
