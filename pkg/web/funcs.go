@@ -26,7 +26,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 			b, _ := json.Marshal(v)
 			return string(b)
 		},
-		"phone":     contact.FormatPhone,
+		"phone": contact.FormatPhone,
 		// count writes "1 row", "3 rows": count n "row" "rows".
 		"count": func(n int, one, many string) string {
 			if n == 1 {
