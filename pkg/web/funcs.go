@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"net/url"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/microcosm-cc/bluemonday"
@@ -26,7 +28,8 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 			b, _ := json.Marshal(v)
 			return string(b)
 		},
-		"phone": contact.FormatPhone,
+		"phone":   contact.FormatPhone,
+		"details": auditDetails,
 		// count writes "1 row", "3 rows": count n "row" "rows".
 		"count": func(n int, one, many string) string {
 			if n == 1 {
@@ -145,4 +148,32 @@ func sortTH(p *page, key, label string) sortLink {
 		v.Del("order")
 	}
 	return sortLink{URL: "?" + v.Encode(), Label: label, Key: key, Active: active, Asc: d.Query.Asc}
+}
+
+// detail is one audit detail as a person reads it.
+type detail struct{ Key, Value string }
+
+// auditDetails turns an audit row's details into sorted "workspace id:
+// ..." pairs instead of raw JSON.
+func auditDetails(m map[string]any) []detail {
+	out := make([]detail, 0, len(m))
+	for k, v := range m {
+		var val string
+		switch x := v.(type) {
+		case string:
+			val = x
+		case nil:
+			val = "none"
+		case bool:
+			val = map[bool]string{true: "yes", false: "no"}[x]
+		case float64:
+			val = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			b, _ := json.Marshal(x)
+			val = string(b)
+		}
+		out = append(out, detail{Key: strings.ReplaceAll(k, "_", " "), Value: val})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out
 }

@@ -245,3 +245,16 @@ func expectLoggedOut(t *testing.T, app *apptest.App, ck *http.Cookie) {
 		t.Fatalf("old session cookie: status=%d location=%q, want 303 to /login", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// TestAuditDetailsReadAsText: the audit page shows an entry's details as
+// "key: value", not raw JSON.
+func TestAuditDetailsReadAsText(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	andy.Workspace("Loan Factory")
+	_, body := app.Do(andy.Client, http.MethodGet, "/settings/audit", nil, nil)
+	rows := body[strings.Index(body, `id="audit-rows"`):]
+	if strings.Contains(rows, `{&#34;`) || strings.Contains(rows, `{"`) || !strings.Contains(rows, `name:</span> Loan Factory`) {
+		t.Fatalf("audit details: %s", apptest.Trim(rows))
+	}
+}
