@@ -70,6 +70,9 @@ type Config struct {
 	HTTPSAddr string
 	// TLS is the server certificate; nil serves plain HTTP.
 	TLS *tls.Certificate
+	// Replicated says a bucket is configured (PICRM_S3_BUCKET): crm-web
+	// holds none of its keys, it only says so on the System page.
+	Replicated bool
 	// AllowedNets are the client networks served; others get 403.
 	AllowedNets []netip.Prefix
 	// BackupTrigger is the file crm-snapshot.path watches: "Backup now"
@@ -97,6 +100,7 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.MetricsAddr = e.Addr("PICRM_WEB_METRICS_ADDR", "127.0.0.1:9104")
 	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
 	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
+	c.Replicated = e.String("PICRM_S3_BUCKET", "") != ""
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
 	if err != nil {
 		e.Fail("PICRM_ALLOWED_NETS", "%v", err)
@@ -200,7 +204,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		Imports: imports, Exports: transfer.NewExports(contacts, wsStore),
 		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
 		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
-		Version: version, SecureCookies: cfg.SecureCookies,
+		Version: version, SecureCookies: cfg.SecureCookies, Replicated: cfg.Replicated,
 	})
 	if err != nil {
 		db.Close()

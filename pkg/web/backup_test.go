@@ -12,6 +12,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 )
 
 // TestBackupNow presses "Backup now": the run is queued with an audit row,
@@ -71,5 +72,34 @@ func TestBackupNow(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("no backup.request audit row")
+	}
+}
+
+// TestSystemPageSaysWhatIsTrue: with no bucket configured the page does
+// not claim changes stream to one, and a snapshot nobody pressed "Backup
+// now" for (the nightly timer, the command line) is not announced as
+// "Backup done" to whoever opens the page next.
+func TestSystemPageSaysWhatIsTrue(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	ctx := context.Background()
+	for _, trigger := range []string{"timer", "cli"} {
+		id, err := app.Backups.Start(ctx, trigger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Backups.Finish(ctx, id, ledger.Outcome{File: "pi-crm-20261201.db.zst"}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, body := app.Do(andy.Client, http.MethodGet, "/system", nil, nil)
+	if strings.Contains(body, "streams to the bucket") || !strings.Contains(body, "No bucket is configured") {
+		t.Fatal("the System page claims a bucket that is not configured")
+	}
+	if strings.Contains(body, "Backup done") {
+		t.Fatal("the System page announces a run nobody pressed Backup now for")
+	}
+	if !strings.Contains(body, "pi-crm-20261201.db.zst") {
+		t.Fatal("the runs are not listed")
 	}
 }

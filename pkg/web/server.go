@@ -46,6 +46,9 @@ type Deps struct {
 	// Imports and Exports move contacts in and out (CSV, vCard, zip).
 	Imports *transfer.Imports
 	Exports *transfer.Exports
+	// Replicated says the database streams to a bucket (PICRM_S3_BUCKET is
+	// set): the System page says where the data is.
+	Replicated bool
 	// UploadTimeout and StreamSlack override the package's (tests make
 	// them short).
 	UploadTimeout, StreamSlack time.Duration

@@ -33,6 +33,8 @@ type systemData struct {
 	ActiveRun  *ledger.Run // queued or running: the button is off
 	ShowRun    *ledger.Run // the run whose progress or outcome shows
 	LastBackup time.Time
+	// Replicated says a bucket is configured, so changes stream off the Pi.
+	Replicated bool
 }
 
 func (s *Server) system(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +48,7 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := systemData{Version: s.Version, PID: s.pid, Started: s.started, Beats: beats, MaxAge: staleAfter, Schema: v, DBSize: "unknown"}
+	d := systemData{Version: s.Version, PID: s.pid, Started: s.started, Beats: beats, MaxAge: staleAfter, Schema: v, DBSize: "unknown", Replicated: s.Replicated}
 	if st, err := os.Stat(s.DB.Path()); err == nil {
 		d.DBSize = fmt.Sprintf("%.1f MB", float64(st.Size())/1e6)
 	}
@@ -62,9 +64,11 @@ func (s *Server) system(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 		}
-		// The newest run's outcome stays in view for a while after it ends.
+		// The outcome of a "Backup now" someone pressed stays in view for a
+		// while after it ends; a nightly or command-line run is in the
+		// list below, not announced to whoever opens the page next.
 		d.ShowRun = d.ActiveRun
-		if d.ShowRun == nil && len(d.Runs) > 0 && time.Since(d.Runs[0].FinishedAt) < 10*time.Minute {
+		if d.ShowRun == nil && len(d.Runs) > 0 && d.Runs[0].Trigger == "manual" && time.Since(d.Runs[0].FinishedAt) < 10*time.Minute {
 			d.ShowRun = &d.Runs[0]
 		}
 		if d.LastBackup, err = s.Backups.LastSuccess(r.Context()); err != nil {
