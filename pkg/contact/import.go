@@ -486,7 +486,7 @@ func (im *importer) log(id string, r *ImportRow, merged bool) error {
 		return nil
 	}
 	note := "<p>" + strings.ReplaceAll(html.EscapeString(r.Note), "\n", "<br>") + "</p>"
-	return activity.Record(im.conn, activity.Entry{WorkspaceID: im.wsID, ContactID: id, Kind: activity.Note, Summary: "Note", ActorUserID: im.actor.UserID},
+	return activity.Record(im.conn, activity.Entry{WorkspaceID: im.wsID, ContactID: id, Kind: activity.Note, Summary: snippet(r.Note), ActorUserID: im.actor.UserID},
 		activity.NoteBody{HTML: note})
 }
 

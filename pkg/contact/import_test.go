@@ -7,6 +7,7 @@ import (
 
 	"zombiezen.com/go/sqlite"
 
+	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
@@ -117,4 +118,39 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 	if len(page.Rows) != 2+2+1+1+1 {
 		t.Fatalf("%d contacts, want 7", len(page.Rows))
 	}
+}
+
+// TestImportedNoteShowsItsText: a note from the file is listed in the log
+// by its text, as a typed note is, not as "Note".
+func TestImportedNoteShowsItsText(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	in, err := f.contacts.BeginImport(ctx, f.andy, f.ws, contact.ImportOptions{Source: "people.csv", OnDuplicate: contact.DupSkip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	rows := []contact.ImportRow{importRow(1, "noted@example.com", "")}
+	rows[0].Note = "Met at the Kailua open house;\nprefers texts."
+	contact.PrepareRows(rows, "US")
+	if _, err := in.Batch(ctx, rows, nil); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := f.contacts.Duplicates(ctx, f.andy, f.ws, "", []string{"noted@example.com"}, nil)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("imported contact: %v %v", ids, err)
+	}
+	page, err := f.contacts.Log(ctx, f.andy, f.ws, ids[0], activity.TabByKey(""), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range page.Entries {
+		if e.Kind == activity.Note {
+			if e.Summary != "Met at the Kailua open house; prefers texts." {
+				t.Fatalf("imported note listed as %q", e.Summary)
+			}
+			return
+		}
+	}
+	t.Fatal("no note in the log")
 }
