@@ -148,6 +148,25 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A new API key has a copy button: it copies (the label says so) or,
+	// where the clipboard is not allowed, selects the key for the user.
+	err = chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(app.URL+"/settings/api-keys"), chromedp.WaitVisible(`#key-name`),
+		chromedp.SendKeys(`#key-name`, "Zapier"), chromedp.Click(`input[name=scope]`), chromedp.Submit(`#key-name`), chromedp.WaitVisible(`#new-api-key`),
+		chromedp.Click(`[data-copy]`))
+	if err != nil {
+		t.Fatalf("new API key: %v", err)
+	}
+	var copied bool
+	for i := 0; i < 20 && !copied && err == nil; i++ { // the clipboard answers asynchronously
+		time.Sleep(100 * time.Millisecond)
+		copied, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`(function () {
+		var key = document.getElementById('new-api-key').textContent.trim();
+		return key.length > 20 && (document.querySelector('[data-copy]').textContent === 'Copied' || window.getSelection().toString().trim() === key);
+	})()`))
+	}
+	if err != nil || !copied {
+		t.Errorf("the copy button neither copied nor selected the key (err %v)", err)
+	}
 	// The settings pages fit a phone: nothing wider than the screen.
 	for _, pg := range []string{"/settings/sessions", "/settings/password", "/settings/api-keys"} {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(app.URL+pg), chromedp.WaitVisible(`h1`)); err != nil {

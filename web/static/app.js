@@ -6,3 +6,28 @@ document.addEventListener("change", function (e) {
   var form = all.closest("form");
   form.querySelectorAll('input[type=checkbox][name=id]').forEach(function (c) { c.checked = all.checked; });
 });
+
+// A button with data-copy="#id" copies that element's text: the clipboard
+// API where the page is a secure context (HTTPS, or localhost), else the
+// text is selected for the user to copy. The label says it worked.
+document.addEventListener("click", function (e) {
+  var btn = e.target.closest("[data-copy]");
+  if (!btn) return;
+  var el = document.querySelector(btn.getAttribute("data-copy"));
+  if (!el) return;
+  var text = el.textContent.trim();
+  var done = function () { btn.textContent = btn.getAttribute("data-copied") || "Copied"; };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, function () { selectText(el); });
+  } else {
+    selectText(el);
+  }
+});
+
+function selectText(el) {
+  var range = document.createRange();
+  range.selectNodeContents(el);
+  var sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
