@@ -36,21 +36,38 @@ type gate struct {
 
 	mu      sync.Mutex
 	writers int // interactive writes in progress in this process
-	intent  *os.File
-	batch   *os.File
+	*lockPair
+}
+
+// lockPair is one open descriptor of each lock file.
+type lockPair struct {
+	intent, batch *os.File
+}
+
+func openLockPair(dbPath string) (*lockPair, error) {
+	intent, err := openLock(dbPath + "-intent")
+	if err != nil {
+		return nil, err
+	}
+	batch, err := openLock(dbPath + "-batch")
+	if err != nil {
+		intent.Close()
+		return nil, err
+	}
+	return &lockPair{intent: intent, batch: batch}, nil
+}
+
+func (p *lockPair) close() {
+	p.intent.Close()
+	p.batch.Close()
 }
 
 func openGate(dbPath string) *gate {
-	g := &gate{path: dbPath}
-	var err error
-	if g.intent, err = openLock(dbPath + "-intent"); err != nil {
+	p, err := openLockPair(dbPath)
+	if err != nil {
 		return nil
 	}
-	if g.batch, err = openLock(dbPath + "-batch"); err != nil {
-		g.intent.Close()
-		return nil
-	}
-	return g
+	return &gate{path: dbPath, lockPair: p}
 }
 
 // openLock opens (creating) a lock file. It is opened read-only, which
@@ -100,24 +117,17 @@ func (g *gate) enter() func() {
 }
 
 // bulk is one bulk writer's side of the gate, with descriptors of its own.
-type bulk struct {
-	intent, batch *os.File
-}
+type bulk struct{ *lockPair }
 
 func (g *gate) bulk() *bulk {
 	if g == nil {
 		return nil
 	}
-	intent, err := openLock(g.path + "-intent")
+	p, err := openLockPair(g.path)
 	if err != nil {
 		return nil
 	}
-	batch, err := openLock(g.path + "-batch")
-	if err != nil {
-		intent.Close()
-		return nil
-	}
-	return &bulk{intent: intent, batch: batch}
+	return &bulk{p}
 }
 
 // begin lets every waiting interactive writer go first, then holds the
@@ -137,14 +147,12 @@ func (b *bulk) begin() func() {
 
 func (b *bulk) close() {
 	if b != nil {
-		b.intent.Close()
-		b.batch.Close()
+		b.lockPair.close()
 	}
 }
 
 func (g *gate) close() {
 	if g != nil {
-		g.intent.Close()
-		g.batch.Close()
+		g.lockPair.close()
 	}
 }
