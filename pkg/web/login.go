@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
@@ -52,7 +51,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		switch e.Kind {
 		case errs.Unauthorized, errs.TooMany:
 			if e.Kind == errs.TooMany {
-				w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+				setRetryAfter(w, e)
 			}
 			s.render(w, r, errs.HTTPStatus(e.Kind), "login", "", &page{Title: "Log in", Error: e.Message, Form: form})
 		default:
@@ -66,7 +65,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	token, _ := r.Context().Value(keyToken).(string)
+	token := tokenFrom(r.Context())
 	if err := s.Auth.Logout(r.Context(), a, token); err != nil {
 		s.fail(w, r, err)
 		return

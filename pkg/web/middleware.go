@@ -39,6 +39,9 @@ func actorFrom(ctx context.Context) (auth.Actor, bool) {
 	return a, ok
 }
 
+// tokenFrom returns the session token of a signed-in request.
+func tokenFrom(ctx context.Context) string { t, _ := ctx.Value(keyToken).(string); return t }
+
 func workspaceFrom(ctx context.Context) (workspace.Workspace, bool) {
 	w, ok := ctx.Value(keyWorkspace).(workspace.Workspace)
 	return w, ok

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,8 +201,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.internal(w, r, err)
 		return
 	}
-	if e.Kind == errs.TooMany && e.RetryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int(e.RetryAfter.Seconds())))
+	if e.Kind == errs.TooMany {
+		setRetryAfter(w, e)
 	}
 	title := map[int]string{http.StatusNotFound: "Not found"}[status]
 	if title == "" {
@@ -221,6 +222,13 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	fmt.Fprintf(w, "<!doctype html><title>Error</title><p>Something went wrong. Request id: %s</p>", template.HTMLEscapeString(id))
+}
+
+// setRetryAfter tells a throttled client when to try again.
+func setRetryAfter(w http.ResponseWriter, e *errs.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+	}
 }
 
 func statusOfErr(err error) int { return errs.HTTPStatus(errs.KindOf(err)) }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -19,7 +18,7 @@ func (s *Server) passwordShow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	token, _ := r.Context().Value(keyToken).(string)
+	token := tokenFrom(r.Context())
 	revoke := r.PostFormValue("revoke_keys") != ""
 	err := s.Auth.ChangePassword(r.Context(), a, r.PostFormValue("current_password"), r.PostFormValue("new_password"), token, revoke)
 	if fe := fieldErrors(err); fe != nil {
@@ -28,7 +27,7 @@ func (s *Server) passwordChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := errs.As(err); e.Kind == errs.TooMany {
-		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds())))
+		setRetryAfter(w, e)
 		s.render(w, r, http.StatusTooManyRequests, "settings_password", "", s.pageFor(r, "Settings", &page{Section: "settings", Errors: map[string]string{"current_password": e.Message}}))
 		return
 	}
@@ -50,7 +49,7 @@ type sessionsData struct {
 
 func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	token, _ := r.Context().Value(keyToken).(string)
+	token := tokenFrom(r.Context())
 	list, err := s.Auth.Sessions(r.Context(), a, token)
 	if err != nil {
 		s.fail(w, r, err)
@@ -63,7 +62,7 @@ func (s *Server) sessionsShow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sessionEnd(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	token, _ := r.Context().Value(keyToken).(string)
+	token := tokenFrom(r.Context())
 	if err := s.Auth.EndSession(r.Context(), a, chi.URLParam(r, "id"), token); err != nil {
 		s.fail(w, r, err)
 		return
