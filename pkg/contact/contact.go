@@ -89,14 +89,24 @@ type Contact struct {
 // Name is the display name: first and last, or the company, or the
 // primary email.
 func (c Contact) Name() string {
-	n := strings.TrimSpace(c.FirstName + " " + c.LastName)
+	email := ""
+	if len(c.Emails) > 0 {
+		email = c.Emails[0].Address
+	}
+	return DisplayName(c.FirstName, c.LastName, c.Company, email)
+}
+
+// DisplayName is how every page names a contact: first and last name, or
+// the company, or the email, or "(no name)".
+func DisplayName(first, last, company, email string) string {
+	n := strings.TrimSpace(first + " " + last)
 	switch {
 	case n != "":
 		return n
-	case c.Company != "":
-		return c.Company
-	case len(c.Emails) > 0:
-		return c.Emails[0].Address
+	case company != "":
+		return company
+	case email != "":
+		return email
 	}
 	return "(no name)"
 }

@@ -58,11 +58,11 @@ type SharedPhone struct {
 
 // Name is the display name, as Contact.Name.
 func (c SharedContact) Name() string {
-	var first string
+	email := ""
 	if len(c.Emails) > 0 {
-		first = c.Emails[0].Address
+		email = c.Emails[0].Address
 	}
-	return Contact{FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, Emails: []Email{{Address: first}}}.Name()
+	return DisplayName(c.FirstName, c.LastName, c.Company, email)
 }
 
 // sharedView is the one place that decides what a viewer sees of c.

@@ -73,11 +73,7 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 		if rv.First == "" {
 			// The link needs text: the contact's display name (its last
 			// name, its company, its email), as every other page shows it.
-			var emails []contact.Email
-			if r.PrimaryEmail != "" {
-				emails = []contact.Email{{Address: r.PrimaryEmail}}
-			}
-			rv.First, rv.Last = contact.Contact{LastName: r.LastName, Company: r.Company, Emails: emails}.Name(), ""
+			rv.First, rv.Last = contact.DisplayName("", r.LastName, r.Company, r.PrimaryEmail), ""
 		}
 		if r.PrimaryPhone != "" {
 			rv.Phone = contact.FormatPhone(r.PrimaryPhone, ws.Settings.PhoneRegion)
