@@ -50,7 +50,7 @@ func guard() (code int, guarded bool) {
 	common := config.ReadCommon(e)
 	hc := health.ReadConfig(e, common)
 	addr := e.Addr("PICRM_HEALTH_ADDR", "127.0.0.1:9103")
-	if e.Err() != nil || store.CheckData(common.DB, common.DataMarker) == nil {
+	if e.Err() != nil || health.DataResult(hc).OK {
 		return 0, false // the worker reports bad configuration itself
 	}
 	daemon.TuneMemory()

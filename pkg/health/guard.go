@@ -13,20 +13,17 @@ import (
 // mount).
 const DataCheck = "data_volume"
 
-// dataResult is the data check's result for the database at path.
-func dataResult(path, marker string) Result {
-	if err := store.CheckData(path, marker); err != nil {
+// DataResult is the data check. It only looks: it must not open (and so
+// create) a database that is missing.
+func DataResult(cfg Config) Result {
+	if err := store.CheckData(cfg.DB, cfg.DataMarker); err != nil {
 		return fail(DataCheck, "missing", "%v", err)
 	}
-	if marker == "" {
+	if cfg.DataMarker == "" {
 		return skip(DataCheck, "no PICRM_DATA_MARKER")
 	}
 	return ok(DataCheck, "present")
 }
-
-// DataResult is the data check for the CLI, which must not open (and so
-// create) a database that is missing.
-func DataResult(cfg Config) Result { return dataResult(cfg.DB, cfg.DataMarker) }
 
 // Guard is crm-health while the database is missing although the appliance
 // has data: the other daemons refuse to start (their units need the data
