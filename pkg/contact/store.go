@@ -407,35 +407,30 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	if old.ID != "" {
 		// The log is the contact's history: what a user changes by hand is
 		// in it, as stage changes are.
-		type change struct {
-			field, summary string
-			from, to       *string
-		}
+		type change struct{ field, summary, from, to string }
 		var changes []change
 		str := func(field, summary string, v *string, was string) {
 			if v != nil && *v != was {
-				w := was
-				changes = append(changes, change{field, summary, &w, v})
+				changes = append(changes, change{field, summary, was, *v})
 			}
 		}
 		str("company", "Company changed", f.Company, old.Company)
 		str("file_notes", "Loan file notes changed", f.FileNotes, old.FileNotes)
 		if f.Birthday != nil {
-			was, now := old.Birthday.String(), (*f.Birthday).String()
-			if was != now {
-				changes = append(changes, change{"birthday", "Birthday changed", &was, &now})
+			if was, now := old.Birthday.String(), (*f.Birthday).String(); was != now {
+				changes = append(changes, change{"birthday", "Birthday changed", was, now})
 			}
 		}
 		if f.DoNotContact != nil && *f.DoNotContact != old.DoNotContact {
-			was, now, summary := "no", "yes", "Marked do not contact"
+			ch := change{"do_not_contact", "Marked do not contact", "no", "yes"}
 			if !*f.DoNotContact {
-				was, now, summary = "yes", "no", "No longer do not contact"
+				ch = change{"do_not_contact", "No longer do not contact", "yes", "no"}
 			}
-			changes = append(changes, change{"do_not_contact", summary, &was, &now})
+			changes = append(changes, ch)
 		}
 		for _, ch := range changes {
 			if err := activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Field, Summary: ch.summary, ActorUserID: actor.UserID},
-				activity.FieldBody{Field: ch.field, From: *ch.from, To: *ch.to}); err != nil {
+				activity.FieldBody{Field: ch.field, From: ch.from, To: ch.to}); err != nil {
 				return err
 			}
 		}
