@@ -159,19 +159,19 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "imported %s in %s: %d created, %d merged, %d skipped as duplicates, %d rows with errors\n",
-		j.FileName, time.Since(start).Round(time.Millisecond), j.Created, j.Merged, j.Skipped, j.Failed)
-	if j.Failed > 0 {
-		report := j.FileName + ".errors.csv"
+	fmt.Fprintf(a.stdout, "imported %s in %s: %d created, %d merged, %d skipped as duplicates, %d imported without some values, %d not imported\n",
+		j.FileName, time.Since(start).Round(time.Millisecond), j.Created, j.Merged, j.Skipped, j.Warned, j.Failed)
+	if j.Failed+j.Warned > 0 {
+		report := j.FileName + ".report.csv"
 		f, err := os.Create(report)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := im.WriteErrors(ctx, auth.Actor{UserID: j.UserID}, j.WorkspaceID, j.ID, f); err != nil {
+		if err := im.WriteReport(ctx, auth.Actor{UserID: j.UserID}, j.WorkspaceID, j.ID, f); err != nil {
 			return err
 		}
-		fmt.Fprintf(a.stdout, "error report: %s\n", report)
+		fmt.Fprintf(a.stdout, "report of the rows with problems: %s\n", report)
 	}
 	return nil
 }

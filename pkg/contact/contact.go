@@ -2,6 +2,7 @@ package contact
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -62,7 +63,12 @@ type Contact struct {
 	WorkspaceID    string     `json:"workspace_id"`
 	FirstName      string     `json:"first_name"`
 	LastName       string     `json:"last_name"`
+	MiddleName     string     `json:"middle_name"`
+	Nickname       string     `json:"nickname"`
 	Company        string     `json:"company"`
+	JobTitle       string     `json:"job_title"`
+	Website        string     `json:"website"`
+	Address        string     `json:"address"`
 	Emails         []Email    `json:"emails"`
 	Phones         []Phone    `json:"phones"`
 	StageID        string     `json:"stage_id"`
@@ -150,7 +156,12 @@ type PhoneInput struct {
 type Fields struct {
 	FirstName     *string       `json:"first_name"`
 	LastName      *string       `json:"last_name"`
+	MiddleName    *string       `json:"middle_name"`
+	Nickname      *string       `json:"nickname"`
 	Company       *string       `json:"company"`
+	JobTitle      *string       `json:"job_title"`
+	Website       *string       `json:"website"`
+	Address       *string       `json:"address"`
 	Emails        *[]EmailInput `json:"emails"`
 	Phones        *[]PhoneInput `json:"phones"`
 	StageID       *string       `json:"stage_id"`
@@ -207,6 +218,29 @@ func checkText(f errs.Fields, field string, v *string, max int) {
 	case strings.ContainsFunc(*v, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }):
 		f.Add(field, "Remove the control characters.")
 	}
+}
+
+// MaxAddress bounds a postal address (a few lines, as people write one).
+const MaxAddress = 1000
+
+// checkWebsite checks a website and puts it in stored form: an address
+// without a scheme ("www.example.com", as Outlook and phones write it)
+// gets https://; only http and https addresses with a host are kept.
+func checkWebsite(f errs.Fields, field string, v *string) {
+	checkText(f, field, v, MaxText)
+	if v == nil || *v == "" || f[field] != "" {
+		return
+	}
+	w := *v
+	if !strings.Contains(w, "://") {
+		w = "https://" + w
+	}
+	u, err := url.Parse(w)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || !strings.Contains(u.Host, ".") || strings.ContainsAny(w, " \t\n") {
+		f.Add(field, "Enter a web address such as example.com or https://example.com/about.")
+		return
+	}
+	*v = w
 }
 
 func validBirthday(b *Birthday) string {

@@ -18,7 +18,12 @@ type ExportRow struct {
 	ID            string
 	FirstName     string
 	LastName      string
+	MiddleName    string
+	Nickname      string
 	Company       string
+	JobTitle      string
+	Website       string
+	Address       string
 	Emails        []Email // the primary first
 	Phones        []Phone // the primary first
 	Stage         string
@@ -44,7 +49,8 @@ type ExportRow struct {
 const (
 	exportContactsSQL = `SELECT c.id, c.first_name, c.last_name, c.company, coalesce(s.name, ''),
 	coalesce(c.birthday_month, 0), coalesce(c.birthday_day, 0), coalesce(c.birthday_year, 0),
-	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, '')
+	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, ''),
+	c.middle_name, c.nickname, c.job_title, c.website, c.address
 FROM contacts c LEFT JOIN lists s ON s.id = c.stage_id
 WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id IN (SELECT value FROM json_each(?2))) ORDER BY c.id`
 	exportEmailsSQL = `SELECT contact_id, address, label, is_primary FROM contact_emails
@@ -132,7 +138,8 @@ func (s *Store) Export(ctx context.Context, actor auth.Actor, wsID string, ids [
 			st := main
 			row = ExportRow{ID: st.ColumnText(0), FirstName: st.ColumnText(1), LastName: st.ColumnText(2), Company: st.ColumnText(3), Stage: st.ColumnText(4),
 				MaritalStatus: st.ColumnText(8), Children: st.ColumnText(9), Pets: st.ColumnText(10), ReferredBy: st.ColumnText(11), FileNotes: st.ColumnText(12),
-				DoNotContact: st.ColumnBool(13)}
+				DoNotContact: st.ColumnBool(13), MiddleName: st.ColumnText(16), Nickname: st.ColumnText(17), JobTitle: st.ColumnText(18),
+				Website: st.ColumnText(19), Address: st.ColumnText(20)}
 			if m := st.ColumnInt(5); m != 0 {
 				row.Birthday = &Birthday{Month: m, Day: st.ColumnInt(6), Year: st.ColumnInt(7)}
 			}

@@ -279,8 +279,9 @@ func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOpt
 		}
 	}
 	im.insC = conn.Prep(`INSERT INTO contacts (id, workspace_id, first_name, last_name, company, stage_id, stage_changed_at,
-		birthday_month, birthday_day, birthday_year, marital_status, children, pets, referred_by, file_notes, do_not_contact, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		birthday_month, birthday_day, birthday_year, marital_status, children, pets, referred_by, file_notes, do_not_contact, created_at, updated_at,
+		middle_name, nickname, job_title, website, address)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	im.insTag = conn.Prep(`INSERT OR IGNORE INTO contact_tags (contact_id, list_id) VALUES (?, ?)`)
 	im.insFTS = conn.Prep(`INSERT INTO contacts_fts (rowid, body) VALUES (?, ?)`)
 	im.insCV = conn.Prep(`INSERT INTO custom_values (contact_id, field_id, value) VALUES (?, ?, ?) ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value`)
@@ -415,7 +416,8 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 	}
 	dnc := f.DoNotContact != nil && *f.DoNotContact
 	for i, v := range []any{id, im.wsID, str(f.FirstName), str(f.LastName), str(f.Company), stage, stageAt, bm, bd, by,
-		str(f.MaritalStatus), str(f.Children), str(f.Pets), str(f.ReferredBy), str(f.FileNotes), dnc, im.now, im.now} {
+		str(f.MaritalStatus), str(f.Children), str(f.Pets), str(f.ReferredBy), str(f.FileNotes), dnc, im.now, im.now,
+		str(f.MiddleName), str(f.Nickname), str(f.JobTitle), str(f.Website), str(f.Address)} {
 		bind(im.insC, i+1, v)
 	}
 	if err := step(im.insC); err != nil {
@@ -511,6 +513,11 @@ func (im *importer) merge(id string, r *ImportRow, n normalized, stageID string,
 	fill(&f.FirstName, old.FirstName, r.Fields.FirstName)
 	fill(&f.LastName, old.LastName, r.Fields.LastName)
 	fill(&f.Company, old.Company, r.Fields.Company)
+	fill(&f.MiddleName, old.MiddleName, r.Fields.MiddleName)
+	fill(&f.Nickname, old.Nickname, r.Fields.Nickname)
+	fill(&f.JobTitle, old.JobTitle, r.Fields.JobTitle)
+	fill(&f.Website, old.Website, r.Fields.Website)
+	fill(&f.Address, old.Address, r.Fields.Address)
 	fill(&f.MaritalStatus, old.MaritalStatus, r.Fields.MaritalStatus)
 	fill(&f.Children, old.Children, r.Fields.Children)
 	fill(&f.Pets, old.Pets, r.Fields.Pets)

@@ -17,7 +17,7 @@ import (
 )
 
 // MergeFields are the fields whose value a merge takes from one side.
-var MergeFields = []string{"first_name", "last_name", "company", "stage", "birthday", "marital_status", "spouse",
+var MergeFields = []string{"first_name", "middle_name", "last_name", "nickname", "company", "job_title", "website", "address", "stage", "birthday", "marital_status", "spouse",
 	"children", "pets", "referred_by", "file_notes", "do_not_contact"}
 
 // MergeChoice says which side each field comes from and which email and
@@ -92,7 +92,12 @@ func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch 
 	f := Fields{
 		FirstName:     pick("first_name", t.FirstName, src.FirstName),
 		LastName:      pick("last_name", t.LastName, src.LastName),
+		MiddleName:    pick("middle_name", t.MiddleName, src.MiddleName),
+		Nickname:      pick("nickname", t.Nickname, src.Nickname),
 		Company:       pick("company", t.Company, src.Company),
+		JobTitle:      pick("job_title", t.JobTitle, src.JobTitle),
+		Website:       pick("website", t.Website, src.Website),
+		Address:       pick("address", t.Address, src.Address),
 		MaritalStatus: pick("marital_status", t.MaritalStatus, src.MaritalStatus),
 		Children:      pick("children", t.Children, src.Children),
 		Pets:          pick("pets", t.Pets, src.Pets),

@@ -2,7 +2,9 @@ package contact_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"zombiezen.com/go/sqlite"
@@ -23,10 +25,11 @@ func TestMigrateToClusteredEmails(t *testing.T) {
 	if v, _ := db.SchemaVersion(ctx); v != 5 {
 		t.Fatalf("schema %d, want 5", v)
 	}
-	// Today's code writes the contacts, and it bumps key_versions (0009):
-	// a stand-in table serves it until just before the migration.
+	// Today's code writes the contacts, and it bumps key_versions (0009)
+	// and reads the contact details (0010): a stand-in table and columns
+	// serve it until just before the migration.
 	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteTransient(conn, `CREATE TABLE key_versions (workspace_id TEXT PRIMARY KEY, version INTEGER NOT NULL)`, nil)
+		return sqlitex.ExecScript(conn, `CREATE TABLE key_versions (workspace_id TEXT PRIMARY KEY, version INTEGER NOT NULL);`+standIn("ADD COLUMN %s TEXT NOT NULL DEFAULT ''"))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +52,7 @@ func TestMigrateToClusteredEmails(t *testing.T) {
 	}
 
 	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.ExecuteTransient(conn, `DROP TABLE key_versions`, nil)
+		return sqlitex.ExecScript(conn, `DROP TABLE key_versions;`+standIn("DROP COLUMN %s"))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -119,4 +122,14 @@ func TestMigrateToClusteredEmails(t *testing.T) {
 	if fk != 0 {
 		t.Fatalf("%d foreign key violations", fk)
 	}
+}
+
+// standIn writes an ALTER TABLE contacts statement for each column
+// migration 0010 adds.
+func standIn(format string) string {
+	var b strings.Builder
+	for _, c := range []string{"middle_name", "nickname", "job_title", "website", "address"} {
+		fmt.Fprintf(&b, "ALTER TABLE contacts "+format+";\n", c)
+	}
+	return b.String()
 }

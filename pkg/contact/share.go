@@ -33,6 +33,9 @@ type SharedContact struct {
 	FirstName    string        `json:"first_name"`
 	LastName     string        `json:"last_name"`
 	Company      string        `json:"company"`
+	JobTitle     string        `json:"job_title,omitempty"`
+	Website      string        `json:"website,omitempty"`
+	Address      string        `json:"address,omitempty"`
 	Emails       []SharedEmail `json:"emails"`
 	Phones       []SharedPhone `json:"phones"`
 	Birthday     *Birthday     `json:"birthday,omitempty"`
@@ -68,6 +71,7 @@ func (c SharedContact) Name() string {
 // sharedView is the one place that decides what a viewer sees of c.
 func sharedView(c Contact) SharedContact {
 	v := SharedContact{ID: c.ID, FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, Birthday: c.Birthday,
+		JobTitle: c.JobTitle, Website: c.Website, Address: c.Address,
 		Children: c.Children, Pets: c.Pets, FileNotes: c.FileNotes, DoNotContact: c.DoNotContact,
 		Emails: make([]SharedEmail, len(c.Emails)), Phones: make([]SharedPhone, len(c.Phones))}
 	for i, e := range c.Emails {
@@ -241,7 +245,8 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID str
 		}
 		bd := src.Birthday
 		f := Fields{FirstName: &src.FirstName, LastName: &src.LastName, Company: &src.Company, Emails: &emails, Phones: &phones,
-			Birthday: &bd, Children: &src.Children, Pets: &src.Pets, FileNotes: &src.FileNotes, DoNotContact: &src.DoNotContact}
+			Birthday: &bd, Children: &src.Children, Pets: &src.Pets, FileNotes: &src.FileNotes, DoNotContact: &src.DoNotContact,
+			JobTitle: &src.JobTitle, Website: &src.Website, Address: &src.Address}
 		// A copy is the viewer's deliberate choice: keep it even if they
 		// already have someone with the same email.
 		id, err := create(conn, actor, wsID, f, true, sharedID)

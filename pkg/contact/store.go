@@ -64,6 +64,11 @@ func check(f *Fields, region string) (normalized, error) {
 	checkName(fe, "first_name", f.FirstName)
 	checkName(fe, "last_name", f.LastName)
 	checkName(fe, "company", f.Company)
+	checkName(fe, "middle_name", f.MiddleName)
+	checkName(fe, "nickname", f.Nickname)
+	checkText(fe, "job_title", f.JobTitle, MaxText)
+	checkWebsite(fe, "website", f.Website)
+	checkText(fe, "address", f.Address, MaxAddress)
 	checkText(fe, "marital_status", f.MaritalStatus, 40)
 	checkText(fe, "children", f.Children, MaxText)
 	checkText(fe, "pets", f.Pets, MaxText)
@@ -371,6 +376,11 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 	str("first_name", f.FirstName)
 	str("last_name", f.LastName)
 	str("company", f.Company)
+	str("middle_name", f.MiddleName)
+	str("nickname", f.Nickname)
+	str("job_title", f.JobTitle)
+	str("website", f.Website)
+	str("address", f.Address)
 	str("marital_status", f.MaritalStatus)
 	str("children", f.Children)
 	str("pets", f.Pets)
@@ -415,6 +425,8 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 			}
 		}
 		str("company", "Company changed", f.Company, old.Company)
+		str("job_title", "Job title changed", f.JobTitle, old.JobTitle)
+		str("address", "Address changed", f.Address, old.Address)
 		str("file_notes", "Loan file notes changed", f.FileNotes, old.FileNotes)
 		if f.Birthday != nil {
 			if was, now := old.Birthday.String(), (*f.Birthday).String(); was != now {
@@ -773,7 +785,8 @@ const contactColumns = `c.id, c.workspace_id, c.first_name, c.last_name, c.compa
 	coalesce(sp.first_name || ' ' || sp.last_name, ''), c.children, c.pets, c.referred_by, coalesce(c.referred_by_id, ''),
 	coalesce(rb.first_name || ' ' || rb.last_name, ''), c.file_notes, c.do_not_contact, c.copied_from, c.created_at, c.updated_at, c.last_contact_at,
 	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.spouse_id AND is_primary = 1), ''),
-	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.referred_by_id AND is_primary = 1), '')`
+	coalesce((SELECT address FROM contact_emails WHERE contact_id = c.referred_by_id AND is_primary = 1), ''),
+	c.middle_name, c.nickname, c.job_title, c.website, c.address`
 
 const contactFrom = ` FROM contacts c LEFT JOIN lists st ON st.id = c.stage_id
 	LEFT JOIN contacts sp ON sp.id = c.spouse_id LEFT JOIN contacts rb ON rb.id = c.referred_by_id `
@@ -790,7 +803,8 @@ func scanContact(stmt *sqlite.Stmt) (Contact, error) {
 	c := Contact{ID: stmt.ColumnText(0), WorkspaceID: stmt.ColumnText(1), FirstName: stmt.ColumnText(2), LastName: stmt.ColumnText(3),
 		Company: stmt.ColumnText(4), StageID: stmt.ColumnText(5), StageName: stmt.ColumnText(6), MaritalStatus: stmt.ColumnText(11),
 		Children: stmt.ColumnText(14), Pets: stmt.ColumnText(15), ReferredBy: stmt.ColumnText(16), FileNotes: stmt.ColumnText(19),
-		DoNotContact: stmt.ColumnBool(20), CopiedFrom: stmt.ColumnText(21), Emails: []Email{}, Phones: []Phone{}, Tags: []Tag{}}
+		DoNotContact: stmt.ColumnBool(20), CopiedFrom: stmt.ColumnText(21), Emails: []Email{}, Phones: []Phone{}, Tags: []Tag{},
+		MiddleName: stmt.ColumnText(27), Nickname: stmt.ColumnText(28), JobTitle: stmt.ColumnText(29), Website: stmt.ColumnText(30), Address: stmt.ColumnText(31)}
 	var err error
 	if c.StageChangedAt, err = optTime(stmt, 7); err != nil {
 		return c, err

@@ -13,7 +13,9 @@ import (
 type got struct {
 	first, last, company, birthday, note string
 	emails, phones, tags                 []string
-	errs                                 []string
+	errs, warns                          []string
+	details                              []string // middle name, nickname, job title, website, address
+	line                                 int
 }
 
 func summarize(it Item) got {
@@ -44,6 +46,17 @@ func summarize(it Item) got {
 	}
 	for _, e := range it.Errs {
 		g.errs = append(g.errs, e.Error())
+	}
+	for _, e := range it.Warns {
+		g.warns = append(g.warns, e.Column+"="+e.Value)
+	}
+	g.line = it.Line
+	for _, v := range []*string{f.MiddleName, f.Nickname, f.JobTitle, f.Website, f.Address} {
+		s := ""
+		if v != nil {
+			s = *v
+		}
+		g.details = append(g.details, s)
 	}
 	return g
 }
@@ -105,6 +118,9 @@ func TestGoogleContactsCSV(t *testing.T) {
 	}
 	check(t, rows, 0, "name", rows[0].first+" "+rows[0].last, "Linh Tran")
 	check(t, rows, 0, "company", rows[0].company, "Loan Factory")
+	// Middle name, job title and address are kept, the address from its
+	// parts (Google's Formatted column may leave out the postal code).
+	check(t, rows, 0, "details", join(rows[0].details), "Thi |  | Loan Officer |  | 1 Aloha St\nHonolulu, HI 96813\nUS")
 	check(t, rows, 0, "emails", join(rows[0].emails), "linh@loanfactory.example/Work/true | linh.tran@example.com/Home/false")
 	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550100/Mobile/true | +14155550199/Work/false | +14155550198/Work/false")
 	check(t, rows, 0, "birthday", rows[0].birthday, "1985-03-14")
@@ -113,9 +129,13 @@ func TestGoogleContactsCSV(t *testing.T) {
 	check(t, rows, 1, "birthday", rows[1].birthday, "0-12-01")
 	check(t, rows, 2, "company", rows[2].company, "Aloha Homes")
 	check(t, rows, 2, "tags", join(rows[2].tags), "Brokers")
-	if len(rows[3].errs) != 1 || !strings.HasPrefix(rows[3].errs[0], "E-mail 1 - Value: \"not-an-email\"") {
-		t.Errorf("row 4 errors %v", rows[3].errs)
-	}
+	// A bad address costs the address, not the contact: the row imports
+	// by its name, with a warning holding what was typed and the line
+	// (the header is line 1; row 1's note spans two lines).
+	check(t, rows, 3, "name", rows[3].first+" "+rows[3].last, "Bad Email")
+	check(t, rows, 3, "errors", join(rows[3].errs), "")
+	check(t, rows, 3, "warnings", join(rows[3].warns), "E-mail 1 - Value=not-an-email")
+	check(t, rows, 3, "line", fmt.Sprint(rows[3].line), "7")
 }
 
 func TestGoogleLegacyCSV(t *testing.T) {
@@ -203,9 +223,11 @@ func TestIPhoneVCard(t *testing.T) {
 	check(t, rows, 0, "birthday", rows[0].birthday, "1979-10-02")
 	check(t, rows, 0, "note", rows[0].note, "Listing agent for 12 Kahala Ave.\nCall after 3pm.")
 	check(t, rows, 1, "birthday", rows[1].birthday, "0-12-01")
-	if len(rows[2].errs) != 1 || !strings.HasPrefix(rows[2].errs[0], "EMAIL:") {
-		t.Errorf("broken card: %v", rows[2].errs)
-	}
+	check(t, rows, 2, "name", rows[2].first+" "+rows[2].last, "Broken Card")
+	check(t, rows, 2, "errors", join(rows[2].errs), "")
+	check(t, rows, 2, "warnings", join(rows[2].warns), "EMAIL=not an email")
+	check(t, rows, 2, "line", fmt.Sprint(rows[2].line), "29")
+	check(t, rows, 0, "details", join(rows[0].details), "K. | Pele | Realtor Associate | https://cb.example/pele | 12 Kahala Ave\nSuite 200\nHonolulu, HI 96816\nUnited States")
 }
 
 func TestGoogleVCard(t *testing.T) {
@@ -269,7 +291,7 @@ func TestOutlookClassicCSV(t *testing.T) {
 		}
 	}
 	check(t, rows, 0, "emails", join(rows[0].emails), "keoni@aloharealty.example//true | keoni.home@example.com//false")
-	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550132/Mobile/true | +18085550131/Work/false")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550132/Mobile/true | +18085550131/Work/false | +18085550139/Work fax/false")
 	check(t, rows, 0, "company", rows[0].company, "Aloha Realty")
 	check(t, rows, 0, "birthday", rows[0].birthday, "1979-07-04")
 	check(t, rows, 0, "tags", join(rows[0].tags), "Realtor | Past Client")
@@ -324,4 +346,71 @@ func TestIPhoneSpecifics(t *testing.T) {
 	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550192/Mobile/true | +18085550198/Home fax/false")
 	check(t, rows, 1, "birthday", rows[1].birthday, "0-02-29")
 	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550197/Work fax/false")
+}
+
+// TestBadFieldsCostOnlyTheField: an impossible birthday (29 February of a
+// common year, 30 February, 1813), an email without a domain, "not a
+// phone", a do-not-contact that is neither yes nor no and a website that
+// is none leave out that value, with a warning holding it, and the row
+// imports; a row left with nothing identifying is refused, its warnings
+// saying why.
+func TestBadFieldsCostOnlyTheField(t *testing.T) {
+	src, _ := openCSV(t, "bad-fields.csv")
+	rows := readAll(t, src)
+	if len(rows) != 7 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	want := []struct{ name, warns, line string }{
+		{"Ana Leap", "Birthday=1985-02-29", "2"},
+		{"Ben Thirty", "Birthday=2/30/1990", "3"},
+		{"Cal Old", "Birthday=5/5/1813", "4"},
+		{"Dee NoTLD", "E-mail Address=dee@example", "5"},
+		{"Eve NotPhone", "Mobile Phone=not a phone", "6"},
+		{"", "", "7"},
+		{"Fay Web", "Do Not Contact=maybe | Web Page=not a website!!", "8"},
+	}
+	for i, w := range want {
+		r := rows[i]
+		check(t, rows, i, "line", fmt.Sprint(r.line), w.line)
+		if w.name == "" {
+			continue
+		}
+		check(t, rows, i, "name", r.first+" "+r.last, w.name)
+		check(t, rows, i, "errors", join(r.errs), "")
+		check(t, rows, i, "warnings", join(r.warns), w.warns)
+	}
+	check(t, rows, 0, "emails", join(rows[0].emails), "ana@example.com//true")
+	check(t, rows, 0, "birthday", rows[0].birthday, "")
+	check(t, rows, 3, "phones", join(rows[3].phones), "+18085550104/Mobile/true")
+	check(t, rows, 3, "emails", join(rows[3].emails), "")
+	// Nothing left: refused, and the report says what was wrong with each
+	// value as well as why the row could not be kept.
+	r := rows[5]
+	if len(r.errs) != 3 || !strings.Contains(r.errs[0], "E-mail Address") || !strings.Contains(r.errs[1], "Mobile Phone") ||
+		!strings.Contains(r.errs[2], "no name, company, email or phone") {
+		t.Errorf("row 6 errors %q", r.errs)
+	}
+}
+
+// TestOutlookDetails: Outlook's address parts (Business and Home, streets
+// 1-3, state, postal code, Country/Region), Middle Name, Job Title and Web
+// Page land in the contact's fields, each address labeled; its "0/0/00"
+// dates are no dates; Title and Suffix are not the job title.
+func TestOutlookDetails(t *testing.T) {
+	src, r := openCSV(t, "outlook-details-1252.csv")
+	if r.Encoding != Windows1252 {
+		t.Fatalf("encoding %s", r.Encoding)
+	}
+	rows := readAll(t, src)
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	check(t, rows, 0, "errors", join(rows[0].errs), "")
+	check(t, rows, 0, "warnings", join(rows[0].warns), "")
+	check(t, rows, 0, "details", join(rows[0].details), "Kenji |  | Escrow Officer | https://www.pte.example | "+
+		"Business:\n1001 Bishop St\nSuite 900\nHonolulu, HI 96813\nUnited States of America\n\nHome:\n45 Kailua Rd\nKailua, HI 96734")
+	check(t, rows, 0, "phones", join(rows[0].phones), "+18085550161/Mobile/true | +18085550160/Work/false")
+	check(t, rows, 1, "name", rows[1].first+" "+rows[1].last, "Malia Café")
+	check(t, rows, 1, "errors", join(rows[1].errs), "")
+	check(t, rows, 1, "warnings", join(rows[1].warns), "Birthday=2/30/1990 | E-mail Address=malia@example | Web Page=http://")
 }

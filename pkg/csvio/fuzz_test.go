@@ -83,7 +83,7 @@ func FuzzMapping(f *testing.F) {
 		}
 		h = uniqueHeader(h)
 		m := Guess(h, []contact.FieldDef{{ID: "f1", Name: "Loan Amount", Type: "number"}})
-		e, errs := m.Apply(h, Record{Row: 1, Fields: cells}, "US", map[string]contact.FieldDef{"f1": {ID: "f1", Name: "Loan Amount", Type: "number"}})
+		e, errs, _ := m.Apply(h, Record{Row: 1, Fields: cells}, "US", map[string]contact.FieldDef{"f1": {ID: "f1", Name: "Loan Amount", Type: "number"}})
 		if len(errs) == 0 {
 			if err := contact.Validate(e.Fields, "US"); err != nil {
 				t.Fatalf("no reported error but the store refuses it: %v", err)

@@ -3,6 +3,7 @@ package csvio
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,10 +19,16 @@ const (
 	FirstName     = "first_name"
 	LastName      = "last_name"
 	FullName      = "full_name"
+	MiddleName    = "middle_name"
+	Nickname      = "nickname"
 	Company       = "company"
-	Email         = "email"       // one or more addresses (":::"-separated, as Google writes them)
-	EmailLabel    = "email_label" // the label of the email column with the same Slot
-	EmailList     = "email_list"  // "a@x.com (Work); b@y.com (Home)", as our export writes
+	JobTitle      = "job_title"
+	Website       = "website"
+	Address       = "address"       // one block; the parts of a Slot (street, city, ...) join into one address
+	AddressLabel  = "address_label" // the label of the address with the same Slot
+	Email         = "email"         // one or more addresses (":::"-separated, as Google writes them)
+	EmailLabel    = "email_label"   // the label of the email column with the same Slot
+	EmailList     = "email_list"    // "a@x.com (Work); b@y.com (Home)", as our export writes
 	Phone         = "phone"
 	PhoneLabel    = "phone_label"
 	PhoneList     = "phone_list"
@@ -41,8 +48,8 @@ const (
 // Kinds lists the targets a column can be mapped to, in the order the
 // mapping page offers them, with their names.
 var Kinds = []struct{ Kind, Name string }{
-	{Ignore, "Don't import"}, {FirstName, "First name"}, {LastName, "Last name"}, {FullName, "Full name (split)"},
-	{Company, "Company"}, {Email, "Email"}, {EmailLabel, "Email label"}, {EmailList, "Email list"},
+	{Ignore, "Don't import"}, {FirstName, "First name"}, {MiddleName, "Middle name"}, {LastName, "Last name"}, {FullName, "Full name (split)"},
+	{Nickname, "Nickname"}, {Company, "Company"}, {JobTitle, "Job title"}, {Website, "Website"}, {Address, "Address (parts join in order)"}, {Email, "Email"}, {EmailLabel, "Email label"}, {EmailList, "Email list"},
 	{Phone, "Phone"}, {PhoneLabel, "Phone label"}, {PhoneList, "Phone list"}, {Stage, "Primary list (stage)"},
 	{Tags, "Secondary tags"}, {Birthday, "Birthday"}, {Notes, "Note"}, {FileNotes, "Loan file notes"},
 	{MaritalStatus, "Marital status"}, {Children, "Children"}, {Pets, "Pets"}, {ReferredBy, "Referred by"},
@@ -53,7 +60,8 @@ var Kinds = []struct{ Kind, Name string }{
 type Target struct {
 	Kind    string `json:"kind"`
 	Slot    int    `json:"slot,omitempty"`     // pairs an email/phone column with its label column; 0 is the primary
-	Label   string `json:"label,omitempty"`    // label for an email/phone column without a label column
+	Label   string `json:"label,omitempty"`    // label for an email/phone/address column without a label column
+	Part    string `json:"part,omitempty"`     // Address: street, city, region, postal, country, pobox, extended or formatted
 	FieldID string `json:"field_id,omitempty"` // Custom
 }
 
@@ -61,9 +69,12 @@ type Target struct {
 type Mapping []Target
 
 var (
-	numbered  = regexp.MustCompile(`^(e-?mail|phone|organization|website|address) (\d+) - (value|type|label|name)$`)
-	nonWord   = regexp.MustCompile(`[^a-z0-9]+`)
-	outlookEm = regexp.MustCompile(`^e-?mail (\d) address$`)
+	numbered = regexp.MustCompile(`^(e-?mail|phone|organization|website|address) (\d+) - (value|type|label|name|formatted|street|city|region|postal code|country|po box|extended address)$`)
+	// Outlook writes each address in parts: "Business Street 2", "Home
+	// City", "Other Country/Region".
+	outlookAddr = regexp.MustCompile(`^(business|home|other) (street|street 2|street 3|city|state|postal code|country region|address po box)$`)
+	nonWord     = regexp.MustCompile(`[^a-z0-9]+`)
+	outlookEm   = regexp.MustCompile(`^e-?mail (\d) address$`)
 	// Outlook writes each address with its "E-mail Type" (SMTP, EX) and
 	// "E-mail Display Name" ("Ann Lee (ann@example.com)"): neither is an
 	// address.
@@ -76,6 +87,11 @@ var exact = map[string]Target{
 	"first name": {Kind: FirstName}, "given name": {Kind: FirstName}, "firstname": {Kind: FirstName}, "first": {Kind: FirstName},
 	"last name": {Kind: LastName}, "family name": {Kind: LastName}, "surname": {Kind: LastName}, "lastname": {Kind: LastName}, "last": {Kind: LastName},
 	"name": {Kind: FullName}, "full name": {Kind: FullName}, "display name": {Kind: FullName}, "contact name": {Kind: FullName},
+	"middle name": {Kind: MiddleName}, "additional name": {Kind: MiddleName}, "middlename": {Kind: MiddleName},
+	"nickname": {Kind: Nickname}, "nick name": {Kind: Nickname},
+	"job title": {Kind: JobTitle}, "organization title": {Kind: JobTitle}, "organization 1 title": {Kind: JobTitle}, "position": {Kind: JobTitle}, "role": {Kind: JobTitle},
+	"website": {Kind: Website}, "web page": {Kind: Website}, "web site": {Kind: Website}, "url": {Kind: Website}, "personal web page": {Kind: Website}, "business web page": {Kind: Website},
+	"address": {Kind: Address}, "mailing address": {Kind: Address}, "street address": {Kind: Address}, "home address": {Kind: Address}, "business address": {Kind: Address},
 	"company": {Kind: Company}, "organization": {Kind: Company}, "organization name": {Kind: Company}, "organisation": {Kind: Company}, "employer": {Kind: Company}, "business": {Kind: Company},
 	"email": {Kind: Email}, "e mail": {Kind: Email}, "email address": {Kind: Email}, "e mail address": {Kind: Email}, "primary email": {Kind: Email},
 	"phone": {Kind: Phone}, "phone number": {Kind: Phone}, "primary phone": {Kind: Phone}, "telephone": {Kind: Phone},
@@ -112,6 +128,7 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 		custom[normHeader(f.Name)] = f.ID
 	}
 	nextSlot := map[string]int{Email: 0, Phone: 0}
+	wholeAddrs := 0
 	slotOf := map[string]int{} // "email 2" -> slot
 	slot := func(kind string, key string) int {
 		if key != "" {
@@ -135,12 +152,29 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 		}
 		if g := numbered.FindStringSubmatch(raw); g != nil {
 			kind := Email
-			if g[1] == "phone" {
+			switch g[1] {
+			case "phone":
 				kind = Phone
-			} else if g[1] != "email" && g[1] != "e-mail" {
-				if g[1] == "organization" && g[3] == "name" {
+			case "email", "e-mail":
+			case "organization":
+				if g[3] == "name" {
 					m[i] = Target{Kind: Company}
 				}
+				continue
+			case "website":
+				if g[3] == "value" {
+					m[i] = Target{Kind: Website}
+				}
+				continue
+			case "address":
+				s, _ := strconv.Atoi(g[2])
+				if g[3] == "label" || g[3] == "type" {
+					m[i] = Target{Kind: AddressLabel, Slot: s}
+				} else {
+					m[i] = Target{Kind: Address, Slot: s, Part: addrPart(g[3])}
+				}
+				continue
+			default:
 				continue
 			}
 			s := slot(kind, g[2])
@@ -154,13 +188,22 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 		if outlookEmMeta.MatchString(raw) {
 			continue
 		}
+		if g := outlookAddr.FindStringSubmatch(n); g != nil {
+			slot := map[string]int{"business": 1, "home": 2, "other": 3}[g[1]]
+			m[i] = Target{Kind: Address, Slot: slot, Label: labelWord(g[1]), Part: addrPart(g[2])}
+			continue
+		}
 		if g := outlookEm.FindStringSubmatch(raw); g != nil {
 			m[i] = Target{Kind: Email, Slot: slot(Email, g[1])}
 			continue
 		}
 		if t, ok := exact[n]; ok {
-			if t.Kind == Email || t.Kind == Phone {
+			switch t.Kind {
+			case Email, Phone:
 				t.Slot = slot(t.Kind, "")
+			case Address: // each whole-address column is an address of its own
+				t.Slot, t.Label = 10+wholeAddrs, labelWord(n)
+				wholeAddrs = min(wholeAddrs+1, 10)
 			}
 			m[i] = t
 			continue
@@ -172,7 +215,16 @@ func Guess(header []string, fields []contact.FieldDef) Mapping {
 		switch {
 		case words["email"] || strings.Contains(" "+n+" ", " e mail "):
 			m[i] = Target{Kind: Email, Slot: slot(Email, ""), Label: labelWord(n)}
-		case (words["phone"] || words["mobile"] || words["cell"] || words["tel"]) && !words["fax"]:
+		case words["fax"]:
+			// Outlook's "Business Fax": kept, labeled, never the primary.
+			label := "Fax"
+			if l := labelWord(n); l == "Business" {
+				label = "Work fax"
+			} else if l != "" {
+				label = l + " fax"
+			}
+			m[i] = Target{Kind: Phone, Slot: slot(Phone, ""), Label: label}
+		case words["phone"] || words["mobile"] || words["cell"] || words["tel"]:
 			m[i] = Target{Kind: Phone, Slot: slot(Phone, ""), Label: labelWord(n)}
 		}
 	}
@@ -206,6 +258,24 @@ func preferMobile(m Mapping) {
 	}
 }
 
+// addrPart names an address column's part: Google's "Postal Code",
+// Outlook's "State" and "Country/Region" among them.
+func addrPart(p string) string {
+	switch p {
+	case "formatted", "city", "country":
+		return p
+	case "street", "street 2", "street 3", "po box", "address po box", "extended address":
+		return "street"
+	case "region", "state":
+		return "region"
+	case "postal code":
+		return "postal"
+	case "country region":
+		return "country"
+	}
+	return "street"
+}
+
 // labelWord turns "work email" into "Work".
 func labelWord(n string) string {
 	for _, w := range []string{"work", "home", "personal", "business", "mobile", "other", "school"} {
@@ -224,9 +294,11 @@ type Entry struct {
 	Note   string   // plain text, logged as a note
 }
 
-// CellError says why a row cannot be imported.
+// CellError is a problem with one row: why it cannot be imported, or (a
+// warning) a value left out of a row that imports without it.
 type CellError struct {
 	Column string `json:"column"`
+	Value  string `json:"value,omitempty"` // the value as the file has it
 	Reason string `json:"reason"`
 }
 
@@ -238,14 +310,15 @@ func (e CellError) Error() string {
 	return e.Column + ": " + e.Reason
 }
 
-// Apply maps one record. It checks emails, phones (read in region when
-// they have no country code), birthdays and custom values, and returns
-// every problem; a row with any problem is not imported.
-func (m Mapping) Apply(header []string, rec Record, region string, fields map[string]contact.FieldDef) (Entry, []CellError) {
-	var e Entry
-	var errs []CellError
+// Apply maps one record. A value that fails its check (an impossible
+// birthday, an email without a domain, "not a phone", a custom value of the
+// wrong type) costs only itself: it is left out and returned as a warning
+// with the value, so the report keeps what was typed. The row is refused
+// (errs) only when it cannot be read or nothing identifying is left: no
+// name, company, email or phone.
+func (m Mapping) Apply(header []string, rec Record, region string, fields map[string]contact.FieldDef) (e Entry, errs, warns []CellError) {
 	if rec.Err != nil {
-		return e, []CellError{{Reason: rec.Err.Error()}}
+		return e, []CellError{{Reason: rec.Err.Error()}}, nil
 	}
 	col := func(i int) string {
 		if i < len(header) {
@@ -259,8 +332,18 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 	emails, phones := map[int][]item{}, map[int][]item{}
 	emailLabels, phoneLabels := map[int]string{}, map[int]string{}
 	var extraEmails, extraPhones []item
+	addrs := map[int]*address{}
+	addrOf := func(slot int) *address {
+		if addrs[slot] == nil {
+			addrs[slot] = &address{}
+		}
+		return addrs[slot]
+	}
 	cols := map[string]string{} // store field key -> the column it came from
 	var emailCols, phoneCols []string
+	warn := func(column, value, reason string) {
+		warns = append(warns, CellError{Column: column, Value: value, Reason: reason})
+	}
 	set := func(p **string, v string) {
 		if v != "" {
 			*p = &v
@@ -279,6 +362,10 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			set(&e.Fields.FirstName, v)
 		case LastName:
 			set(&e.Fields.LastName, v)
+		case MiddleName:
+			set(&e.Fields.MiddleName, v)
+		case Nickname:
+			set(&e.Fields.Nickname, v)
 		case FullName:
 			if e.Fields.FirstName == nil && e.Fields.LastName == nil {
 				first, last := splitName(v)
@@ -287,6 +374,23 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			}
 		case Company:
 			set(&e.Fields.Company, v)
+		case JobTitle:
+			set(&e.Fields.JobTitle, v)
+		case Website:
+			if e.Fields.Website != nil {
+				warn(col(i), v, "a contact keeps one website; this one was left out")
+				continue
+			}
+			set(&e.Fields.Website, v)
+		case Address:
+			a := addrOf(t.Slot)
+			a.add(t.Part, v)
+			if a.label == "" {
+				a.label = t.Label
+			}
+			cols["address"] = col(i)
+		case AddressLabel:
+			addrOf(t.Slot).label = cleanLabel(v)
 		case Email:
 			for _, a := range splitMulti(v) {
 				emails[t.Slot] = append(emails[t.Slot], item{a, t.Label, col(i)})
@@ -317,7 +421,7 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			}
 			b, ok := ParseBirthday(v)
 			if !ok {
-				errs = append(errs, CellError{col(i), fmt.Sprintf("%q is not a date such as 1985-03-14, 03/14/1985 or --03-14", v)})
+				warn(col(i), v, "not a real date (such as 1985-03-14, 03/14/1985 or --03-14); the birthday was left out")
 				continue
 			}
 			bp := &b
@@ -340,7 +444,7 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 		case DoNotContact:
 			b, ok := parseBool(v)
 			if !ok {
-				errs = append(errs, CellError{col(i), fmt.Sprintf("%q is not yes or no", v)})
+				warn(col(i), v, "not yes or no; do-not-contact was left unset")
 				continue
 			}
 			e.Fields.DoNotContact = &b
@@ -351,7 +455,7 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			}
 			sv, msg := contact.CheckCustom(f, v)
 			if msg != "" {
-				errs = append(errs, CellError{col(i), msg})
+				warn(col(i), v, msg+" The value was left out.")
 				continue
 			}
 			if e.Fields.Custom == nil {
@@ -360,12 +464,13 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 			e.Fields.Custom[t.FieldID] = sv
 		}
 	}
+	set(&e.Fields.Address, joinAddresses(addrs))
 	var ems []contact.EmailInput
 	seenE := map[string]bool{}
 	addEmail := func(it item, label string) {
 		addr, norm, msg := contact.NormalizeEmail(it.value)
 		if msg != "" {
-			errs = append(errs, CellError{it.column, fmt.Sprintf("%q: %s", it.value, msg)})
+			warn(it.column, it.value, msg+" The address was left out.")
 			return
 		}
 		if !seenE[norm] {
@@ -387,7 +492,7 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 	addPhone := func(it item, label string) {
 		e164, msg := contact.NormalizePhone(it.value, region)
 		if msg != "" {
-			errs = append(errs, CellError{it.column, fmt.Sprintf("%q: %s", it.value, msg)})
+			warn(it.column, it.value, msg+" The number was left out.")
 			return
 		}
 		if !seenP[e164] {
@@ -408,31 +513,264 @@ func (m Mapping) Apply(header []string, rec Record, region string, fields map[st
 		e.Fields.Emails = &ems
 	}
 	if len(phs) > 0 {
+		phs = faxesLast(phs)
 		e.Fields.Phones = &phs
 	}
-	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(errs) == 0 {
-		errs = append(errs, CellError{Reason: "the row has no name, company, email or phone"})
+	errs, warns = settle(&e.Fields, region, warns, "the row has no name, company, email or phone", func(key string) string {
+		if c, ok := cols[key]; ok {
+			return c
+		}
+		if i, ok := itemIndex(key, "emails["); ok && i < len(emailCols) {
+			return emailCols[i]
+		}
+		if i, ok := itemIndex(key, "phones["); ok && i < len(phoneCols) {
+			return phoneCols[i]
+		}
+		return key
+	})
+	return e, errs, warns
+}
+
+// faxesLast puts fax numbers after the others and makes the first number
+// one can call or text the primary: a fax is kept, never the primary.
+func faxesLast(phs []contact.PhoneInput) []contact.PhoneInput {
+	out := make([]contact.PhoneInput, 0, len(phs))
+	var faxes []contact.PhoneInput
+	for _, p := range phs {
+		p.Primary = false
+		if contact.IsFax(p.Label) {
+			faxes = append(faxes, p)
+		} else {
+			out = append(out, p)
+		}
 	}
-	if len(errs) == 0 {
-		errs = storeProblems(e.Fields, region, func(key string) string {
-			if c, ok := cols[key]; ok {
-				return c
-			}
-			if i, ok := itemIndex(key, "emails["); ok && i < len(emailCols) {
-				return emailCols[i]
-			}
-			if i, ok := itemIndex(key, "phones["); ok && i < len(phoneCols) {
-				return phoneCols[i]
-			}
-			return key
-		})
+	if len(out) > 0 {
+		out[0].Primary = true
 	}
-	return e, errs
+	return append(out, faxes...)
+}
+
+// address gathers one address's parts from its columns.
+type address struct {
+	label, formatted, city, region, postal, country string
+	street                                          []string
+}
+
+func (a *address) add(part, v string) {
+	v = strings.TrimSpace(v)
+	switch part {
+	case "", "formatted":
+		a.formatted = strings.TrimSpace(a.formatted + "\n" + v)
+	case "city":
+		a.city = v
+	case "region":
+		a.region = v
+	case "postal":
+		a.postal = v
+	case "country":
+		a.country = v
+	default:
+		a.street = append(a.street, v)
+	}
+}
+
+// text is the address as people write it: the street lines, "City, Region
+// Postal" and the country, or the formatted one (Google's "Address 1 -
+// Formatted") when the file has no parts: Google's formatted address may
+// leave out what its parts hold.
+func (a *address) text() string {
+	if len(a.street) == 0 && a.city == "" && a.region == "" && a.postal == "" && a.country == "" {
+		return a.formatted
+	}
+	city := strings.Join(nonEmpty(a.city, strings.TrimSpace(a.region+" "+a.postal)), ", ")
+	return strings.Join(nonEmpty(append(a.street, city, a.country)...), "\n")
+}
+
+// joinAddresses writes a row's addresses as one block, in slot order; when
+// there are several, each starts with its label.
+func joinAddresses(addrs map[int]*address) string {
+	var out []string
+	slots := sortedSlots(addrs)
+	for _, s := range slots {
+		a := addrs[s]
+		t := a.text()
+		if t == "" {
+			continue
+		}
+		if len(slots) > 1 && a.label != "" {
+			t = a.label + ":\n" + t
+		}
+		out = append(out, t)
+	}
+	return strings.Join(out, "\n\n")
+}
+
+// settle runs the store's own checks on f, so that every row either lands
+// or is in the report: a value the store refuses is left out and becomes a
+// warning with its value, and the row is refused (errs, which then carry
+// the warnings too) only when nothing identifying is left. noIdentity is
+// the reason given then; column names the column of a store field.
+func settle(f *contact.Fields, region string, warns []CellError, noIdentity string, column func(string) string) (errs, _ []CellError) {
+	for range 3 {
+		err := contact.Validate(*f, region)
+		if err == nil {
+			break
+		}
+		fields := perrs.As(err).Fields
+		if len(fields) == 0 {
+			return append(warns, CellError{Reason: perrs.As(err).Message}), nil
+		}
+		keys := make([]string, 0, len(fields))
+		for k := range fields {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			warns = append(warns, CellError{Column: column(k), Value: dropField(f, k), Reason: strings.TrimSuffix(fields[k], ".") + "; the value was left out."})
+		}
+		compact(f)
+	}
+	if err := contact.Validate(*f, region); err != nil {
+		return append(warns, CellError{Reason: perrs.As(err).Message}), nil
+	}
+	if !identifies(*f) {
+		return append(warns, CellError{Reason: noIdentity}), nil
+	}
+	return nil, warns
+}
+
+// identifies reports whether f names anyone: a name, a company, an email
+// or a phone.
+func identifies(f contact.Fields) bool {
+	for _, v := range []*string{f.FirstName, f.LastName, f.Company} {
+		if v != nil && strings.TrimSpace(*v) != "" {
+			return true
+		}
+	}
+	return (f.Emails != nil && len(*f.Emails) > 0) || (f.Phones != nil && len(*f.Phones) > 0)
+}
+
+// dropField clears the value the store's error key names and returns it.
+// Emails and phones are only marked (compact removes them), so the indexes
+// of the other keys stay right.
+func dropField(f *contact.Fields, key string) string {
+	take := func(p **string) string {
+		if *p == nil {
+			return ""
+		}
+		v := **p
+		*p = nil
+		return v
+	}
+	switch key {
+	case "first_name":
+		return take(&f.FirstName)
+	case "last_name":
+		return take(&f.LastName)
+	case "middle_name":
+		return take(&f.MiddleName)
+	case "nickname":
+		return take(&f.Nickname)
+	case "company":
+		return take(&f.Company)
+	case "job_title":
+		return take(&f.JobTitle)
+	case "website":
+		return take(&f.Website)
+	case "address":
+		return take(&f.Address)
+	case "marital_status":
+		return take(&f.MaritalStatus)
+	case "children":
+		return take(&f.Children)
+	case "pets":
+		return take(&f.Pets)
+	case "referred_by":
+		return take(&f.ReferredBy)
+	case "file_notes":
+		return take(&f.FileNotes)
+	case "birthday":
+		f.Birthday = nil
+		return ""
+	case "emails":
+		if f.Emails != nil && len(*f.Emails) > contact.MaxEmails {
+			n := len(*f.Emails)
+			*f.Emails = (*f.Emails)[:contact.MaxEmails]
+			return fmt.Sprintf("%d more addresses", n-contact.MaxEmails)
+		}
+		for i := range *f.Emails {
+			(*f.Emails)[i].Primary = i == 0
+		}
+		return ""
+	case "phones":
+		if f.Phones != nil && len(*f.Phones) > contact.MaxPhones {
+			n := len(*f.Phones)
+			*f.Phones = (*f.Phones)[:contact.MaxPhones]
+			return fmt.Sprintf("%d more numbers", n-contact.MaxPhones)
+		}
+		for i := range *f.Phones {
+			(*f.Phones)[i].Primary = i == 0
+		}
+		return ""
+	}
+	if i, ok := itemIndex(key, "emails["); ok && f.Emails != nil && i < len(*f.Emails) {
+		e := &(*f.Emails)[i]
+		if strings.HasSuffix(key, ".label") {
+			v := e.Label
+			e.Label = clip(e.Label, maxLabel)
+			return v
+		}
+		v := e.Address
+		e.Address = ""
+		return v
+	}
+	if i, ok := itemIndex(key, "phones["); ok && f.Phones != nil && i < len(*f.Phones) {
+		p := &(*f.Phones)[i]
+		if strings.HasSuffix(key, ".label") {
+			v := p.Label
+			p.Label = clip(p.Label, maxLabel)
+			return v
+		}
+		v := p.Number
+		p.Number = ""
+		return v
+	}
+	return ""
+}
+
+// compact removes the emails and phones dropField emptied, keeping one
+// primary of each.
+func compact(f *contact.Fields) {
+	if f.Emails != nil {
+		out := (*f.Emails)[:0]
+		for _, e := range *f.Emails {
+			if e.Address != "" {
+				out = append(out, e)
+			}
+		}
+		*f.Emails = out
+		if len(out) > 0 && !slices.ContainsFunc(out, func(e contact.EmailInput) bool { return e.Primary }) {
+			out[0].Primary = true
+		}
+	}
+	if f.Phones != nil {
+		out := (*f.Phones)[:0]
+		for _, p := range *f.Phones {
+			if p.Number != "" {
+				out = append(out, p)
+			}
+		}
+		*f.Phones = out
+		if len(out) > 0 && !slices.ContainsFunc(out, func(p contact.PhoneInput) bool { return p.Primary }) {
+			out[0].Primary = true
+		}
+	}
 }
 
 // fieldKey maps a target kind to the store's field name in its errors.
 var fieldKey = map[string]string{
 	FirstName: "first_name", LastName: "last_name", FullName: "first_name", Company: "company", Birthday: "birthday",
+	MiddleName: "middle_name", Nickname: "nickname", JobTitle: "job_title", Website: "website",
 	FileNotes: "file_notes", MaritalStatus: "marital_status", Children: "children", Pets: "pets", ReferredBy: "referred_by",
 }
 
@@ -460,30 +798,6 @@ func itemIndex(key, prefix string) (int, bool) {
 	}
 	i, err := strconv.Atoi(rest[:end])
 	return i, err == nil
-}
-
-// storeProblems runs the store's own checks on f, so that a row without a
-// reported problem is one the import accepts: every row either lands or is
-// in the error report. column names the column of a store field.
-func storeProblems(f contact.Fields, region string, column func(string) string) []CellError {
-	err := contact.Validate(f, region)
-	if err == nil {
-		return nil
-	}
-	fields := perrs.As(err).Fields
-	if len(fields) == 0 {
-		return []CellError{{Reason: perrs.As(err).Message}}
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]CellError, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, CellError{Column: column(k), Reason: fields[k]})
-	}
-	return out
 }
 
 func sortedSlots[T any](m map[int]T) []int {

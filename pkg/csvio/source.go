@@ -6,11 +6,15 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 )
 
-// Item is one row of a file, mapped: Errs lists why it cannot be imported.
+// Item is one row of a file, mapped: Errs lists why it cannot be
+// imported, Warns the values left out of a row that imports without them.
 type Item struct {
 	Row   int
+	Line  int      // where the row starts in the file, counting the header as line 1
+	Data  []string // the row as the file has it, for the report: a CSV's cells, a card's text
 	Entry Entry
 	Errs  []CellError
+	Warns []CellError
 }
 
 // Source yields a file's rows as Items until io.EOF.
@@ -32,8 +36,8 @@ func (s *CSVSource) Next() (Item, error) {
 	if err != nil {
 		return Item{}, err
 	}
-	e, errs := s.Mapping.Apply(s.R.Header, rec, s.Region, s.Fields)
-	return Item{Row: rec.Row, Entry: e, Errs: errs}, nil
+	e, errs, warns := s.Mapping.Apply(s.R.Header, rec, s.Region, s.Fields)
+	return Item{Row: rec.Row, Line: rec.Line, Data: rec.Fields, Entry: e, Errs: errs, Warns: warns}, nil
 }
 
 // VCardSource yields a VCardReader's cards.

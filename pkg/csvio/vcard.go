@@ -19,6 +19,7 @@ import (
 type VCardReader struct {
 	sc   *bufio.Scanner
 	row  int
+	line int // lines read
 	done bool
 }
 
@@ -47,13 +48,15 @@ func (v *VCardReader) Next(region string) (Item, error) {
 	}
 	var buf bytes.Buffer
 	in := false
+	start := 0
 	for v.sc.Scan() {
+		v.line++
 		line := v.sc.Text()
 		upper := strings.ToUpper(strings.TrimSpace(line))
 		switch {
 		case upper == "BEGIN:VCARD":
 			buf.Reset()
-			in = true
+			in, start = true, v.line
 		case !in:
 			continue
 		}
@@ -61,7 +64,12 @@ func (v *VCardReader) Next(region string) (Item, error) {
 		buf.WriteString("\r\n")
 		if upper == "END:VCARD" {
 			v.row++
-			return v.card(buf.Bytes(), region), nil
+			it := v.card(buf.Bytes(), region)
+			it.Line = start
+			if len(it.Errs)+len(it.Warns) > 0 {
+				it.Data = []string{cardText(buf.Bytes())}
+			}
+			return it, nil
 		}
 	}
 	if err := v.sc.Err(); err != nil {
@@ -100,9 +108,14 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		}
 	}
 	if n := card.Name(); n != nil {
-		set(&e.Fields.FirstName, strings.TrimSpace(n.GivenName+" "+n.AdditionalName))
+		set(&e.Fields.FirstName, n.GivenName)
+		set(&e.Fields.MiddleName, strings.ReplaceAll(n.AdditionalName, ",", " "))
 		set(&e.Fields.LastName, n.FamilyName)
 	}
+	set(&e.Fields.Nickname, card.PreferredValue(vcard.FieldNickname))
+	set(&e.Fields.JobTitle, firstNonEmpty(card.PreferredValue(vcard.FieldTitle), card.PreferredValue(vcard.FieldRole)))
+	set(&e.Fields.Website, card.PreferredValue(vcard.FieldURL))
+	set(&e.Fields.Address, vAddresses(card, labels))
 	org := strings.Split(card.PreferredValue(vcard.FieldOrganization), ";")[0]
 	// Apple marks a company's card X-ABShowAs:COMPANY: its FN is the
 	// company, never a person's name.
@@ -126,7 +139,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 			bp := &b
 			e.Fields.Birthday = &bp
 		} else {
-			it.Errs = append(it.Errs, CellError{"BDAY", fmt.Sprintf("%q is not a date", bd)})
+			it.Warns = append(it.Warns, CellError{"BDAY", bd, "not a real date; the birthday was left out"})
 		}
 	}
 	for _, n := range card.Values(vcard.FieldNote) {
@@ -141,7 +154,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 	for _, f := range ordered(card[vcard.FieldEmail]) {
 		addr, norm, msg := contact.NormalizeEmail(f.Value)
 		if msg != "" {
-			it.Errs = append(it.Errs, CellError{"EMAIL", fmt.Sprintf("%q: %s", f.Value, msg)})
+			it.Warns = append(it.Warns, CellError{"EMAIL", f.Value, msg + " The address was left out."})
 			continue
 		}
 		if !seen[norm] {
@@ -154,7 +167,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 		num := strings.TrimPrefix(f.Value, "tel:")
 		e164, msg := contact.NormalizePhone(num, region)
 		if msg != "" {
-			it.Errs = append(it.Errs, CellError{"TEL", fmt.Sprintf("%q: %s", f.Value, msg)})
+			it.Warns = append(it.Warns, CellError{"TEL", f.Value, msg + " The number was left out."})
 			continue
 		}
 		if seen[e164] {
@@ -180,25 +193,82 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 	if len(phs) > 0 {
 		e.Fields.Phones = &phs
 	}
-	if e.Fields.FirstName == nil && e.Fields.LastName == nil && e.Fields.Company == nil && len(ems) == 0 && len(phs) == 0 && len(it.Errs) == 0 {
-		it.Errs = append(it.Errs, CellError{Reason: "the card has no name, organization, email or phone"})
-	}
-	if len(it.Errs) == 0 {
-		it.Errs = storeProblems(e.Fields, region, func(key string) string {
-			switch {
-			case strings.HasPrefix(key, "emails"):
-				return "EMAIL"
-			case strings.HasPrefix(key, "phones"):
-				return "TEL"
-			case key == "company":
-				return "ORG"
-			case key == "birthday":
-				return "BDAY"
-			}
-			return "N"
-		})
-	}
+	it.Errs, it.Warns = settle(&e.Fields, region, it.Warns, "the card has no name, organization, email or phone", func(key string) string {
+		switch {
+		case strings.HasPrefix(key, "emails"):
+			return "EMAIL"
+		case strings.HasPrefix(key, "phones"):
+			return "TEL"
+		}
+		if p, ok := vProperty[key]; ok {
+			return p
+		}
+		return "N"
+	})
 	return it
+}
+
+// vAddresses writes a card's postal addresses as people do, one line per
+// part ("12 Kapiolani Blvd\nHonolulu, HI 96813\nUSA"), the preferred first;
+// when there are several, each starts with its label.
+func vAddresses(card vcard.Card, labels map[string]string) string {
+	fs := ordered(card[vcard.FieldAddress])
+	var out []string
+	for _, f := range fs {
+		p := strings.Split(f.Value, ";")
+		for len(p) < 7 {
+			p = append(p, "")
+		}
+		for i := range p {
+			p[i] = strings.TrimSpace(strings.ReplaceAll(p[i], `\,`, ","))
+		}
+		// pobox; extended; street; locality; region; postal code; country
+		city := strings.TrimSpace(strings.Join(nonEmpty(p[3], strings.TrimSpace(p[4]+" "+p[5])), ", "))
+		lines := nonEmpty(p[0], p[1], p[2], city, p[6])
+		if len(lines) == 0 {
+			continue
+		}
+		a := strings.Join(lines, "\n")
+		if l := vLabel(f, labels); l != "" && len(fs) > 1 {
+			a = l + ":\n" + a
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, "\n\n")
+}
+
+func nonEmpty(vs ...string) []string {
+	var out []string
+	for _, v := range vs {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// vProperty names the vCard property of a store field, for the report.
+var vProperty = map[string]string{"company": "ORG", "birthday": "BDAY", "nickname": "NICKNAME", "job_title": "TITLE", "website": "URL", "address": "ADR"}
+
+// cardText is a card as the report shows it: its lines without the photo,
+// at most 8 KB.
+func cardText(raw []byte) string {
+	var b strings.Builder
+	photo := false
+	for _, l := range strings.Split(strings.TrimRight(string(raw), "\r\n"), "\r\n") {
+		if photo && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) {
+			continue // a folded line of the photo
+		}
+		photo = strings.HasPrefix(strings.ToUpper(l), "PHOTO")
+		if photo || b.Len()+len(l) > 8<<10 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 // ordered puts the preferred field first, keeping the file's order.
@@ -250,8 +320,21 @@ func (v *VCardWriter) Write(r *contact.ExportRow) error {
 	}
 	c.SetValue(vcard.FieldFormattedName, fn)
 	c.SetName(&vcard.Name{GivenName: r.FirstName, FamilyName: r.LastName})
+	if r.MiddleName != "" {
+		c.SetName(&vcard.Name{GivenName: r.FirstName, AdditionalName: r.MiddleName, FamilyName: r.LastName})
+	}
 	if r.Company != "" {
 		c.SetValue(vcard.FieldOrganization, r.Company)
+	}
+	for key, v := range map[string]string{vcard.FieldNickname: r.Nickname, vcard.FieldTitle: r.JobTitle, vcard.FieldURL: r.Website} {
+		if v != "" {
+			c.SetValue(key, v)
+		}
+	}
+	if r.Address != "" {
+		// The address is one block of text: it goes in the street part,
+		// which every reader shows whole.
+		c.SetValue(vcard.FieldAddress, ";;"+strings.ReplaceAll(r.Address, ";", ",")+";;;;")
 	}
 	item := 0
 	add := func(key, value, label string, primary bool) {

@@ -28,10 +28,11 @@ var columnHeaders = map[string]string{
 	"secondary_emails": "Secondary Emails", "secondary_phones": "Secondary Phones", "birthday": "Birthday",
 	"marital_status": "Marital Status", "children": "Children", "pets": "Pets", "referred_by": "Referred By",
 	"file_notes": "Loan File Notes", "do_not_contact": "Do Not Contact",
+	"middle_name": "Middle Name", "nickname": "Nickname", "job_title": "Job Title", "website": "Website", "address": "Address",
 }
 
 // OptionalColumns are the built-in columns the chooser adds.
-var OptionalColumns = []string{"primary_email_label", "primary_phone_label", "secondary_emails", "secondary_phones", "birthday",
+var OptionalColumns = []string{"middle_name", "nickname", "job_title", "website", "address", "primary_email_label", "primary_phone_label", "secondary_emails", "secondary_phones", "birthday",
 	"marital_status", "children", "pets", "referred_by", "file_notes", "do_not_contact"}
 
 // Columns resolves column keys (built-in or "custom:<id>") to headers,
@@ -172,6 +173,16 @@ func (w *Writer) cell(r *contact.ExportRow, key string) string {
 		return r.Children
 	case "pets":
 		return r.Pets
+	case "middle_name":
+		return r.MiddleName
+	case "nickname":
+		return r.Nickname
+	case "job_title":
+		return r.JobTitle
+	case "website":
+		return r.Website
+	case "address":
+		return r.Address
 	case "referred_by":
 		return r.ReferredBy
 	case "file_notes":

@@ -87,6 +87,7 @@ type Job struct {
 	Merged      int
 	Skipped     int
 	Failed      int
+	Warned      int // rows imported without some of their values (the report lists them)
 	Detail      string
 	CreatedAt   time.Time
 	FinishedAt  time.Time
@@ -286,13 +287,13 @@ func delimName(d rune) string {
 }
 
 const jobColumns = `id, user_id, workspace_id, file_name, file_path, format, encoding, delimiter, header, mapping, options, status,
-	total_rows, next_row, created, merged, skipped, failed, detail, created_at, coalesce(finished_at, '')`
+	total_rows, next_row, created, merged, skipped, failed, detail, created_at, coalesce(finished_at, ''), warned`
 
 func scanJob(st *sqlite.Stmt) (Job, error) {
 	j := Job{ID: st.ColumnText(0), UserID: st.ColumnText(1), WorkspaceID: st.ColumnText(2), FileName: st.ColumnText(3), FilePath: st.ColumnText(4),
 		Format: st.ColumnText(5), Encoding: st.ColumnText(6), Delimiter: st.ColumnText(7), Status: st.ColumnText(11),
 		Total: st.ColumnInt(12), Next: st.ColumnInt(13), Created: st.ColumnInt(14), Merged: st.ColumnInt(15), Skipped: st.ColumnInt(16),
-		Failed: st.ColumnInt(17), Detail: st.ColumnText(18)}
+		Failed: st.ColumnInt(17), Detail: st.ColumnText(18), Warned: st.ColumnInt(21)}
 	for i, dst := range map[int]any{8: &j.Header, 9: &j.Mapping, 10: &j.Options} {
 		if err := json.Unmarshal([]byte(st.ColumnText(i)), dst); err != nil {
 			return j, fmt.Errorf("import job %s: %w", j.ID, err)
@@ -622,7 +623,7 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 		if b.consumed > 0 {
 			from := j.Next
 			res, err := imp.Batch(ctx, b.rows, func(conn *sqlite.Conn, r contact.ImportResult) error {
-				return im.commitBatch(conn, j.ID, runner, from, b.consumed, r, b.bad)
+				return im.commitBatch(conn, j.ID, runner, from, b.consumed, r, b)
 			})
 			if err != nil {
 				if ctx.Err() != nil {
@@ -638,7 +639,9 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 			j.Created += res.Created
 			j.Merged += res.Merged
 			j.Skipped += res.Skipped
-			j.Failed += len(b.bad) + len(res.Failed)
+			f, w := b.counts(res)
+			j.Failed += f
+			j.Warned += w
 			if im.Progress != nil {
 				im.Progress(j)
 			}
@@ -650,18 +653,42 @@ func (im *Imports) Run(ctx context.Context, id string) error {
 	return im.finish(ctx, j, runner, lists)
 }
 
-// rowError is a report line.
+// rowError is a report line: a refused row's error or a kept row's
+// warning.
 type rowError struct {
-	row            int
-	column, reason string
+	row, line             int
+	warning               bool
+	column, value, reason string
 }
 
 // batch is one transaction's worth of rows, read ahead.
 type batch struct {
 	rows     []contact.ImportRow
 	bad      []rowError
+	data     map[int][]string // row -> the row as the file has it, for the report
+	lines    map[int]int      // row -> its line
 	consumed int
 	err      error
+}
+
+// counts returns how many rows of the batch failed (refused by the mapping
+// or the store) and how many imported with warnings.
+func (b batch) counts(r contact.ImportResult) (failed, warned int) {
+	f, w := map[int]bool{}, map[int]bool{}
+	for _, e := range b.bad {
+		if e.warning {
+			w[e.row] = true
+		} else {
+			f[e.row] = true
+		}
+	}
+	for _, e := range r.Failed {
+		f[e.Row] = true
+	}
+	for row := range f {
+		delete(w, row)
+	}
+	return len(f), len(w)
 }
 
 // readBatches sends src's rows in batches, validated for region, until the
@@ -670,9 +697,7 @@ type batch struct {
 func readBatches(ctx context.Context, src csvio.Source, o Options, region string, out chan<- batch) {
 	defer close(out)
 	for {
-		var b batch
-		var eof bool
-		b.rows, b.bad, b.consumed, eof, b.err = readBatch(src, o)
+		b, eof := readBatch(src, o)
 		contact.PrepareRows(b.rows, region)
 		select {
 		case out <- b:
@@ -685,48 +710,66 @@ func readBatches(ctx context.Context, src csvio.Source, o Options, region string
 	}
 }
 
-// readBatch reads up to BatchRows rows: the good ones to import and the
-// bad ones for the report.
-func readBatch(src csvio.Source, o Options) (rows []contact.ImportRow, bad []rowError, consumed int, eof bool, err error) {
-	for consumed < BatchRows {
+// readBatch reads up to BatchRows rows into b: the ones to import, and
+// the problems of each row for the report.
+func readBatch(src csvio.Source, o Options) (b batch, eof bool) {
+	b.data, b.lines = map[int][]string{}, map[int]int{}
+	for b.consumed < BatchRows {
 		it, err := src.Next()
 		if errors.Is(err, io.EOF) {
-			return rows, bad, consumed, true, nil
+			return b, true
 		}
 		if err != nil {
-			return nil, nil, 0, false, err
+			b.err = err
+			return b, false
 		}
-		consumed++
+		b.consumed++
+		b.data[it.Row], b.lines[it.Row] = it.Data, it.Line
+		for _, e := range it.Errs {
+			b.bad = append(b.bad, rowError{row: it.Row, line: it.Line, column: e.Column, value: e.Value, reason: e.Reason})
+		}
 		if len(it.Errs) > 0 {
-			for _, e := range it.Errs {
-				bad = append(bad, rowError{it.Row, e.Column, e.Reason})
-			}
 			continue
 		}
-		rows = append(rows, contact.ImportRow{Row: it.Row, Fields: it.Entry.Fields, Stage: it.Entry.Stage, Tags: it.Entry.Tags, Note: it.Entry.Note,
+		for _, e := range it.Warns {
+			b.bad = append(b.bad, rowError{row: it.Row, line: it.Line, warning: true, column: e.Column, value: e.Value, reason: e.Reason})
+		}
+		b.rows = append(b.rows, contact.ImportRow{Row: it.Row, Fields: it.Entry.Fields, Stage: it.Entry.Stage, Tags: it.Entry.Tags, Note: it.Entry.Note,
 			Action: o.RowActions[strconv.Itoa(it.Row)]})
 	}
-	return rows, bad, consumed, false, nil
+	return b, false
 }
 
-// commitBatch records a batch's progress inside its transaction. The
-// runner and next_row guard makes a batch of a runner that lost the job
-// (another took it over) fail whole.
-func (im *Imports) commitBatch(conn *sqlite.Conn, id, runner string, from, consumed int, r contact.ImportResult, bad []rowError) error {
+// commitBatch records a batch's progress and report lines inside its
+// transaction. The runner and next_row guard makes a batch of a runner
+// that lost the job (another took it over) fail whole.
+func (im *Imports) commitBatch(conn *sqlite.Conn, id, runner string, from, consumed int, r contact.ImportResult, b batch) error {
+	lines := b.bad
 	for _, f := range r.Failed {
-		bad = append(bad, rowError{f.Row, f.Column, f.Reason})
+		lines = append(lines, rowError{row: f.Row, line: b.lines[f.Row], column: f.Column, reason: f.Reason})
 	}
-	failedRows := map[int]bool{}
-	for _, b := range bad {
-		failedRows[b.row] = true
-		if err := sqlitex.Execute(conn, `INSERT INTO import_errors (job_id, row, column_name, reason) VALUES (?, ?, ?, ?)`,
-			&sqlitex.ExecOptions{Args: []any{id, b.row, b.column, b.reason}}); err != nil {
-			return fmt.Errorf("error report: %w", err)
+	written := map[int]bool{} // the row's data goes with its first line
+	for _, l := range lines {
+		data := ""
+		if !written[l.row] {
+			written[l.row] = true
+			if d, err := json.Marshal(b.data[l.row]); err == nil && b.data[l.row] != nil {
+				data = string(d)
+			}
+		}
+		severity := "error"
+		if l.warning {
+			severity = "warning"
+		}
+		if err := sqlitex.Execute(conn, `INSERT INTO import_errors (job_id, row, line, severity, column_name, value, reason, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			&sqlitex.ExecOptions{Args: []any{id, l.row, l.line, severity, l.column, l.value, l.reason, data}}); err != nil {
+			return fmt.Errorf("import report: %w", err)
 		}
 	}
+	failed, warned := b.counts(r)
 	if err := sqlitex.Execute(conn, `UPDATE import_jobs SET next_row = next_row + ?, created = created + ?, merged = merged + ?, skipped = skipped + ?,
-		failed = failed + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running' AND runner = ?`,
-		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, len(failedRows), store.FormatTime(time.Now()), id, from, runner}}); err != nil {
+		failed = failed + ?, warned = warned + ?, heartbeat_at = ? WHERE id = ? AND next_row = ? AND status = 'running' AND runner = ?`,
+		&sqlitex.ExecOptions{Args: []any{consumed, r.Created, r.Merged, r.Skipped, failed, warned, store.FormatTime(time.Now()), id, from, runner}}); err != nil {
 		return fmt.Errorf("import progress: %w", err)
 	}
 	if conn.Changes() == 0 {
@@ -737,10 +780,10 @@ func (im *Imports) commitBatch(conn *sqlite.Conn, id, runner string, from, consu
 
 func (im *Imports) finish(ctx context.Context, j Job, runner string, lists []string) error {
 	err := im.db.Write(context.WithoutCancel(ctx), func(conn *sqlite.Conn) error {
-		var created, merged, skipped, failed int
-		if err := sqlitex.Execute(conn, `SELECT created, merged, skipped, failed FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{j.ID},
+		var created, merged, skipped, failed, warned int
+		if err := sqlitex.Execute(conn, `SELECT created, merged, skipped, failed, warned FROM import_jobs WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{j.ID},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				created, merged, skipped, failed = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3)
+				created, merged, skipped, failed, warned = st.ColumnInt(0), st.ColumnInt(1), st.ColumnInt(2), st.ColumnInt(3), st.ColumnInt(4)
 				return nil
 			}}); err != nil {
 			return err
@@ -754,7 +797,7 @@ func (im *Imports) finish(ctx context.Context, j Job, runner string, lists []str
 		}
 		return audit.Record(conn, auth.Actor{UserID: j.UserID}.Audit("contact.import", "import_job", j.ID, map[string]any{
 			"workspace_id": j.WorkspaceID, "file": j.FileName, "rows": j.Total, "created": created, "merged": merged,
-			"skipped": skipped, "failed": failed, "lists_made": lists}))
+			"skipped": skipped, "failed": failed, "warned": warned, "lists_made": lists}))
 	})
 	if err == nil {
 		os.Remove(j.FilePath) // the rows are in the database and the report; the upload goes
@@ -891,19 +934,79 @@ func (im *Imports) Sweep(ctx context.Context, now time.Time) (int, error) {
 	return n, nil
 }
 
-// WriteErrors writes job id's error report as CSV: row, column, reason.
-func (im *Imports) WriteErrors(ctx context.Context, actor auth.Actor, wsID, id string, w io.Writer) error {
+// WriteReport writes job id's report as CSV, one line per row with a
+// problem: its line in the file (the header is line 1), whether it was
+// imported without some values or not at all, the problems with the values
+// as typed, then the row as the file has it (a CSV's own columns, so the
+// refused rows can be fixed in a spreadsheet and imported again; a card's
+// text).
+func (im *Imports) WriteReport(ctx context.Context, actor auth.Actor, wsID, id string, w io.Writer) error {
 	return im.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if _, err := getJob(conn, actor, wsID, id); err != nil {
+		j, err := getJob(conn, actor, wsID, id)
+		if err != nil {
 			return err
 		}
 		cw := csv.NewWriter(w)
-		cw.Write([]string{"Row", "Column", "Reason"})
-		err := sqlitex.Execute(conn, `SELECT row, column_name, reason FROM import_errors WHERE job_id = ? ORDER BY row, rowid`, &sqlitex.ExecOptions{
+		head := []string{"Line", "Result", "Problems"}
+		if j.Format == "vcard" {
+			head = append(head, "Card")
+		} else {
+			head = append(head, j.Header...)
+		}
+		if err := cw.Write(head); err != nil {
+			return err
+		}
+		type line struct {
+			row, line int
+			failed    bool
+			problems  []string
+			data      []string
+		}
+		var cur *line
+		flush := func() error {
+			if cur == nil {
+				return nil
+			}
+			result := "imported without these values"
+			if cur.failed {
+				result = "not imported"
+			}
+			rec := []string{strconv.Itoa(cur.line), result, csvio.Neutralize(strings.Join(cur.problems, "; "))}
+			for _, d := range cur.data {
+				rec = append(rec, csvio.Neutralize(d))
+			}
+			return cw.Write(rec)
+		}
+		err = sqlitex.Execute(conn, `SELECT row, line, severity, column_name, value, reason, data FROM import_errors WHERE job_id = ? ORDER BY row, rowid`, &sqlitex.ExecOptions{
 			Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
-				return cw.Write([]string{strconv.Itoa(st.ColumnInt(0)), csvio.Neutralize(st.ColumnText(1)), csvio.Neutralize(st.ColumnText(2))})
+				row := st.ColumnInt(0)
+				if cur == nil || cur.row != row {
+					if err := flush(); err != nil {
+						return err
+					}
+					cur = &line{row: row, line: st.ColumnInt(1)}
+				}
+				if cur.line == 0 {
+					cur.line = st.ColumnInt(1)
+				}
+				if d := st.ColumnText(6); d != "" && cur.data == nil {
+					_ = json.Unmarshal([]byte(d), &cur.data) // a row without readable data still reports its problem
+				}
+				cur.failed = cur.failed || st.ColumnText(2) == "error"
+				p := st.ColumnText(5)
+				switch col, val := st.ColumnText(3), st.ColumnText(4); {
+				case col != "" && val != "":
+					p = fmt.Sprintf("%s %q: %s", col, val, p)
+				case col != "":
+					p = col + ": " + p
+				}
+				cur.problems = append(cur.problems, p)
+				return nil
 			}})
 		if err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
 			return err
 		}
 		cw.Flush()

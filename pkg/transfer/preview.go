@@ -16,14 +16,17 @@ const (
 	PreviewRows   = 5
 	scanRows      = 2000
 	listDuplicate = 200
+	listProblems  = 100
 )
 
 // PreviewRow is a row as it will be stored, with its problems and the
 // contacts it duplicates.
 type PreviewRow struct {
 	Row     int
+	Line    int // in the file; the header is line 1
 	Entry   csvio.Entry
-	Errs    []csvio.CellError
+	Errs    []csvio.CellError // why the row will not be imported
+	Warns   []csvio.CellError // values it will be imported without
 	Matches []contact.Match
 	InFile  int // an earlier row of the file with the same email or phone
 }
@@ -32,8 +35,10 @@ type PreviewRow struct {
 type Preview struct {
 	Rows       []PreviewRow
 	Duplicates []PreviewRow // rows that match a contact or an earlier row
+	Problems   []PreviewRow // rows with errors or warnings, the first listProblems
 	Scanned    int          // rows the duplicate scan read
-	Invalid    int          // rows among them that will go to the error report
+	Invalid    int          // rows among them that will not be imported
+	Warned     int          // rows among them that will be imported without some values
 }
 
 // Preview maps the job's first rows with its current mapping and scans the
@@ -71,10 +76,17 @@ func (im *Imports) Preview(ctx context.Context, actor auth.Actor, wsID, id strin
 		if err != nil {
 			return p, err
 		}
-		r := PreviewRow{Row: it.Row, Entry: it.Entry, Errs: it.Errs}
-		if len(r.Errs) > 0 {
+		r := PreviewRow{Row: it.Row, Line: it.Line, Entry: it.Entry, Errs: it.Errs, Warns: it.Warns}
+		switch {
+		case len(r.Errs) > 0:
 			p.Invalid++
-		} else {
+		case len(r.Warns) > 0:
+			p.Warned++
+		}
+		if len(r.Errs)+len(r.Warns) > 0 && len(p.Problems) < listProblems {
+			p.Problems = append(p.Problems, r)
+		}
+		if len(r.Errs) == 0 {
 			for _, k := range keys(it.Entry.Fields) {
 				if first, ok := seen[k]; ok && r.InFile == 0 {
 					r.InFile = first

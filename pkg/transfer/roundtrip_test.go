@@ -42,6 +42,8 @@ func fill(t *testing.T, app *apptest.App, u *apptest.User, wsID string) []contac
 		Emails:  &[]contact.EmailInput{{Address: "linh@example.com", Label: "Work", Primary: true}, {Address: "linh.home@example.com", Label: "Home"}},
 		Phones:  &[]contact.PhoneInput{{Number: "+1 808 555 0100", Label: "HI Mobile", Primary: true}, {Number: "+1 415 555 0199", Label: "CA Office"}},
 		StageID: &stages[1].ID, Birthday: &b, MaritalStatus: ptr("Married"), Children: ptr("2"), Pets: ptr("Dog, Mochi"),
+		MiddleName: ptr("Thi"), Nickname: ptr("Lin"), JobTitle: ptr("Loan Officer"), Website: ptr("https://linh.example/about"),
+		Address:    ptr("1 Aloha St\nSuite 2\nHonolulu, HI 96813"),
 		ReferredBy: ptr("Monalisa"), FileNotes: ptr("Rate lock, \"30-yr\"\nsecond line"), DoNotContact: ptr(true),
 		Custom: map[string]string{defs[0].ID: "450000", defs[1].ID: "Zillow", defs[2].ID: "2026-03-01"},
 	}, false)
@@ -184,9 +186,10 @@ func TestRoundTripVCard(t *testing.T) {
 	if err := im.Run(ctx, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	// What a vCard carries: names, organization, every email and phone with
-	// its label and the primary, birthday, tags.
-	cols := []string{"first_name", "last_name", "company", "primary_email", "primary_email_label", "primary_phone", "primary_phone_label",
+	// What a vCard carries: names, nickname, organization, title, website,
+	// address, every email and phone with its label and the primary,
+	// birthday, tags.
+	cols := []string{"first_name", "middle_name", "last_name", "nickname", "company", "job_title", "website", "address", "primary_email", "primary_email_label", "primary_phone", "primary_phone_label",
 		"secondary_emails", "secondary_phones", "birthday", "tags"}
 	if got, want := canonCols(t, x, u, dst.ID, cols), canonCols(t, x, u, src.ID, cols); got != want {
 		t.Fatalf("vCard round trip differs:\nwant %s\ngot  %s", want, got)

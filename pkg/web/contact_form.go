@@ -12,6 +12,7 @@ import (
 type contactForm struct {
 	FirstName, LastName, Company, StageID                   string
 	MaritalStatus, Children, Pets, ReferredBy, FileNotes    string
+	MiddleName, Nickname, JobTitle, Website, Address        string
 	BirthMonth, BirthDay, BirthYear, SpouseID, ReferredByID string
 	SpouseEmail, ReferredByEmail                            string
 	DoNotContact                                            bool
@@ -35,7 +36,8 @@ func rows(items []itemRow, min int) []itemRow {
 
 func formFromContact(c contact.Contact) contactForm {
 	f := contactForm{FirstName: c.FirstName, LastName: c.LastName, Company: c.Company, StageID: c.StageID, MaritalStatus: c.MaritalStatus,
-		Children: c.Children, Pets: c.Pets, ReferredBy: c.ReferredBy, FileNotes: c.FileNotes, DoNotContact: c.DoNotContact}
+		Children: c.Children, Pets: c.Pets, ReferredBy: c.ReferredBy, FileNotes: c.FileNotes, DoNotContact: c.DoNotContact,
+		MiddleName: c.MiddleName, Nickname: c.Nickname, JobTitle: c.JobTitle, Website: c.Website, Address: c.Address}
 	if c.Birthday != nil {
 		f.BirthMonth, f.BirthDay = strconv.Itoa(c.Birthday.Month), strconv.Itoa(c.Birthday.Day)
 		if c.Birthday.Year != 0 {
@@ -69,7 +71,8 @@ func parseContactForm(r *http.Request) (contactForm, contact.Fields, map[string]
 	f := contactForm{FirstName: v.Get("first_name"), LastName: v.Get("last_name"), Company: v.Get("company"), StageID: v.Get("stage_id"),
 		MaritalStatus: v.Get("marital_status"), Children: v.Get("children"), Pets: v.Get("pets"), ReferredBy: v.Get("referred_by"),
 		FileNotes: v.Get("file_notes"), BirthMonth: v.Get("birth_month"), BirthDay: v.Get("birth_day"), BirthYear: v.Get("birth_year"),
-		SpouseEmail: v.Get("spouse_email"), ReferredByEmail: v.Get("referred_by_email"), DoNotContact: v.Get("do_not_contact") != ""}
+		SpouseEmail: v.Get("spouse_email"), ReferredByEmail: v.Get("referred_by_email"), DoNotContact: v.Get("do_not_contact") != "",
+		MiddleName: v.Get("middle_name"), Nickname: v.Get("nickname"), JobTitle: v.Get("job_title"), Website: v.Get("website"), Address: v.Get("address")}
 	errsOut := map[string]string{}
 	in := contact.Fields{FirstName: &f.FirstName, LastName: &f.LastName, Company: &f.Company}
 	emails, phones := []contact.EmailInput{}, []contact.PhoneInput{}
@@ -96,6 +99,7 @@ func parseContactForm(r *http.Request) (contactForm, contact.Fields, map[string]
 	if v.Has("details") {
 		in.MaritalStatus, in.Children, in.Pets, in.ReferredBy, in.FileNotes = &f.MaritalStatus, &f.Children, &f.Pets, &f.ReferredBy, &f.FileNotes
 		in.DoNotContact = &f.DoNotContact
+		in.MiddleName, in.Nickname, in.JobTitle, in.Website, in.Address = &f.MiddleName, &f.Nickname, &f.JobTitle, &f.Website, &f.Address
 		// Spouse and referrer are chosen by email; the handler resolves
 		// them to contacts (SpouseID/ReferredByID) before saving.
 		in.SpouseID, in.ReferredByID = &f.SpouseID, &f.ReferredByID

@@ -43,8 +43,13 @@ func mergeFields(t, s contact.Contact) []mergeField {
 	}
 	all := []mergeField{
 		{"first_name", "First name", t.FirstName, s.FirstName},
+		{"middle_name", "Middle name", t.MiddleName, s.MiddleName},
 		{"last_name", "Last name", t.LastName, s.LastName},
+		{"nickname", "Nickname", t.Nickname, s.Nickname},
 		{"company", "Company", t.Company, s.Company},
+		{"job_title", "Job title", t.JobTitle, s.JobTitle},
+		{"website", "Website", t.Website, s.Website},
+		{"address", "Address", t.Address, s.Address},
 		{"stage", "Stage", t.StageName, s.StageName},
 		{"birthday", "Birthday", bd(t), bd(s)},
 		{"marital_status", "Marital status", t.MaritalStatus, s.MaritalStatus},

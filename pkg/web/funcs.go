@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/microcosm-cc/bluemonday"
 
@@ -28,7 +29,17 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 			b, _ := json.Marshal(v)
 			return string(b)
 		},
-		"phone":   contact.FormatPhone,
+		"phone": contact.FormatPhone,
+		"birthday": func(b *contact.Birthday) string {
+			if b == nil {
+				return ""
+			}
+			d := time.Month(b.Month).String() + " " + strconv.Itoa(b.Day)
+			if b.Year != 0 {
+				d += ", " + strconv.Itoa(b.Year)
+			}
+			return d
+		},
 		"details": auditDetails,
 		// count writes "1 row", "3 rows": count n "row" "rows".
 		"count": func(n int, one, many string) string {

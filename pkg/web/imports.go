@@ -50,6 +50,7 @@ type mapColumn struct {
 	Header  string
 	Value   string // the select's value for the current target
 	Label   string
+	Slot    string // the address a part belongs to, kept from the guess
 	Samples []string
 }
 
@@ -126,16 +127,23 @@ func targetValue(t csvio.Target) string {
 		return fmt.Sprintf("%s:%d", t.Kind, t.Slot)
 	case csvio.Custom:
 		return "custom:" + t.FieldID
+	case csvio.Address:
+		if t.Part != "" && t.Part != "formatted" {
+			return "address:" + t.Part
+		}
 	}
 	return t.Kind
 }
 
-// parseTarget decodes a select value; label keeps an email's or phone's
-// label from the guess.
-func parseTarget(v, label string) csvio.Target {
+// parseTarget decodes a select value; label keeps an email's, phone's or
+// address's label from the guess, slot the address a part belongs to.
+func parseTarget(v, label, slot string) csvio.Target {
 	kind, arg, _ := strings.Cut(v, ":")
 	t := csvio.Target{Kind: kind}
 	switch kind {
+	case csvio.Address, csvio.AddressLabel:
+		t.Slot, _ = strconv.Atoi(slot)
+		t.Part, t.Label = arg, label
 	case csvio.Email, csvio.EmailLabel, csvio.Phone, csvio.PhoneLabel:
 		t.Slot, _ = strconv.Atoi(arg)
 		if kind == csvio.Email || kind == csvio.Phone {
@@ -168,6 +176,11 @@ func mapOptions(fields []contact.FieldDef) []mapOption {
 		case csvio.Custom:
 			for _, f := range fields {
 				out = append(out, mapOption{"custom:" + f.ID, "Custom: " + f.Name})
+			}
+		case csvio.Address:
+			out = append(out, mapOption{k.Kind, "Address (whole)"})
+			for _, p := range []struct{ part, name string }{{"street", "street"}, {"city", "city"}, {"region", "state or region"}, {"postal", "postal code"}, {"country", "country"}} {
+				out = append(out, mapOption{"address:" + p.part, "Address: " + p.name})
 			}
 		default:
 			out = append(out, mapOption{k.Kind, k.Name})
@@ -223,9 +236,9 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 		for i, h := range job.Header[:min(len(job.Header), csvio.MaxColumns)] {
 			c := mapColumn{Index: i, Header: h}
 			if typed {
-				c.Value, c.Label = r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i))
+				c.Value, c.Label, c.Slot = r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i)), r.PostFormValue(fmt.Sprintf("slot%d", i))
 			} else if i < len(job.Mapping) {
-				c.Value, c.Label = targetValue(job.Mapping[i]), job.Mapping[i].Label
+				c.Value, c.Label, c.Slot = targetValue(job.Mapping[i]), job.Mapping[i].Label, strconv.Itoa(job.Mapping[i].Slot)
 			}
 			for _, row := range samples {
 				if i < len(row) && row[i] != "" {
@@ -244,7 +257,7 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 func planFromForm(r *http.Request, job transfer.Job) (csvio.Mapping, transfer.Options) {
 	var m csvio.Mapping
 	for i := range job.Header {
-		m = append(m, parseTarget(r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i))))
+		m = append(m, parseTarget(r.PostFormValue(fmt.Sprintf("col%d", i)), r.PostFormValue(fmt.Sprintf("label%d", i)), r.PostFormValue(fmt.Sprintf("slot%d", i))))
 	}
 	opt := transfer.Options{StageID: r.PostFormValue("stage_id"), TagIDs: r.PostForm["tag_id"], OnDuplicate: contact.DupAction(r.PostFormValue("on_duplicate"))}
 	for k, v := range r.PostForm {
@@ -314,7 +327,7 @@ func (s *Server) importProgress(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "import_job", "import-progress", s.pageFor(r, "Import", &page{Data: importJobData{Job: job}}))
 }
 
-// importErrors downloads the job's error report.
+// importErrors downloads the job's report of the rows with problems.
 func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
@@ -324,8 +337,8 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	out := s.attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(job.FileName, ".csv")+"-errors.csv")
-	if err := s.Imports.WriteErrors(r.Context(), a, ws.ID, id, out); err != nil {
+	out := s.attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(strings.TrimSuffix(job.FileName, ".csv"), ".vcf")+"-report.csv")
+	if err := s.Imports.WriteReport(r.Context(), a, ws.ID, id, out); err != nil {
 		s.Log.Error("error report", "job", id, "err", err)
 	}
 }
