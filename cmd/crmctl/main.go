@@ -317,6 +317,9 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	if err := demo.Save(a.cfg.DataDir, logins); err != nil {
 		return err
 	}
+	if err := demo.Showcase(ctx, a.users, a.spaces, list.NewStore(a.db), contact.NewStore(a.db)); err != nil {
+		return err
+	}
 	if *contacts > 0 {
 		start := time.Now()
 		if err := demo.Fill(ctx, a.users, a.spaces, contact.NewStore(a.db), *contacts, *activities); err != nil {

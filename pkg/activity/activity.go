@@ -11,7 +11,7 @@
 //	stage  {"from": "Prospects", "to": "Applications"}
 //	tag    {"tag": "VIP", "added": true}
 //	field  {"field": "file_notes", "from": "...", "to": "..."}
-//	email  {"subject": "...", "campaign_id": "...", "direction": "out"}
+//	email  {"subject": "...", "text": "...", "campaign_id": "...", "direction": "out"}
 //	sms    {"text": "...", "direction": "out"}
 //	ai     {"prompt": "...", "result": "..."}
 //	system {"event": "merged" | "created" | "copied" | "shared", ...}
@@ -144,6 +144,27 @@ type FieldBody struct {
 	Field string `json:"field"`
 	From  string `json:"from"`
 	To    string `json:"to"`
+}
+
+// Directions of an email or a text.
+const (
+	Out = "out"
+	In  = "in"
+)
+
+// EmailBody is an email's body: its subject and plain text, which way it
+// went and the campaign that sent it, if any.
+type EmailBody struct {
+	Subject    string `json:"subject"`
+	Text       string `json:"text,omitempty"`
+	CampaignID string `json:"campaign_id,omitempty"`
+	Direction  string `json:"direction"`
+}
+
+// SMSBody is a text message's body.
+type SMSBody struct {
+	Text      string `json:"text"`
+	Direction string `json:"direction"`
 }
 
 // SystemBody records a system event.

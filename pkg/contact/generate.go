@@ -2,6 +2,7 @@ package contact
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -9,8 +10,10 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -99,21 +102,20 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 	if len(ids) == 0 {
 		return nil
 	}
-	kinds := []string{"email", "sms", "call", "note", "stage", "system"}
 	const abatch = 20000
 	for done := 0; done < activities; done += abatch {
 		m := min(abatch, activities-done)
 		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-			ins := conn.Prep(`INSERT INTO activities (id, workspace_id, contact_id, kind, occurred_at, summary, body) VALUES (?, ?, ?, ?, ?, ?, '{}')`)
+			ins := conn.Prep(`INSERT INTO activities (id, workspace_id, contact_id, kind, occurred_at, summary, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 			for i := range m {
 				k := done + i
 				cid := ids[0]
 				if k >= 500 {
 					cid = ids[r.IntN(len(ids))]
 				}
-				kind := kinds[r.IntN(len(kinds))]
+				kind, summary, body := demoEntry(r)
 				at := store.FormatTime(time.Now().Add(-time.Duration(r.Int64N(int64(3 * 365 * 24 * time.Hour)))))
-				for j, v := range []any{store.NewID(), wsID, cid, kind, at, "Demo " + kind + " entry"} {
+				for j, v := range []any{store.NewID(), wsID, cid, string(kind), at, summary, body} {
 					bind(ins, j+1, v)
 				}
 				if err := step(ins); err != nil {
@@ -129,6 +131,50 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		return audit.Record(conn, actor.Audit("contact.demo_generate", "workspace", wsID, map[string]any{"contacts": n, "activities": activities}))
 	})
+}
+
+// demoTexts are what the generated log entries say, by kind.
+var demoTexts = map[activity.Kind][]string{
+	activity.Email: {"Rate update for this week", "Your document checklist", "Appraisal scheduled", "Closing disclosure attached", "Happy home anniversary!"},
+	activity.SMS:   {"Checking in: any questions about your loan?", "The appraiser will be there at 10 am.", "Thanks, got the pay stubs!", "Can we move our call to 4 pm?"},
+	activity.Call:  {"Discussed the appraisal results", "Went over rate lock options", "Left a voicemail", "Reviewed the closing costs", "Annual check-in"},
+	activity.Note:  {"Sent the disclosures for e-signature.", "Prefers texts after 5 pm.", "Referred by a past client.", "Waiting on the HOA documents."},
+}
+
+// demoEntry makes one generated log entry: its kind, summary and typed
+// body, as the app itself writes them.
+func demoEntry(r *rand.Rand) (activity.Kind, string, string) {
+	kinds := []activity.Kind{activity.Email, activity.SMS, activity.Call, activity.Note, activity.Stage, activity.System}
+	kind := kinds[r.IntN(len(kinds))]
+	pick := func() string { t := demoTexts[kind]; return t[r.IntN(len(t))] }
+	dir := activity.Out
+	if r.IntN(3) == 0 {
+		dir = activity.In
+	}
+	verb := map[string]string{activity.Out: "sent", activity.In: "received"}[dir]
+	var summary string
+	var body any
+	switch kind {
+	case activity.Email:
+		subj := pick()
+		summary, body = "Email "+verb+": "+subj, activity.EmailBody{Subject: subj, Direction: dir}
+	case activity.SMS:
+		text := pick()
+		summary, body = "Text "+verb+": "+text, activity.SMSBody{Text: text, Direction: dir}
+	case activity.Call:
+		text, min := pick(), 1+r.IntN(40)
+		summary, body = fmt.Sprintf("Call, %d min: %s", min, text), activity.CallBody{DurationSeconds: min * 60, Notes: text}
+	case activity.Note:
+		text := pick()
+		summary, body = text, activity.NoteBody{HTML: "<p>" + text + "</p>"}
+	case activity.Stage:
+		from, to := list.DefaultStages[r.IntN(3)], list.DefaultStages[1+r.IntN(3)]
+		summary, body = "Primary List changed: "+from+" → "+to, activity.StageBody{From: from, To: to}
+	default:
+		summary, body = "Contact created", activity.SystemBody{Event: "created"}
+	}
+	b, _ := json.Marshal(body) // plain structs of strings and ints
+	return kind, summary, string(b)
 }
 
 // demoAreaCodes spread the demo's numbers over real area codes, Hawaii's

@@ -81,6 +81,59 @@ func (s *Store) AddCall(ctx context.Context, actor auth.Actor, wsID, id string, 
 	}, false)
 }
 
+// Message is an email or a text sent or received outside the appliance
+// (from the user's phone or mail app), logged by hand.
+type Message struct {
+	Kind      activity.Kind // Email or SMS
+	Direction string        // activity.Out or activity.In
+	At        time.Time     // zero: now
+	Subject   string        // emails only
+	Text      string
+}
+
+// AddMessage logs m on contact id's communication log, which moves the
+// contact's last-contact time as a sent message does.
+func (s *Store) AddMessage(ctx context.Context, actor auth.Actor, wsID, id string, m Message) error {
+	f := errs.Fields{}
+	m.Subject, m.Text = strings.TrimSpace(m.Subject), strings.TrimSpace(m.Text)
+	if m.Kind != activity.Email && m.Kind != activity.SMS {
+		f.Add("kind", "Choose email or text.")
+	}
+	if m.Direction != activity.Out && m.Direction != activity.In {
+		f.Add("direction", "Choose sent or received.")
+	}
+	if m.At.After(time.Now().Add(time.Minute)) {
+		f.Add("at", "A message that was sent cannot be in the future.")
+	}
+	if m.Text == "" && m.Subject == "" {
+		f.Add("text", "Write what the message said.")
+	}
+	checkText(f, "subject", &m.Subject, MaxText)
+	if utf8.RuneCountInString(m.Text) > MaxNotes {
+		f.Add("text", fmt.Sprintf("Use at most %d characters.", MaxNotes))
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
+		e := activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: m.Kind, OccurredAt: m.At, ActorUserID: actor.UserID}
+		verb := map[string]string{activity.Out: "sent", activity.In: "received"}[m.Direction]
+		if m.Kind == activity.Email {
+			e.Summary = "Email " + verb + ": " + snippet(firstNonEmptyString(m.Subject, m.Text))
+			return activity.Record(conn, e, activity.EmailBody{Subject: m.Subject, Text: m.Text, Direction: m.Direction})
+		}
+		e.Summary = "Text " + verb + ": " + snippet(m.Text)
+		return activity.Record(conn, e, activity.SMSBody{Text: m.Text, Direction: m.Direction})
+	}, false)
+}
+
+func firstNonEmptyString(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
 func (s *Store) manual(ctx context.Context, actor auth.Actor, wsID, id string, write func(*sqlite.Conn) error, reindexAfter bool) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		if err := ownContact(conn, actor, wsID, id); err != nil {

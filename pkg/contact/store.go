@@ -343,7 +343,12 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, f
 			return err
 		}
 		if !keepSeparate && (f.Emails != nil || f.Phones != nil) {
-			ids, err := duplicates(conn, wsID, id, n.norms, n.phones)
+			// Only an email or phone the contact did not have can make it a
+			// new duplicate: one it already shares with another contact is
+			// a known pair (for the duplicates page), and saving it again
+			// unchanged must not be refused.
+			norms, phones := added(old, n)
+			ids, err := duplicates(conn, wsID, id, norms, phones)
 			if err != nil {
 				return err
 			}
@@ -361,6 +366,32 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, f
 		return err
 	})
 	return c, err
+}
+
+// added returns the emails (normalized) and phones of n that old does not
+// have.
+func added(old Contact, n normalized) ([]string, []Phone) {
+	had := map[string]bool{}
+	for _, e := range old.Emails {
+		_, norm, _ := NormalizeEmail(e.Address)
+		had["e:"+norm] = true
+	}
+	for _, p := range old.Phones {
+		had["p:"+p.Number] = true
+	}
+	var norms []string
+	var phones []Phone
+	for _, e := range n.norms {
+		if !had["e:"+e] {
+			norms = append(norms, e)
+		}
+	}
+	for _, p := range n.phones {
+		if !had["p:"+p.Number] {
+			phones = append(phones, p)
+		}
+	}
+	return norms, phones
 }
 
 // apply writes f's set fields onto contact id (old is its state before).

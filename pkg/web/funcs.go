@@ -85,26 +85,27 @@ func linkify(text string) template.HTML {
 	return template.HTML(b.String()) //nolint:gosec // every piece above is escaped
 }
 
-func kindIcon(k activity.Kind) string {
-	switch k {
-	case activity.Email:
-		return "✉"
-	case activity.SMS:
-		return "💬"
-	case activity.Call:
-		return "📞"
-	case activity.AI:
-		return "✨"
-	case activity.Stage:
-		return "➜"
-	case activity.Tag:
-		return "🏷"
-	case activity.Note:
-		return "📝"
-	case activity.Field:
-		return "✎"
+func kindIcon(k activity.Kind) template.HTML {
+	paths, ok := kindPaths[k]
+	if !ok {
+		paths = kindPaths[activity.System]
 	}
-	return "⚙"
+	return template.HTML(`<svg viewBox="0 0 24 24" width="16" height="16" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">` + //nolint:gosec // constant markup
+		paths + `</svg>`)
+}
+
+// kindPaths draw each kind's log icon as inline SVG: emoji need a font the
+// Pi's browser may lack, and an icon font is another download.
+var kindPaths = map[activity.Kind]string{
+	activity.Email:  `<rect x="3" y="5" width="18" height="14" rx="2"/><path d="m3 7 9 6 9-6"/>`,
+	activity.SMS:    `<path d="M4 5h16v11H9l-5 4z"/>`,
+	activity.Call:   `<path d="M5 4h4l2 5-2.5 1.5a11 11 0 0 0 5 5L15 13l5 2v4a2 2 0 0 1-2 2A16 16 0 0 1 3 6a2 2 0 0 1 2-2z"/>`,
+	activity.AI:     `<path d="M12 3l2 6 6 2-6 2-2 6-2-6-6-2 6-2z"/>`,
+	activity.Stage:  `<path d="M4 12h15M13 6l6 6-6 6"/>`,
+	activity.Tag:    `<path d="M3 12V3h9l9 9-9 9z"/><circle cx="7.5" cy="7.5" r="1.5"/>`,
+	activity.Note:   `<path d="M6 3h9l4 4v14H6zM9 12h7M9 16h7"/>`,
+	activity.Field:  `<path d="M4 20h4L19 9l-4-4L4 16z"/>`,
+	activity.System: `<circle cx="12" cy="12" r="3"/><path d="M12 2v3M12 19v3M2 12h3M19 12h3M5 5l2 2M17 17l2 2M5 19l2-2M17 7l2-2"/>`,
 }
 
 // entryBody renders a log entry's full content. Notes were sanitized on the
@@ -120,6 +121,20 @@ func entryBody(p *bluemonday.Policy, e activity.Entry) template.HTML {
 		var b activity.CallBody
 		_ = json.Unmarshal(e.Body, &b)
 		return template.HTML(fmt.Sprintf("%d min%s", b.DurationSeconds/60, notesSuffix(b.Notes))) //nolint:gosec // notes escaped
+	case activity.Email:
+		var b activity.EmailBody
+		_ = json.Unmarshal(e.Body, &b)
+		if b.Subject == "" && b.Text == "" {
+			break
+		}
+		return template.HTML("<p class=\"font-medium\">" + template.HTMLEscapeString(b.Subject) + "</p><p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // escaped
+	case activity.SMS:
+		var b activity.SMSBody
+		_ = json.Unmarshal(e.Body, &b)
+		if b.Text == "" {
+			break
+		}
+		return template.HTML("<p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // linkify escapes
 	case activity.Field:
 		var b activity.FieldBody
 		_ = json.Unmarshal(e.Body, &b)

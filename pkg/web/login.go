@@ -74,11 +74,23 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// home opens the first workspace's dashboard, or invites the user to make one.
+// home opens the workspace the user last opened, else the first one they
+// made (Andy's Loan Factory), or invites them to make one.
 func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 	p := s.pageFor(r, "Welcome", nil)
 	if len(p.Workspaces) > 0 {
-		http.Redirect(w, r, "/w/"+p.Workspaces[0].ID, http.StatusSeeOther)
+		first := p.Workspaces[0]
+		last, _ := r.Cookie(lastWorkspaceCookie)
+		for _, ws := range p.Workspaces {
+			if last != nil && ws.ID == last.Value {
+				first = ws
+				break
+			}
+			if ws.CreatedAt.Before(first.CreatedAt) {
+				first = ws
+			}
+		}
+		http.Redirect(w, r, "/w/"+first.ID, http.StatusSeeOther)
 		return
 	}
 	p.Flash = s.takeFlash(w, r)

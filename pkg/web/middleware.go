@@ -32,6 +32,10 @@ const SessionCookie = "picrm_session"
 
 const flashCookie = "picrm_flash"
 
+// lastWorkspaceCookie remembers the workspace the user last opened, so the
+// home page opens it again.
+const lastWorkspaceCookie = "picrm_ws"
+
 func requestID(ctx context.Context) string { s, _ := ctx.Value(keyRequestID).(string); return s }
 
 func actorFrom(ctx context.Context) (auth.Actor, bool) {
@@ -185,6 +189,11 @@ func (s *Server) loadWorkspace(next http.Handler) http.Handler {
 		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
+			if c, err := r.Cookie(lastWorkspaceCookie); err != nil || c.Value != ws.ID {
+				s.setCookie(w, r, lastWorkspaceCookie, ws.ID, time.Now().Add(365*24*time.Hour))
+			}
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyWorkspace, ws)))
 	})
