@@ -38,8 +38,9 @@ commands:
   user list                                 list users
   apikey create --user E --scope S [--scope S] [--name N] [--expires 720h]
                                             print a new API key (only the key) on stdout
-  demo [--if-empty] [--contacts N --activities M]
-                                            seed the demo users and workspaces; with
+  demo [--if-empty] [--bare] [--contacts N --activities M]
+                                            seed the demo users, their workspaces and
+                                            sample contacts (not with --bare); with
                                             --contacts, fill Andy's Loan Factory too
   backup snapshot [--trigger timer|manual|cli]
                                             take a verified snapshot now: copy, check,
@@ -295,6 +296,7 @@ func (a *app) apikeyCreate(ctx context.Context, args []string) error {
 func (a *app) demo(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	ifEmpty := fs.Bool("if-empty", false, "seed only when the database has no users")
+	bare := fs.Bool("bare", false, "only the users and their workspaces: no sample contacts")
 	contacts := fs.Int("contacts", 0, "also generate this many made-up contacts in Andy's Loan Factory")
 	activities := fs.Int("activities", 0, "and this many log entries among them")
 	if err := fs.Parse(args); err != nil {
@@ -317,8 +319,10 @@ func (a *app) demo(ctx context.Context, args []string) error {
 	if err := demo.Save(a.cfg.DataDir, logins); err != nil {
 		return err
 	}
-	if err := demo.Showcase(ctx, a.users, a.spaces, list.NewStore(a.db), contact.NewStore(a.db)); err != nil {
-		return err
+	if !*bare {
+		if err := demo.Showcase(ctx, a.users, a.spaces, list.NewStore(a.db), contact.NewStore(a.db)); err != nil {
+			return err
+		}
 	}
 	if *contacts > 0 {
 		start := time.Now()

@@ -36,7 +36,7 @@ func TestImportKilledHalfWayLeavesWholeRowsAndResumes(t *testing.T) {
 	}
 	file := filepath.Join(e.dir, "big.csv")
 	os.WriteFile(file, []byte(b.String()), 0o600)
-	e.ctl("", "demo") // Andy and his workspaces; Loan Factory is empty without --contacts
+	e.ctl("", "demo", "--bare") // Andy and his workspaces, Loan Factory empty
 	c := e.cmd("crmctl", "import", file, "--workspace", "Loan Factory", "--user", "andy@example.com")
 	p := replicawatch.Start(t, c)
 	db, err := store.Open(dbPath, store.Options{PoolSize: 1})

@@ -25,7 +25,7 @@ import (
 func TestDeadImportIsTakenOverWithoutRestart(t *testing.T) {
 	e := newEnv(t)
 	e.vars = append(e.vars, "PICRM_IMPORT_LEASE=2s")
-	e.ctl("", "demo")
+	e.ctl("", "demo", "--bare")
 	startWeb(t, e) // running before the import, as on the Pi
 	const rows = 30000
 	var b strings.Builder

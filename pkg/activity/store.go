@@ -91,3 +91,24 @@ func MoveAll(conn *sqlite.Conn, from, to string) error {
 	}
 	return nil
 }
+
+// Each calls fn with every entry of workspace wsID's log, oldest first
+// within each contact, contacts in id order: the emergency export's stream.
+func Each(conn *sqlite.Conn, wsID string, fn func(Entry) error) error {
+	err := sqlitex.Execute(conn, `SELECT id, contact_id, kind, occurred_at, summary, body, coalesce(actor_user_id, '') FROM activities
+WHERE workspace_id = ? ORDER BY contact_id, occurred_at, id`, &sqlitex.ExecOptions{
+		Args: []any{wsID},
+		ResultFunc: func(stmt *sqlite.Stmt) error {
+			at, err := store.ParseTime(stmt.ColumnText(3))
+			if err != nil {
+				return err
+			}
+			return fn(Entry{ID: stmt.ColumnText(0), WorkspaceID: wsID, ContactID: stmt.ColumnText(1), Kind: Kind(stmt.ColumnText(2)),
+				OccurredAt: at, Summary: stmt.ColumnText(4), Body: []byte(stmt.ColumnText(5)), ActorUserID: stmt.ColumnText(6)})
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("export log: %w", err)
+	}
+	return nil
+}

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -24,6 +26,8 @@ type ExportRow struct {
 	JobTitle      string
 	Website       string
 	Address       string
+	SpouseID      string // another contact of the workspace
+	ReferredByID  string
 	Emails        []Email // the primary first
 	Phones        []Phone // the primary first
 	Stage         string
@@ -50,7 +54,7 @@ const (
 	exportContactsSQL = `SELECT c.id, c.first_name, c.last_name, c.company, coalesce(s.name, ''),
 	coalesce(c.birthday_month, 0), coalesce(c.birthday_day, 0), coalesce(c.birthday_year, 0),
 	c.marital_status, c.children, c.pets, c.referred_by, c.file_notes, c.do_not_contact, c.created_at, coalesce(c.last_contact_at, ''),
-	c.middle_name, c.nickname, c.job_title, c.website, c.address
+	c.middle_name, c.nickname, c.job_title, c.website, c.address, coalesce(c.spouse_id, ''), coalesce(c.referred_by_id, '')
 FROM contacts c LEFT JOIN lists s ON s.id = c.stage_id
 WHERE c.workspace_id = ?1 AND (?2 IS NULL OR c.id IN (SELECT value FROM json_each(?2))) ORDER BY c.id`
 	exportEmailsSQL = `SELECT contact_id, address, label, is_primary FROM contact_emails
@@ -139,7 +143,7 @@ func (s *Store) Export(ctx context.Context, actor auth.Actor, wsID string, ids [
 			row = ExportRow{ID: st.ColumnText(0), FirstName: st.ColumnText(1), LastName: st.ColumnText(2), Company: st.ColumnText(3), Stage: st.ColumnText(4),
 				MaritalStatus: st.ColumnText(8), Children: st.ColumnText(9), Pets: st.ColumnText(10), ReferredBy: st.ColumnText(11), FileNotes: st.ColumnText(12),
 				DoNotContact: st.ColumnBool(13), MiddleName: st.ColumnText(16), Nickname: st.ColumnText(17), JobTitle: st.ColumnText(18),
-				Website: st.ColumnText(19), Address: st.ColumnText(20)}
+				Website: st.ColumnText(19), Address: st.ColumnText(20), SpouseID: st.ColumnText(21), ReferredByID: st.ColumnText(22)}
 			if m := st.ColumnInt(5); m != 0 {
 				row.Birthday = &Birthday{Month: m, Day: st.ColumnInt(6), Year: st.ColumnInt(7)}
 			}
@@ -212,4 +216,46 @@ func (s *Store) IDs(ctx context.Context, actor auth.Actor, wsID string, q Query)
 		}
 		q.After = p.Next
 	}
+}
+
+// ExportLog calls fn with every entry of the communication log of the
+// actor's workspace wsID, contact by contact, oldest first.
+func (s *Store) ExportLog(ctx context.Context, actor auth.Actor, wsID string, fn func(activity.Entry) error) error {
+	return s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return activity.Each(conn, wsID, fn)
+	})
+}
+
+// OutShare is one of the actor's contacts shared with another user.
+type OutShare struct {
+	ContactID   string    `json:"contact_id"`
+	WorkspaceID string    `json:"workspace_id"`
+	ViewerID    string    `json:"viewer_user_id"`
+	ViewerName  string    `json:"viewer_name"`
+	ViewerEmail string    `json:"viewer_email"`
+	SharedAt    time.Time `json:"shared_at"`
+}
+
+// SharesBy lists every contact of the actor's workspaces shared with
+// someone, and with whom.
+func (s *Store) SharesBy(ctx context.Context, actor auth.Actor) ([]OutShare, error) {
+	var out []OutShare
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT s.contact_id, c.workspace_id, s.viewer_user_id, u.name, u.email, s.created_at FROM contact_shares s
+JOIN contacts c ON c.id = s.contact_id JOIN workspaces w ON w.id = c.workspace_id JOIN users u ON u.id = s.viewer_user_id
+WHERE w.owner_id = ? ORDER BY c.workspace_id, s.contact_id`, &sqlitex.ExecOptions{
+			Args: []any{actor.UserID}, ResultFunc: func(st *sqlite.Stmt) error {
+				at, err := store.ParseTime(st.ColumnText(5))
+				out = append(out, OutShare{ContactID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), ViewerID: st.ColumnText(2),
+					ViewerName: st.ColumnText(3), ViewerEmail: st.ColumnText(4), SharedAt: at})
+				return err
+			}})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list shares: %w", err)
+	}
+	return out, nil
 }

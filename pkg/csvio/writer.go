@@ -28,6 +28,7 @@ var columnHeaders = map[string]string{
 	"secondary_emails": "Secondary Emails", "secondary_phones": "Secondary Phones", "birthday": "Birthday",
 	"marital_status": "Marital Status", "children": "Children", "pets": "Pets", "referred_by": "Referred By",
 	"file_notes": "Loan File Notes", "do_not_contact": "Do Not Contact",
+	"id": "pi-crm ID", "spouse_id": "Spouse (pi-crm ID)", "referred_by_id": "Referred By (pi-crm ID)",
 	"middle_name": "Middle Name", "nickname": "Nickname", "job_title": "Job Title", "website": "Website", "address": "Address",
 }
 
@@ -173,6 +174,12 @@ func (w *Writer) cell(r *contact.ExportRow, key string) string {
 		return r.Children
 	case "pets":
 		return r.Pets
+	case "id":
+		return r.ID
+	case "spouse_id":
+		return r.SpouseID
+	case "referred_by_id":
+		return r.ReferredByID
 	case "middle_name":
 		return r.MiddleName
 	case "nickname":
