@@ -313,8 +313,28 @@ func TestDuplicateGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(g) != 1 || len(g[0]) != 3 || g[0][0].ID != a.ID {
+	if len(g) != 1 || len(g[0].Contacts) != 3 || g[0].Contacts[0].ID != a.ID {
 		t.Fatalf("groups %v, want one of three chained through email and phone", g)
+	}
+	if !g[0].Shares("a@EXAMPLE.com") || !g[0].Shares("+18085550102") || g[0].Shares("+18085550101") {
+		t.Error("the group does not say which email and phone are shared")
+	}
+	// A3 and A2 are different people (one home phone): A3 leaves the group,
+	// A and A2 (the same email) stay.
+	ids := g[0].IDs()
+	a2, a3 := ids[1], ids[2]
+	if g[0].Contacts[1].FirstName == "A3" {
+		a2, a3 = a3, a2
+	}
+	if err := f.contacts.KeepSeparate(ctx, f.andy, f.ws, []string{a2, a3}); err != nil {
+		t.Fatal(err)
+	}
+	g, _ = f.contacts.DuplicateGroups(ctx, f.andy, f.ws)
+	if len(g) != 1 || len(g[0].Contacts) != 2 || g[0].Shares("+18085550102") {
+		t.Fatalf("after keep separate: %+v", g)
+	}
+	if err := f.contacts.KeepSeparate(ctx, f.mona, f.monaWS, []string{a.ID, a2}); errs.KindOf(err) != errs.NotFound {
+		t.Errorf("another user's contacts kept separate: %v", err)
 	}
 }
 

@@ -356,6 +356,19 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, f
 				return duplicateError(ids)
 			}
 		}
+		if keepSeparate && (f.Emails != nil || f.Phones != nil) {
+			// Saved on purpose beside the contacts it matches: different
+			// people, no longer listed as duplicates.
+			ids, err := duplicates(conn, wsID, id, n.norms, n.phones)
+			if err != nil {
+				return err
+			}
+			if len(ids) > 0 {
+				if err := markSeparate(conn, wsID, append(ids, id)); err != nil {
+					return err
+				}
+			}
+		}
 		if err := apply(conn, actor, wsID, id, f, n, old); err != nil {
 			return err
 		}

@@ -143,7 +143,22 @@ func (s *Server) duplicates(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "duplicates", "", s.pageFor(r, "Possible duplicates", &page{Section: "contacts", Data: groups}))
+	p := s.pageFor(r, "Possible duplicates", &page{Section: "contacts", Data: groups})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "duplicates", "", p)
+}
+
+// duplicatesSeparate marks a group of the duplicates page as different
+// people.
+func (s *Server) duplicatesSeparate(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	if err := s.Contacts.KeepSeparate(r.Context(), a, ws.ID, r.PostForm["id"]); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "They are no longer listed as duplicates.")
+	seeOther(w, r, "/w/"+ws.ID+"/duplicates")
 }
 
 func (s *Server) sharedList(w http.ResponseWriter, r *http.Request) {

@@ -150,6 +150,7 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/contacts/bulk", s.contactBulk)
 				r.Post("/contacts/resolve", s.contactResolve)
 				r.Get("/duplicates", s.duplicates)
+				r.Post("/duplicates/separate", s.duplicatesSeparate)
 				r.Get("/lists", s.listsShow)
 				r.Post("/lists", s.listCreate)
 				r.Post("/lists/{list}/rename", s.listRename)
