@@ -68,9 +68,16 @@ run: build
 	@./scripts/run-local.sh
 
 # Every test: unit, store (multi-process), HTTP, daemons under a fake systemd,
-# and the browser tests in headless Chromium.
-test: build tools deb-host
-	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_DEB=$(CURDIR)/dist/pi-crm_$(DEB_VERSION)_$(lastword $(subst -, ,$(HOST_PLATFORM))).deb $(GO) test -count=1 -timeout 14m ./...
+# the browser tests in headless Chromium, and that the committed CSS is what
+# the Tailwind build makes of the templates (node_modules: the pinned
+# Tailwind, installed from package-lock.json).
+test: build tools deb-host node_modules/.bin/tailwindcss
+	PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_DEB=$(CURDIR)/dist/pi-crm_$(DEB_VERSION)_$(lastword $(subst -, ,$(HOST_PLATFORM))).deb \
+		PICRM_TAILWIND=$(CURDIR)/node_modules/.bin/tailwindcss $(GO) test -count=1 -timeout 14m ./...
+
+node_modules/.bin/tailwindcss: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
 
 # Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
 bench: build tools

@@ -99,7 +99,7 @@ func TestBenchBackup(t *testing.T) {
 // writers) with a marker every 100 ms; the lag is commit to visible in a
 // decoded LTX file in the bucket.
 func benchReplicaLag(t *testing.T, r *backupRig) {
-	r.ctl("demo")
+	r.ctl("demo", "--bare")
 	db, err := store.Open(r.db, store.Options{PoolSize: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func benchReplicaLag(t *testing.T, r *backupRig) {
 // upload, a restore from the Litestream replica and a restore from the
 // bucket's snapshot, all against the local S3 server.
 func benchBigBackup(t *testing.T, r *backupRig, want func(string) bool) {
-	r.ctl("demo")
+	r.ctl("demo", "--bare")
 	const target = 1 << 30
 	db, err := store.Open(r.db, store.Options{PoolSize: 2})
 	if err != nil {

@@ -61,7 +61,7 @@ func TestBench(t *testing.T) {
 	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {
 		b.vars = append(b.vars, "PICRM_PPROF_ADDR="+a)
 	}
-	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo")
+	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo", "--bare")
 	demo.Env = b.vars
 	if out, err := demo.CombinedOutput(); err != nil {
 		t.Fatalf("crmctl demo: %v\n%s", err, out)

@@ -42,7 +42,7 @@ func TestBenchContacts(t *testing.T) {
 	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {
 		b.vars = append(b.vars, "PICRM_PPROF_ADDR="+a)
 	}
-	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo", "--contacts", "100000", "--activities", "1000000")
+	demo := exec.Command(filepath.Join(bin, "crmctl"), "demo", "--bare", "--contacts", "100000", "--activities", "1000000")
 	demo.Env = b.vars
 	if out, err := demo.CombinedOutput(); err != nil {
 		t.Fatalf("crmctl demo: %v\n%s", err, out)

@@ -62,7 +62,7 @@ func TestBenchHostile(t *testing.T) {
 	if writes {
 		contacts = "100000"
 	}
-	crmctl("demo", "--contacts", contacts, "--activities", "0")
+	crmctl("demo", "--bare", "--contacts", contacts, "--activities", "0")
 	base, stopWeb := startWeb(t, bin, vars)
 	defer stopWeb()
 	dbPath := filepath.Join(dir, "pi-crm.db")

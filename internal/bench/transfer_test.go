@@ -68,7 +68,7 @@ func TestBenchTransfer(t *testing.T) {
 			}
 		}
 	}
-	run("demo", "--contacts", "100000", "--activities", "0")
+	run("demo", "--bare", "--contacts", "100000", "--activities", "0")
 	dbPath := filepath.Join(dir, "pi-crm.db")
 	db, err := store.Open(dbPath, store.Options{PoolSize: 2})
 	if err != nil {

@@ -68,7 +68,7 @@ func TestBrowserContactFlow(t *testing.T) {
 	}
 	// A second phone, through the edit form.
 	err = chromedp.Do(ctx,
-		chromedp.Click(`details summary`),
+		chromedp.Click(`#edit-details summary`),
 		chromedp.SendKeys(`(//input[@name="phone_number"])[2]`, "+1 415 555 0199"),
 		chromedp.SendKeys(`(//input[@name="phone_label"])[2]`, "CA Mobile"),
 		chromedp.Click(`//details//button[text()="Save"]`),

@@ -37,7 +37,7 @@ func TestBrowserImport(t *testing.T) {
 	file := repoFile(t, "pkg/csvio/testdata/google.csv")
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(app.URL+"/w/"+ws+"/contacts"),
-		chromedp.Click(`//a[text()="Import"]`),
+		chromedp.Click(`//main//a[text()="Import"]`),
 		chromedp.WaitVisible(`#file`),
 		chromedp.SetUploadFiles(`#file`, []string{file}),
 		chromedp.Click(`//button[text()="Upload"]`),
@@ -47,7 +47,7 @@ func TestBrowserImport(t *testing.T) {
 		t.Fatalf("upload: %v", err)
 	}
 	shot(t, ctx, "import-mapping")
-	// Map "Nickname" (unused in the file) to the note, to use the form,
+	// Map "Organization Title" to the note instead of the job title, to use the form,
 	// and see the preview: Linh Tran's two emails with their labels.
 	preview, err := chromedp.Run(ctx, chromedp.Text(`#preview`))
 	if err != nil {
@@ -63,7 +63,7 @@ func TestBrowserImport(t *testing.T) {
 		t.Fatalf("the preview does not list the row with a bad email: %q %v", problems, err)
 	}
 	err = chromedp.Do(ctx,
-		chromedp.SetValue(`select[aria-label="Import Nickname as"]`, "notes"),
+		chromedp.SetValue(`select[aria-label="Import Organization Title as"]`, "notes"),
 		chromedp.Click(`//button[text()="Update the preview"]`),
 		chromedp.WaitVisible(`#preview`),
 		chromedp.Click(`//button[starts-with(text(), "Import 4 rows")]`),

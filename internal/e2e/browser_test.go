@@ -29,8 +29,14 @@ func artifactDir(t *testing.T) string {
 }
 
 // browser starts Debian's headless Chromium with a fresh profile and no
-// background traffic (this machine has no internet).
+// background traffic (this machine has no internet), for a minute.
 func browser(t *testing.T) context.Context {
+	t.Helper()
+	return browserFor(t, time.Minute)
+}
+
+// browserFor is browser with a time limit of d.
+func browserFor(t *testing.T, d time.Duration) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -53,7 +59,7 @@ func browser(t *testing.T) context.Context {
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
 	t.Cleanup(cancel2)
-	ctx, cancel3 := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel3 := context.WithTimeout(ctx, d)
 	t.Cleanup(cancel3)
 	return ctx
 }
@@ -112,7 +118,7 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 		err := chromedp.Do(ctx,
 			chromedp.EmulateViewport(size.width, size.height),
 			chromedp.Reload(),
-			chromedp.WaitVisible(`h1`),
+			chromedp.WaitVisible(chromedp.CSS(`h1`)),
 		)
 		if err != nil {
 			t.Fatalf("viewport %s: %v", size.name, err)
@@ -134,7 +140,7 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 	for _, pg := range []struct{ name, path, wait string }{
 		{"settings-api-keys", "/settings/api-keys", "#key-name"},
 		{"settings-audit", "/settings/audit", "#audit-rows"},
-		{"system", "/system", "h1"},
+		{"system", "/system", "#backups"},
 		{"workspace-settings", "/w/" + workspaceID(t, app, andy.Email, "Loan Factory") + "/settings", "#time_zone"},
 	} {
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(app.URL+pg.path), chromedp.WaitVisible(pg.wait)); err != nil {
@@ -169,7 +175,7 @@ func TestBrowserLogInCreateWorkspace(t *testing.T) {
 	}
 	// The settings pages fit a phone: nothing wider than the screen.
 	for _, pg := range []string{"/settings/sessions", "/settings/password", "/settings/api-keys"} {
-		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(app.URL+pg), chromedp.WaitVisible(`h1`)); err != nil {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(390, 844), chromedp.Navigate(app.URL+pg), chromedp.WaitVisible(chromedp.CSS(`h1`))); err != nil {
 			t.Fatalf("%s: %v", pg, err)
 		}
 		fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth`))

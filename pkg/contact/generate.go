@@ -177,9 +177,10 @@ func demoEntry(r *rand.Rand) (activity.Kind, string, string) {
 	return kind, summary, string(b)
 }
 
-// demoAreaCodes spread the demo's numbers over real area codes, Hawaii's
-// first.
-var demoAreaCodes = [...]string{"808", "415", "310", "212", "702", "503", "206", "312", "617", "305", "512", "303", "404", "602", "619", "213", "646", "801", "916", "971"}
+// demoAreaCodes spread the demo's numbers over real area codes. Hawaii's
+// comes last: the demo's hand-written contacts (pkg/demo) use its
+// 555-01xx numbers, and a generated one must not duplicate them.
+var demoAreaCodes = [...]string{"415", "310", "212", "702", "503", "206", "312", "617", "305", "512", "303", "404", "602", "619", "213", "646", "801", "916", "971", "808"}
 
 // demoPhone is the k-th demo contact's number: valid, so the contact can be
 // edited and merged, and made up. The first 2,000 are in the 555-0100 to

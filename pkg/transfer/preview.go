@@ -140,25 +140,35 @@ func keys(f contact.Fields) []string {
 	return out
 }
 
-// Samples returns the first n raw rows of a CSV job, for the mapping page.
-func (im *Imports) Samples(ctx context.Context, actor auth.Actor, wsID, id string, n int) ([][]string, error) {
+// Samples returns the first n raw rows of a CSV job, for the mapping page,
+// and which columns hold a value in any of the first rows the preview scans
+// (Outlook writes 90 columns, most of them empty).
+func (im *Imports) Samples(ctx context.Context, actor auth.Actor, wsID, id string, n int) ([][]string, []bool, error) {
 	j, err := im.Get(ctx, actor, wsID, id)
 	if err != nil || j.Format != "csv" {
-		return nil, err
+		return nil, nil, err
 	}
 	src, closeSrc, err := im.open(&j, "", nil, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer closeSrc()
 	cs := src.(*csvio.CSVSource)
 	var out [][]string
-	for len(out) < n {
+	filled := make([]bool, len(j.Header))
+	for read := 0; read < scanRows; read++ {
 		rec, err := cs.R.Next()
 		if err != nil {
 			break
 		}
-		out = append(out, rec.Fields)
+		if len(out) < n {
+			out = append(out, rec.Fields)
+		}
+		for i, v := range rec.Fields {
+			if i < len(filled) && v != "" {
+				filled[i] = true
+			}
+		}
 	}
-	return out, nil
+	return out, filled, nil
 }

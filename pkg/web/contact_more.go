@@ -143,7 +143,7 @@ func (s *Server) duplicates(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := s.pageFor(r, "Possible duplicates", &page{Section: "contacts", Data: groups})
+	p := s.pageFor(r, "Possible duplicates", &page{Section: "duplicates", Data: groups})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, http.StatusOK, "duplicates", "", p)
 }
@@ -210,7 +210,7 @@ func (s *Server) listsShow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := s.pageFor(r, "Stages and tags", &page{Section: "contacts", Data: listsData{stages, tags}, Form: map[string]string{}})
+	p := s.pageFor(r, "Stages and tags", &page{Section: "lists", Data: listsData{stages, tags}, Form: map[string]string{}})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, http.StatusOK, "lists", "", p)
 }
@@ -226,7 +226,7 @@ func (s *Server) listCreate(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, lerr)
 			return
 		}
-		s.render(w, r, statusOfErr(err), "lists", "", s.pageFor(r, "Stages and tags", &page{Section: "contacts", Data: listsData{stages, tags}, Form: form, Errors: fe}))
+		s.render(w, r, statusOfErr(err), "lists", "", s.pageFor(r, "Stages and tags", &page{Section: "lists", Data: listsData{stages, tags}, Form: form, Errors: fe}))
 		return
 	}
 	if err != nil {

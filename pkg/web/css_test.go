@@ -3,6 +3,8 @@ package web_test
 import (
 	"io/fs"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -61,5 +63,40 @@ func TestTemplateClassesAreInTheCSS(t *testing.T) {
 	}
 	for c, files := range missing {
 		t.Errorf("class %q (in %s) is not in web/static/app.css: run make css", c, strings.Join(files, ", "))
+	}
+}
+
+// TestCommittedCSSIsBuilt: web/static/app.css is exactly what `make css`
+// builds from web/css/input.css and the templates, so nobody ships a
+// template change whose classes were never built (or a hand-edited CSS).
+// `make test` installs the pinned Tailwind and names it in PICRM_TAILWIND.
+func TestCommittedCSSIsBuilt(t *testing.T) {
+	bin := os.Getenv("PICRM_TAILWIND")
+	if bin == "" {
+		if _, err := os.Stat("../../node_modules/.bin/tailwindcss"); err != nil {
+			t.Skip("no Tailwind: run through make test, which installs it (npm ci)")
+		}
+		bin = "../../node_modules/.bin/tailwindcss"
+	}
+	bin, err := filepath.Abs(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "app.css")
+	cmd := exec.Command(bin, "-i", "web/css/input.css", "-o", out, "--minify")
+	cmd.Dir = "../.."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tailwind: %v\n%s", err, b)
+	}
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("../../web/static/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(built) != string(committed) {
+		t.Fatalf("web/static/app.css (%d bytes) is not what make css builds (%d bytes): run make css and commit it", len(committed), len(built))
 	}
 }

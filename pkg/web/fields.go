@@ -30,7 +30,7 @@ func (s *Server) renderFields(w http.ResponseWriter, r *http.Request, status int
 		s.fail(w, r, err)
 		return
 	}
-	p := s.pageFor(r, "Custom fields", &page{Section: "contacts", Data: fieldsData{Fields: defs, Types: contact.FieldTypes}, Form: form, Errors: fieldErrs, Error: msg})
+	p := s.pageFor(r, "Custom fields", &page{Section: "fields", Data: fieldsData{Fields: defs, Types: contact.FieldTypes}, Form: form, Errors: fieldErrs, Error: msg})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, status, "fields", "", p)
 }

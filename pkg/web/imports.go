@@ -37,6 +37,7 @@ type mapOption struct{ Value, Name string }
 type importJobData struct {
 	Job        transfer.Job
 	Columns    []mapColumn
+	Empty      []mapColumn // columns with no value in the rows scanned
 	Options    []mapOption
 	Preview    transfer.Preview
 	Stages     []list.List
@@ -226,7 +227,7 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 			s.fail(w, r, err)
 			return
 		}
-		samples, err := s.Imports.Samples(r.Context(), a, ws.ID, job.ID, 3)
+		samples, filled, err := s.Imports.Samples(r.Context(), a, ws.ID, job.ID, 3)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -244,6 +245,10 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 				if i < len(row) && row[i] != "" {
 					c.Samples = append(c.Samples, row[i])
 				}
+			}
+			if i < len(filled) && !filled[i] {
+				d.Empty = append(d.Empty, c) // nothing to import: listed by name, its guess kept
+				continue
 			}
 			d.Columns = append(d.Columns, c)
 		}

@@ -31,3 +31,10 @@ function selectText(el) {
   sel.removeAllRanges();
   sel.addRange(range);
 }
+
+// A <details data-open-wide> (the contact list's filters and bulk actions)
+// starts open on a screen wider than a phone; on a phone it stays folded so
+// the contacts come first.
+if (window.matchMedia("(min-width: 640px)").matches) {
+  document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
+}
