@@ -55,8 +55,11 @@ commands:
   import --resume JOB                       import contacts from CSV or vCard (.vcf); a killed
                                             import resumes where its last batch ended
   export --workspace W [--user E] [--format csv|vcard] [--columns default|all|k,k] [--bom] [-o FILE]
-  export --all DIR [--user E]               emergency export: a zip per user of every
-                                            workspace (CSV), templates and campaigns (JSON)
+  export --all DIR [--user E]               emergency export: a zip per user with a README,
+                                            every workspace's contacts, log and custom
+                                            fields (CSV, JSON), the shares, templates
+  import-export ZIP --user E                bring an emergency export back: each of its
+                                            workspaces becomes a new one of the user's
   litestream ARGS...                        run litestream with the S3 keys from the
                                             credentials (the litestream unit uses this)
   version                                   print the version and schema version
@@ -169,6 +172,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.importFile(ctx, args[1:])
 	case "export":
 		return a.exportContacts(ctx, args[1:])
+	case "import-export":
+		return a.importExport(ctx, args[1:])
 	case "backup":
 		if len(args) < 2 || args[1] != "snapshot" {
 			return usageError("backup: want snapshot")

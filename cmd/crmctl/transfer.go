@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/zip"
 	"context"
 	"errors"
 	"flag"
@@ -324,4 +325,38 @@ func zone(name string) *time.Location {
 		return l
 	}
 	return time.UTC
+}
+
+// importExport runs `crmctl import-export ZIP --user E`.
+func (a *app) importExport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("import-export", flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	user := fs.String("user", "", "the email of the user to restore into")
+	if err := fs.Parse(reorder(args)); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() != 1 || *user == "" {
+		return usageError("import-export needs the zip and --user")
+	}
+	u, err := a.users.UserByEmail(ctx, *user)
+	if err != nil {
+		return fmt.Errorf("import-export: %w", err)
+	}
+	zr, err := zip.OpenReader(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("import-export: %w", err)
+	}
+	defer zr.Close()
+	actor := auth.Actor{UserID: u.ID, Email: u.Email, TimeZone: u.TimeZone, IP: "crmctl"}
+	start := time.Now()
+	res, err := transfer.NewExports(contact.NewStore(a.db), a.spaces).Restore(ctx, actor, &zr.Reader)
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Skipped {
+		fmt.Fprintln(a.stderr, "skipped:", s)
+	}
+	fmt.Fprintf(a.stdout, "restored %d workspaces, %d contacts and %d log entries for %s in %s\n",
+		res.Workspaces, res.Contacts, res.LogEntries, u.Email, time.Since(start).Round(time.Millisecond))
+	return nil
 }

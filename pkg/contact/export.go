@@ -10,7 +10,9 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -258,4 +260,45 @@ WHERE w.owner_id = ? ORDER BY c.workspace_id, s.contact_id`, &sqlitex.ExecOption
 		return nil, fmt.Errorf("list shares: %w", err)
 	}
 	return out, nil
+}
+
+// RestoreLog writes entries (from an emergency export) back into the
+// communication log of the actor's workspace wsID, with their kinds, times,
+// summaries and bodies, in one transaction; each names a contact of the
+// workspace. The entries' actor is the restoring user when they were the
+// exporting user's (byID), else none. It returns NotFound when an entry
+// names a contact that is not in the workspace.
+func (s *Store) RestoreLog(ctx context.Context, actor auth.Actor, wsID, byID string, entries []activity.Entry) error {
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		known := map[string]bool{}
+		for _, e := range entries {
+			if !known[e.ContactID] {
+				ok, err := exists(conn, wsID, e.ContactID)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return errs.New(errs.NotFound, "The log names a contact that is not in this workspace.")
+				}
+				known[e.ContactID] = true
+			}
+			e.WorkspaceID, e.ID = wsID, ""
+			if e.ActorUserID == byID && byID != "" {
+				e.ActorUserID = actor.UserID
+			} else {
+				e.ActorUserID = ""
+			}
+			body := e.Body
+			if !json.Valid(body) {
+				body = json.RawMessage(`{}`)
+			}
+			if err := activity.Record(conn, e, body); err != nil {
+				return err
+			}
+		}
+		return audit.Record(conn, actor.Audit("contact.restore_log", "workspace", wsID, map[string]any{"entries": len(entries)}))
+	})
 }

@@ -40,7 +40,10 @@ type ImportRow struct {
 	Tags   []string // tag names from the file, made when missing
 	Note   string   // plain text, logged as a note
 	Action DupAction
-	prep   *prepared // set by PrepareRows
+	// ID is the id to give the contact (a restore keeps the exported ids,
+	// which its log and links name); a new one when empty or taken.
+	ID   string
+	prep *prepared // set by PrepareRows
 }
 
 // prepared is a row validated ahead of its batch.
@@ -67,6 +70,9 @@ type ImportOptions struct {
 	StageID     string    // stage for rows without one ("" for none)
 	TagIDs      []string  // tags for every row
 	OnDuplicate DupAction // for rows without their own Action
+	// Restore leaves out the "Imported from" entries: a restore brings the
+	// contacts' own log back.
+	Restore bool
 }
 
 // RowFailure is a row that could not be imported.
@@ -81,6 +87,9 @@ type ImportResult struct {
 	Created, Merged, Skipped int
 	Failed                   []RowFailure
 	ListsMade                []string
+	// IDs maps each created row's ImportRow.ID to the contact's id (the
+	// same unless it was taken).
+	IDs map[string]string
 }
 
 // Importer imports batches of rows into one workspace over one held
@@ -384,7 +393,7 @@ func (im *importer) row(r *ImportRow, res *ImportResult) error {
 			return nil
 		}
 	}
-	if err := im.insert(r, n, stageID, tagIDs, custom); err != nil {
+	if err := im.insert(r, n, stageID, tagIDs, custom, res); err != nil {
 		return err
 	}
 	res.Created++
@@ -400,9 +409,22 @@ func str(p *string) string {
 
 // insert adds the row as a new contact with prepared statements: the
 // import's fast path.
-func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []string, custom map[string]string) error {
+func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []string, custom map[string]string, res *ImportResult) error {
 	f := &r.Fields
 	id := store.NewID()
+	if r.ID != "" {
+		taken, err := anyContact(im.conn, r.ID)
+		if err != nil {
+			return err
+		}
+		if !taken {
+			id = r.ID
+		}
+		if res.IDs == nil {
+			res.IDs = map[string]string{}
+		}
+		res.IDs[r.ID] = id
+	}
 	var stage, stageAt, bm, bd, by any
 	if stageID != "" {
 		stage, stageAt = stageID, im.now
@@ -476,6 +498,9 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 
 // log records the import on the contact's log, and the row's note.
 func (im *importer) log(id string, r *ImportRow, merged bool) error {
+	if im.opt.Restore {
+		return nil
+	}
 	summary := im.summary
 	if merged {
 		summary += " (merged)"
@@ -633,4 +658,15 @@ func (s *Store) DuplicatesOf(ctx context.Context, actor auth.Actor, wsID string,
 func Validate(f Fields, region string) error {
 	_, err := check(&f, region)
 	return err
+}
+
+// anyContact reports whether any workspace has a contact with this id.
+func anyContact(conn *sqlite.Conn, id string) (bool, error) {
+	var found bool
+	err := sqlitex.Execute(conn, `SELECT 1 FROM contacts WHERE id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	if err != nil {
+		return false, fmt.Errorf("check contact id: %w", err)
+	}
+	return found, nil
 }

@@ -177,6 +177,50 @@ func TestEmergencyExportHoldsEverything(t *testing.T) {
 	if got != want {
 		t.Errorf("re-imported contacts differ:\nwant %s\ngot  %s", want, got)
 	}
+
+	// Or restore the whole zip into the wiped appliance: every workspace
+	// with its contacts (their ids kept), links, custom fields and the
+	// whole log, the same count per contact.
+	other := apptest.New(t, apptest.Options{})
+	a3 := other.NewUser("Andy")
+	x3 := transfer.NewExports(other.Contacts, other.Workspaces)
+	res, err := x3.Restore(ctx, a3.Actor, z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Workspaces != len(spaces) || res.Contacts != n || len(res.Skipped) != 0 {
+		t.Fatalf("restored %+v, want %d workspaces and %d contacts", res, len(spaces), n)
+	}
+	restored, _ := other.Workspaces.List(ctx, a3.Actor)
+	var lf3 string
+	for _, ws := range restored {
+		if ws.Name == "Loan Factory" {
+			lf3 = ws.ID
+		}
+	}
+	if got := canon(t, other, x3, a3, lf3); got != want {
+		t.Errorf("restored contacts differ:\nwant %s\ngot  %s", want, got)
+	}
+	counts := func(app *apptest.App, wsID string) map[string]int {
+		out := map[string]int{}
+		app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+			return sqlitex.Execute(conn, `SELECT contact_id || ' ' || kind, count(*) FROM activities WHERE workspace_id = ? GROUP BY 1`, &sqlitex.ExecOptions{
+				Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { out[st.ColumnText(0)] = st.ColumnInt(1); return nil }})
+		})
+		return out
+	}
+	before, after := counts(app, lf), counts(other, lf3)
+	if len(before) == 0 || !equalCounts(before, after) {
+		t.Errorf("log entries by contact and kind: before %d groups, after the restore %d (%v vs %v)", len(before), len(after), before, after)
+	}
+	linh, _ := app.Contacts.List(ctx, andy, lf, contact.Query{Search: "Kealoha"})
+	for _, r := range linh.Rows {
+		c1, _ := app.Contacts.Get(ctx, andy, lf, r.ID)
+		c2, err := other.Contacts.Get(ctx, a3.Actor, lf3, r.ID)
+		if err != nil || (c1.Spouse == nil) != (c2.Spouse == nil) || (c1.Spouse != nil && c1.Spouse.ID != c2.Spouse.ID) {
+			t.Errorf("%s's spouse: %+v before, %+v after (%v)", c1.Name(), c1.Spouse, c2.Spouse, err)
+		}
+	}
 }
 
 func records(t *testing.T, s string) [][]string {

@@ -123,6 +123,11 @@ or text editor opens. One folder per workspace:
       When this was written, for whom, and how many workspaces, contacts
       and log entries it holds.
 
+To bring everything back into a pi-crm appliance, workspaces, contacts,
+links and the whole log alike:
+
+  crmctl import-export <this zip> --user <your email>
+
 Times are in %s. CSV files are UTF-8 with a byte-order mark, as Excel
 expects; a cell that starts like a formula has a leading apostrophe.
 `
@@ -242,7 +247,7 @@ func (x *Exports) log(ctx context.Context, actor auth.Actor, wsID string, loc *t
 	n := 0
 	err := x.contacts.ExportLog(ctx, actor, wsID, func(e activity.Entry) error {
 		n++
-		return cw.Write([]string{e.ContactID, e.OccurredAt.In(loc).Format("2006-01-02 15:04:05"), string(e.Kind),
+		return cw.Write([]string{e.ContactID, e.OccurredAt.In(loc).Format(time.RFC3339Nano), string(e.Kind),
 			csvio.Neutralize(e.Summary), csvio.Neutralize(string(e.Body)), e.ActorUserID})
 	})
 	if err != nil {
