@@ -42,6 +42,15 @@ func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab 
 
 // AddNote adds a timestamped rich-text note, sanitized with an allow-list.
 func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, html string) error {
+	return s.AddNoteAt(ctx, actor, wsID, id, html, time.Time{})
+}
+
+// AddNoteAt is AddNote for a note written at (a past meeting, the demo's
+// history); zero is now.
+func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, html string, at time.Time) error {
+	if at.After(time.Now().Add(time.Minute)) {
+		return errs.Fields{"at": "A note cannot be written in the future."}.Err()
+	}
 	clean := strings.TrimSpace(s.notes.Sanitize(html))
 	if clean == "" {
 		return errs.Fields{"note": "Write the note first."}.Err()
@@ -50,7 +59,7 @@ func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, html st
 		return errs.Fields{"note": fmt.Sprintf("Use at most %d characters.", MaxNotes)}.Err()
 	}
 	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
-		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Note, ActorUserID: actor.UserID,
+		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Note, ActorUserID: actor.UserID, OccurredAt: at,
 			Summary: snippet(stripTags(clean))}, activity.NoteBody{HTML: clean})
 	}, true)
 }

@@ -18,10 +18,10 @@ import (
 
 // Share is one contact shared with the actor.
 type Share struct {
-	Contact   SharedContact
-	OwnerName string
-	SharedAt  time.Time
-	Notes     []activity.Entry // the owner's notes; the rest of the log stays private
+	Contact   SharedContact    `json:"contact"`
+	OwnerName string           `json:"owner"`
+	SharedAt  time.Time        `json:"shared_at"`
+	Notes     []activity.Entry `json:"notes,omitempty"` // the owner's notes; the rest of the log stays private
 }
 
 // SharedContact is all the viewer of a shared contact gets, in the page and

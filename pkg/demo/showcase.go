@@ -223,7 +223,7 @@ func showcaseWorkspace(ctx context.Context, users *auth.Store, lists *list.Store
 			at := now.Add(-time.Duration(e.daysAgo)*24*time.Hour - time.Duration(len(e.text))*time.Minute)
 			switch e.kind {
 			case activity.Note:
-				err = contacts.AddNote(ctx, actor, wsID, c.ID, "<p>"+html.EscapeString(e.text)+"</p>")
+				err = contacts.AddNoteAt(ctx, actor, wsID, c.ID, "<p>"+html.EscapeString(e.text)+"</p>", at)
 			case activity.Call:
 				err = contacts.AddCall(ctx, actor, wsID, c.ID, at, time.Duration(e.duration)*time.Minute, e.text)
 			default:
