@@ -28,6 +28,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/demo"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
@@ -258,4 +259,26 @@ type tbWriter struct{ tb testing.TB }
 func (w tbWriter) Write(p []byte) (int, error) {
 	w.tb.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// SeedDemo seeds the demo as `crmctl demo` does: both users and their
+// workspaces, the hand-written contacts, and (when contacts > 0) that many
+// generated contacts with about activities log entries in Andy's Loan
+// Factory. It returns the logins.
+func (a *App) SeedDemo(contacts, activities int) []demo.Login {
+	a.TB.Helper()
+	ctx := context.Background()
+	logins, err := demo.Seed(ctx, a.Auth, a.Workspaces)
+	if err != nil {
+		a.TB.Fatal(err)
+	}
+	if err := demo.Showcase(ctx, a.Auth, a.Workspaces, a.Lists, a.Contacts); err != nil {
+		a.TB.Fatal(err)
+	}
+	if contacts > 0 {
+		if err := demo.Fill(ctx, a.Auth, a.Workspaces, a.Contacts, contacts, activities); err != nil {
+			a.TB.Fatal(err)
+		}
+	}
+	return logins
 }

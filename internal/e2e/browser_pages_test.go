@@ -14,7 +14,6 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/demo"
 )
 
 // fitCheck lists what does not fit the viewport: the document wider than
@@ -43,16 +42,7 @@ const fitCheck = `(() => {
 func TestBrowserEveryPageFits(t *testing.T) {
 	ctx := context.Background()
 	app := apptest.New(t, apptest.Options{})
-	logins, err := demo.Seed(ctx, app.Auth, app.Workspaces)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Showcase(ctx, app.Auth, app.Workspaces, app.Lists, app.Contacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Fill(ctx, app.Auth, app.Workspaces, app.Contacts, 60, 300); err != nil {
-		t.Fatal(err)
-	}
+	logins := app.SeedDemo(60, 300)
 	dir := filepath.Join(artifactDir(t), "pages")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -125,14 +125,8 @@ func (s *Store) KeepSeparate(ctx context.Context, actor auth.Actor, wsID string,
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		for _, id := range ids {
-			ok, err := exists(conn, wsID, id)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errs.New(errs.NotFound, "That contact does not exist.")
-			}
+		if err := allIn(conn, wsID, ids); err != nil {
+			return err
 		}
 		if err := markSeparate(conn, wsID, ids); err != nil {
 			return err

@@ -668,14 +668,10 @@ func (s *Store) Bulk(ctx context.Context, actor auth.Actor, wsID string, ids []s
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
+		if err := allIn(conn, wsID, ids); err != nil {
+			return err
+		}
 		for _, id := range ids {
-			ok, err := exists(conn, wsID, id)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return errNotFound
-			}
 			if stageID != nil {
 				if err := setStage(conn, actor, wsID, id, *stageID); err != nil {
 					return err
@@ -810,6 +806,20 @@ func ownContact(conn *sqlite.Conn, actor auth.Actor, wsID, id string) error {
 	}
 	if !ok {
 		return errNotFound
+	}
+	return nil
+}
+
+// allIn returns NotFound unless every one of ids is a contact of wsID.
+func allIn(conn *sqlite.Conn, wsID string, ids []string) error {
+	for _, id := range ids {
+		ok, err := exists(conn, wsID, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errNotFound
+		}
 	}
 	return nil
 }

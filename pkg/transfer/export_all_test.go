@@ -20,7 +20,6 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/demo"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
@@ -34,15 +33,7 @@ import (
 func TestEmergencyExportHoldsEverything(t *testing.T) {
 	ctx := context.Background()
 	app := apptest.New(t, apptest.Options{})
-	if _, err := demo.Seed(ctx, app.Auth, app.Workspaces); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Showcase(ctx, app.Auth, app.Workspaces, app.Lists, app.Contacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Fill(ctx, app.Auth, app.Workspaces, app.Contacts, 40, 400); err != nil {
-		t.Fatal(err)
-	}
+	app.SeedDemo(40, 400)
 	u, _ := app.Auth.UserByEmail(ctx, "andy@example.com")
 	andy := auth.Actor{UserID: u.ID}
 	spaces, _ := app.Workspaces.List(ctx, andy)

@@ -16,7 +16,6 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/demo"
 )
 
 // TestDemoData seeds the demo as `make run` does and checks it is data a
@@ -29,16 +28,7 @@ import (
 func TestDemoData(t *testing.T) {
 	ctx := context.Background()
 	app := apptest.New(t, apptest.Options{})
-	logins, err := demo.Seed(ctx, app.Auth, app.Workspaces)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Showcase(ctx, app.Auth, app.Workspaces, app.Lists, app.Contacts); err != nil {
-		t.Fatal(err)
-	}
-	if err := demo.Fill(ctx, app.Auth, app.Workspaces, app.Contacts, 300, 3000); err != nil {
-		t.Fatal(err)
-	}
+	logins := app.SeedDemo(300, 3000)
 	saved := 0
 	for _, l := range logins {
 		c := app.Client()
