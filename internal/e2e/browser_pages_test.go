@@ -78,6 +78,35 @@ func TestBrowserEveryPageFits(t *testing.T) {
 					if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
 						_ = os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
 					}
+					if pg.name == "dashboard" && size.width == 390 {
+						// The phone's menu reaches every page of the workspace
+						// and the account, each link on the screen.
+						if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#phone-menu summary`)), chromedp.WaitVisible(chromedp.CSS(`#phone-menu nav`))); err != nil {
+							t.Fatalf("open the menu: %v", err)
+						}
+						links, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#phone-menu nav a")].filter(a => { const r = a.getBoundingClientRect(); return r.width > 0 && r.left >= 0 && r.right <= document.documentElement.clientWidth && r.top < window.innerHeight; }).map(a => a.getAttribute("href"))`))
+						if err != nil {
+							t.Fatal(err)
+						}
+						got := strings.Join(links, " ")
+						for _, want := range []string{"/contacts", "/contacts/new", "/duplicates", "/lists", "/fields", "/import", "/export", pg.path + "/settings", "/shared", "/workspaces/new", "/settings/password", "/system"} {
+							if !strings.Contains(got, want) {
+								t.Errorf("the phone's menu has no visible link to %s: %v", want, links)
+							}
+						}
+						if png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100)); err == nil {
+							_ = os.WriteFile(filepath.Join(dir, strings.ToLower(l.Name)+"-menu-390.png"), png, 0o644)
+						}
+					}
+					if pg.name == "contact" {
+						// The details are on the page, not only in the edit form.
+						details, _ := chromedp.Run(bctx, chromedp.Text(`#details`))
+						for _, want := range []string{"Birthday", "Address"} {
+							if !strings.Contains(details, want) {
+								t.Errorf("the contact page's details at %s px lack %s: %q", size.name, want, details)
+							}
+						}
+					}
 					if pg.name == "contacts" && size.width == 390 {
 						// Each card shows name, company, stage and phone, and at
 						// least 8 fit on a screen.

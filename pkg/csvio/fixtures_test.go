@@ -306,7 +306,7 @@ func TestOutlookClassicCSV(t *testing.T) {
 // with bare parameters and an escaped semicolon, all import whole.
 func TestAndroidVCard21(t *testing.T) {
 	rows := readAll(t, openVCard(t, "android-21.vcf"))
-	if len(rows) != 3 {
+	if len(rows) != 4 {
 		t.Fatalf("%d cards", len(rows))
 	}
 	for i, r := range rows {
@@ -322,6 +322,12 @@ func TestAndroidVCard21(t *testing.T) {
 	check(t, rows, 0, "birthday", rows[0].birthday, "1988-06-21")
 	check(t, rows, 1, "phones", join(rows[1].phones), "+18085550171/Work/true | +18085550172/Mobile/false")
 	check(t, rows, 2, "emails", join(rows[2].emails), "noe@example.com/Home/true")
+	// A card with a number that is no number, an address without a
+	// domain and 29 February of a common year imports by its name and
+	// mobile, each bad value a warning.
+	check(t, rows, 3, "name", rows[3].first+" "+rows[3].last, "Mele Kahale")
+	check(t, rows, 3, "phones", join(rows[3].phones), "+18085550177/Mobile/true")
+	check(t, rows, 3, "warnings", join(rows[3].warns), "BDAY=1985-02-29 | EMAIL=mele@kahale | TEL=call the office")
 	check(t, rows, 2, "phones", join(rows[2].phones), "+18085550181/Mobile/true")
 	check(t, rows, 2, "note", rows[2].note, "Closing on 12/15; sends docs by fax, not email.\nCall first.")
 }

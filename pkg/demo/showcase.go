@@ -122,7 +122,7 @@ var showcase = map[string]map[string][]sample{
 	"monalisa@example.com": {
 		"Coldwell Banker Contacts": {
 			{first: "Emily", last: "Johnson", email: "emily.johnson@example.com", phone: "+1 808 555 0120", stage: "Prospects", tags: []string{"Buyer", "Open house"},
-				bday: 14, byear: 1991, log: []entry{
+				bday: 14, byear: 1991, address: "88 Kuulei Rd (renting until June)\nKailua, HI 96734", log: []entry{
 					note(10, "Signed in at the Kailua open house. Looking for 3 bed / 2 bath under $1.2M, near good schools."),
 					textOut(9, "Hi Emily, thanks for coming Sunday! I have two more Kailua listings you may like."),
 					textIn(9, "Yes please! Weekends work best."),
