@@ -273,7 +273,7 @@ func (s *Store) RestoreLog(ctx context.Context, actor auth.Actor, wsID, byID str
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		known := map[string]bool{}
+		known, noted := map[string]bool{}, map[string]bool{}
 		for _, e := range entries {
 			if !known[e.ContactID] {
 				ok, err := exists(conn, wsID, e.ContactID)
@@ -296,6 +296,14 @@ func (s *Store) RestoreLog(ctx context.Context, actor auth.Actor, wsID, byID str
 				body = json.RawMessage(`{}`)
 			}
 			if err := activity.Record(conn, e, body); err != nil {
+				return err
+			}
+			if e.Kind == activity.Note {
+				noted[e.ContactID] = true
+			}
+		}
+		for id := range noted { // their notes are searchable again
+			if err := reindex(conn, id); err != nil {
 				return err
 			}
 		}

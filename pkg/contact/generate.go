@@ -25,9 +25,11 @@ var (
 )
 
 // GenerateDemo fills the actor's workspace wsID with n made-up contacts and
-// about activities log entries, in batches of one transaction each, for
-// demos and benchmarks. The first contact gets 500 log entries. One audit
-// row records the whole load. seed makes the data repeatable.
+// about activities log entries, for demos and benchmarks. The contacts go
+// through the importer, the write path of every bulk load, in batches of
+// one transaction each; the log entries are written straight, as typed
+// bodies. The first contact gets 500 log entries. One audit row records the
+// whole load. seed makes the data repeatable.
 func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string, n, activities int, seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var stages []string
@@ -35,68 +37,55 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		return sqlitex.Execute(conn, `SELECT id FROM lists WHERE workspace_id = ? AND kind = 'stage' ORDER BY position`, &sqlitex.ExecOptions{
+		return sqlitex.Execute(conn, `SELECT name FROM lists WHERE workspace_id = ? AND kind = 'stage' ORDER BY position`, &sqlitex.ExecOptions{
 			Args: []any{wsID}, ResultFunc: func(stmt *sqlite.Stmt) error { stages = append(stages, stmt.ColumnText(0)); return nil }})
 	})
 	if err != nil {
 		return err
 	}
+	var region string
+	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		region, err = workspace.PhoneRegion(conn, wsID)
+		return err
+	}); err != nil {
+		return err
+	}
+	imp, err := s.BeginImport(ctx, actor, wsID, ImportOptions{Source: "demo", OnDuplicate: DupCreate, Restore: true})
+	if err != nil {
+		return err
+	}
+	defer imp.Close()
 	const batch = 5000
-	start := time.Now().Add(-3 * 365 * 24 * time.Hour)
+	now := time.Now()
+	start := now.Add(-3 * 365 * 24 * time.Hour)
 	ids := make([]string, 0, n)
 	for done := 0; done < n; done += batch {
-		m := min(batch, n-done)
-		err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-			insC := conn.Prep(`INSERT INTO contacts (id, workspace_id, first_name, last_name, company, stage_id, stage_changed_at, created_at, updated_at, last_contact_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-			insE := conn.Prep(`INSERT INTO contact_emails (id, contact_id, workspace_id, address, address_norm, label, is_primary) VALUES (?, ?, ?, ?, ?, 'Business', 1)`)
-			insP := conn.Prep(`INSERT INTO contact_phones (id, contact_id, workspace_id, e164, label, is_primary) VALUES (?, ?, ?, ?, 'Mobile', 1)`)
-			insF := conn.Prep(`INSERT INTO contacts_fts (rowid, body) VALUES (?, ?)`)
-			for i := range m {
-				k := done + i
-				id := store.NewID()
-				first, last := demoFirst[r.IntN(len(demoFirst))], demoLast[r.IntN(len(demoLast))]
-				co := demoCo[r.IntN(len(demoCo))]
-				created := store.FormatTime(start.Add(time.Duration(r.Int64N(int64(3 * 365 * 24 * time.Hour)))))
-				var stage, last_ any
-				if len(stages) > 0 && r.IntN(10) > 0 {
-					stage = stages[r.IntN(len(stages))]
-				}
-				if r.IntN(3) > 0 {
-					last_ = store.FormatTime(time.Now().Add(-time.Duration(r.Int64N(int64(400 * 24 * time.Hour)))))
-				}
-				email := fmt.Sprintf("%s.%s%d@example.com", lower(first), lower(last), k)
-				phone := demoPhone(k)
-				for j, v := range []any{id, wsID, first, last, co, stage, created, created, created, last_} {
-					bind(insC, j+1, v)
-				}
-				if err := step(insC); err != nil {
-					return fmt.Errorf("demo contact %d: %w", k, err)
-				}
-				rowid := conn.LastInsertRowID()
-				for j, v := range []any{store.NewID(), id, wsID, email, email} {
-					bind(insE, j+1, v)
-				}
-				if err := step(insE); err != nil {
-					return fmt.Errorf("demo email %d: %w", k, err)
-				}
-				for j, v := range []any{store.NewID(), id, wsID, phone} {
-					bind(insP, j+1, v)
-				}
-				if err := step(insP); err != nil {
-					return fmt.Errorf("demo phone %d: %w", k, err)
-				}
-				insF.BindInt64(1, rowid)
-				insF.BindText(2, fmt.Sprintf("%s %s %s %s %s %s", first, last, co, email, phone, phone[2:]))
-				if err := step(insF); err != nil {
-					return fmt.Errorf("demo index %d: %w", k, err)
-				}
-				ids = append(ids, id)
+		rows := make([]ImportRow, 0, min(batch, n-done))
+		for i := range cap(rows) {
+			k := done + i
+			first, last := demoFirst[r.IntN(len(demoFirst))], demoLast[r.IntN(len(demoLast))]
+			co := demoCo[r.IntN(len(demoCo))]
+			row := ImportRow{Row: k + 1, ID: store.NewID(), CreatedAt: start.Add(time.Duration(r.Int64N(int64(3 * 365 * 24 * time.Hour))))}
+			if len(stages) > 0 && r.IntN(10) > 0 {
+				row.Stage = stages[r.IntN(len(stages))]
 			}
-			_, err := bumpKeys(conn, wsID)
-			return err
-		})
+			if r.IntN(3) > 0 {
+				row.LastContactAt = now.Add(-time.Duration(r.Int64N(int64(400 * 24 * time.Hour))))
+			}
+			email := fmt.Sprintf("%s.%s%d@example.com", lower(first), lower(last), k)
+			emails := []EmailInput{{Address: email, Label: "Business", Primary: true}}
+			phones := []PhoneInput{{Number: demoPhone(k), Label: "Mobile", Primary: true}}
+			row.Fields = Fields{FirstName: &first, LastName: &last, Company: &co, Emails: &emails, Phones: &phones}
+			rows = append(rows, row)
+			ids = append(ids, row.ID)
+		}
+		PrepareRows(rows, region)
+		res, err := imp.Batch(ctx, rows, func(*sqlite.Conn, ImportResult) error { return nil })
 		if err != nil {
-			return err
+			return fmt.Errorf("demo contacts %d-%d: %w", done+1, done+len(rows), err)
+		}
+		if len(res.Failed) > 0 {
+			return fmt.Errorf("demo contact row %d: %s", res.Failed[0].Row, res.Failed[0].Reason)
 		}
 	}
 	if len(ids) == 0 {

@@ -3,7 +3,6 @@ package contact
 import (
 	"context"
 	"fmt"
-	"html"
 	"strings"
 	"time"
 
@@ -42,8 +41,11 @@ type ImportRow struct {
 	Action DupAction
 	// ID is the id to give the contact (a restore keeps the exported ids,
 	// which its log and links name); a new one when empty or taken.
-	ID   string
-	prep *prepared // set by PrepareRows
+	ID string
+	// CreatedAt and LastContactAt backdate a new contact (the demo
+	// generator's history); zero is now and never.
+	CreatedAt, LastContactAt time.Time
+	prep                     *prepared // set by PrepareRows
 }
 
 // prepared is a row validated ahead of its batch.
@@ -70,8 +72,8 @@ type ImportOptions struct {
 	StageID     string    // stage for rows without one ("" for none)
 	TagIDs      []string  // tags for every row
 	OnDuplicate DupAction // for rows without their own Action
-	// Restore leaves out the "Imported from" entries: a restore brings the
-	// contacts' own log back.
+	// Restore leaves out the "Imported from" entries (a restore brings the
+	// contacts' own log back; the demo generator writes its own).
 	Restore bool
 }
 
@@ -289,8 +291,8 @@ func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOpt
 	}
 	im.insC = conn.Prep(`INSERT INTO contacts (id, workspace_id, first_name, last_name, company, stage_id, stage_changed_at,
 		birthday_month, birthday_day, birthday_year, marital_status, children, pets, referred_by, file_notes, do_not_contact, created_at, updated_at,
-		middle_name, nickname, job_title, website, address)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		middle_name, nickname, job_title, website, address, last_contact_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	im.insTag = conn.Prep(`INSERT OR IGNORE INTO contact_tags (contact_id, list_id) VALUES (?, ?)`)
 	im.insFTS = conn.Prep(`INSERT INTO contacts_fts (rowid, body) VALUES (?, ?)`)
 	im.insCV = conn.Prep(`INSERT INTO custom_values (contact_id, field_id, value) VALUES (?, ?, ?) ON CONFLICT (contact_id, field_id) DO UPDATE SET value = excluded.value`)
@@ -425,9 +427,16 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 		}
 		res.IDs[r.ID] = id
 	}
-	var stage, stageAt, bm, bd, by any
+	var stage, stageAt, bm, bd, by, lastContact any
+	created := im.now
+	if !r.CreatedAt.IsZero() {
+		created = store.FormatTime(r.CreatedAt)
+	}
+	if !r.LastContactAt.IsZero() {
+		lastContact = store.FormatTime(r.LastContactAt)
+	}
 	if stageID != "" {
-		stage, stageAt = stageID, im.now
+		stage, stageAt = stageID, created
 	}
 	if f.Birthday != nil && *f.Birthday != nil {
 		b := *f.Birthday
@@ -438,27 +447,26 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 	}
 	dnc := f.DoNotContact != nil && *f.DoNotContact
 	for i, v := range []any{id, im.wsID, str(f.FirstName), str(f.LastName), str(f.Company), stage, stageAt, bm, bd, by,
-		str(f.MaritalStatus), str(f.Children), str(f.Pets), str(f.ReferredBy), str(f.FileNotes), dnc, im.now, im.now,
-		str(f.MiddleName), str(f.Nickname), str(f.JobTitle), str(f.Website), str(f.Address)} {
+		str(f.MaritalStatus), str(f.Children), str(f.Pets), str(f.ReferredBy), str(f.FileNotes), dnc, created, created,
+		str(f.MiddleName), str(f.Nickname), str(f.JobTitle), str(f.Website), str(f.Address), lastContact} {
 		bind(im.insC, i+1, v)
 	}
 	if err := step(im.insC); err != nil {
 		return fmt.Errorf("insert contact: %w", err)
 	}
 	rowid := im.conn.LastInsertRowID()
-	var body strings.Builder
-	body.WriteString(str(f.FirstName) + " " + str(f.LastName) + " " + str(f.Company) + " " + str(f.FileNotes))
+	x := indexed{names: []string{str(f.FirstName), str(f.MiddleName), str(f.LastName), str(f.Nickname), str(f.Company), str(f.JobTitle)}, fileNotes: str(f.FileNotes)}
 	for i, e := range n.emails {
 		if err := insertEmail(im.conn, im.wsID, id, e, n.norms[i]); err != nil {
 			return err
 		}
-		body.WriteString(" " + e.Address)
+		x.emails = append(x.emails, e.Address)
 	}
 	for _, p := range n.phones {
 		if err := insertPhone(im.conn, im.wsID, id, p); err != nil {
 			return err
 		}
-		body.WriteString(" " + p.Number + " " + p.Number[min(2, len(p.Number)):])
+		x.phones = append(x.phones, p.Number)
 	}
 	if im.keys != nil {
 		im.keys.add(n)
@@ -490,29 +498,28 @@ func (im *importer) insert(r *ImportRow, n normalized, stageID string, tagIDs []
 		return err
 	}
 	if r.Note != "" {
-		body.WriteString(" " + r.Note)
+		x.notes = append(x.notes, noteHTML(r.Note))
 	}
-	im.fts = append(im.fts, ftsRow{rowid, body.String()})
+	im.fts = append(im.fts, ftsRow{rowid, searchText(x)})
 	return nil
 }
 
 // log records the import on the contact's log, and the row's note.
 func (im *importer) log(id string, r *ImportRow, merged bool) error {
-	if im.opt.Restore {
-		return nil
-	}
 	summary := im.summary
 	if merged {
 		summary += " (merged)"
 	}
-	if err := activity.Record(im.conn, activity.Entry{WorkspaceID: im.wsID, ContactID: id, Kind: activity.System, Summary: summary, ActorUserID: im.actor.UserID},
-		activity.SystemBody{Event: "imported", Details: map[string]any{"file": im.opt.Source, "row": r.Row, "merged": merged}}); err != nil {
-		return err
+	if !im.opt.Restore {
+		if err := activity.Record(im.conn, activity.Entry{WorkspaceID: im.wsID, ContactID: id, Kind: activity.System, Summary: summary, ActorUserID: im.actor.UserID},
+			activity.SystemBody{Event: "imported", Details: map[string]any{"file": im.opt.Source, "row": r.Row, "merged": merged}}); err != nil {
+			return err
+		}
 	}
 	if r.Note == "" {
 		return nil
 	}
-	note := "<p>" + strings.ReplaceAll(html.EscapeString(r.Note), "\n", "<br>") + "</p>"
+	note := noteHTML(r.Note)
 	return activity.Record(im.conn, activity.Entry{WorkspaceID: im.wsID, ContactID: id, Kind: activity.Note, Summary: snippet(r.Note), ActorUserID: im.actor.UserID},
 		activity.NoteBody{HTML: note})
 }

@@ -3,6 +3,7 @@ package contact
 import (
 	"context"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,17 +42,17 @@ func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab 
 }
 
 // AddNote adds a timestamped rich-text note, sanitized with an allow-list.
-func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, html string) error {
-	return s.AddNoteAt(ctx, actor, wsID, id, html, time.Time{})
+func (s *Store) AddNote(ctx context.Context, actor auth.Actor, wsID, id, body string) error {
+	return s.AddNoteAt(ctx, actor, wsID, id, body, time.Time{})
 }
 
 // AddNoteAt is AddNote for a note written at (a past meeting, the demo's
 // history); zero is now.
-func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, html string, at time.Time) error {
+func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, body string, at time.Time) error {
 	if at.After(time.Now().Add(time.Minute)) {
 		return errs.Fields{"at": "A note cannot be written in the future."}.Err()
 	}
-	clean := strings.TrimSpace(s.notes.Sanitize(html))
+	clean := strings.TrimSpace(s.notes.Sanitize(body))
 	if clean == "" {
 		return errs.Fields{"note": "Write the note first."}.Err()
 	}
@@ -60,7 +61,7 @@ func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, html 
 	}
 	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
 		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Note, ActorUserID: actor.UserID, OccurredAt: at,
-			Summary: snippet(stripTags(clean))}, activity.NoteBody{HTML: clean})
+			Summary: snippet(html.UnescapeString(stripTags(clean)))}, activity.NoteBody{HTML: clean})
 	}, true)
 }
 
