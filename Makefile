@@ -18,7 +18,7 @@ LITESTREAM_VERSION := $(shell awk '$$1 == "github.com/benbjohnson/litestream" {p
 DEB_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || echo 0.0.0~git$$(git rev-parse --short HEAD 2>/dev/null || echo dev))
 DEB_ARCHES := arm64 amd64
 
-.PHONY: all build build-arm64 run test bench lint css vendor clean tools deb deb-host
+.PHONY: all build build-arm64 run test bench lint mutants css vendor clean tools deb deb-host
 
 all: build
 
@@ -83,6 +83,11 @@ node_modules/.bin/tailwindcss: package.json package-lock.json
 bench: build tools
 	@mkdir -p var; PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
 	grep '^BENCH ' var/bench.log; if [ $$rc -ne 0 ]; then cat var/bench.log; fi; exit $$rc
+
+# Breaks the code in a dozen ways, one at a time in a copy of HEAD, and checks
+# the tests catch each (scripts/mutants.sh).
+mutants:
+	@./scripts/mutants.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -245,7 +245,7 @@ func TestListPagesAndSearch(t *testing.T) {
 		}
 	}
 	for _, sort := range contact.SortKeys {
-		var seen []string
+		var seen, names []string
 		q := contact.Query{Sort: sort, Limit: 7, StageID: lead}
 		for {
 			p, err := f.contacts.List(ctx, f.andy, f.ws, q)
@@ -254,6 +254,10 @@ func TestListPagesAndSearch(t *testing.T) {
 			}
 			for _, r := range p.Rows {
 				seen = append(seen, r.ID)
+				names = append(names, r.FirstName)
+				if r.Stage != "Leads" {
+					t.Fatalf("sort %s: %s is in %q, not the filtered stage", sort, r.FirstName, r.Stage)
+				}
 			}
 			if p.Next == "" {
 				break
@@ -267,6 +271,24 @@ func TestListPagesAndSearch(t *testing.T) {
 		if len(seen) != 13 || len(uniq) != 13 {
 			t.Fatalf("sort %s: paged %d rows (%d distinct), want 13", sort, len(seen), len(uniq))
 		}
+		// Person00 was made first: newest first by created, and Z to A by
+		// first name (descending is the default).
+		if (sort == "first_name" || sort == "created") && (names[0] != "Person24" || names[12] != "Person00") {
+			t.Errorf("sort %s: %v, want Person24 down to Person00", sort, names)
+		}
+	}
+	// Names made out of alphabetical order: sorting by name is not sorting
+	// by creation.
+	for _, n := range []string{"zed", "Amy", "kim"} {
+		f.create(t, n, n+"@example.net", "")
+	}
+	asc, _ := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: "example.net", Sort: "first_name", Asc: true})
+	var order []string
+	for _, r := range asc.Rows {
+		order = append(order, r.FirstName)
+	}
+	if strings.Join(order, " ") != "Amy kim zed" {
+		t.Errorf("first name ascending (case-insensitive): %v", order)
 	}
 	p, err := f.contacts.List(ctx, f.andy, f.ws, contact.Query{Search: "person1"})
 	if err != nil || len(p.Rows) != 10 {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/pi-crm/pi-crm/internal/smtptest"
 	"github.com/pi-crm/pi-crm/pkg/config"
@@ -33,19 +34,25 @@ func TestAlertAtMostOnceADayPerProblem(t *testing.T) {
 	}
 	// A second problem mails on its own.
 	bad = append(bad, Result{Check: "heartbeat_sender", Value: "5m ago"})
-	a.Notify(ctx, bad)
+	if _, err := a.Notify(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(srv.Messages()); n != 2 {
 		t.Fatalf("%d mails, want 2", n)
 	}
 	// A new alerter (a restart) remembers; a day later it mails again.
 	b := NewAlerter(a.cfg, db, a.log, m)
 	b.now = func() time.Time { return now.Add(23 * time.Hour) }
-	b.Notify(ctx, bad)
+	if _, err := b.Notify(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
 	if n := len(srv.Messages()); n != 2 {
 		t.Fatalf("after a restart: %d mails, want still 2", n)
 	}
 	b.now = func() time.Time { return now.Add(25 * time.Hour) }
-	b.Notify(ctx, bad)
+	if _, err := b.Notify(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
 	msgs := srv.Messages()
 	if len(msgs) != 4 {
 		t.Fatalf("a day later: %d mails, want 4", len(msgs))
@@ -55,7 +62,13 @@ func TestAlertAtMostOnceADayPerProblem(t *testing.T) {
 	}
 	// Without STARTTLS and without Insecure, nothing is sent in the clear.
 	c := NewAlerter(Alert{Addr: srv.Addr, From: "pi@example.com", To: []string{"andy@example.com"}, Host: "pi-crm"}, storetest.New(t), a.log, m)
-	c.Notify(ctx, bad)
+	// The refusal is logged, counted and retried on the next run, never
+	// marked sent.
+	var errors dto.Metric
+	sent, err := c.Notify(ctx, bad)
+	if werr := m.alerts.WithLabelValues("error").Write(&errors); err != nil || werr != nil || len(sent) != 0 || errors.GetCounter().GetValue() != 2 {
+		t.Errorf("a relay without STARTTLS: sent %v, %v, %v errors counted", sent, err, errors.GetCounter().GetValue())
+	}
 	if n := len(srv.Messages()); n != 4 {
 		t.Fatalf("sent %d, a plain-text relay must be refused", n)
 	}

@@ -175,3 +175,38 @@ func TestCompanyOnlyContactShowsItsCompany(t *testing.T) {
 		t.Fatalf("the list does not name the company contact by its company: %s", apptest.Trim(body[strings.Index(body, "contact-rows"):]))
 	}
 }
+
+// TestContactListFilters: the list page keeps only the contacts of the
+// chosen stage, or tag, and sorts by the chosen column.
+func TestContactListFilters(t *testing.T) {
+	ctx := context.Background()
+	app := apptest.New(t, apptest.Options{})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Loan Factory")
+	stages, _ := app.Lists.All(ctx, andy.Actor, ws.ID, list.Stage)
+	zed := andy.Contact(ws.ID, "Zedekiah", "zed@example.com")
+	andy.Contact(ws.ID, "Amaryllis", "amy@example.com")
+	kim := andy.Contact(ws.ID, "Kimberley", "kim@example.com")
+	if _, err := app.Contacts.Update(ctx, andy.Actor, ws.ID, zed.ID, contact.Fields{StageID: &stages[1].ID}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Contacts.AddTagNamed(ctx, andy.Actor, ws.ID, kim.ID, "VIP"); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := app.Lists.All(ctx, andy.Actor, ws.ID, list.Tag)
+	page := func(qs string) string {
+		resp, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/contacts?"+qs, nil, nil)
+		apptest.Expect(t, resp, body, http.StatusOK)
+		return body
+	}
+	if b := page("stage=" + stages[1].ID); !strings.Contains(b, "Zedekiah") || strings.Contains(b, "Amaryllis") || strings.Contains(b, "Kimberley") {
+		t.Error("the stage filter does not keep only the stage's contacts")
+	}
+	if b := page("tag=" + tags[0].ID); !strings.Contains(b, "Kimberley") || strings.Contains(b, "Zedekiah") || strings.Contains(b, "Amaryllis") {
+		t.Error("the tag filter does not keep only the tagged contacts")
+	}
+	b := page("sort=first_name&order=asc")
+	if i, j, k := strings.Index(b, "Amaryllis"), strings.Index(b, "Kimberley"), strings.Index(b, "Zedekiah"); i < 0 || !(i < j && j < k) {
+		t.Errorf("sorted by first name: Amaryllis at %d, Kimberley at %d, Zedekiah at %d", i, j, k)
+	}
+}

@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"regexp"
 	"strings"
@@ -30,6 +32,11 @@ func TestStaticAssets(t *testing.T) {
 		apptest.Expect(t, resp, body, http.StatusOK)
 		if !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") || len(body) == 0 {
 			t.Errorf("%s: Cache-Control=%q, %d bytes", u, resp.Header.Get("Cache-Control"), len(body))
+		}
+		// The hash is the served file's own: a changed file gets a new URL.
+		sum := sha256.Sum256([]byte(body))
+		if want := hex.EncodeToString(sum[:6]); !strings.HasSuffix(u, "?v="+want) {
+			t.Errorf("%s: the file's hash is %s", u, want)
 		}
 		stale, _ := app.Do(app.Client(), http.MethodGet, strings.Split(u, "?")[0]+"?v=old", nil, nil)
 		if stale.Header.Get("Cache-Control") != "no-cache" {

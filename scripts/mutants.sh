@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# make mutants: break the code in a handful of ways a careless change could,
+# one at a time, in a throwaway copy of HEAD, and check that the tests of the
+# package catch each. Prints one line per mutant and the score; fails when a
+# mutant survives (a test that stays green while its feature is broken is a
+# defect) or a pattern no longer exists (update this file with the code).
+set -uo pipefail
+root=$(git rev-parse --show-toplevel)
+tmp=$(mktemp -d)
+cleanup() { git -C "$root" worktree remove --force "$tmp/wt" >/dev/null 2>&1; rm -rf "$tmp"; }
+trap cleanup EXIT
+git -C "$root" worktree add --detach "$tmp/wt" HEAD >/dev/null 2>&1 || { echo "mutants: cannot make a worktree"; exit 1; }
+cd "$tmp/wt" || exit 1
+caught=0 total=0 failed=0
+
+# mutant NAME FILE FROM TO PACKAGE...: replace the first FROM in FILE by TO,
+# run the packages' tests, put FILE back.
+mutant() {
+	local name=$1 file=$2 from=$3 to=$4
+	shift 4
+	total=$((total + 1))
+	if ! grep -qF -- "$from" "$file"; then
+		echo "MUTANT $name: the code to mutate is gone from $file"
+		failed=1
+		return
+	fi
+	cp "$file" "$tmp/orig"
+	FROM=$from TO=$to perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$file"
+	if go test -count=1 "$@" >"$tmp/out" 2>&1; then
+		echo "MUTANT $name: SURVIVED (the tests of $* stay green)"
+		failed=1
+	else
+		caught=$((caught + 1))
+		echo "MUTANT $name: caught by $(grep -m1 -o -- '--- FAIL: [A-Za-z0-9_/]*' "$tmp/out" | cut -c11- || echo 'the build')"
+	fi
+	cp "$tmp/orig" "$file"
+}
+
+mutant sort-by-name-is-by-id pkg/contact/query.go '"c.first_name COLLATE NOCASE"' '"c.id"' ./pkg/contact ./pkg/web
+mutant list-ignores-stage pkg/web/contacts.go 'StageID: v.Get("stage"),' 'StageID: "",' ./pkg/web
+mutant workspace-not-owned pkg/workspace/store.go 'WHERE id = ? AND owner_id = ?' 'WHERE id = ? OR owner_id = ?' ./pkg/web
+mutant index-keeps-note-markup pkg/contact/search_text.go 'add(html.UnescapeString(stripTags(n)))' 'add(stripTags(n))' ./pkg/contact
+mutant bad-value-refuses-row pkg/csvio/mapping.go '	return nil, warns
+}' '	return warns, nil
+}' ./pkg/csvio ./pkg/transfer
+mutant fax-made-primary pkg/contact/store.go 'if !IsFax(n.phones[i].Label) {' 'if true {' ./pkg/contact
+mutant static-hash-not-the-file pkg/web/static.go 'hex.EncodeToString(sum[:6])' 'hex.EncodeToString(sum[1:7])' ./pkg/web
+mutant keep-separate-ignored pkg/contact/dedup.go '	AND NOT EXISTS (SELECT 1 FROM kept_separate k WHERE k.contact_a = a.contact_id AND k.contact_b = b.contact_id)
+UNION' '
+UNION' ./pkg/contact ./pkg/web
+mutant known-duplicate-blocks-save pkg/contact/store.go 'norms, phones := added(old, n)' 'norms, phones := n.norms, n.phones' ./pkg/web
+mutant failed-alert-marked-sent pkg/health/alert.go '"err", err)
+			continue' '"err", err)' ./pkg/health
+mutant report-line-is-row pkg/csvio/reader.go 'return Record{Row: r.row, Line: line, Fields: fields}, nil' 'return Record{Row: r.row, Line: r.row, Fields: fields}, nil' ./pkg/csvio
+mutant restore-drops-log pkg/transfer/restore.go 'return x.restoreLog(ctx, actor, wsID, byID, f, ids, out)' 'return nil' ./pkg/transfer
+
+echo "BENCH mutants_caught $caught of $total"
+exit $failed
