@@ -97,7 +97,7 @@ func TestUpdate(t *testing.T) {
 	ctx := context.Background()
 	db, s, andy, mona := setup(t)
 	w, _ := s.Create(ctx, andy, workspace.Change{Name: str("MaiStory")})
-	s.Create(ctx, andy, workspace.Change{Name: str("AI Consulting")})
+	other, _ := s.Create(ctx, andy, workspace.Change{Name: str("AI Consulting")})
 	t.Run("OK", func(t *testing.T) {
 		got, err := s.Update(ctx, andy, w.ID, workspace.Change{Name: str("Mai Story"), CampaignsNeedApproval: new(bool(true)), ApproverUserID: &mona.UserID})
 		if err != nil {
@@ -109,6 +109,9 @@ func TestUpdate(t *testing.T) {
 		}
 		if n := auditCount(t, db, "workspace.update"); n != 1 {
 			t.Fatalf("audit rows=%d, want 1", n)
+		}
+		if o, _ := s.Get(ctx, andy, other.ID); o.Name != "AI Consulting" {
+			t.Fatalf("renaming one workspace renamed another to %q", o.Name)
 		}
 	})
 	t.Run("NoChangeNoAudit", func(t *testing.T) {
