@@ -20,6 +20,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/health"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -61,7 +62,7 @@ func guard() (code int, guarded bool) {
 	metrics := health.NewMetrics(reg)
 	srv, err := daemon.ListenMetrics(log, addr, reg)
 	if err != nil {
-		log.Error("cannot start", "err", err)
+		log.Error("cannot start", logkey.Err, err)
 		return 1, true
 	}
 	defer srv.Shutdown(context.Background())
@@ -98,7 +99,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		if checker == nil {
 			bucket, err := openBucket(hc)
 			if err != nil {
-				log.Warn("replica lag check off", "err", err)
+				log.Warn("replica lag check off", logkey.Err, err)
 			}
 			checker = health.NewChecker(hc, db, bucket, metrics)
 			alerter = health.NewAlerter(hc.Alert, db, log, metrics)
@@ -123,20 +124,20 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 			for _, r := range results {
 				switch {
 				case !r.OK && !failing[r.Check]:
-					log.Warn("check failed", "check", r.Check, "value", r.Value, "detail", r.Detail)
+					log.Warn("check failed", logkey.Check, r.Check, logkey.Value, r.Value, logkey.Detail, r.Detail)
 				case r.OK && failing[r.Check]:
-					log.Info("check passes again", "check", r.Check, "value", r.Value)
+					log.Info("check passes again", logkey.Check, r.Check, logkey.Value, r.Value)
 				}
 				failing[r.Check] = !r.OK
 			}
 			if _, err := alerter.Notify(rctx, results); err != nil {
-				log.Error("alerts", "err", err)
+				log.Error("alerts", logkey.Err, err)
 			}
 			if now := time.Now(); now.After(nextPrune) {
 				nextPrune = now.Add(24 * time.Hour)
 				p, err := health.Prune(rctx, db, now)
 				if err != nil {
-					log.Error("retention", "err", err)
+					log.Error("retention", logkey.Err, err)
 				} else if p.Audit+p.LoginFailures > 0 {
 					log.Info("retention", "audit_rows", p.Audit, "login_failures", p.LoginFailures)
 				}

@@ -40,6 +40,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/netguard"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
@@ -156,11 +157,11 @@ func main() {
 	}
 	m, err := Open(log, cfg)
 	if err != nil {
-		log.Error("cannot start", "err", err)
+		log.Error("cannot start", logkey.Err, err)
 		os.Exit(1)
 	}
 	if err := m.Run(ctx); err != nil {
-		log.Error("stopped with error", "err", err)
+		log.Error("stopped with error", logkey.Err, err)
 		os.Exit(1)
 	}
 }
@@ -242,7 +243,7 @@ func backupStarter(log *slog.Logger, cfg Config, runs *ledger.Runs) func() {
 	if cfg.BackupTrigger != "" {
 		return func() {
 			if err := os.WriteFile(cfg.BackupTrigger, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
-				log.Error("backup trigger", "path", cfg.BackupTrigger, "err", err)
+				log.Error("backup trigger", logkey.Path, cfg.BackupTrigger, logkey.Err, err)
 			}
 		}
 	}
@@ -260,7 +261,7 @@ func backupStarter(log *slog.Logger, cfg Config, runs *ledger.Runs) func() {
 				}
 			}
 			if err != nil {
-				log.Error("backup failed", "err", err)
+				log.Error("backup failed", logkey.Err, err)
 				// crmctl never started: fail the queued run so the page says so.
 				ctx := context.Background()
 				if id, serr := runs.Start(ctx, "manual"); serr == nil {
@@ -340,7 +341,7 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.imports.Watch(ctx)
 	daemon.Settle()
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
-	m.log.Info("serving", "addr", m.scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)
+	m.log.Info("serving", logkey.Addr, m.scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)
 	var wdC <-chan time.Time
 	if wd := daemon.WatchdogInterval(); wd > 0 {
 		t := time.NewTicker(wd)
@@ -361,7 +362,7 @@ func (m *Main) Run(ctx context.Context) error {
 			err := m.db.Ping(pctx)
 			cancel()
 			if err != nil {
-				m.log.Error("watchdog: database does not answer", "err", err)
+				m.log.Error("watchdog: database does not answer", logkey.Err, err)
 				continue
 			}
 			daemon.Notify(m.log, "WATCHDOG=1")
@@ -388,8 +389,8 @@ func servePprof(log *slog.Logger, addr string) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	log.Info("pprof serving", "addr", addr)
+	log.Info("pprof serving", logkey.Addr, addr)
 	if err := srv.ListenAndServe(); err != nil {
-		log.Warn("pprof stopped", "err", err)
+		log.Warn("pprof stopped", logkey.Err, err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 )
 
 // maxBody bounds request bodies; nothing in this API is larger.
@@ -42,7 +43,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := errs.As(err)
 	status := errs.HTTPStatus(e.Kind)
 	if status == http.StatusInternalServerError {
-		h.log.Error("api request failed", "path", r.URL.Path, "err", err)
+		h.log.Error("api request failed", logkey.Path, r.URL.Path, logkey.Err, err)
 	}
 	ae := &apiError{Code: e.Code, Message: e.Message}
 	if len(e.Fields) > 0 || len(e.Details) > 0 {

@@ -19,6 +19,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -137,7 +138,7 @@ func (s *Snapshotter) Snapshot(ctx context.Context, progress Progress) (Result, 
 		progress("copying to the backup drive", 95)
 		if err := s.copyOut(res.Path); err != nil {
 			res.Warnings = append(res.Warnings, err.Error())
-			s.log.Warn("backup drive copy skipped", "err", err)
+			s.log.Warn("backup drive copy skipped", logkey.Err, err)
 		} else {
 			res.CopiedTo = s.cfg.CopyDir
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -55,7 +56,7 @@ func ListenMetrics(log *slog.Logger, addr string, reg *prometheus.Registry) (*Me
 	s := &MetricsServer{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}}
 	go func() {
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("metrics server stopped", "err", err)
+			log.Error("metrics server stopped", logkey.Err, err)
 		}
 	}()
 	return s, nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 )
 
 // Notify sends state to systemd when the process runs under a unit with
@@ -16,7 +17,7 @@ import (
 // fatal: a lost notification must not stop the service.
 func Notify(log *slog.Logger, state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
-		log.Warn("sd_notify failed", "state", state, "err", err)
+		log.Warn("sd_notify failed", "state", state, logkey.Err, err)
 	}
 }
 

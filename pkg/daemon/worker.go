@@ -14,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -118,7 +119,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				continue
 			}
 			w.passes.WithLabelValues("error").Inc()
-			w.log.Error("pass failed", "err", err)
+			w.log.Error("pass failed", logkey.Err, err)
 			continue
 		}
 		w.passes.WithLabelValues("ok").Inc()
@@ -148,10 +149,10 @@ func (w *Worker) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := w.metrics.Shutdown(ctx); err != nil {
-		w.log.Warn("metrics shutdown", "err", err)
+		w.log.Warn("metrics shutdown", logkey.Err, err)
 	}
 	if err := w.db.Close(); err != nil {
-		w.log.Warn("close database", "err", err)
+		w.log.Warn("close database", logkey.Err, err)
 	}
 }
 
@@ -185,11 +186,11 @@ func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func
 	defer stop()
 	w, err := OpenWorker(log, cfg)
 	if err != nil {
-		log.Error("cannot start", "err", err)
+		log.Error("cannot start", logkey.Err, err)
 		return 1
 	}
 	if err := w.Run(ctx); err != nil {
-		log.Error("stopped with error", "err", err)
+		log.Error("stopped with error", logkey.Err, err)
 		return 1
 	}
 	return 0

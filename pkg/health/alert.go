@@ -15,6 +15,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -60,14 +61,14 @@ func (a *Alerter) Notify(ctx context.Context, results []Result) ([]string, error
 		}
 		if err := a.send(r, results); err != nil {
 			a.count("error")
-			a.log.Error("alert mail failed; retrying on the next run", "check", r.Check, "err", err)
+			a.log.Error("alert mail failed; retrying on the next run", logkey.Check, r.Check, logkey.Err, err)
 			continue
 		}
 		a.count("sent")
 		if err := a.markSent(ctx, r.Check); err != nil {
 			return sent, err
 		}
-		a.log.Info("alert mailed", "check", r.Check)
+		a.log.Info("alert mailed", logkey.Check, r.Check)
 		sent = append(sent, r.Check)
 	}
 	return sent, nil

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -49,11 +50,11 @@ func Guard(ctx context.Context, cfg Config, log *slog.Logger, metrics *Metrics, 
 			return nil
 		}
 		if !logged {
-			log.Error("check failed", "check", r.Check, "detail", r.Detail)
+			log.Error("check failed", logkey.Check, r.Check, logkey.Detail, r.Detail)
 			logged = true
 		}
 		if _, err := alerter.Notify(ctx, []Result{r}); err != nil {
-			log.Error("alerts", "err", err)
+			log.Error("alerts", logkey.Err, err)
 		}
 		pet()
 		select {

@@ -24,6 +24,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/csvio"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -807,7 +808,7 @@ func (im *Imports) finish(ctx context.Context, j Job, runner string, lists []str
 
 // fail marks the job failed with err's message.
 func (im *Imports) fail(j Job, err error) error {
-	im.log.Error("import failed", "job", j.ID, "err", err)
+	im.log.Error("import failed", logkey.Job, j.ID, logkey.Err, err)
 	_ = im.db.Write(context.Background(), func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `UPDATE import_jobs SET status = 'failed', detail = ?, finished_at = ? WHERE id = ?`,
 			&sqlitex.ExecOptions{Args: []any{errs.As(err).Message, store.FormatTime(time.Now()), j.ID}})
@@ -843,7 +844,7 @@ func (im *Imports) Claimable(ctx context.Context) ([]string, error) {
 func (im *Imports) Resume(ctx context.Context, ids []string) {
 	for _, id := range ids {
 		if err := im.Run(ctx, id); err != nil && !errors.Is(err, ErrTaken) && ctx.Err() == nil {
-			im.log.Warn("resume import", "job", id, "err", err)
+			im.log.Warn("resume import", logkey.Job, id, logkey.Err, err)
 		}
 	}
 }
@@ -859,7 +860,7 @@ func (im *Imports) Watch(ctx context.Context) {
 	for {
 		if ids, err := im.Claimable(ctx); err != nil {
 			if ctx.Err() == nil {
-				im.log.Warn("claimable imports", "err", err)
+				im.log.Warn("claimable imports", logkey.Err, err)
 			}
 		} else if len(ids) > 0 {
 			im.Resume(ctx, ids)
@@ -867,7 +868,7 @@ func (im *Imports) Watch(ctx context.Context) {
 		if now := time.Now(); now.After(nextSweep) {
 			nextSweep = now.Add(time.Hour)
 			if n, err := im.Sweep(ctx, now); err != nil {
-				im.log.Warn("sweep import uploads", "err", err)
+				im.log.Warn("sweep import uploads", logkey.Err, err)
 			} else if n > 0 {
 				im.log.Info("swept import uploads", "files", n)
 			}

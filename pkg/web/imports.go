@@ -17,6 +17,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/csvio"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
@@ -312,7 +313,7 @@ func (s *Server) importPlan(start bool) http.HandlerFunc {
 		}
 		go func() {
 			if err := s.Imports.Run(context.Background(), id); err != nil && !errors.Is(err, transfer.ErrTaken) {
-				s.Log.Error("import", "job", id, "err", err)
+				s.Log.Error("import", logkey.Job, id, logkey.Err, err)
 			}
 		}()
 		s.flash(w, r, "Import started. You can leave this page; it runs on.")
@@ -344,7 +345,7 @@ func (s *Server) importErrors(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.attachment(w, "text/csv; charset=utf-8", strings.TrimSuffix(strings.TrimSuffix(job.FileName, ".csv"), ".vcf")+"-report.csv")
 	if err := s.Imports.WriteReport(r.Context(), a, ws.ID, id, out); err != nil {
-		s.Log.Error("error report", "job", id, "err", err)
+		s.Log.Error("error report", logkey.Job, id, logkey.Err, err)
 	}
 }
 
@@ -408,7 +409,7 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 	if v.Get("format") == "vcard" {
 		out := s.attachment(w, "text/vcard; charset=utf-8", name+".vcf")
 		if _, err := s.Exports.VCard(r.Context(), a, ws.ID, ids, out); err != nil {
-			s.Log.Error("export", "err", err)
+			s.Log.Error("export", logkey.Err, err)
 		}
 		return
 	}
@@ -427,7 +428,7 @@ func (s *Server) exportDownload(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.attachment(w, "text/csv; charset=utf-8", name+".csv")
 	if _, err := s.Exports.CSV(r.Context(), a, ws.ID, ids, cols, v.Get("bom") != "", s.zone(a.TimeZone), out); err != nil {
-		s.Log.Error("export", "err", err)
+		s.Log.Error("export", logkey.Err, err)
 	}
 }
 
@@ -447,7 +448,7 @@ func (s *Server) contactVCard(w http.ResponseWriter, r *http.Request) {
 	}
 	out := s.attachment(w, "text/vcard; charset=utf-8", name+".vcf")
 	if _, err := s.Exports.VCard(r.Context(), a, ws.ID, []string{id}, out); err != nil {
-		s.Log.Error("vcard", "err", err)
+		s.Log.Error("vcard", logkey.Err, err)
 	}
 }
 
@@ -456,7 +457,7 @@ func (s *Server) exportAll(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	out := s.attachment(w, "application/zip", "pi-crm-export-"+time.Now().Format("2006-01-02")+".zip")
 	if _, err := s.Exports.All(r.Context(), a, s.zone(a.TimeZone), out); err != nil {
-		s.Log.Error("emergency export", "err", err)
+		s.Log.Error("emergency export", logkey.Err, err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 	webfs "github.com/pi-crm/pi-crm/web"
 )
@@ -218,7 +219,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // internal logs err with the request id and answers 500 without details.
 func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	id := requestID(r.Context())
-	s.Log.Error("request failed", slog.String("request_id", id), slog.String("path", r.URL.Path), slog.Any("err", err))
+	s.Log.Error("request failed", slog.String("request_id", id), slog.String(logkey.Path, r.URL.Path), slog.Any(logkey.Err, err))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusInternalServerError)
 	fmt.Fprintf(w, "<!doctype html><title>Error</title><p>Something went wrong. Request id: %s</p>", template.HTMLEscapeString(id))

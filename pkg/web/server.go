@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -226,7 +227,7 @@ func (s *Server) pageFor(r *http.Request, title string, p *page) *page {
 		if p.Workspaces == nil {
 			list, err := s.Workspaces.List(r.Context(), a)
 			if err != nil {
-				s.Log.Warn("list workspaces for sidebar", "err", err)
+				s.Log.Warn("list workspaces for sidebar", logkey.Err, err)
 			}
 			p.Workspaces = list
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 )
 
 // staleAfter is when the System page calls a daemon silent: four missed
@@ -150,7 +151,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.DB.Ping(r.Context()); err != nil {
 		h.Status, h.DB, code = "fail", "unreachable", http.StatusServiceUnavailable
-		s.Log.Warn("healthz: database unreachable", "err", err)
+		s.Log.Warn("healthz: database unreachable", logkey.Err, err)
 	} else if v, err := s.DB.SchemaVersion(r.Context()); err != nil || v != h.SchemaWanted {
 		h.SchemaVersion = v
 		h.Status, code = "fail", http.StatusServiceUnavailable
