@@ -3,11 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/replicawatch"
 	"github.com/pi-crm/pi-crm/internal/s3test"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -44,8 +43,8 @@ func newBackupRig(t *testing.T, srv *s3test.Server, name string) *backupRig {
 	os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
 	r := &backupRig{t: t, bin: os.Getenv("PICRM_BIN_DIR"), dir: dir, db: filepath.Join(dir, "pi-crm.db"), srv: srv}
 	r.vars = append(srv.Env(name), "PICRM_DATA_DIR="+dir, "CREDENTIALS_DIRECTORY="+creds, "PICRM_LOG_LEVEL=warn",
-		"PICRM_LITESTREAM_BIN="+s3test.Tool(t, "litestream"), "PICRM_LITESTREAM_CONFIG="+repoFile("units/litestream.yml"),
-		fmt.Sprintf("PICRM_LITESTREAM_METRICS_ADDR=127.0.0.1:%d", freePort(t)),
+		"PICRM_LITESTREAM_BIN="+s3test.Tool(t, "litestream"), "PICRM_LITESTREAM_CONFIG="+testrig.RepoFile("units/litestream.yml"),
+		fmt.Sprintf("PICRM_LITESTREAM_METRICS_ADDR=127.0.0.1:%d", testrig.FreePort(t)),
 		"PICRM_BACKUP_AGE_RECIPIENTS="+id.Recipient().String(), "PATH="+os.Getenv("PATH"), "HOME="+dir)
 	var err error
 	r.bucket, err = backup.OpenBucket(backup.S3{Endpoint: srv.Endpoint, Region: "us-east-1", Bucket: srv.Bucket, Prefix: name + "/snapshots",
@@ -71,7 +70,7 @@ func (r *backupRig) ctl(args ...string) string {
 }
 
 func (r *backupRig) litestream() *replicawatch.Process {
-	c := exec.Command(filepath.Join(r.bin, "crmctl"), "litestream", "replicate", "-config", repoFile("units/litestream.yml"))
+	c := exec.Command(filepath.Join(r.bin, "crmctl"), "litestream", "replicate", "-config", testrig.RepoFile("units/litestream.yml"))
 	c.Env = r.vars
 	return replicawatch.Start(r.t, c)
 }
@@ -146,9 +145,9 @@ func benchReplicaLag(t *testing.T, r *backupRig) {
 	ls.Stop(10 * time.Second)
 	lags := w.Lags()
 	t.Logf("replica lag over %d markers (%d load writes): p50 %v p99 %v max %v", len(lags), writes.Load(),
-		replicawatch.Percentile(lags, 0.5), replicawatch.Percentile(lags, 0.99), lags[len(lags)-1])
-	fmt.Printf("BENCH replica_lag_p99_ms %.1f ms\n", float64(replicawatch.Percentile(lags, 0.99).Microseconds())/1000)
-	fmt.Printf("BENCH replica_lag_p50_ms %.1f ms\n", float64(replicawatch.Percentile(lags, 0.5).Microseconds())/1000)
+		testrig.Percentile(lags, 0.5), testrig.Percentile(lags, 0.99), lags[len(lags)-1])
+	fmt.Printf("BENCH replica_lag_p99_ms %.1f ms\n", float64(testrig.Percentile(lags, 0.99).Microseconds())/1000)
+	fmt.Printf("BENCH replica_lag_p50_ms %.1f ms\n", float64(testrig.Percentile(lags, 0.5).Microseconds())/1000)
 }
 
 // benchBigBackup grows the database to 1 GiB (the demo data plus text-like
@@ -217,18 +216,4 @@ func benchBigBackup(t *testing.T, r *backupRig, want func(string) bool) {
 		t.Logf("crmctl restore --from bucket: %v\n%s", took.Round(time.Millisecond), out)
 		fmt.Printf("BENCH restore_snapshot_1gb_s %.1f s\n", took.Seconds()*scale)
 	}
-}
-
-func repoFile(rel string) string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", rel)
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -7,8 +7,8 @@ package bench
 import (
 	"bufio"
 	"fmt"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -77,32 +77,6 @@ func TestBench(t *testing.T) {
 	}
 }
 
-// notify is a test-owned NOTIFY_SOCKET.
-func notify(t *testing.T) (*net.UnixConn, string) {
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("picrm-bench-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); os.Remove(path) })
-	return conn, path
-}
-
-func waitReady(conn *net.UnixConn, timeout time.Duration) bool {
-	buf := make([]byte, 4096)
-	deadline := time.Now().Add(timeout)
-	for {
-		_ = conn.SetReadDeadline(deadline)
-		n, _, err := conn.ReadFromUnix(buf)
-		if err != nil {
-			return false
-		}
-		if strings.Contains(string(buf[:n]), "READY=1") {
-			return true
-		}
-	}
-}
-
 func stop(c *exec.Cmd) {
 	_ = c.Process.Signal(syscall.SIGTERM)
 	_ = c.Wait()
@@ -112,13 +86,13 @@ func stop(c *exec.Cmd) {
 func (b *bench) webReady() {
 	var ms []float64
 	for range 7 {
-		conn, path := notify(b.t)
-		c := b.cmd("crm-web", "NOTIFY_SOCKET="+path)
+		ns := testrig.NewNotifySocket(b.t)
+		c := b.cmd("crm-web", "NOTIFY_SOCKET="+ns.Path)
 		start := time.Now()
 		if err := c.Start(); err != nil {
 			b.t.Fatal(err)
 		}
-		if !waitReady(conn, 10*time.Second) {
+		if !ready(ns) {
 			b.t.Fatal("crm-web sent no READY=1")
 		}
 		ms = append(ms, float64(time.Since(start).Microseconds())/1000)
@@ -150,13 +124,13 @@ func (b *bench) idleRSS() {
 	names := map[string]string{"crm-web": "web_idle_rss_mb", "crm-sender": "sender_idle_rss_mb", "crm-insights": "insights_idle_rss_mb", "crm-health": "health_idle_rss_mb"}
 	cmds := map[string]*exec.Cmd{}
 	for _, d := range []string{"crm-web", "crm-sender", "crm-insights", "crm-health"} {
-		conn, path := notify(b.t)
-		c := b.cmd(d, "NOTIFY_SOCKET="+path)
+		ns := testrig.NewNotifySocket(b.t)
+		c := b.cmd(d, "NOTIFY_SOCKET="+ns.Path)
 		if err := c.Start(); err != nil {
 			b.t.Fatal(err)
 		}
 		defer stop(c)
-		if !waitReady(conn, 10*time.Second) {
+		if !ready(ns) {
 			b.t.Fatalf("%s sent no READY=1", d)
 		}
 		cmds[d] = c
@@ -256,11 +230,11 @@ func p99(t *testing.T, n int, d time.Duration, mk func() *http.Client, target st
 	if len(lats) == 0 {
 		t.Fatal("no requests completed")
 	}
-	return percentile(lats, 99)
+	return testrig.Percentile(lats, 0.99)
 }
 
-// percentile returns the p-th percentile of v (sorted in place).
-func percentile(v []float64, p int) float64 {
-	slices.Sort(v)
-	return v[len(v)*p/100]
+// ready waits up to 10 s for READY=1 on ns.
+func ready(ns *testrig.NotifySocket) bool {
+	_, ok := ns.Await("READY=1", 10*time.Second)
+	return ok
 }

@@ -20,6 +20,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -208,5 +209,5 @@ func load(t *testing.T, n int, d time.Duration, mk func() *http.Client, urls []s
 		}()
 	}
 	wg.Wait()
-	return percentile(lats, 99)
+	return testrig.Percentile(lats, 0.99)
 }

@@ -21,6 +21,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
@@ -202,7 +203,7 @@ func TestBenchHostile(t *testing.T) {
 		}
 		fmt.Printf("BENCH import_batch_ms %.1f ms\n", mean)
 		fmt.Printf("BENCH import_batch_max_ms %.1f ms\n", slices.Max(batchMs))
-		fmt.Printf("BENCH write_during_import_p99_ms %.1f ms\n", percentile(lats, 99))
+		fmt.Printf("BENCH write_during_import_p99_ms %.1f ms\n", testrig.Percentile(lats, 0.99))
 		fmt.Printf("BENCH write_during_import_failures %d count\n", failures)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,7 +40,7 @@ func run(t *testing.T, dir string, env []string, name string, args ...string) st
 // ansible-playbook --syntax-check on the playbook.
 func TestAnsibleLintAndSyntax(t *testing.T) {
 	need(t, "ansible-playbook", "ansible-lint")
-	dir := repoFile(t, "ansible")
+	dir := testrig.RepoFile("ansible")
 	env := []string{"ANSIBLE_LOCAL_TEMP=" + t.TempDir(), "HOME=" + t.TempDir(), "NO_COLOR=1"}
 	out := run(t, dir, env, "ansible-lint", "--offline", "site.yml")
 	if !strings.Contains(out, "Passed") {
@@ -111,7 +112,7 @@ vault_alert_smtp_password: "drill-smtp"
 		// Encryption at rest with the key on a USB stick: on a chroot the
 		// role writes the boot configuration (no device to format here).
 		"-e", "pi_crm_encryption=usb_key", "-e", "pi_crm_luks_device=/dev/disk/by-id/usb-Drill_Disk-0:0-part1", "-e", "pi_crm_luks_key_uuid=1A2B-3C4D"}
-	dir := repoFile(t, "ansible")
+	dir := testrig.RepoFile("ansible")
 	first := run(t, dir, env, "ansible-playbook", args...)
 	m := recapRe.FindStringSubmatch(first)
 	if m == nil || m[4] != "0" || m[2] == "0" {

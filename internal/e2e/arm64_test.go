@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pi-crm/pi-crm/internal/replicawatch"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // TestArm64WebAnswersUnderQemu builds crm-web for the Pi (linux/arm64,
@@ -22,7 +23,7 @@ func TestArm64WebAnswersUnderQemu(t *testing.T) {
 		t.Fatal("qemu-aarch64-static is missing: install Debian's qemu-user-static (.ci/run does)")
 	}
 	bin := filepath.Join(t.TempDir(), "crm-web")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, repoFile(t, "cmd/crm-web"))
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, testrig.RepoFile("cmd/crm-web"))
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build arm64 crm-web: %v\n%s", err, out)
@@ -31,7 +32,7 @@ func TestArm64WebAnswersUnderQemu(t *testing.T) {
 		t.Logf("%s", out)
 	}
 	e := newEnv(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
 	c := exec.Command(qemu, bin)
 	c.Env = append(append([]string(nil), e.vars...), "PICRM_HTTP_ADDR="+addr)
 	p := replicawatch.Start(t, c)

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/demo"
 )
 
@@ -34,7 +35,7 @@ func TestBrowserImport(t *testing.T) {
 		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
 		t.Fatal(err)
 	}
-	file := repoFile(t, "pkg/csvio/testdata/google.csv")
+	file := testrig.RepoFile("pkg/csvio/testdata/google.csv")
 	err = chromedp.Do(ctx,
 		chromedp.Navigate(app.URL+"/w/"+ws+"/contacts"),
 		chromedp.Click(`//main//a[text()="Import"]`),

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 )
@@ -165,7 +166,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	if len(shared) == 0 {
 		t.Fatal("nothing shared in the demo")
 	}
-	file, err := os.Open(repoFile(t, "pkg/csvio/testdata/outlook-details-1252.csv"))
+	file, err := os.Open(testrig.RepoFile("pkg/csvio/testdata/outlook-details-1252.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}

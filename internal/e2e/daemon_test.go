@@ -18,6 +18,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -33,17 +34,17 @@ func TestDaemonsTalkToSystemd(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.ctl("", "migrate")
-			ns := newNotifySocket(t)
+			ns := testrig.NewNotifySocket(t)
 			const watchdog = 400 * time.Millisecond
 			c := e.cmd(d)
-			c.Env = append(c.Env, "NOTIFY_SOCKET="+ns.path, fmt.Sprintf("WATCHDOG_USEC=%d", watchdog.Microseconds()))
+			c.Env = append(c.Env, "NOTIFY_SOCKET="+ns.Path, fmt.Sprintf("WATCHDOG_USEC=%d", watchdog.Microseconds()))
 			start := time.Now()
 			logs := startLogged(t, c)
-			ready := ns.waitFor(t, "READY=1", 5*time.Second)
+			ready := ns.WaitFor(t, "READY=1", 5*time.Second)
 			t.Logf("%s READY after %v", d, ready.Sub(start))
 			var beats []time.Time
 			for len(beats) < 5 {
-				beats = append(beats, ns.waitFor(t, "WATCHDOG=1", watchdog))
+				beats = append(beats, ns.WaitFor(t, "WATCHDOG=1", watchdog))
 			}
 			mean := beats[len(beats)-1].Sub(beats[0]) / time.Duration(len(beats)-1)
 			if mean < watchdog/4 || mean > watchdog*3/4 {
@@ -53,7 +54,7 @@ func TestDaemonsTalkToSystemd(t *testing.T) {
 				t.Fatal(err)
 			}
 			termAt := time.Now()
-			ns.waitFor(t, "STOPPING=1", 5*time.Second)
+			ns.WaitFor(t, "STOPPING=1", 5*time.Second)
 			done := make(chan error, 1)
 			go func() { done <- c.Wait() }()
 			select {

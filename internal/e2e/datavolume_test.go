@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pi-crm/pi-crm/internal/smtptest"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // TestMissingDataVolumeFailsClosed: an appliance whose marker says it has
@@ -25,7 +26,7 @@ func TestMissingDataVolumeFailsClosed(t *testing.T) {
 	if err := os.WriteFile(marker, []byte("this appliance keeps its data in "+e.dir+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	healthAddr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
 	e.vars = append(e.vars, "PICRM_DATA_MARKER="+marker, "PICRM_HEALTH_ADDR="+healthAddr, "PICRM_HEALTH_INTERVAL=200ms",
 		"PICRM_ALERT_SMTP_ADDR="+smtpSrv.Addr, "PICRM_ALERT_SMTP_INSECURE=true", "PICRM_ALERT_FROM=pi@example.com", "PICRM_ALERT_TO=andy@example.com")
 	db := filepath.Join(e.dir, "pi-crm.db")

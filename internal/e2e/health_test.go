@@ -17,6 +17,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/smtptest"
 	"github.com/pi-crm/pi-crm/internal/testfs"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -56,7 +57,7 @@ func TestHealthTurnsRed(t *testing.T) {
 	smtpSrv := smtptest.Start(t)
 	e := newEnv(t)
 	backupVol := testfs.Tmpfs(t, "4m")
-	healthAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	healthAddr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
 	e.vars = append(e.vars,
 		"PICRM_BACKUP_DIR="+backupVol,
 		"PICRM_HEALTH_ADDR="+healthAddr,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,7 +16,7 @@ func TestImageFirstBootConfig(t *testing.T) {
 	if _, err := exec.LookPath("cloud-init"); err != nil {
 		t.Fatal("cloud-init is missing: install Debian's cloud-init (.ci/run does)")
 	}
-	ud := repoFile(t, "image/user-data")
+	ud := testrig.RepoFile("image/user-data")
 	out, err := exec.Command("cloud-init", "schema", "--config-file", ud).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Valid cloud-config") {
 		t.Fatalf("cloud-init schema: %v\n%s", err, out)
@@ -25,7 +26,7 @@ func TestImageFirstBootConfig(t *testing.T) {
 from cloudinit.net.network_state import parse_net_config_data
 ns = parse_net_config_data(yaml.safe_load(open(sys.argv[1])))
 print(" ".join(sorted(i["name"] for i in ns.iter_interfaces())))`
-	out, err = exec.Command("/usr/bin/python3", "-c", script, repoFile(t, "image/network-config")).CombinedOutput()
+	out, err = exec.Command("/usr/bin/python3", "-c", script, testrig.RepoFile("image/network-config")).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "eth0") {
 		t.Fatalf("network-config through cloud-init's parser: %v\n%s", err, out)
 	}
@@ -35,7 +36,7 @@ print(" ".join(sorted(i["name"] for i in ns.iter_interfaces())))`
 			t.Errorf("user-data lacks %q", want)
 		}
 	}
-	inv, _ := os.ReadFile(repoFile(t, "ansible/inventory.example.ini"))
+	inv, _ := os.ReadFile(testrig.RepoFile("ansible/inventory.example.ini"))
 	if !strings.Contains(string(inv), "ansible_user=crmadmin") {
 		t.Error("the inventory example does not log in as the user cloud-init makes")
 	}

@@ -6,13 +6,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 )
@@ -84,53 +82,6 @@ func (e *env) ctl(stdin string, args ...string) string {
 		e.t.Fatalf("crmctl %v: %v\n%s", args, err, errb.String())
 	}
 	return out.String()
-}
-
-// notifySocket listens where a test-owned "systemd" receives sd_notify
-// datagrams.
-type notifySocket struct {
-	conn *net.UnixConn
-	path string
-}
-
-func newNotifySocket(t *testing.T) *notifySocket {
-	t.Helper()
-	// Unix socket paths are short (108 bytes): keep it out of TempDir.
-	path := filepath.Join(os.TempDir(), fmt.Sprintf("picrm-notify-%d-%d.sock", os.Getpid(), time.Now().UnixNano()))
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(); os.Remove(path) })
-	return &notifySocket{conn: conn, path: path}
-}
-
-// next returns the next datagram, or "" after timeout.
-func (n *notifySocket) next(timeout time.Duration) string {
-	buf := make([]byte, 4096)
-	_ = n.conn.SetReadDeadline(time.Now().Add(timeout))
-	k, _, err := n.conn.ReadFromUnix(buf)
-	if err != nil {
-		return ""
-	}
-	return string(buf[:k])
-}
-
-// waitFor reads datagrams until one contains want, returning the time it
-// arrived; it fails the test after timeout.
-func (n *notifySocket) waitFor(t *testing.T, want string, timeout time.Duration) time.Time {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		msg := n.next(time.Until(deadline))
-		for _, line := range strings.Split(msg, "\n") {
-			if line == want {
-				return time.Now()
-			}
-		}
-	}
-	t.Fatalf("no %q within %v", want, timeout)
-	return time.Time{}
 }
 
 // logTail collects a process's stderr for failure messages.

@@ -3,13 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,15 +15,10 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/replicawatch"
 	"github.com/pi-crm/pi-crm/internal/s3test"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
-
-func repoFile(t *testing.T, rel string) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..", rel)
-}
 
 // replicatedEnv is an appliance whose database Litestream streams to a local
 // S3-compatible server, configured exactly as on the Pi: the shipped
@@ -40,8 +33,8 @@ func replicatedEnv(t *testing.T) (*env, *s3test.Server, *backup.Bucket) {
 	e.vars = append(e.vars,
 		"CREDENTIALS_DIRECTORY="+creds,
 		"PICRM_LITESTREAM_BIN="+s3test.Tool(t, "litestream"),
-		"PICRM_LITESTREAM_CONFIG="+repoFile(t, "units/litestream.yml"),
-		fmt.Sprintf("PICRM_LITESTREAM_METRICS_ADDR=127.0.0.1:%d", freePort(t)),
+		"PICRM_LITESTREAM_CONFIG="+testrig.RepoFile("units/litestream.yml"),
+		fmt.Sprintf("PICRM_LITESTREAM_METRICS_ADDR=127.0.0.1:%d", testrig.FreePort(t)),
 	)
 	bucket, err := backup.OpenBucket(backup.S3{Endpoint: srv.Endpoint, Region: "us-east-1", Bucket: srv.Bucket, Prefix: "drill/snapshots",
 		AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, SSECKey: srv.SSECKey, CAFile: srv.CAFile})
@@ -52,18 +45,6 @@ func replicatedEnv(t *testing.T) (*env, *s3test.Server, *backup.Bucket) {
 		t.Fatal(err)
 	}
 	return e, srv, bucket
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, p, _ := strings.Cut(l.Addr().String(), ":")
-	n, _ := strconv.Atoi(p)
-	return n
 }
 
 // TestRestoreDrill is the dead-SD-card day, end to end: crm-web and a second
@@ -83,7 +64,7 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	defer db.Close()
 
-	ls := replicawatch.Start(t, e.cmd("crmctl", "litestream", "replicate", "-config", repoFile(t, "units/litestream.yml")))
+	ls := replicawatch.Start(t, e.cmd("crmctl", "litestream", "replicate", "-config", testrig.RepoFile("units/litestream.yml")))
 	base := startWeb(t, e)
 	writer := exec.Command(os.Args[0])
 	writer.Env = append(os.Environ(), "PICRM_E2E_WRITER="+dbPath)
@@ -134,8 +115,8 @@ func TestRestoreDrill(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	lags := w.Lags()
-	t.Logf("replica lag over %d commits: p50 %v, p99 %v, max %v", len(lags), replicawatch.Percentile(lags, 0.5), replicawatch.Percentile(lags, 0.99), lags[len(lags)-1])
-	fmt.Printf("DRILL replica_lag_p50_ms %d replica_lag_p99_ms %d (n=%d)\n", replicawatch.Percentile(lags, 0.5).Milliseconds(), replicawatch.Percentile(lags, 0.99).Milliseconds(), len(lags))
+	t.Logf("replica lag over %d commits: p50 %v, p99 %v, max %v", len(lags), testrig.Percentile(lags, 0.5), testrig.Percentile(lags, 0.99), lags[len(lags)-1])
+	fmt.Printf("DRILL replica_lag_p50_ms %d replica_lag_p99_ms %d (n=%d)\n", testrig.Percentile(lags, 0.5).Milliseconds(), testrig.Percentile(lags, 0.99).Milliseconds(), len(lags))
 
 	// crm-health sees the replica caught up: Litestream's local TXID from
 	// its metrics against the newest LTX file in the bucket.

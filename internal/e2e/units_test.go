@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pi-crm/pi-crm/internal/s3test"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // unitRoot builds a throwaway root for systemd-analyze: the host's unit
@@ -37,7 +38,7 @@ func unitRoot(t *testing.T) (string, []string) {
 		}
 	}
 	var units []string
-	files, _ := filepath.Glob(repoFile(t, "units/*"))
+	files, _ := filepath.Glob(testrig.RepoFile("units/*"))
 	for _, f := range files {
 		switch filepath.Ext(f) {
 		case ".service", ".socket", ".timer", ".path", ".target":
@@ -95,7 +96,7 @@ func TestUnitsVerifyAndAreHardened(t *testing.T) {
 	}
 	credRe := regexp.MustCompile(`(?m)^LoadCredential=([^:]+):(\S+)`)
 	for name, creds := range want {
-		b, err := os.ReadFile(repoFile(t, "units/"+name))
+		b, err := os.ReadFile(testrig.RepoFile("units/" + name))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -101,15 +101,6 @@ func (p *Process) Stop(d time.Duration) error {
 	}
 }
 
-// Percentile returns the q-th (0–1) value of sorted durations.
-func Percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted)-1)*q + 0.5)
-	return sorted[i]
-}
-
 // RemoveDB deletes a database as a dead SD card would: the file, its WAL and
 // shared memory, and Litestream's local state.
 func RemoveDB(p string) error {

@@ -14,6 +14,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"math/big"
 	"net"
 	"net/http"
@@ -67,7 +68,7 @@ func Start(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	ca := selfSigned(tb, certs)
-	port := freePort(tb)
+	port := testrig.FreePort(tb)
 	key := make([]byte, 32)
 	rand.Read(key)
 	s := &Server{
@@ -80,7 +81,7 @@ func Start(tb testing.TB) *Server {
 		DataDir:   filepath.Join(dir, "data"),
 	}
 	cmd := exec.Command(bin, "server", "--quiet", "--address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--console-address", fmt.Sprintf("127.0.0.1:%d", freePort(tb)), "--certs-dir", certs, s.DataDir)
+		"--console-address", fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(tb)), "--certs-dir", certs, s.DataDir)
 	cmd.Env = append(os.Environ(), "MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CALLHOME_ENABLE=off")
 	log, err := os.Create(filepath.Join(dir, "minio.log"))
@@ -140,16 +141,6 @@ func (s *Server) Env(prefix string) []string {
 		"PICRM_S3_SNAPSHOT_PREFIX=" + prefix + "/snapshots",
 		"PICRM_S3_REPLICA_PATH=" + prefix + "/replica",
 	}
-}
-
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 as MinIO's
