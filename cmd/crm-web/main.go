@@ -45,7 +45,6 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/web"
-	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -194,7 +193,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		log.Info("migrated database", "from", from, "to", to)
 	}
 	authStore := auth.NewStore(db, auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax})
-	wsStore := workspace.NewStore(db, list.Hooks(), contact.Hooks())
+	wsStore := contact.NewWorkspaces(db)
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	reg := daemon.NewRegistry("crm-web", version)
 	runs := ledger.NewRuns(db)

@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer db.Close()
-	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: workspace.NewStore(db, list.Hooks(), contact.Hooks()), stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: contact.NewWorkspaces(db), stdin: stdin, stdout: stdout, stderr: stderr}
 	if args[0] != "migrate" && args[0] != "version" {
 		// Every other command needs this build's schema; crmctl is the
 		// admin tool, so it brings the database up to date itself.
@@ -289,7 +289,7 @@ func (a *app) apikeyCreate(ctx context.Context, args []string) error {
 		t := time.Now().Add(*expires).UTC()
 		in.ExpiresAt = &t
 	}
-	actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+	actor := u.Actor("local")
 	key, _, err := a.users.CreateAPIKey(ctx, actor, in)
 	if err != nil {
 		return fmt.Errorf("apikey create: %w", err)

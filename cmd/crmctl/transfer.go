@@ -35,7 +35,7 @@ func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor,
 		if user != "" && !strings.EqualFold(u.Email, user) {
 			continue
 		}
-		actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "crmctl"}
+		actor := u.Actor("crmctl")
 		spaces, err := a.spaces.List(ctx, actor)
 		if err != nil {
 			return auth.Actor{}, workspace.Workspace{}, err
@@ -297,7 +297,7 @@ func (a *app) exportAll(ctx context.Context, x *transfer.Exports, dir, user stri
 		if user != "" && !strings.EqualFold(u.Email, user) {
 			continue
 		}
-		actor := auth.Actor{UserID: u.ID, Email: u.Email, TimeZone: u.TimeZone, IP: "crmctl"}
+		actor := u.Actor("crmctl")
 		name := filepath.Join(dir, fmt.Sprintf("pi-crm-export-%s-%s.zip", strings.NewReplacer("@", "_at_", "/", "_").Replace(u.Email), time.Now().Format("20060102-150405")))
 		f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 		if err != nil {
@@ -347,7 +347,7 @@ func (a *app) importExport(ctx context.Context, args []string) error {
 		return fmt.Errorf("import-export: %w", err)
 	}
 	defer zr.Close()
-	actor := auth.Actor{UserID: u.ID, Email: u.Email, TimeZone: u.TimeZone, IP: "crmctl"}
+	actor := u.Actor("crmctl")
 	start := time.Now()
 	res, err := transfer.NewExports(contact.NewStore(a.db), a.spaces).Restore(ctx, actor, &zr.Reader)
 	if err != nil {

@@ -97,7 +97,7 @@ func New(tb testing.TB, opts Options) *App {
 		opts.BcryptCost = bcrypt.MinCost
 	}
 	a := auth.NewStore(db, auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
-	ws := workspace.NewStore(db, list.Hooks(), contact.Hooks())
+	ws := contact.NewWorkspaces(db)
 	contacts, lists := contact.NewStore(db), list.NewStore(db)
 	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	runs := ledger.NewRuns(db)
@@ -142,7 +142,7 @@ func (a *App) NewUser(name string) *User {
 	if err != nil {
 		a.TB.Fatalf("create user: %v", err)
 	}
-	usr := &User{User: u, Actor: auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone}, Client: a.Client(), app: a}
+	usr := &User{User: u, Actor: u.Actor(""), Client: a.Client(), app: a}
 	resp := a.PostForm(usr.Client, "/login", url.Values{"email": {email}, "password": {Password}})
 	if resp.StatusCode != http.StatusSeeOther {
 		a.TB.Fatalf("log in %s: status=%d, want 303", email, resp.StatusCode)

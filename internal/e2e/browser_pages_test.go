@@ -51,7 +51,7 @@ func TestBrowserEveryPageFits(t *testing.T) {
 	for _, l := range logins {
 		t.Run(l.Name, func(t *testing.T) {
 			u, _ := app.Auth.UserByEmail(ctx, l.Email)
-			actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone}
+			actor := u.Actor("")
 			pages := pagesOf(t, app, actor, l.Name)
 			bctx := browserFor(t, 5*time.Minute)
 			login(t, bctx, app.URL, l.Email, l.Password)

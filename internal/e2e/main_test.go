@@ -105,5 +105,5 @@ func startLogged(t *testing.T, c *exec.Cmd) *logTail {
 }
 
 func apptestActor(u auth.User) auth.Actor {
-	return auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone}
+	return u.Actor("")
 }

@@ -21,6 +21,13 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// Actor is u acting on their own behalf from ip (an address, or "local" and
+// "crmctl" for the command line): the one way code outside a request makes
+// an actor.
+func (u User) Actor(ip string) Actor {
+	return Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: ip}
+}
+
 // NewUser is the input to Store.CreateUser.
 type NewUser struct {
 	Email    string

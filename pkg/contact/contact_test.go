@@ -39,7 +39,7 @@ func setup(t *testing.T) *fixture {
 func setupOn(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
 	as := auth.NewStore(db, auth.Options{BcryptCost: bcrypt.MinCost})
-	wss := workspace.NewStore(db, list.Hooks(), contact.Hooks())
+	wss := contact.NewWorkspaces(db)
 	mk := func(email, name string) auth.Actor {
 		u, err := as.CreateUser(context.Background(), auth.NewUser{Email: email, Name: name, TimeZone: "UTC", Password: "long enough password"}, "test")
 		if err != nil {

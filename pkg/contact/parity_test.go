@@ -24,7 +24,7 @@ import (
 func TestWritePathsAgree(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	wss := workspace.NewStore(f.db, list.Hooks(), contact.Hooks())
+	wss := contact.NewWorkspaces(f.db)
 	newWS := func(name string) (string, string) {
 		w, err := wss.Create(ctx, f.andy, workspace.Change{Name: &name})
 		if err != nil {

@@ -32,6 +32,13 @@ func NewStore(db *store.DB) *Store { return &Store{db: db, notes: Sanitizer()} }
 
 var errNotFound = errs.NotFoundf("No such contact.")
 
+// NewWorkspaces returns the workspace store with the hooks of what a
+// workspace holds (its lists, its contacts): the one way every binary and
+// test builds it, so none forgets a hook.
+func NewWorkspaces(db *store.DB) *workspace.Store {
+	return workspace.NewStore(db, list.Hooks(), Hooks())
+}
+
 // Hooks adds the contact count to a workspace's deletion warning.
 func Hooks() workspace.Hooks {
 	return workspace.Hooks{Lost: []func(*sqlite.Conn, string) ([]string, error){

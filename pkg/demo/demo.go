@@ -49,7 +49,7 @@ func Seed(ctx context.Context, users *auth.Store, workspaces *workspace.Store) (
 		if err != nil {
 			return logins, fmt.Errorf("demo user %s: %w", p.email, err)
 		}
-		actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+		actor := u.Actor("local")
 		for _, name := range p.workspaces {
 			if _, err := workspaces.Create(ctx, actor, workspace.Change{Name: &name}); err != nil {
 				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
@@ -104,7 +104,7 @@ func Fill(ctx context.Context, users *auth.Store, workspaces *workspace.Store, c
 	if err != nil {
 		return fmt.Errorf("demo fill: %w", err)
 	}
-	actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+	actor := u.Actor("local")
 	list, err := workspaces.List(ctx, actor)
 	if err != nil {
 		return err

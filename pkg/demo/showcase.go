@@ -154,7 +154,7 @@ func Showcase(ctx context.Context, users *auth.Store, workspaces *workspace.Stor
 		if err != nil {
 			return fmt.Errorf("demo showcase: %w", err)
 		}
-		actor := auth.Actor{UserID: u.ID, Email: u.Email, Name: u.Name, TimeZone: u.TimeZone, IP: "local"}
+		actor := u.Actor("local")
 		all, err := workspaces.List(ctx, actor)
 		if err != nil {
 			return err
