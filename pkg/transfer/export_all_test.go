@@ -148,16 +148,7 @@ func TestEmergencyExportHoldsEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := im.Plan(ctx, a2.Actor, ws2.ID, j.ID, j.Mapping, transfer.Options{OnDuplicate: contact.DupCreate}); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Start(ctx, a2.Actor, ws2.ID, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Run(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	j, _ = im.Get(ctx, a2.Actor, ws2.ID, j.ID)
+	j = runImport(t, im, a2.Actor, ws2.ID, j, &transfer.Options{OnDuplicate: contact.DupCreate})
 	if j.Failed != 0 || j.Warned != 0 {
 		t.Fatalf("re-import: %d failed, %d warned", j.Failed, j.Warned)
 	}

@@ -45,13 +45,7 @@ func TestImportKeepsRowsWithBadFields(t *testing.T) {
 	if p.Warned != 6 || p.Invalid != 1 || len(lines) != 7 || lines[0] != 2 || lines[6] != 8 {
 		t.Fatalf("preview: %d warned, %d invalid, problem lines %v", p.Warned, p.Invalid, lines)
 	}
-	if err := im.Start(ctx, u.Actor, ws.ID, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Run(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	j, _ = im.Get(ctx, u.Actor, ws.ID, j.ID)
+	j = runImport(t, im, u.Actor, ws.ID, j, nil)
 	if j.Created != 6 || j.Warned != 6 || j.Failed != 1 {
 		t.Fatalf("created %d, warned %d, failed %d; want 6, 6, 1", j.Created, j.Warned, j.Failed)
 	}

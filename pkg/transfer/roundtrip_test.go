@@ -112,16 +112,7 @@ func TestRoundTripCSV(t *testing.T) {
 	if j.Encoding != "UTF-8 with BOM" || j.Total != 3 {
 		t.Fatalf("detected %s, %d rows", j.Encoding, j.Total)
 	}
-	if _, err := im.Plan(ctx, u.Actor, dst.ID, j.ID, j.Mapping, transfer.Options{OnDuplicate: contact.DupMerge}); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Start(ctx, u.Actor, dst.ID, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Run(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	j, _ = im.Get(ctx, u.Actor, dst.ID, j.ID)
+	j = runImport(t, im, u.Actor, dst.ID, j, &transfer.Options{OnDuplicate: contact.DupMerge})
 	if j.Status != transfer.Done || j.Created != 3 || j.Failed != 0 {
 		t.Fatalf("job %+v", j)
 	}
@@ -180,12 +171,7 @@ func TestRoundTripVCard(t *testing.T) {
 	if j.Format != "vcard" || j.Total != 3 {
 		t.Fatalf("job %+v", j)
 	}
-	if err := im.Start(ctx, u.Actor, dst.ID, j.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := im.Run(ctx, j.ID); err != nil {
-		t.Fatal(err)
-	}
+	runImport(t, im, u.Actor, dst.ID, j, nil)
 	// What a vCard carries: names, nickname, organization, title, website,
 	// address, every email and phone with its label and the primary,
 	// birthday, tags.
