@@ -44,7 +44,7 @@ mutant list-ignores-stage pkg/web/contacts.go 'StageID: v.Get("stage"),' 'StageI
 # check is the API's and the capabilities' tests' to catch.
 mutant workspace-not-owned pkg/workspace/store.go 'SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?' 'SELECT 1 FROM workspaces WHERE id = ? OR owner_id = ?' ./pkg/contact ./pkg/api
 mutant rename-touches-others pkg/workspace/store.go 'SET name = ?, updated_at = ? WHERE id = ? AND owner_id = ?' 'SET name = ?, updated_at = ? WHERE id = ? OR owner_id = ?' ./pkg/workspace
-mutant index-keeps-note-markup pkg/contact/search_text.go 'add(html.UnescapeString(stripTags(n)))' 'add(stripTags(n))' ./pkg/contact
+mutant index-keeps-note-markup pkg/richtext/richtext.go 'return html.UnescapeString(b.String())' 'return b.String()' ./pkg/contact
 mutant bad-value-refuses-row pkg/csvio/mapping.go '	return nil, warns
 }' '	return warns, nil
 }' ./pkg/csvio ./pkg/transfer

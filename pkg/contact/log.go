@@ -3,29 +3,18 @@ package contact
 import (
 	"context"
 	"fmt"
-	"html"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/microcosm-cc/bluemonday"
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/richtext"
 )
-
-// Sanitizer returns the allow-list policy for rich-text notes: the user
-// content policy (links, lists, emphasis, no scripts, styles or event
-// handlers), links opened safely.
-func Sanitizer() *bluemonday.Policy {
-	p := bluemonday.UGCPolicy()
-	p.RequireNoFollowOnLinks(true)
-	p.AddTargetBlankToFullyQualifiedLinks(true)
-	return p
-}
 
 // Log returns a page of contact id's communication log in tab.
 func (s *Store) Log(ctx context.Context, actor auth.Actor, wsID, id string, tab activity.Tab, before string) (activity.Page, error) {
@@ -52,7 +41,7 @@ func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, body 
 	if at.After(time.Now().Add(time.Minute)) {
 		return errs.Fields{"at": "A note cannot be written in the future."}.Err()
 	}
-	clean := strings.TrimSpace(s.notes.Sanitize(body))
+	clean := strings.TrimSpace(s.notes.Clean(body))
 	if clean == "" {
 		return errs.Fields{"note": "Write the note first."}.Err()
 	}
@@ -61,7 +50,7 @@ func (s *Store) AddNoteAt(ctx context.Context, actor auth.Actor, wsID, id, body 
 	}
 	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
 		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Note, ActorUserID: actor.UserID, OccurredAt: at,
-			Summary: snippet(html.UnescapeString(stripTags(clean)))}, activity.NoteBody{HTML: clean})
+			Summary: snippet(richtext.Text(clean))}, activity.NoteBody{HTML: clean})
 	}, true)
 }
 

@@ -7,6 +7,8 @@ import (
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/richtext"
 )
 
 // indexed is what the full-text index holds of one contact.
@@ -46,7 +48,7 @@ func searchText(x indexed) string {
 		add(p[min(2, len(p)):])
 	}
 	for _, n := range x.notes {
-		add(html.UnescapeString(stripTags(n)))
+		add(richtext.Text(n))
 	}
 	return b.String()
 }
@@ -94,22 +96,4 @@ func reindex(conn *sqlite.Conn, id string) error {
 		return fmt.Errorf("index contact: %w", err)
 	}
 	return nil
-}
-
-// stripTags drops HTML tags from note text before indexing.
-func stripTags(s string) string {
-	var b strings.Builder
-	in := false
-	for _, r := range s {
-		switch {
-		case r == '<':
-			in = true
-			b.WriteByte(' ')
-		case r == '>':
-			in = false
-		case !in:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
 }

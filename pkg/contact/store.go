@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microcosm-cc/bluemonday"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/richtext"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -24,11 +24,11 @@ type Store struct {
 	db *store.DB
 	// notes is the rich-text allow-list, built once: a bluemonday policy
 	// compiles its patterns when made, and is safe for concurrent use.
-	notes *bluemonday.Policy
+	notes *richtext.Policy
 }
 
 // NewStore returns a Store over db.
-func NewStore(db *store.DB) *Store { return &Store{db: db, notes: Sanitizer()} }
+func NewStore(db *store.DB) *Store { return &Store{db: db, notes: richtext.New()} }
 
 var errNotFound = errs.NotFoundf("No such contact.")
 

@@ -11,15 +11,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microcosm-cc/bluemonday"
-
 	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/richtext"
 )
 
 // templateFuncs are the helpers templates may call.
 func templateFuncs(static *staticFiles) template.FuncMap {
-	notes := contact.Sanitizer()
+	notes := richtext.New()
 	return template.FuncMap{
 		"static": static.URL,
 		"json": func(v any) string {
@@ -111,12 +110,12 @@ var kindPaths = map[activity.Kind]string{
 // entryBody renders a log entry's full content. Notes were sanitized on the
 // way in and are sanitized again here, so a row written by anything else
 // still cannot inject markup.
-func entryBody(p *bluemonday.Policy, e activity.Entry) template.HTML {
+func entryBody(p *richtext.Policy, e activity.Entry) template.HTML {
 	switch e.Kind {
 	case activity.Note:
 		var b activity.NoteBody
 		_ = json.Unmarshal(e.Body, &b)
-		return template.HTML(p.Sanitize(b.HTML)) //nolint:gosec // sanitized by the allow-list
+		return template.HTML(p.Clean(b.HTML)) //nolint:gosec // sanitized by the allow-list
 	case activity.Call:
 		var b activity.CallBody
 		_ = json.Unmarshal(e.Body, &b)
