@@ -173,6 +173,14 @@ func TestEmergencyExportHoldsEverything(t *testing.T) {
 	if res.Workspaces != len(spaces) || res.Contacts != n || len(res.Skipped) != 0 {
 		t.Fatalf("restored %+v, want %d workspaces and %d contacts", res, len(spaces), n)
 	}
+	var audited int
+	other.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT count(*) FROM audit_log WHERE action IN ('contact.restore', 'contact.restore_log') AND user_id = ?`, &sqlitex.ExecOptions{
+			Args: []any{a3.Actor.UserID}, ResultFunc: func(st *sqlite.Stmt) error { audited = st.ColumnInt(0); return nil }})
+	})
+	if audited < 2*3 { // contacts and log, in each workspace that has contacts
+		t.Errorf("the restore wrote %d audit rows", audited)
+	}
 	restored, _ := other.Workspaces.List(ctx, a3.Actor)
 	var lf3 string
 	for _, ws := range restored {

@@ -15,6 +15,7 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/csvio"
@@ -187,7 +188,9 @@ func (x *Exports) restoreContacts(ctx context.Context, actor auth.Actor, wsID st
 			return nil
 		}
 		contact.PrepareRows(batch, region)
-		res, err := imp.Batch(ctx, batch, func(*sqlite.Conn, contact.ImportResult) error { return nil })
+		res, err := imp.Batch(ctx, batch, func(conn *sqlite.Conn, r contact.ImportResult) error {
+			return audit.Record(conn, actor.Audit("contact.restore", "workspace", wsID, map[string]any{"created": r.Created, "failed": len(r.Failed)}))
+		})
 		if err != nil {
 			return err
 		}
