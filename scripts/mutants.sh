@@ -19,7 +19,7 @@ mutant() {
 	local name=$1 file=$2 from=$3 to=$4
 	shift 4
 	total=$((total + 1))
-	if ! grep -qF -- "$from" "$file"; then
+	if ! FROM=$from perl -0ne 'exit(index($_, $ENV{FROM}) >= 0 ? 0 : 1)' "$file"; then
 		echo "MUTANT $name: the code to mutate is gone from $file"
 		failed=1
 		return
@@ -44,7 +44,7 @@ mutant list-ignores-stage pkg/web/contacts.go 'StageID: v.Get("stage"),' 'StageI
 # check is the API's and the capabilities' tests' to catch.
 mutant workspace-not-owned pkg/workspace/store.go 'SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?' 'SELECT 1 FROM workspaces WHERE id = ? OR owner_id = ?' ./pkg/contact ./pkg/api
 mutant rename-touches-others pkg/workspace/store.go 'SET name = ?, updated_at = ? WHERE id = ? AND owner_id = ?' 'SET name = ?, updated_at = ? WHERE id = ? OR owner_id = ?' ./pkg/workspace
-mutant index-keeps-note-markup pkg/richtext/richtext.go 'return html.UnescapeString(b.String())' 'return b.String()' ./pkg/contact
+mutant index-keeps-note-markup pkg/richtext/richtext.go 'return html.UnescapeString(b.String())' 'return html.UnescapeString("") + b.String()' ./pkg/contact
 mutant bad-value-refuses-row pkg/csvio/mapping.go '	return nil, warns
 }' '	return warns, nil
 }' ./pkg/csvio ./pkg/transfer
@@ -54,8 +54,8 @@ mutant keep-separate-ignored pkg/contact/dedup.go '	AND NOT EXISTS (SELECT 1 FRO
 UNION' '
 UNION' ./pkg/contact ./pkg/web
 mutant known-duplicate-blocks-save pkg/contact/store.go 'norms, phones := added(old, n)' 'norms, phones := n.norms, n.phones' ./pkg/web
-mutant failed-alert-marked-sent pkg/health/alert.go '"err", err)
-			continue' '"err", err)' ./pkg/health
+mutant failed-alert-marked-sent pkg/health/alert.go 'logkey.Err, err)
+			continue' 'logkey.Err, err)' ./pkg/health
 mutant report-line-off-by-one pkg/csvio/reader.go 'return Record{Row: r.row, Line: line, Fields: fields}, nil' 'return Record{Row: r.row, Line: line - 1, Fields: fields}, nil' ./pkg/csvio
 mutant restore-drops-log pkg/transfer/restore.go 'return x.restoreLog(ctx, actor, wsID, byID, f, ids, out)' 'return nil' ./pkg/transfer
 
