@@ -26,6 +26,11 @@ mutant() {
 	fi
 	cp "$file" "$tmp/orig"
 	FROM=$from TO=$to perl -0pi -e 's/\Q$ENV{FROM}\E/$ENV{TO}/' "$file"
+	if cmp -s "$file" "$tmp/orig"; then
+		echo "MUTANT $name: not applied to $file"
+		failed=1
+		return
+	fi
 	if go test -count=1 "$@" >"$tmp/out" 2>&1; then
 		echo "MUTANT $name: SURVIVED (the tests of $* stay green)"
 		failed=1
