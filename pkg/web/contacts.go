@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -369,8 +370,13 @@ func (s *Server) contactUpdate(w http.ResponseWriter, r *http.Request) {
 	form, in, ferrs := parseContactForm(r)
 	keep := r.PostFormValue("keep_separate") != ""
 	if in.SpouseID != nil {
-		*in.SpouseID = s.contactByEmail(r, ws.ID, id, form.SpouseEmail, "spouse_id", "spouse", ferrs)
-		*in.ReferredByID = s.contactByEmail(r, ws.ID, id, form.ReferredByEmail, "referred_by_id", "referrer", ferrs)
+		var err1, err2 error
+		*in.SpouseID, err1 = s.contactByEmail(r, ws.ID, id, form.SpouseEmail, "spouse_id", "spouse", ferrs)
+		*in.ReferredByID, err2 = s.contactByEmail(r, ws.ID, id, form.ReferredByEmail, "referred_by_id", "referrer", ferrs)
+		if err := errors.Join(err1, err2); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	var err error
 	if len(ferrs) == 0 {
@@ -492,16 +498,20 @@ func (s *Server) contactDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 // contactByEmail resolves the email typed for a spouse or referrer to a
-// contact of the workspace (not self); "" clears the link.
-func (s *Server) contactByEmail(r *http.Request, wsID, self, email, field, what string, ferrs map[string]string) string {
+// contact of the workspace (not self); "" clears the link. No such contact
+// is a field error in ferrs; a database error is returned, never shown as one.
+func (s *Server) contactByEmail(r *http.Request, wsID, self, email, field, what string, ferrs map[string]string) (string, error) {
 	if email == "" {
-		return ""
+		return "", nil
 	}
 	a, _ := actorFrom(r.Context())
 	ids, err := s.Contacts.Duplicates(r.Context(), a, wsID, self, []string{email}, nil)
-	if err != nil || len(ids) == 0 {
-		ferrs[field] = "No other contact in this workspace has that email; add the " + what + " as a contact first."
-		return ""
+	if err != nil {
+		return "", err // the database, not the user: the page says so
 	}
-	return ids[0]
+	if len(ids) == 0 {
+		ferrs[field] = "No other contact in this workspace has that email; add the " + what + " as a contact first."
+		return "", nil
+	}
+	return ids[0], nil
 }
