@@ -162,7 +162,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 			ems = append(ems, contact.EmailInput{Address: addr, Label: clip(vLabel(f, labels), maxLabel), Primary: len(ems) == 0})
 		}
 	}
-	var phs, faxes []contact.PhoneInput
+	var phs []contact.PhoneInput
 	for _, f := range ordered(card[vcard.FieldTelephone]) {
 		num := strings.TrimPrefix(f.Value, "tel:")
 		e164, msg := contact.NormalizePhone(num, region)
@@ -174,19 +174,19 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 			continue
 		}
 		seen[e164] = true
-		// A fax is kept, labeled so, and last: it is no number to call or
-		// text, so never the primary.
+		label := clip(vLabel(f, labels), maxLabel)
+		// A fax is labeled so (faxesLast keeps it, last, never primary).
 		if f.Params.HasType("fax") {
-			label := "Fax"
-			if l := vLabel(f, labels); l != "" && l != "Fax" {
-				label = l + " fax"
+			switch l := vLabel(f, labels); {
+			case l == "" || l == "Fax":
+				label = "Fax"
+			default:
+				label = clip(l, maxLabel-len(" fax")) + " fax"
 			}
-			faxes = append(faxes, contact.PhoneInput{Number: e164, Label: clip(label, maxLabel)})
-			continue
 		}
-		phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(vLabel(f, labels), maxLabel), Primary: len(phs) == 0})
+		phs = append(phs, contact.PhoneInput{Number: e164, Label: label})
 	}
-	phs = append(phs, faxes...)
+	phs = faxesLast(phs)
 	if len(ems) > 0 {
 		e.Fields.Emails = &ems
 	}
@@ -212,9 +212,8 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 // part ("12 Kapiolani Blvd\nHonolulu, HI 96813\nUSA"), the preferred first;
 // when there are several, each starts with its label.
 func vAddresses(card vcard.Card, labels map[string]string) string {
-	fs := ordered(card[vcard.FieldAddress])
-	var out []string
-	for _, f := range fs {
+	addrs := map[int]*address{}
+	for i, f := range ordered(card[vcard.FieldAddress]) {
 		p := strings.Split(f.Value, ";")
 		for len(p) < 7 {
 			p = append(p, "")
@@ -223,18 +222,9 @@ func vAddresses(card vcard.Card, labels map[string]string) string {
 			p[i] = strings.TrimSpace(strings.ReplaceAll(p[i], `\,`, ","))
 		}
 		// pobox; extended; street; locality; region; postal code; country
-		city := strings.TrimSpace(strings.Join(nonEmpty(p[3], strings.TrimSpace(p[4]+" "+p[5])), ", "))
-		lines := nonEmpty(p[0], p[1], p[2], city, p[6])
-		if len(lines) == 0 {
-			continue
-		}
-		a := strings.Join(lines, "\n")
-		if l := vLabel(f, labels); l != "" && len(fs) > 1 {
-			a = l + ":\n" + a
-		}
-		out = append(out, a)
+		addrs[i] = &address{label: vLabel(f, labels), street: nonEmpty(p[0], p[1], p[2]), city: p[3], region: p[4], postal: p[5], country: p[6]}
 	}
-	return strings.Join(out, "\n\n")
+	return joinAddresses(addrs)
 }
 
 func nonEmpty(vs ...string) []string {
@@ -319,10 +309,7 @@ func (v *VCardWriter) Write(r *contact.ExportRow) error {
 		fn = r.Company
 	}
 	c.SetValue(vcard.FieldFormattedName, fn)
-	c.SetName(&vcard.Name{GivenName: r.FirstName, FamilyName: r.LastName})
-	if r.MiddleName != "" {
-		c.SetName(&vcard.Name{GivenName: r.FirstName, AdditionalName: r.MiddleName, FamilyName: r.LastName})
-	}
+	c.SetName(&vcard.Name{GivenName: r.FirstName, AdditionalName: r.MiddleName, FamilyName: r.LastName})
 	if r.Company != "" {
 		c.SetValue(vcard.FieldOrganization, r.Company)
 	}
