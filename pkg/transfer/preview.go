@@ -39,6 +39,9 @@ type Preview struct {
 	Scanned    int          // rows the duplicate scan read
 	Invalid    int          // rows among them that will not be imported
 	Warned     int          // rows among them that will be imported without some values
+	// Filled says which columns of a CSV hold a value in a scanned row
+	// (Outlook writes 90 columns, most of them empty).
+	Filled []bool
 }
 
 // Preview maps the job's first rows with its current mapping and scans the
@@ -67,6 +70,9 @@ func (im *Imports) Preview(ctx context.Context, actor auth.Actor, wsID, id strin
 	}
 	defer closeSrc()
 	var scanned []PreviewRow
+	if j.Format == "csv" {
+		p.Filled = make([]bool, len(j.Header))
+	}
 	seen := map[string]int{} // email or phone -> first row
 	for len(scanned) < scanRows {
 		it, err := src.Next()
@@ -75,6 +81,11 @@ func (im *Imports) Preview(ctx context.Context, actor auth.Actor, wsID, id strin
 		}
 		if err != nil {
 			return p, err
+		}
+		for i, v := range it.Data {
+			if i < len(p.Filled) && v != "" {
+				p.Filled[i] = true
+			}
 		}
 		r := PreviewRow{Row: it.Row, Line: it.Line, Entry: it.Entry, Errs: it.Errs, Warns: it.Warns}
 		switch {
@@ -140,35 +151,25 @@ func keys(f contact.Fields) []string {
 	return out
 }
 
-// Samples returns the first n raw rows of a CSV job, for the mapping page,
-// and which columns hold a value in any of the first rows the preview scans
-// (Outlook writes 90 columns, most of them empty).
-func (im *Imports) Samples(ctx context.Context, actor auth.Actor, wsID, id string, n int) ([][]string, []bool, error) {
+// Samples returns the first n raw rows of a CSV job, for the mapping page.
+func (im *Imports) Samples(ctx context.Context, actor auth.Actor, wsID, id string, n int) ([][]string, error) {
 	j, err := im.Get(ctx, actor, wsID, id)
 	if err != nil || j.Format != "csv" {
-		return nil, nil, err
+		return nil, err
 	}
 	src, closeSrc, err := im.open(&j, "", nil, false)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer closeSrc()
 	cs := src.(*csvio.CSVSource)
 	var out [][]string
-	filled := make([]bool, len(j.Header))
-	for read := 0; read < scanRows; read++ {
+	for len(out) < n {
 		rec, err := cs.R.Next()
 		if err != nil {
 			break
 		}
-		if len(out) < n {
-			out = append(out, rec.Fields)
-		}
-		for i, v := range rec.Fields {
-			if i < len(filled) && v != "" {
-				filled[i] = true
-			}
-		}
+		out = append(out, rec.Fields)
 	}
-	return out, filled, nil
+	return out, nil
 }

@@ -228,7 +228,7 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 			s.fail(w, r, err)
 			return
 		}
-		samples, filled, err := s.Imports.Samples(r.Context(), a, ws.ID, job.ID, 3)
+		samples, err := s.Imports.Samples(r.Context(), a, ws.ID, job.ID, 3)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -247,7 +247,7 @@ func (s *Server) renderImportJob(w http.ResponseWriter, r *http.Request, status 
 					c.Samples = append(c.Samples, row[i])
 				}
 			}
-			if i < len(filled) && !filled[i] {
+			if i < len(d.Preview.Filled) && !d.Preview.Filled[i] {
 				d.Empty = append(d.Empty, c) // nothing to import: listed by name, its guess kept
 				continue
 			}
