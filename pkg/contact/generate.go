@@ -33,21 +33,19 @@ var (
 func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string, n, activities int, seed uint64) error {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var stages []string
+	var region string
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		var err error
+		if region, err = workspace.PhoneRegion(conn, wsID); err != nil {
 			return err
 		}
 		return sqlitex.Execute(conn, `SELECT name FROM lists WHERE workspace_id = ? AND kind = 'stage' ORDER BY position`, &sqlitex.ExecOptions{
 			Args: []any{wsID}, ResultFunc: func(stmt *sqlite.Stmt) error { stages = append(stages, stmt.ColumnText(0)); return nil }})
 	})
 	if err != nil {
-		return err
-	}
-	var region string
-	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		region, err = workspace.PhoneRegion(conn, wsID)
-		return err
-	}); err != nil {
 		return err
 	}
 	imp, err := s.BeginImport(ctx, actor, wsID, ImportOptions{Source: "demo", OnDuplicate: DupCreate, Restore: true})
@@ -140,22 +138,21 @@ func demoEntry(r *rand.Rand) (activity.Kind, string, string) {
 	if r.IntN(3) == 0 {
 		dir = activity.In
 	}
-	verb := map[string]string{activity.Out: "sent", activity.In: "received"}[dir]
 	var summary string
 	var body any
 	switch kind {
 	case activity.Email:
 		subj := pick()
-		summary, body = "Email "+verb+": "+subj, activity.EmailBody{Subject: subj, Direction: dir}
+		summary, body = Message{Kind: kind, Direction: dir, Subject: subj}.summary(), activity.EmailBody{Subject: subj, Direction: dir}
 	case activity.SMS:
 		text := pick()
-		summary, body = "Text "+verb+": "+text, activity.SMSBody{Text: text, Direction: dir}
+		summary, body = Message{Kind: kind, Direction: dir, Text: text}.summary(), activity.SMSBody{Text: text, Direction: dir}
 	case activity.Call:
 		text, min := pick(), 1+r.IntN(40)
-		summary, body = fmt.Sprintf("Call, %d min: %s", min, text), activity.CallBody{DurationSeconds: min * 60, Notes: text}
+		summary, body = callSummary(time.Duration(min)*time.Minute, text), activity.CallBody{DurationSeconds: min * 60, Notes: text}
 	case activity.Note:
 		text := pick()
-		summary, body = text, activity.NoteBody{HTML: "<p>" + text + "</p>"}
+		summary, body = text, activity.NoteBody{HTML: noteHTML(text)}
 	case activity.Stage:
 		from, to := list.DefaultStages[r.IntN(3)], list.DefaultStages[1+r.IntN(3)]
 		summary, body = "Primary List changed: "+from+" → "+to, activity.StageBody{From: from, To: to}

@@ -1,6 +1,7 @@
 package contact
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -71,11 +72,8 @@ func (s *Store) AddCall(ctx context.Context, actor auth.Actor, wsID, id string, 
 		return err
 	}
 	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
-		sum := fmt.Sprintf("Call, %d min", int(duration.Round(time.Minute).Minutes()))
-		if notes != "" {
-			sum += ": " + snippet(notes)
-		}
-		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Call, OccurredAt: at, ActorUserID: actor.UserID, Summary: sum},
+		return activity.Record(conn, activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: activity.Call, OccurredAt: at, ActorUserID: actor.UserID,
+			Summary: callSummary(duration, notes)},
 			activity.CallBody{DurationSeconds: int(duration.Seconds()), Notes: notes})
 	}, false)
 }
@@ -115,22 +113,31 @@ func (s *Store) AddMessage(ctx context.Context, actor auth.Actor, wsID, id strin
 		return err
 	}
 	return s.manual(ctx, actor, wsID, id, func(conn *sqlite.Conn) error {
-		e := activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: m.Kind, OccurredAt: m.At, ActorUserID: actor.UserID}
-		verb := map[string]string{activity.Out: "sent", activity.In: "received"}[m.Direction]
+		e := activity.Entry{WorkspaceID: wsID, ContactID: id, Kind: m.Kind, OccurredAt: m.At, ActorUserID: actor.UserID, Summary: m.summary()}
 		if m.Kind == activity.Email {
-			e.Summary = "Email " + verb + ": " + snippet(firstNonEmptyString(m.Subject, m.Text))
 			return activity.Record(conn, e, activity.EmailBody{Subject: m.Subject, Text: m.Text, Direction: m.Direction})
 		}
-		e.Summary = "Text " + verb + ": " + snippet(m.Text)
 		return activity.Record(conn, e, activity.SMSBody{Text: m.Text, Direction: m.Direction})
 	}, false)
 }
 
-func firstNonEmptyString(a, b string) string {
-	if a != "" {
-		return a
+// summary is the message's one line in the log: "Email sent: <subject>",
+// "Text received: <text>".
+func (m Message) summary() string {
+	verb := map[string]string{activity.Out: "sent", activity.In: "received"}[m.Direction]
+	if m.Kind == activity.Email {
+		return "Email " + verb + ": " + snippet(cmp.Or(m.Subject, m.Text))
 	}
-	return b
+	return "Text " + verb + ": " + snippet(m.Text)
+}
+
+// callSummary is a call's one line in the log: "Call, 12 min: <notes>".
+func callSummary(d time.Duration, notes string) string {
+	s := fmt.Sprintf("Call, %d min", int(d.Round(time.Minute).Minutes()))
+	if notes != "" {
+		s += ": " + snippet(notes)
+	}
+	return s
 }
 
 func (s *Store) manual(ctx context.Context, actor auth.Actor, wsID, id string, write func(*sqlite.Conn) error, reindexAfter bool) error {
