@@ -80,8 +80,8 @@ func guard() (code int, guarded bool) {
 	return 1, true
 }
 
-// setup makes the checker the worker's pass: the loop ticks every second for
-// the watchdog and heartbeat, and the checks run every Interval.
+// setup puts health.Scheduler on the worker's loop: the checks every
+// Interval and the retention daily, beside the heartbeat and the watchdog.
 func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	hc := health.ReadConfig(e, cfg.Common)
 	if e.Err() != nil {
@@ -90,59 +90,12 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	cfg.Registry = daemon.NewRegistry(cfg.Name, cfg.Version)
 	metrics := health.NewMetrics(cfg.Registry)
 	log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
-	var checker *health.Checker
-	var alerter *health.Alerter
-	var next, nextPrune time.Time
-	running := make(chan struct{}, 1)
-	failing := map[string]bool{} // what the last round found, to log changes only
-	cfg.Pass = func(ctx context.Context, db *store.DB) error {
-		if checker == nil {
-			bucket, err := openBucket(hc)
-			if err != nil {
-				log.Warn("replica lag check off", logkey.Err, err)
-			}
-			checker = health.NewChecker(hc, db, bucket, metrics)
-			alerter = health.NewAlerter(hc.Alert, db, log, metrics)
+	cfg.Setup = func(l *daemon.Loop, db *store.DB) error {
+		bucket, err := openBucket(hc)
+		if err != nil {
+			log.Warn("replica lag check off", logkey.Err, err)
 		}
-		if time.Now().Before(next) {
-			return nil
-		}
-		select {
-		case running <- struct{}{}:
-		default:
-			return nil // the last round is still running
-		}
-		next = time.Now().Add(hc.Interval)
-		// The round runs beside the loop: quick_check of a large database
-		// on an SD card can outlast the watchdog, which must keep getting
-		// petted while the loop itself is well.
-		go func() {
-			defer func() { <-running }()
-			rctx, cancel := context.WithTimeout(ctx, max(hc.Interval, 30*time.Second))
-			defer cancel()
-			results := checker.Run(rctx)
-			for _, r := range results {
-				switch {
-				case !r.OK && !failing[r.Check]:
-					log.Warn("check failed", logkey.Check, r.Check, logkey.Value, r.Value, logkey.Detail, r.Detail)
-				case r.OK && failing[r.Check]:
-					log.Info("check passes again", logkey.Check, r.Check, logkey.Value, r.Value)
-				}
-				failing[r.Check] = !r.OK
-			}
-			if _, err := alerter.Notify(rctx, results); err != nil {
-				log.Error("alerts", logkey.Err, err)
-			}
-			if now := time.Now(); now.After(nextPrune) {
-				nextPrune = now.Add(24 * time.Hour)
-				p, err := health.Prune(rctx, db, now)
-				if err != nil {
-					log.Error("retention", logkey.Err, err)
-				} else if p.Audit+p.LoginFailures > 0 {
-					log.Info("retention", "audit_rows", p.Audit, "login_failures", p.LoginFailures)
-				}
-			}
-		}()
+		health.NewScheduler(hc, db, bucket, metrics, log).Add(l)
 		return nil
 	}
 }

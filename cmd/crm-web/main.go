@@ -22,28 +22,19 @@ import (
 	"net/http/pprof"
 	"net/netip"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/coreos/go-systemd/v22/activation"
-
+	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/api"
-	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/config"
-	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
-	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/netguard"
 	"github.com/pi-crm/pi-crm/pkg/store"
-	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/web"
 )
 
@@ -169,16 +160,16 @@ func main() {
 type Main struct {
 	log      *slog.Logger
 	db       *store.DB
-	ln       net.Listener // the app: HTTPS, or HTTP without a certificate
+	lns      daemon.Listeners
 	srv      *http.Server
-	scheme   string
-	redirLn  net.Listener // plain HTTP answered with a redirect; nil without TLS
-	redirSrv *http.Server
+	redirSrv *http.Server // plain HTTP answered with a redirect; nil without TLS
 	metrics  *daemon.MetricsServer
-	imports  *transfer.Imports
+	loop     *daemon.Loop
 }
 
-// Open migrates the database, builds the server and binds the listener.
+// Open migrates the database, builds the services, the server and the
+// loop (the job runner, the upload sweep, the watchdog), and binds the
+// listeners.
 func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	db, err := store.Open(cfg.DB, store.Options{PoolSize: 4, Marker: cfg.DataMarker})
 	if err != nil {
@@ -192,25 +183,18 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	if from != to {
 		log.Info("migrated database", "from", from, "to", to)
 	}
-	authStore := auth.NewStore(db, auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax})
-	wsStore := contact.NewWorkspaces(db)
-	contacts, lists := contact.NewStore(db), list.NewStore(db)
+	svc := services.New(db, log, services.Options{DataDir: cfg.DataDir, ImportLease: cfg.ImportLease,
+		Auth: auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax}})
 	reg := daemon.NewRegistry("crm-web", version)
-	runs := ledger.NewRuns(db)
-	imports := transfer.NewImports(db, contacts, filepath.Join(cfg.DataDir, "imports"), log)
-	imports.Lease = cfg.ImportLease
-	srv, err := web.New(web.Deps{
-		Backups: runs, StartBackup: backupStarter(log, cfg, runs),
-		Imports: imports, Exports: transfer.NewExports(contacts, wsStore),
-		Log: log, DB: db, Auth: authStore, Workspaces: wsStore, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db), Registry: reg,
-		API:     api.New(log, authStore, wsStore, contacts, lists, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
+	srv, err := web.New(web.Deps{Services: svc, Registry: reg, StartBackup: ledger.Starter(log, cfg.BackupTrigger, svc.Backups),
+		API:     api.New(svc, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
 		Version: version, SecureCookies: cfg.SecureCookies, Replicated: cfg.Replicated,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	m := &Main{log: log, db: db, imports: imports, scheme: "http", srv: &http.Server{
+	m := &Main{log: log, db: db, srv: &http.Server{
 		Handler:           netguard.Guard(cfg.AllowedNets, netguard.HSTS(srv.Handler())),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       web.ReadTimeout, // the upload and downloads move their own (pkg/web/deadline.go)
@@ -218,168 +202,82 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // TLS handshake noise from LAN scanners
 	}}
-	if err := m.listen(cfg); err != nil {
+	if m.lns, err = daemon.Listen(cfg.HTTPAddr, cfg.HTTPSAddr, cfg.TLS); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if m.metrics, err = daemon.ListenMetrics(log, cfg.MetricsAddr, reg); err != nil {
-		m.ln.Close()
-		if m.redirLn != nil {
-			m.redirLn.Close()
-		}
-		db.Close()
-		return nil, fmt.Errorf("%w (PICRM_WEB_METRICS_ADDR)", err)
-	}
-	return m, nil
-}
-
-// backupStarter returns what "Backup now" calls after queueing a run: on
-// the Pi it writes the file crm-snapshot.path watches; elsewhere it runs
-// `crmctl backup snapshot` from crm-web's own folder, which claims the
-// queued run. Either way the snapshot code (S3, age, zstd) stays out of
-// crm-web's memory.
-func backupStarter(log *slog.Logger, cfg Config, runs *ledger.Runs) func() {
-	if cfg.BackupTrigger != "" {
-		return func() {
-			if err := os.WriteFile(cfg.BackupTrigger, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o600); err != nil {
-				log.Error("backup trigger", logkey.Path, cfg.BackupTrigger, logkey.Err, err)
-			}
-		}
-	}
-	var mu sync.Mutex
-	return func() {
-		go func() {
-			mu.Lock()
-			defer mu.Unlock()
-			self, err := os.Executable()
-			if err == nil {
-				cmd := exec.Command(filepath.Join(filepath.Dir(self), "crmctl"), "backup", "snapshot", "--trigger", "manual") // #nosec G204 -- our own binary
-				var out []byte
-				if out, err = cmd.CombinedOutput(); err != nil {
-					err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(out)))
-				}
-			}
-			if err != nil {
-				log.Error("backup failed", logkey.Err, err)
-				// crmctl never started: fail the queued run so the page says so.
-				ctx := context.Background()
-				if id, serr := runs.Start(ctx, "manual"); serr == nil {
-					_ = runs.Finish(ctx, id, ledger.Outcome{}, err)
-				}
-			}
-		}()
-	}
-}
-
-// listen takes the sockets systemd passed (crm-web.socket: 443 and 80), else
-// listens on PICRM_HTTPS_ADDR and PICRM_HTTP_ADDR. With TLS, the activated
-// socket on port 80 (or the one on PICRM_HTTP_ADDR) gets the redirect.
-func (m *Main) listen(cfg Config) error {
-	lns, err := activation.Listeners()
-	if err != nil {
-		return fmt.Errorf("socket activation: %w", err)
-	}
-	var app, plain net.Listener
-	for _, ln := range lns {
-		if ln == nil {
-			continue
-		}
-		if _, port, _ := net.SplitHostPort(ln.Addr().String()); port == "80" && cfg.TLS != nil {
-			plain = ln
-		} else if app == nil {
-			app = ln
-		}
-	}
-	if app == nil {
-		addr, name := cfg.HTTPAddr, "PICRM_HTTP_ADDR"
-		if cfg.TLS != nil {
-			addr, name = cfg.HTTPSAddr, "PICRM_HTTPS_ADDR"
-		}
-		if app, err = net.Listen("tcp", addr); err != nil {
-			return fmt.Errorf("listen on %s (%s): %w", addr, name, err)
-		}
-		if cfg.TLS != nil && plain == nil {
-			if plain, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-				app.Close()
-				return fmt.Errorf("listen on %s (PICRM_HTTP_ADDR): %w", cfg.HTTPAddr, err)
-			}
-		}
-	}
-	m.ln = app
-	if cfg.TLS == nil {
-		return nil
-	}
-	m.scheme = "https"
-	m.ln = tls.NewListener(app, &tls.Config{Certificates: []tls.Certificate{*cfg.TLS}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
-	if plain != nil {
-		_, httpsPort, _ := net.SplitHostPort(app.Addr().String())
-		m.redirLn = plain
+	if m.lns.Redirect != nil {
+		_, httpsPort, _ := net.SplitHostPort(m.lns.App.Addr().String())
 		m.redirSrv = &http.Server{
 			Handler:           netguard.Guard(cfg.AllowedNets, netguard.RedirectHTTPS(httpsPort)),
 			ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second,
 		}
 	}
+	if m.metrics, err = daemon.ListenMetrics(log, cfg.MetricsAddr, reg); err != nil {
+		m.lns.Close()
+		db.Close()
+		return nil, fmt.Errorf("%w (PICRM_WEB_METRICS_ADDR)", err)
+	}
+	// The loop: imports (new, and those a restart or a dead crmctl
+	// interrupted) run on the job runner; stale uploads go hourly; the
+	// watchdog is petted while the database answers.
+	m.loop = daemon.NewLoop(log, reg)
+	m.loop.Alive = db.Ping
+	m.loop.Go("jobs", svc.WebJobs().Run)
+	m.loop.Every("sweep-uploads", time.Hour, func(ctx context.Context) error {
+		n, err := svc.Imports.Sweep(ctx, time.Now())
+		if n > 0 {
+			log.Info("swept import uploads", "files", n)
+		}
+		return err
+	})
+	m.loop.Go("http", func(ctx context.Context) error { return serve(ctx, m.srv, m.lns.App) })
+	if m.redirSrv != nil {
+		m.loop.Go("http-redirect", func(ctx context.Context) error { return serve(ctx, m.redirSrv, m.lns.Redirect) })
+	}
+	return m, nil
+}
+
+// serve serves ln until ctx ends, then shuts srv down within 4 s
+// (systemd's stop timeout is longer).
+func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
 	return nil
 }
 
 // Addr returns the address the app listens on.
-func (m *Main) Addr() string { return m.ln.Addr().String() }
+func (m *Main) Addr() string { return m.lns.App.Addr().String() }
 
-// Run serves until ctx ends, then shuts down within 4 s (systemd's stop
-// timeout is longer) and closes the database.
+// Run serves until ctx ends, then stops the loop and closes the database.
 func (m *Main) Run(ctx context.Context) error {
 	defer m.db.Close()
-	errc := make(chan error, 2)
-	go func() { errc <- m.srv.Serve(m.ln) }()
-	if m.redirSrv != nil {
-		go func() { errc <- m.redirSrv.Serve(m.redirLn) }()
-		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.redirLn.Addr().String())
+	if m.lns.Redirect != nil {
+		m.log.Info("redirecting plain HTTP to HTTPS", "redirect", "http://"+m.lns.Redirect.Addr().String())
 	}
-	// Imports a restart (or a dead crmctl) interrupted go on from their
-	// last whole batch, and stale uploads go, checked every half lease.
-	go m.imports.Watch(ctx)
 	daemon.Settle()
 	daemon.Notify(m.log, "READY=1\nSTATUS=serving on "+m.Addr())
-	m.log.Info("serving", logkey.Addr, m.scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)
-	var wdC <-chan time.Time
-	if wd := daemon.WatchdogInterval(); wd > 0 {
-		t := time.NewTicker(wd)
-		defer t.Stop()
-		wdC = t.C
-	}
-	for {
-		select {
-		case err := <-errc:
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return fmt.Errorf("serve: %w", err)
-		case <-wdC:
-			// Pet the watchdog only while the database answers: a wedged
-			// store gets the unit restarted.
-			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			err := m.db.Ping(pctx)
-			cancel()
-			if err != nil {
-				m.log.Error("watchdog: database does not answer", logkey.Err, err)
-				continue
-			}
-			daemon.Notify(m.log, "WATCHDOG=1")
-		case <-ctx.Done():
-			daemon.Notify(m.log, "STOPPING=1")
-			m.log.Info("stopping")
-			sctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-			defer cancel()
-			if m.redirSrv != nil {
-				_ = m.redirSrv.Shutdown(sctx)
-			}
-			_ = m.metrics.Shutdown(sctx)
-			if err := m.srv.Shutdown(sctx); err != nil {
-				return fmt.Errorf("shutdown: %w", err)
-			}
-			return nil
-		}
-	}
+	m.log.Info("serving", logkey.Addr, m.lns.Scheme+"://"+m.Addr(), "metrics", m.metrics.Addr(), "version", version)
+	err := m.loop.Run(ctx)
+	daemon.Notify(m.log, "STOPPING=1")
+	m.log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = m.metrics.Shutdown(sctx)
+	return err
 }
 
 // servePprof serves the Go profiler for a developer chasing a slow page.

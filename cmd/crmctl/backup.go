@@ -14,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -48,28 +49,29 @@ func (a *app) backupSnapshot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	runs := ledger.NewRuns(a.db)
-	id, err := runs.Start(ctx, *trigger)
-	if err != nil {
+	runs := a.svc.Backups
+	if err := runs.Open(ctx, *trigger); err != nil {
 		return err
 	}
-	log := daemon.NewLogger(a.cfg.LogLevel).With("run", id)
-	record := runs.Progress(ctx, id)
+	log := daemon.NewLogger(a.cfg.LogLevel).With("trigger", *trigger)
 	tty := isTerminal(a.stderr)
-	res, err := backup.NewSnapshotter(cfg, a.db, bucket, log).Snapshot(ctx, func(step string, pct int) {
-		record(step, pct)
+	var res backup.Result
+	ran := false
+	kind := backup.NewSnapshotter(cfg, a.db, bucket, log).Kind(runs, func(step string, pct int) {
 		if tty {
 			fmt.Fprintf(a.stderr, "\r%-40s %3d%%", step, pct)
 		}
-	})
+	}, func(r backup.Result, _ error) { res, ran = r, true })
+	_, err = jobs.NewRunner(a.db, log, kind).Drain(ctx, ledger.KindSnapshot)
 	if tty {
 		fmt.Fprintln(a.stderr)
 	}
-	if ferr := runs.Finish(context.WithoutCancel(ctx), id, res.Outcome(), err); ferr != nil && err == nil {
-		err = ferr
-	}
 	if err != nil {
 		return fmt.Errorf("backup snapshot: %w", err)
+	}
+	if !ran {
+		fmt.Fprintln(a.stdout, "a snapshot is already running in another process; this one is not needed")
+		return nil
 	}
 	fmt.Fprintf(a.stdout, "snapshot %s: %s (database %s), sha256 %s, in %s\n", res.Name, backup.HumanBytes(res.Size), backup.HumanBytes(res.DBSize), res.SHA256[:16], res.Took.Round(time.Millisecond))
 	fmt.Fprintf(a.stdout, "kept %d, removed %d", len(res.Rotation.Kept), len(res.Rotation.Removed))

@@ -15,15 +15,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/config"
-	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
-	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
-	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -98,8 +96,7 @@ func (e usageError) Error() string { return string(e) }
 type app struct {
 	cfg    config.Common
 	db     *store.DB
-	users  *auth.Store
-	spaces *workspace.Store
+	svc    *services.Services
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
@@ -130,7 +127,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	defer db.Close()
-	a := &app{cfg: cfg, db: db, users: auth.NewStore(db, auth.Options{BcryptCost: cost}), spaces: contact.NewWorkspaces(db), stdin: stdin, stdout: stdout, stderr: stderr}
+	svc := services.New(db, daemon.NewLogger(cfg.LogLevel), services.Options{Auth: auth.Options{BcryptCost: cost}, DataDir: cfg.DataDir, ImportLease: cfg.ImportLease})
+	a := &app{cfg: cfg, db: db, svc: svc, stdin: stdin, stdout: stdout, stderr: stderr}
 	if args[0] != "migrate" && args[0] != "version" {
 		// Every other command needs this build's schema; crmctl is the
 		// admin tool, so it brings the database up to date itself.
@@ -226,7 +224,7 @@ func (a *app) userAdd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.users.CreateUser(ctx, auth.NewUser{Email: *email, Name: *name, TimeZone: *tz, Password: pw}, "crmctl")
+	u, err := a.svc.Auth.CreateUser(ctx, auth.NewUser{Email: *email, Name: *name, TimeZone: *tz, Password: pw}, "crmctl")
 	if err != nil {
 		return fmt.Errorf("user add: %w", err)
 	}
@@ -244,7 +242,7 @@ func (a *app) userPasswd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.users.SetPassword(ctx, *email, pw, "crmctl"); err != nil {
+	if err := a.svc.Auth.SetPassword(ctx, *email, pw, "crmctl"); err != nil {
 		return fmt.Errorf("user passwd %s: %w", *email, err)
 	}
 	fmt.Fprintf(a.stdout, "password set for %s; their sessions have ended\n", *email)
@@ -252,7 +250,7 @@ func (a *app) userPasswd(ctx context.Context, args []string) error {
 }
 
 func (a *app) userList(ctx context.Context) error {
-	users, err := a.users.Users(ctx)
+	users, err := a.svc.Auth.Users(ctx)
 	if err != nil {
 		return err
 	}
@@ -280,7 +278,7 @@ func (a *app) apikeyCreate(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError(err.Error())
 	}
-	u, err := a.users.UserByEmail(ctx, *email)
+	u, err := a.svc.Auth.UserByEmail(ctx, *email)
 	if err != nil {
 		return fmt.Errorf("apikey create: user %q: %w", *email, err)
 	}
@@ -290,7 +288,7 @@ func (a *app) apikeyCreate(ctx context.Context, args []string) error {
 		in.ExpiresAt = &t
 	}
 	actor := u.Actor("local")
-	key, _, err := a.users.CreateAPIKey(ctx, actor, in)
+	key, _, err := a.svc.Auth.CreateAPIKey(ctx, actor, in)
 	if err != nil {
 		return fmt.Errorf("apikey create: %w", err)
 	}
@@ -308,7 +306,7 @@ func (a *app) demo(ctx context.Context, args []string) error {
 		return usageError(err.Error())
 	}
 	if *ifEmpty {
-		n, err := a.users.CountUsers(ctx)
+		n, err := a.svc.Auth.CountUsers(ctx)
 		if err != nil {
 			return err
 		}
@@ -317,7 +315,7 @@ func (a *app) demo(ctx context.Context, args []string) error {
 			return nil
 		}
 	}
-	logins, err := demo.Seed(ctx, a.users, a.spaces)
+	logins, err := demo.Seed(ctx, a.svc.Auth, a.svc.Workspaces)
 	if err != nil {
 		return err
 	}
@@ -325,13 +323,13 @@ func (a *app) demo(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*bare {
-		if err := demo.Showcase(ctx, a.users, a.spaces, list.NewStore(a.db), contact.NewStore(a.db)); err != nil {
+		if err := demo.Showcase(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Lists, a.svc.Contacts); err != nil {
 			return err
 		}
 	}
 	if *contacts > 0 {
 		start := time.Now()
-		if err := demo.Fill(ctx, a.users, a.spaces, contact.NewStore(a.db), *contacts, *activities); err != nil {
+		if err := demo.Fill(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Contacts, *contacts, *activities); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "generated %d contacts and %d log entries in %v\n", *contacts, *activities, time.Since(start).Round(time.Millisecond))

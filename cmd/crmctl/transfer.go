@@ -14,7 +14,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -23,7 +23,7 @@ import (
 // resolveWorkspace finds workspace w (an id or a name) of user (an email;
 // "" searches every user, and a name two users share is an error).
 func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor, workspace.Workspace, error) {
-	users, err := a.users.Users(ctx)
+	users, err := a.svc.Auth.Users(ctx)
 	if err != nil {
 		return auth.Actor{}, workspace.Workspace{}, err
 	}
@@ -36,7 +36,7 @@ func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor,
 			continue
 		}
 		actor := u.Actor("crmctl")
-		spaces, err := a.spaces.List(ctx, actor)
+		spaces, err := a.svc.Workspaces.List(ctx, actor)
 		if err != nil {
 			return auth.Actor{}, workspace.Workspace{}, err
 		}
@@ -58,6 +58,53 @@ func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor,
 	return auth.Actor{}, workspace.Workspace{}, usageError(fmt.Sprintf("%d users have a workspace %q: say whose with --user", len(found), w))
 }
 
+// followImport runs import id here, or, while another process (crm-web)
+// holds it, follows it until it ends, taking it over if that process's
+// lease runs out. A failed import is an error with the reason.
+func (a *app) followImport(ctx context.Context, id string) error {
+	runner := a.svc.Imports.Runner()
+	said := false
+	for {
+		err := runner.RunOne(ctx, transfer.KindImport, id)
+		if !errors.Is(err, jobs.ErrHeld) {
+			j, gerr := a.svc.Imports.GetAny(ctx, id)
+			switch {
+			case gerr != nil:
+				return gerr
+			case j.Status == transfer.Failed:
+				return fmt.Errorf("import %s failed: %s", id, j.Detail)
+			case err != nil:
+				return fmt.Errorf("import %s stopped: %w; resume it with crmctl import --resume %s", id, err, id)
+			}
+			return nil
+		}
+		j, err := a.svc.Imports.GetAny(ctx, id)
+		if err != nil {
+			return err
+		}
+		switch j.Status {
+		case transfer.Done:
+			return nil
+		case transfer.Failed:
+			return fmt.Errorf("import %s failed: %s", id, j.Detail)
+		case transfer.Draft:
+			return fmt.Errorf("import %s has not been started: finish its mapping on the import page", id)
+		}
+		if !said {
+			said = true
+			fmt.Fprintf(a.stderr, "import %s: another process (crm-web, or a crmctl that died) holds it; following it and taking over if its lease of %s runs out\n", id, a.svc.Imports.Lease)
+		}
+		if a.svc.Imports.Progress != nil {
+			a.svc.Imports.Progress(j)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
 // importFile runs `crmctl import FILE --workspace W ...` or
 // `crmctl import --resume JOB`.
 func (a *app) importFile(ctx context.Context, args []string) error {
@@ -73,8 +120,7 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 	if err := fs.Parse(reorder(args)); err != nil {
 		return usageError(err.Error())
 	}
-	im := transfer.NewImports(a.db, contact.NewStore(a.db), filepath.Join(a.cfg.DataDir, "imports"), daemon.NewLogger(a.cfg.LogLevel))
-	im.Lease = a.cfg.ImportLease
+	im := a.svc.Imports
 	tty := isTerminal(a.stderr)
 	im.Progress = func(j transfer.Job) {
 		if tty {
@@ -100,7 +146,7 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 		}
 		wsID = w.ID
 		opt := transfer.Options{OnDuplicate: action}
-		lists := list.NewStore(a.db)
+		lists := a.svc.Lists
 		if *stage != "" {
 			if opt.StageID, err = findList(ctx, lists, actor, wsID, list.Stage, *stage, false); err != nil {
 				return err
@@ -132,29 +178,12 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 		fmt.Fprintf(a.stderr, "import %s: %s, %d rows (%s%s)\n", id, j.FileName, j.Total, j.Encoding, map[bool]string{true: ", " + j.Delimiter + "-separated"}[j.Delimiter != ""])
 	}
 	start := time.Now()
-	err := im.Run(ctx, id)
-	if errors.Is(err, transfer.ErrTaken) && *resume != "" {
-		// A runner that died (kill -9, a crash) holds the job until its
-		// heartbeat is a lease old; a live one keeps beating.
-		fmt.Fprintf(a.stderr, "import %s: waiting up to %s for its last runner's lease to end\n", id, im.Lease)
-		deadline := time.Now().Add(im.Lease + 2*time.Second)
-		for errors.Is(err, transfer.ErrTaken) && time.Now().Before(deadline) {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(time.Second):
-			}
-			err = im.Run(ctx, id)
-		}
-	}
+	err := a.followImport(ctx, id)
 	if tty {
 		fmt.Fprintln(a.stderr)
 	}
-	if errors.Is(err, transfer.ErrTaken) {
-		return fmt.Errorf("import %s is running in another process (its heartbeat is fresh) or has finished", id)
-	}
 	if err != nil {
-		return fmt.Errorf("import %s stopped: %w; resume it with crmctl import --resume %s", id, err, id)
+		return err
 	}
 	j, err := im.GetAny(ctx, id)
 	if err != nil {
@@ -234,8 +263,8 @@ func (a *app) exportContacts(ctx context.Context, args []string) error {
 	if err := fs.Parse(reorder(args)); err != nil {
 		return usageError(err.Error())
 	}
-	contacts := contact.NewStore(a.db)
-	x := transfer.NewExports(contacts, a.spaces)
+	contacts := a.svc.Contacts
+	x := a.svc.Exports
 	if *all != "" {
 		return a.exportAll(ctx, x, *all, *user)
 	}
@@ -285,7 +314,7 @@ func (a *app) exportContacts(ctx context.Context, args []string) error {
 }
 
 func (a *app) exportAll(ctx context.Context, x *transfer.Exports, dir, user string) error {
-	users, err := a.users.Users(ctx)
+	users, err := a.svc.Auth.Users(ctx)
 	if err != nil {
 		return err
 	}
@@ -338,7 +367,7 @@ func (a *app) importExport(ctx context.Context, args []string) error {
 	if fs.NArg() != 1 || *user == "" {
 		return usageError("import-export needs the zip and --user")
 	}
-	u, err := a.users.UserByEmail(ctx, *user)
+	u, err := a.svc.Auth.UserByEmail(ctx, *user)
 	if err != nil {
 		return fmt.Errorf("import-export: %w", err)
 	}
@@ -349,7 +378,7 @@ func (a *app) importExport(ctx context.Context, args []string) error {
 	defer zr.Close()
 	actor := u.Actor("crmctl")
 	start := time.Now()
-	res, err := transfer.NewExports(contact.NewStore(a.db), a.spaces).Restore(ctx, actor, &zr.Reader)
+	res, err := a.svc.Exports.Restore(ctx, actor, &zr.Reader)
 	if err != nil {
 		return err
 	}

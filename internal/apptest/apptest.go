@@ -6,9 +6,6 @@ package apptest
 import (
 	"context"
 	"fmt"
-	"github.com/pi-crm/pi-crm/pkg/backup"
-	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
-	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"io"
 	"log/slog"
 	"net/http"
@@ -21,16 +18,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pi-crm/pi-crm/internal/services"
+	"github.com/pi-crm/pi-crm/pkg/backup"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
+
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pi-crm/pi-crm/pkg/api"
-	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
-	"github.com/pi-crm/pi-crm/pkg/list"
-	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/web"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -53,21 +52,16 @@ func (c *Clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 
 // App is a running in-process crm-web.
 type App struct {
-	TB         testing.TB
-	DB         *store.DB
-	Auth       *auth.Store
-	Workspaces *workspace.Store
-	Contacts   *contact.Store
-	Lists      *list.Store
-	Web        *web.Server
-	API        *api.Handler
-	Server     *httptest.Server
-	Clock      *Clock
-	URL        string
-	// Backups is the snapshot ledger; "Backup now" snapshots into BackupDir.
-	Backups   *ledger.Runs
+	// Services are the stores and capabilities, as crm-web builds them.
+	*services.Services
+	TB     testing.TB
+	Web    *web.Server
+	API    *api.Handler
+	Server *httptest.Server
+	Clock  *Clock
+	URL    string
+	// BackupDir is where "Backup now" snapshots.
 	BackupDir string
-	Imports   *transfer.Imports
 }
 
 // Options tunes New.
@@ -81,6 +75,9 @@ type Options struct {
 	// DBDir is the database's folder (a small tmpfs for a full disk); empty
 	// is a fresh temporary folder.
 	DBDir string
+	// NoJobs leaves out crm-web's job runner, for tests that run the jobs
+	// themselves.
+	NoJobs bool
 }
 
 // New starts an App; it stops when the test ends.
@@ -96,34 +93,33 @@ func New(tb testing.TB, opts Options) *App {
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = bcrypt.MinCost
 	}
-	a := auth.NewStore(db, auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now})
-	ws := contact.NewWorkspaces(db)
-	contacts, lists := contact.NewStore(db), list.NewStore(db)
-	apiH := api.New(log, a, ws, contacts, lists, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
-	runs := ledger.NewRuns(db)
+	svc := services.New(db, log, services.Options{DataDir: tb.TempDir(),
+		Auth: auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now}})
+	apiH := api.New(svc, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	backupDir := filepath.Join(tb.TempDir(), "backups")
+	// "Backup now" runs the queued snapshot job in-process, as crmctl
+	// backup snapshot does on the Pi.
+	snap := backup.NewSnapshotter(backup.Config{DB: db.Path(), Dir: backupDir, Keep: 7}, db, nil, log).Kind(svc.Backups, nil, nil)
 	start := func() {
 		go func() {
-			ctx := context.Background()
-			id, err := runs.Start(ctx, "manual")
-			if err != nil {
-				tb.Errorf("backup start: %v", err)
-				return
+			if _, err := jobs.NewRunner(db, log, snap).Drain(context.Background(), ledger.KindSnapshot); err != nil {
+				log.Warn("backup", "err", err)
 			}
-			res, err := backup.NewSnapshotter(backup.Config{DB: db.Path(), Dir: backupDir, Keep: 7}, db, nil, log).Snapshot(ctx, runs.Progress(ctx, id))
-			_ = runs.Finish(ctx, id, res.Outcome(), err)
 		}()
 	}
-	imports := transfer.NewImports(db, contacts, filepath.Join(tb.TempDir(), "imports"), log)
-	srv, err := web.New(web.Deps{Log: log, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Audit: audit.NewStore(db),
-		Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", Backups: runs, StartBackup: start,
-		Imports: imports, Exports: transfer.NewExports(contacts, ws)})
+	srv, err := web.New(web.Deps{Services: svc, Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", StartBackup: start})
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}
+	if !opts.NoJobs {
+		ctx, stop := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = svc.WebJobs().Run(ctx) }()
+		tb.Cleanup(func() { stop(); <-done })
+	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{TB: tb, DB: db, Auth: a, Workspaces: ws, Contacts: contacts, Lists: lists, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, Backups: runs, BackupDir: backupDir, Imports: imports}
+	return &App{Services: svc, TB: tb, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, BackupDir: backupDir}
 }
 
 // User is a test user with a logged-in browser-like client.

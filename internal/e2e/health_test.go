@@ -69,7 +69,7 @@ func TestHealthTurnsRed(t *testing.T) {
 		"PICRM_ALERT_SMTP_INSECURE=true",
 		"PICRM_ALERT_FROM=pi@example.com",
 		"PICRM_ALERT_TO=andy@example.com",
-		"PICRM_WORKER_POLL=100ms",
+
 		"PICRM_HEARTBEAT_EVERY=300ms",
 	)
 	e.ctl("", "migrate")

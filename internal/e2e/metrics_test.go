@@ -64,6 +64,6 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("%s logged no metrics address", d)
 		}
 		time.Sleep(1200 * time.Millisecond) // one loop pass
-		scrape(t, "http://"+addr+"/metrics", `picrm_worker_passes_total{result="ok"}`, `binary="`+d+`"`)
+		scrape(t, "http://"+addr+"/metrics", `picrm_loop_runs_total{job="heartbeat",result="ok"}`, `binary="`+d+`"`)
 	}
 }

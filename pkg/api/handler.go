@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
@@ -37,7 +38,7 @@ type Handler struct {
 }
 
 // New returns the API handler, to be mounted at /api/v1.
-func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, contacts *contact.Store, lists *list.Store, opts Options) *Handler {
+func New(svc *services.Services, opts Options) *Handler {
 	if opts.RatePerSecond <= 0 {
 		opts.RatePerSecond = 10
 	}
@@ -47,7 +48,7 @@ func New(log *slog.Logger, a *auth.Store, ws *workspace.Store, contacts *contact
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{log: log, auth: a, workspaces: ws, contacts: contacts, lists: lists, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
+	h := &Handler{log: svc.Log, auth: svc.Auth, workspaces: svc.Workspaces, contacts: svc.Contacts, lists: svc.Lists, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
 	r := chi.NewRouter()
 	r.Use(h.authenticate)
 	r.Get("/me", h.me)

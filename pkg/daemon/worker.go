@@ -14,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/migrations"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -24,13 +25,14 @@ type WorkerConfig struct {
 	Version     string
 	Common      config.Common
 	MetricsAddr string
-	// Poll is how often the loop runs a pass (default 1 s): one cheap indexed
-	// query for due work, the architecture's "no broker" design.
-	Poll time.Duration
 	// BeatEvery is how often the heartbeat row is rewritten (default 15 s).
 	BeatEvery time.Duration
-	// Pass does one pass of the worker's job; nil while it has none yet.
-	Pass func(ctx context.Context, db *store.DB) error
+	// Setup adds the worker's periodic jobs and tasks to its loop; nil
+	// while it has none.
+	Setup func(l *Loop, db *store.DB) error
+	// Kinds are the job kinds (pkg/jobs) the worker runs; a runner for
+	// them joins the loop when there are any.
+	Kinds func(db *store.DB, log *slog.Logger) []jobs.Kind
 	// Registry serves /metrics; nil makes one with the standard collectors.
 	Registry *prometheus.Registry
 }
@@ -41,17 +43,13 @@ type Worker struct {
 	log     *slog.Logger
 	db      *store.DB
 	metrics *MetricsServer
-	beats   *heartbeat.Writer
-	passes  *prometheus.CounterVec
-	lastOK  prometheus.Gauge
+	loop    *Loop
 }
 
-// OpenWorker opens the store, refuses a schema other than this build's, and
-// binds the metrics port. It does not notify systemd; Run does.
+// OpenWorker opens the store, refuses a schema other than this build's,
+// binds the metrics port and builds the loop: the heartbeat, the worker's
+// own jobs and its job runner. It does not notify systemd; Run does.
 func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
-	if cfg.Poll <= 0 {
-		cfg.Poll = time.Second
-	}
 	if cfg.BeatEvery <= 0 {
 		cfg.BeatEvery = 15 * time.Second
 	}
@@ -67,15 +65,21 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 	if reg == nil {
 		reg = NewRegistry(cfg.Name, cfg.Version)
 	}
-	w := &Worker{cfg: cfg, log: log, db: db, beats: heartbeat.NewWriter(db, cfg.Name, cfg.Version),
-		passes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "picrm_worker_passes_total", Help: "Main-loop passes of the worker, by result.",
-		}, []string{"result"}),
-		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "picrm_worker_last_success_timestamp_seconds", Help: "Unix time of the last successful main-loop pass.",
-		}),
+	w := &Worker{cfg: cfg, log: log, db: db, loop: NewLoop(log, reg)}
+	beats := heartbeat.NewWriter(db, cfg.Name, cfg.Version)
+	w.loop.Every("heartbeat", cfg.BeatEvery, beats.Beat)
+	w.loop.Alive = db.Ping
+	if cfg.Setup != nil {
+		if err := cfg.Setup(w.loop, db); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+		}
 	}
-	reg.MustRegister(w.passes, w.lastOK)
+	if cfg.Kinds != nil {
+		if kinds := cfg.Kinds(db, log); len(kinds) > 0 {
+			w.loop.Go("jobs", jobs.NewRunner(db, log, kinds...).Run)
+		}
+	}
 	if w.metrics, err = ListenMetrics(log, cfg.MetricsAddr, reg); err != nil {
 		db.Close()
 		return nil, err
@@ -86,63 +90,17 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 // MetricsAddr returns the bound metrics address.
 func (w *Worker) MetricsAddr() string { return w.metrics.Addr() }
 
-// Run beats once, tells systemd READY, then loops until ctx ends: each tick
-// runs a pass, rewrites the heartbeat when due, and pets the watchdog only
-// when the pass and the database answered, so a wedged loop or database gets
-// the unit restarted. On ctx's end it sends STOPPING and closes everything.
+// Run tells systemd READY and runs the loop until ctx ends; then it sends
+// STOPPING and closes everything.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.close()
-	if err := w.beats.Beat(ctx); err != nil {
-		return err
-	}
-	lastBeat := time.Now()
-	wd := WatchdogInterval()
-	tick := w.cfg.Poll
-	if wd > 0 && wd < tick {
-		tick = wd
-	}
 	Settle()
 	Notify(w.log, "READY=1\nSTATUS=waiting for work")
-	w.log.Info("started", "metrics", w.MetricsAddr(), "poll", w.cfg.Poll, "watchdog", wd)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			Notify(w.log, "STOPPING=1")
-			w.log.Info("stopping")
-			return nil
-		case <-t.C:
-		}
-		if err := w.pass(ctx, &lastBeat); err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			w.passes.WithLabelValues("error").Inc()
-			w.log.Error("pass failed", logkey.Err, err)
-			continue
-		}
-		w.passes.WithLabelValues("ok").Inc()
-		w.lastOK.SetToCurrentTime()
-		if wd > 0 {
-			Notify(w.log, "WATCHDOG=1")
-		}
-	}
-}
-
-func (w *Worker) pass(ctx context.Context, lastBeat *time.Time) error {
-	if w.cfg.Pass != nil {
-		if err := w.cfg.Pass(ctx, w.db); err != nil {
-			return err
-		}
-	}
-	if time.Since(*lastBeat) >= w.cfg.BeatEvery {
-		if err := w.beats.Beat(ctx); err != nil {
-			return err
-		}
-		*lastBeat = time.Now()
-	}
-	return nil
+	w.log.Info("started", "metrics", w.MetricsAddr(), "watchdog", WatchdogInterval())
+	err := w.loop.Run(ctx)
+	Notify(w.log, "STOPPING=1")
+	w.log.Info("stopping")
+	return err
 }
 
 func (w *Worker) close() {
@@ -165,13 +123,12 @@ func WorkerMain(name, version, metricsVar, metricsDefault string) int {
 }
 
 // WorkerMainWith is WorkerMain with a setup function that reads the
-// worker's own settings from e and fills in cfg (Pass, Registry) before the
+// worker's own settings from e and fills in cfg (Setup, Kinds, Registry) before the
 // configuration is checked.
 func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func(e *config.Env, cfg *WorkerConfig)) int {
 	e := config.FromOS()
 	cfg := WorkerConfig{Name: name, Version: version, Common: config.ReadCommon(e)}
 	cfg.MetricsAddr = e.Addr(metricsVar, metricsDefault)
-	cfg.Poll = e.Duration("PICRM_WORKER_POLL", time.Second)
 	cfg.BeatEvery = e.Duration("PICRM_HEARTBEAT_EVERY", 15*time.Second)
 	if setup != nil {
 		setup(e, &cfg)

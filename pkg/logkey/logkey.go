@@ -6,7 +6,8 @@ package logkey
 // Keys of slog attributes.
 const (
 	Err    = "err"    // the error
-	Job    = "job"    // an import or backup job's id
+	Job    = "job"    // a job's own row: an import or backup run id
+	Kind   = "kind"   // a job's kind (pkg/jobs)
 	Check  = "check"  // a health check's name
 	Path   = "path"   // a file
 	Addr   = "addr"   // a listen or server address

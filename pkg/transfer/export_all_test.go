@@ -32,7 +32,7 @@ import (
 // field and custom value alike.
 func TestEmergencyExportHoldsEverything(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	app.SeedDemo(40, 400)
 	u, _ := app.Auth.UserByEmail(ctx, "andy@example.com")
 	andy := auth.Actor{UserID: u.ID}
@@ -132,7 +132,7 @@ func TestEmergencyExportHoldsEverything(t *testing.T) {
 
 	// Wipe: a fresh database. The zip's Loan Factory contacts import into
 	// a new workspace with its custom field, and come back the same.
-	fresh := apptest.New(t, apptest.Options{})
+	fresh := apptest.New(t, apptest.Options{NoJobs: true})
 	a2 := fresh.NewUser("Andy")
 	ws2 := a2.Workspace("Loan Factory")
 	var defs []contact.FieldDef
@@ -163,7 +163,7 @@ func TestEmergencyExportHoldsEverything(t *testing.T) {
 	// Or restore the whole zip into the wiped appliance: every workspace
 	// with its contacts (their ids kept), links, custom fields and the
 	// whole log, the same count per contact.
-	other := apptest.New(t, apptest.Options{})
+	other := apptest.New(t, apptest.Options{NoJobs: true})
 	a3 := other.NewUser("Andy")
 	x3 := transfer.NewExports(other.Contacts, other.Workspaces)
 	res, err := x3.Restore(ctx, a3.Actor, z)

@@ -14,6 +14,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
@@ -27,12 +28,13 @@ func exec(t *testing.T, db *store.DB, q string, args ...any) {
 	}
 }
 
-// TestLeaseDecidesWhoRuns: a job whose runner beat within the lease is not
-// claimable, whatever /proc says; once its heartbeat is a lease old anyone
-// may take it over and finish it.
+// TestLeaseDecidesWhoRuns: an import whose runner renewed its claim within
+// the lease is not claimable, whatever /proc says; once the lease runs out
+// anyone may take it over and finish it, and the stale runner's next batch
+// is refused whole.
 func TestLeaseDecidesWhoRuns(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	u := app.NewUser("Andy")
 	ws := u.Workspace("Loan Factory")
 	im := transfer.NewImports(app.DB, app.Contacts, filepath.Join(t.TempDir(), "imports"), slog.New(slog.DiscardHandler))
@@ -44,25 +46,30 @@ func TestLeaseDecidesWhoRuns(t *testing.T) {
 	if err := im.Start(ctx, u.Actor, ws.ID, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	// Another runner holds it and beat just now.
-	exec(t, app.DB, `UPDATE import_jobs SET status = 'running', runner = 'elsewhere:1:ab', heartbeat_at = ? WHERE id = ?`, store.FormatTime(time.Now()), j.ID)
-	if ids, _ := im.Claimable(ctx); len(ids) != 0 {
-		t.Fatalf("a job beating within its lease is claimable: %v", ids)
+	// Another runner holds it and renewed just now.
+	exec(t, app.DB, `UPDATE jobs SET state = 'running', attempts = 1, runner = 'elsewhere:1:ab', lease_until = ? WHERE ref = ?`, store.FormatTime(time.Now().Add(time.Minute)), j.ID)
+	runner := im.Runner()
+	if err := runner.RunOne(ctx, transfer.KindImport, j.ID); !errors.Is(err, jobs.ErrHeld) {
+		t.Fatalf("RunOne of a held import: %v, want ErrHeld", err)
 	}
-	if err := im.Run(ctx, j.ID); !errors.Is(err, transfer.ErrTaken) {
-		t.Fatalf("Run of a held job: %v, want ErrTaken", err)
-	}
-	// Its runner stops beating.
-	exec(t, app.DB, `UPDATE import_jobs SET heartbeat_at = ? WHERE id = ?`, store.FormatTime(time.Now().Add(-2*time.Minute)), j.ID)
-	if ids, _ := im.Claimable(ctx); len(ids) != 1 || ids[0] != j.ID {
-		t.Fatalf("claimable after the lease: %v, want the job", ids)
-	}
-	if err := im.Run(ctx, j.ID); err != nil {
+	// Its runner stops renewing.
+	exec(t, app.DB, `UPDATE jobs SET lease_until = ? WHERE ref = ?`, store.FormatTime(time.Now().Add(-time.Second)), j.ID)
+	if err := runner.RunOne(ctx, transfer.KindImport, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	got, err := im.Get(ctx, u.Actor, ws.ID, j.ID)
 	if err != nil || got.Status != transfer.Done || got.Created != 1 {
 		t.Fatalf("after the take-over: %+v, %v", got, err)
+	}
+	var state string
+	var attempts int
+	_ = app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		s, _, err := jobs.Get(conn, transfer.KindImport, j.ID)
+		state, attempts = s.State, s.Attempts
+		return err
+	})
+	if state != jobs.Done || attempts != 2 {
+		t.Fatalf("job %s after %d attempts, want done after 2", state, attempts)
 	}
 }
 
@@ -71,7 +78,7 @@ func TestLeaseDecidesWhoRuns(t *testing.T) {
 // file no job names; a fresh draft keeps its file.
 func TestSweepDeletesStaleUploads(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	u := app.NewUser("Andy")
 	ws := u.Workspace("Loan Factory")
 	dir := filepath.Join(t.TempDir(), "imports")

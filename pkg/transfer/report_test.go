@@ -22,7 +22,7 @@ import (
 // result, the problems with the values as typed, and the row's own cells.
 func TestImportKeepsRowsWithBadFields(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	u := app.NewUser("Andy")
 	ws := u.Workspace("Loan Factory")
 	file, err := os.ReadFile("../csvio/testdata/bad-fields.csv")

@@ -82,7 +82,7 @@ func canon(t *testing.T, app *apptest.App, x *transfer.Exports, u *apptest.User,
 
 func TestRoundTripCSV(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	u := app.NewUser("Andy")
 	src := u.Workspace("Loan Factory")
 	fill(t, app, u, src.ID)
@@ -153,7 +153,7 @@ func canonCols(t *testing.T, x *transfer.Exports, u *apptest.User, wsID string, 
 
 func TestRoundTripVCard(t *testing.T) {
 	ctx := context.Background()
-	app := apptest.New(t, apptest.Options{})
+	app := apptest.New(t, apptest.Options{NoJobs: true})
 	u := app.NewUser("Andy")
 	src := u.Workspace("Loan Factory")
 	fill(t, app, u, src.ID)

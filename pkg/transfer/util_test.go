@@ -24,7 +24,7 @@ func runImport(t *testing.T, im *transfer.Imports, actor auth.Actor, wsID string
 	if err := im.Start(ctx, actor, wsID, j.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := im.Run(ctx, j.ID); err != nil {
+	if err := im.Runner().RunOne(ctx, transfer.KindImport, j.ID); err != nil {
 		t.Fatal(err)
 	}
 	j, err := im.Get(ctx, actor, wsID, j.ID)

@@ -13,6 +13,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 )
 
 // TestBackupNow presses "Backup now": the run is queued with an audit row,
@@ -83,13 +84,18 @@ func TestSystemPageSaysWhatIsTrue(t *testing.T) {
 	app := apptest.New(t, apptest.Options{})
 	andy := app.NewUser("Andy")
 	ctx := context.Background()
+	done := jobs.Kind{Name: ledger.KindSnapshot, Run: func(ctx context.Context, c *jobs.Claim) error {
+		if err := app.Backups.Begin(ctx, c); err != nil {
+			return err
+		}
+		return app.Backups.Finish(ctx, c.Ref, ledger.Outcome{File: "pi-crm-20261201.db.zst"}, nil)
+	}}
 	for _, trigger := range []string{"timer", "cli"} {
-		id, err := app.Backups.Start(ctx, trigger)
-		if err != nil {
+		if err := app.Backups.Open(ctx, trigger); err != nil {
 			t.Fatal(err)
 		}
-		if err := app.Backups.Finish(ctx, id, ledger.Outcome{File: "pi-crm-20261201.db.zst"}, nil); err != nil {
-			t.Fatal(err)
+		if n, err := jobs.NewRunner(app.DB, app.Log, done).Drain(ctx, ledger.KindSnapshot); n != 1 || err != nil {
+			t.Fatalf("the %s run: %d ran, %v", trigger, n, err)
 		}
 	}
 	_, body := app.Do(andy.Client, http.MethodGet, "/system", nil, nil)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -311,11 +310,6 @@ func (s *Server) importPlan(start bool) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		go func() {
-			if err := s.Imports.Run(context.Background(), id); err != nil && !errors.Is(err, transfer.ErrTaken) {
-				s.Log.Error("import", logkey.Job, id, logkey.Err, err)
-			}
-		}()
 		s.flash(w, r, "Import started. You can leave this page; it runs on.")
 		seeOther(w, r, "/w/"+ws.ID+"/import/"+id)
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -11,26 +10,15 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/pi-crm/pi-crm/pkg/audit"
-	"github.com/pi-crm/pi-crm/pkg/auth"
-	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
-	"github.com/pi-crm/pi-crm/pkg/contact"
-	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
-	"github.com/pi-crm/pi-crm/pkg/store"
-	"github.com/pi-crm/pi-crm/pkg/transfer"
-	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // Deps is what the web server needs.
 type Deps struct {
-	Log        *slog.Logger
-	DB         *store.DB
-	Auth       *auth.Store
-	Workspaces *workspace.Store
-	Contacts   *contact.Store
-	Lists      *list.Store
-	Audit      *audit.Store
+	// Services are the capabilities (stores, importer, ledger) the
+	// handlers call, built by internal/services.
+	*services.Services
 	// Registry receives the HTTP metrics; cmd/crm-web serves it.
 	Registry *prometheus.Registry
 	// API serves /api/v1; mounted as is.
@@ -39,14 +27,9 @@ type Deps struct {
 	// SecureCookies forces the Secure flag even on plain HTTP, for a TLS
 	// proxy in front; over TLS the flag is always set.
 	SecureCookies bool
-	// Backups is the snapshot run ledger, and StartBackup starts a queued
-	// run (on the Pi: touches the file crm-snapshot.path watches). Both nil
-	// hide "Backup now".
-	Backups     *ledger.Runs
+	// StartBackup starts a run queued in Backups (on the Pi: touches the
+	// file crm-snapshot.path watches); nil hides "Backup now".
 	StartBackup func()
-	// Imports and Exports move contacts in and out (CSV, vCard, zip).
-	Imports *transfer.Imports
-	Exports *transfer.Exports
 	// Replicated says the database streams to a bucket (PICRM_S3_BUCKET is
 	// set): the System page says where the data is.
 	Replicated bool

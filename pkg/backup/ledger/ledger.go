@@ -15,6 +15,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -42,23 +43,25 @@ func NewRuns(db *store.DB) *Runs { return &Runs{db: db} }
 // ErrBusy means a snapshot is already queued or running.
 var ErrBusy = errors.New("a backup is already running")
 
-// Request queues a manual run for userID and writes its audit row. It
-// answers ErrBusy while another run is queued or running (and started less
-// than an hour ago, so a run killed mid-way never blocks the button).
+// KindSnapshot is the job kind (pkg/jobs) of a snapshot run: crmctl backup
+// snapshot runs it, since it holds the bucket keys crm-web never sees.
+const KindSnapshot = "backup.snapshot"
+
+// Request queues a manual run for userID, with its job, and writes its
+// audit row. It answers ErrBusy while another run is queued, or running
+// with a live lease (a run whose process was killed mid-way stops
+// blocking the button once its lease runs out).
 func (r *Runs) Request(ctx context.Context, userID, ip string) (string, error) {
 	id := store.NewID()
-	now := time.Now()
 	err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
-		busy := false
-		if err := sqlitex.Execute(conn, `SELECT 1 FROM backup_runs WHERE status IN ('queued','running') AND created_at > ? LIMIT 1`,
-			&sqlitex.ExecOptions{Args: []any{store.FormatTime(now.Add(-time.Hour))}, ResultFunc: func(*sqlite.Stmt) error { busy = true; return nil }}); err != nil {
+		busy, err := jobs.Pending(conn, KindSnapshot)
+		if err != nil {
 			return err
 		}
 		if busy {
 			return ErrBusy
 		}
-		if err := sqlitex.Execute(conn, `INSERT INTO backup_runs (id, requested_by, trigger, status, created_at) VALUES (?, ?, 'manual', 'queued', ?)`,
-			&sqlitex.ExecOptions{Args: []any{id, userID, store.FormatTime(now)}}); err != nil {
+		if err := queue(conn, id, "manual", userID); err != nil {
 			return err
 		}
 		return audit.Record(conn, audit.Entry{UserID: userID, Action: "backup.request", EntityType: "backup_run", EntityID: id, IP: ip})
@@ -69,27 +72,85 @@ func (r *Runs) Request(ctx context.Context, userID, ip string) (string, error) {
 	return id, nil
 }
 
-// Start claims the oldest queued manual run, or opens a new run with
-// trigger when none is queued, and marks it running.
-func (r *Runs) Start(ctx context.Context, trigger string) (string, error) {
-	var id string
-	now := store.FormatTime(time.Now())
+// queue inserts run id and its job.
+func queue(conn *sqlite.Conn, id, trigger, userID string) error {
+	now := time.Now()
+	var by any
+	if userID != "" {
+		by = userID
+	}
+	if err := sqlitex.Execute(conn, `INSERT INTO backup_runs (id, requested_by, trigger, status, created_at) VALUES (?, ?, ?, 'queued', ?)`,
+		&sqlitex.ExecOptions{Args: []any{id, by, trigger, store.FormatTime(now)}}); err != nil {
+		return err
+	}
+	_, err := jobs.Enqueue(conn, KindSnapshot, id, now)
+	return err
+}
+
+// Open queues a run with trigger unless one is queued already (a "Backup
+// now" the timer then serves): what crmctl backup snapshot does before it
+// runs the queue.
+func (r *Runs) Open(ctx context.Context, trigger string) error {
 	err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := sqlitex.Execute(conn, `SELECT id FROM backup_runs WHERE status = 'queued' ORDER BY created_at LIMIT 1`,
-			&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { id = st.ColumnText(0); return nil }}); err != nil {
+		busy, err := jobs.Pending(conn, KindSnapshot)
+		if err != nil || busy {
 			return err
 		}
-		if id == "" {
-			id = store.NewID()
-			return sqlitex.Execute(conn, `INSERT INTO backup_runs (id, trigger, status, created_at, started_at) VALUES (?, ?, 'running', ?, ?)`,
-				&sqlitex.ExecOptions{Args: []any{id, trigger, now, now}})
-		}
-		return sqlitex.Execute(conn, `UPDATE backup_runs SET status = 'running', started_at = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{now, id}})
+		return queue(conn, store.NewID(), trigger, "")
 	})
 	if err != nil {
-		return "", fmt.Errorf("start backup run: %w", err)
+		return fmt.Errorf("open backup run: %w", err)
 	}
-	return id, nil
+	return nil
+}
+
+// Begin marks claimed run id running, fenced on claim c.
+func (r *Runs) Begin(ctx context.Context, c *jobs.Claim) error {
+	err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := c.Fence(conn); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, `UPDATE backup_runs SET status = 'running', started_at = ?, step = '', percent = 0 WHERE id = ?`,
+			&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now()), c.Ref}})
+	})
+	if err != nil {
+		return fmt.Errorf("start backup run: %w", err)
+	}
+	return nil
+}
+
+// Failed records on run ref that its job failed for good (jobs.Kind's
+// Failed): a run whose process died each time says so on the System page.
+func Failed(conn *sqlite.Conn, ref string, err error) error {
+	return sqlitex.Execute(conn, `UPDATE backup_runs SET status = 'failed', detail = ?, finished_at = ? WHERE id = ? AND status IN ('queued', 'running')`,
+		&sqlitex.ExecOptions{Args: []any{err.Error(), store.FormatTime(time.Now()), ref}})
+}
+
+// Abandon fails the queued runs and their jobs with err: the process that
+// would have run them could not start.
+func (r *Runs) Abandon(ctx context.Context, cause error) error {
+	err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
+		var ids []string
+		if err := sqlitex.Execute(conn, `SELECT id FROM backup_runs WHERE status = 'queued'`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
+			ids = append(ids, st.ColumnText(0))
+			return nil
+		}}); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := jobs.Fail(conn, KindSnapshot, id, cause.Error()); err != nil {
+				return err
+			}
+			if err := Failed(conn, id, cause); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("abandon backup runs: %w", err)
+	}
+	return nil
 }
 
 // Progress receives the current step and how far the whole run is, 0–100.

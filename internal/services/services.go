@@ -1,0 +1,65 @@
+// Package services builds pi-crm's capabilities over one database, once:
+// crm-web, crmctl and the tests get the same stores wired the same way
+// (the workspace store with the list and contact hooks, the importer on the
+// contact store, the ledger of snapshot runs).
+package services
+
+import (
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/jobs"
+	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/transfer"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Services are the capabilities over one database.
+type Services struct {
+	Log        *slog.Logger
+	DB         *store.DB
+	Auth       *auth.Store
+	Workspaces *workspace.Store
+	Contacts   *contact.Store
+	Lists      *list.Store
+	Audit      *audit.Store
+	// Backups is the ledger of snapshot runs.
+	Backups *ledger.Runs
+	// Imports and Exports move contacts in and out (CSV, vCard, zip).
+	Imports *transfer.Imports
+	Exports *transfer.Exports
+}
+
+// Options are the settings the capabilities take.
+type Options struct {
+	Auth auth.Options
+	// DataDir holds the import uploads (DataDir/imports).
+	DataDir string
+	// ImportLease overrides transfer.DefaultLease when set.
+	ImportLease time.Duration
+}
+
+// New builds the services over db.
+func New(db *store.DB, log *slog.Logger, o Options) *Services {
+	contacts := contact.NewStore(db)
+	ws := contact.NewWorkspaces(db)
+	imports := transfer.NewImports(db, contacts, filepath.Join(o.DataDir, "imports"), log)
+	if o.ImportLease > 0 {
+		imports.Lease = o.ImportLease
+	}
+	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
+		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws)}
+}
+
+// WebJobs is the runner of the job kinds crm-web runs: imports (the
+// uploads are on its disk). Snapshots run in crmctl, which holds the bucket
+// keys crm-web never sees.
+func (s *Services) WebJobs() *jobs.Runner {
+	return jobs.NewRunner(s.DB, s.Log, s.Imports.Kind())
+}
