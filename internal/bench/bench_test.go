@@ -75,6 +75,9 @@ func TestBench(t *testing.T) {
 	if b.want("login_page") || b.want("dashboard") {
 		b.latency()
 	}
+	if b.want("jobs_") {
+		b.jobs()
+	}
 }
 
 func stop(c *exec.Cmd) {
