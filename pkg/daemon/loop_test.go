@@ -93,7 +93,10 @@ func TestLoopEndsWithAFailedTask(t *testing.T) {
 	l := NewLoop(slog.New(slog.DiscardHandler), nil)
 	var ended atomic.Bool
 	l.Every("tick", time.Hour, func(ctx context.Context) error { <-ctx.Done(); ended.Store(true); return nil })
-	l.Go("http", func(ctx context.Context) error { time.Sleep(20 * time.Millisecond); return errors.New("address in use") })
+	l.Go("http", func(ctx context.Context) error {
+		time.Sleep(20 * time.Millisecond)
+		return errors.New("address in use")
+	})
 	err := l.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "http: address in use") {
 		t.Fatalf("Run: %v, want the task's error", err)
