@@ -14,48 +14,21 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
-// resolveWorkspace finds workspace w (an id or a name) of user (an email;
-// "" searches every user, and a name two users share is an error).
+// resolveWorkspace is services.FindWorkspace, with an ambiguous name a
+// usage error.
 func (a *app) resolveWorkspace(ctx context.Context, w, user string) (auth.Actor, workspace.Workspace, error) {
-	users, err := a.svc.Auth.Users(ctx)
-	if err != nil {
-		return auth.Actor{}, workspace.Workspace{}, err
+	actor, ws, err := a.svc.FindWorkspace(ctx, w, user)
+	if errs.KindOf(err) == errs.Invalid {
+		return actor, ws, usageError(errs.As(err).Message)
 	}
-	var found []struct {
-		actor auth.Actor
-		ws    workspace.Workspace
-	}
-	for _, u := range users {
-		if user != "" && !strings.EqualFold(u.Email, user) {
-			continue
-		}
-		actor := u.Actor("crmctl")
-		spaces, err := a.svc.Workspaces.List(ctx, actor)
-		if err != nil {
-			return auth.Actor{}, workspace.Workspace{}, err
-		}
-		for _, ws := range spaces {
-			if ws.ID == w || strings.EqualFold(ws.Name, w) {
-				found = append(found, struct {
-					actor auth.Actor
-					ws    workspace.Workspace
-				}{actor, ws})
-			}
-		}
-	}
-	switch len(found) {
-	case 0:
-		return auth.Actor{}, workspace.Workspace{}, fmt.Errorf("no workspace %q%s", w, map[bool]string{true: " of " + user}[user != ""])
-	case 1:
-		return found[0].actor, found[0].ws, nil
-	}
-	return auth.Actor{}, workspace.Workspace{}, usageError(fmt.Sprintf("%d users have a workspace %q: say whose with --user", len(found), w))
+	return actor, ws, err
 }
 
 // followImport runs import id here, or, while another process (crm-web)
@@ -148,12 +121,12 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 		opt := transfer.Options{OnDuplicate: action}
 		lists := a.svc.Lists
 		if *stage != "" {
-			if opt.StageID, err = findList(ctx, lists, actor, wsID, list.Stage, *stage, false); err != nil {
+			if opt.StageID, err = lists.Find(ctx, actor, wsID, list.Stage, *stage, false); err != nil {
 				return err
 			}
 		}
 		for _, t := range tags {
-			id, err := findList(ctx, lists, actor, wsID, list.Tag, t, true)
+			id, err := lists.Find(ctx, actor, wsID, list.Tag, t, true)
 			if err != nil {
 				return err
 			}
@@ -198,33 +171,12 @@ func (a *app) importFile(ctx context.Context, args []string) error {
 			return err
 		}
 		defer f.Close()
-		if err := im.WriteReport(ctx, auth.Actor{UserID: j.UserID}, j.WorkspaceID, j.ID, f); err != nil {
+		if err := im.WriteReport(ctx, auth.JobActor(j.UserID), j.WorkspaceID, j.ID, f); err != nil {
 			return err
 		}
 		fmt.Fprintf(a.stdout, "report of the rows with problems: %s\n", report)
 	}
 	return nil
-}
-
-// findList returns the id of the list of kind named name, making a
-// missing one when create (tags), else saying which exist.
-func findList(ctx context.Context, lists *list.Store, actor auth.Actor, wsID string, kind list.Kind, name string, create bool) (string, error) {
-	all, err := lists.All(ctx, actor, wsID, kind)
-	if err != nil {
-		return "", err
-	}
-	var names []string
-	for _, l := range all {
-		if strings.EqualFold(l.Name, name) {
-			return l.ID, nil
-		}
-		names = append(names, l.Name)
-	}
-	if create {
-		l, err := lists.Create(ctx, actor, wsID, kind, name)
-		return l.ID, err
-	}
-	return "", fmt.Errorf("no %s %q in this workspace; it has: %s", kind, name, strings.Join(names, ", "))
 }
 
 // reorder puts flags before positional arguments, so `import FILE --workspace W` parses.

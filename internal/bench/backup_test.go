@@ -69,10 +69,10 @@ func (r *backupRig) ctl(args ...string) string {
 	return string(out)
 }
 
-func (r *backupRig) litestream() *replicawatch.Process {
+func (r *backupRig) litestream() *testrig.Process {
 	c := exec.Command(filepath.Join(r.bin, "crmctl"), "litestream", "replicate", "-config", testrig.RepoFile("units/litestream.yml"))
 	c.Env = r.vars
-	return replicawatch.Start(r.t, c)
+	return testrig.Start(r.t, c)
 }
 
 func TestBenchBackup(t *testing.T) {
@@ -140,7 +140,7 @@ func benchReplicaLag(t *testing.T, r *backupRig) {
 	cancel()
 	wg.Wait()
 	if w.Pending() > 0 {
-		t.Fatalf("%d markers never reached the replica (%v)\n%s", w.Pending(), w.Err(), ls.Out)
+		t.Fatalf("%d markers never reached the replica (%v)\n%s", w.Pending(), w.Err(), ls)
 	}
 	ls.Stop(10 * time.Second)
 	lags := w.Lags()
@@ -195,7 +195,7 @@ func benchBigBackup(t *testing.T, r *backupRig, want func(string) bool) {
 		t0 := time.Now()
 		for w.Pending() > 0 {
 			if time.Since(t0) > 5*time.Minute {
-				t.Fatalf("the 1 GiB database never reached the replica (%v)\n%s", w.Err(), ls.Out)
+				t.Fatalf("the 1 GiB database never reached the replica (%v)\n%s", w.Err(), ls)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}

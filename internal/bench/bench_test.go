@@ -7,7 +7,6 @@ package bench
 import (
 	"bufio"
 	"fmt"
-	"github.com/pi-crm/pi-crm/internal/testrig"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -22,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 type bench struct {
@@ -149,8 +150,8 @@ func (b *bench) idleRSS() {
 // latency runs 16 concurrent clients for 10 s against one page and reports
 // the 99th percentile.
 func (b *bench) latency() {
-	base, stopWeb := startWeb(b.t, b.bin, b.vars)
-	defer stopWeb()
+	base, web := startWeb(b.t, b.bin, b.vars)
+	defer web.Stop(10 * time.Second)
 	logins, err := os.ReadFile(filepath.Join(b.dir, "demo-logins.txt"))
 	if err != nil {
 		b.t.Fatal(err)

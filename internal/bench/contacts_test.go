@@ -50,8 +50,8 @@ func TestBenchContacts(t *testing.T) {
 	}
 	wsID, busy := ids(t, filepath.Join(dir, "pi-crm.db"))
 
-	c, base := b.startWeb()
-	defer stop(c)
+	base, web := startWeb(t, b.bin, b.vars)
+	defer web.Stop(10 * time.Second)
 	logins, _ := os.ReadFile(filepath.Join(dir, "demo-logins.txt"))
 	f := strings.Fields(strings.Split(string(logins), "\n")[0])
 	transport := &http.Transport{MaxIdleConnsPerHost: 16}
@@ -77,7 +77,7 @@ func TestBenchContacts(t *testing.T) {
 			case <-done:
 				return
 			case <-time.After(100 * time.Millisecond):
-				if v := int64(rssMB(c.Process.Pid) * 1024); v > maxRSS.Load() {
+				if v := int64(rssMB(web.Cmd.Process.Pid) * 1024); v > maxRSS.Load() {
 					maxRSS.Store(v)
 				}
 			}
@@ -140,31 +140,6 @@ func ids(t *testing.T, path string) (ws, busy string) {
 		t.Fatal(err)
 	}
 	return ws, busy
-}
-
-func (b *bench) startWeb() (*exec.Cmd, string) {
-	c := b.cmd("crm-web")
-	stderr, _ := c.StderrPipe()
-	if err := c.Start(); err != nil {
-		b.t.Fatal(err)
-	}
-	buf := make([]byte, 4096)
-	re := regexp.MustCompile(`addr=(http://\S+)`)
-	var acc string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		n, err := stderr.Read(buf)
-		acc += string(buf[:n])
-		if m := re.FindStringSubmatch(acc); m != nil {
-			go func() { _, _ = io.Copy(io.Discard, stderr) }()
-			return c, m[1]
-		}
-		if err != nil {
-			break
-		}
-	}
-	b.t.Fatalf("crm-web did not start: %s", acc)
-	return nil, ""
 }
 
 func get(t *testing.T, cl *http.Client, u string, h http.Header) string {

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -64,8 +63,8 @@ func TestBenchHostile(t *testing.T) {
 		contacts = "100000"
 	}
 	crmctl("demo", "--bare", "--contacts", contacts, "--activities", "0")
-	base, stopWeb := startWeb(t, bin, vars)
-	defer stopWeb()
+	base, web := startWeb(t, bin, vars)
+	defer web.Stop(10 * time.Second)
 	dbPath := filepath.Join(dir, "pi-crm.db")
 	db, err := store.Open(dbPath, store.Options{PoolSize: 1})
 	if err != nil {
@@ -209,28 +208,14 @@ func TestBenchHostile(t *testing.T) {
 }
 
 // startWeb starts crm-web and returns its base URL and a stop function.
-func startWeb(t *testing.T, bin string, vars []string) (string, func()) {
+// startWeb starts crm-web from bin with vars (and info logging, for its
+// address line) and returns its base URL and the process.
+func startWeb(t *testing.T, bin string, vars []string) (string, *testrig.Process) {
 	c := exec.Command(filepath.Join(bin, "crm-web"))
 	c.Env = append(append([]string(nil), vars...), "PICRM_LOG_LEVEL=info")
-	stderr, _ := c.StderrPipe()
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`addr=(http://\S+)`)
-	base := ""
-	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if base == "" {
-		stop(c)
-		t.Fatal("crm-web did not start")
-	}
-	return base, func() { stop(c) }
+	p := testrig.Start(t, c)
+	base := p.Await(t, regexp.MustCompile(`addr=(http://\S+)`), 30*time.Second)[1]
+	return base, p
 }
 
 func demoLogin(t *testing.T, dir string) (email, pw string) {

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"github.com/pi-crm/pi-crm/internal/testrig"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 func need(t *testing.T, cmds ...string) {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -10,38 +9,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // startWeb starts crm-web and returns its base URL, read from its log line.
 func startWeb(t *testing.T, e *env) string {
 	t.Helper()
-	c := e.cmd("crm-web")
-	stderr, err := c.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		re := regexp.MustCompile(`addr=(http://\S+) metrics=(\S+)`)
-		for sc.Scan() {
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				e.webMetrics = m[2]
-				addr <- m[1]
-			}
-		}
-	}()
-	select {
-	case a := <-addr:
-		return a
-	case <-time.After(10 * time.Second):
-		t.Fatal("crm-web did not start")
-		return ""
-	}
+	m := testrig.Start(t, e.cmd("crm-web")).Await(t, regexp.MustCompile(`addr=(http://\S+) metrics=(\S+)`), 10*time.Second)
+	e.webMetrics = m[2]
+	return m[1]
 }
 
 // TestAppliance runs the appliance the way `make run` does: crmctl makes a
@@ -64,7 +41,7 @@ func TestAppliance(t *testing.T) {
 		t.Fatalf("apikey create printed %q, want only the key", key)
 	}
 	for _, d := range []string{"crm-sender", "crm-insights", "crm-health"} {
-		startLogged(t, e.cmd(d))
+		testrig.Start(t, e.cmd(d))
 	}
 	base := startWeb(t, e)
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pi-crm/pi-crm/internal/replicawatch"
 	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
@@ -35,7 +34,7 @@ func TestArm64WebAnswersUnderQemu(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", testrig.FreePort(t))
 	c := exec.Command(qemu, bin)
 	c.Env = append(append([]string(nil), e.vars...), "PICRM_HTTP_ADDR="+addr)
-	p := replicawatch.Start(t, c)
+	p := testrig.Start(t, c)
 	deadline := time.Now().Add(60 * time.Second) // emulation is slow
 	for {
 		resp, err := http.Get("http://" + addr + "/healthz")
@@ -48,11 +47,11 @@ func TestArm64WebAnswersUnderQemu(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("arm64 crm-web under qemu did not answer /healthz: %v\n%s", err, p.Out)
+			t.Fatalf("arm64 crm-web under qemu did not answer /healthz: %v\n%s", err, p)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err := p.Stop(10 * time.Second); err != nil {
-		t.Fatalf("stop: %v\n%s", err, p.Out)
+		t.Fatalf("stop: %v\n%s", err, p)
 	}
 }

@@ -39,7 +39,7 @@ func TestDaemonsTalkToSystemd(t *testing.T) {
 			c := e.cmd(d)
 			c.Env = append(c.Env, "NOTIFY_SOCKET="+ns.Path, fmt.Sprintf("WATCHDOG_USEC=%d", watchdog.Microseconds()))
 			start := time.Now()
-			logs := startLogged(t, c)
+			logs := testrig.Start(t, c)
 			ready := ns.WaitFor(t, "READY=1", 5*time.Second)
 			t.Logf("%s READY after %v", d, ready.Sub(start))
 			var beats []time.Time
@@ -188,7 +188,7 @@ func TestSocketActivation(t *testing.T) {
 	c := exec.Command("/bin/sh", "-c", `LISTEN_PID=$$ exec "$0"`, binDir+"/crm-web")
 	c.Env = append(e.vars, "LISTEN_FDS=1", "PICRM_HTTP_ADDR=127.0.0.1:1")
 	c.ExtraFiles = []*os.File{f}
-	logs := startLogged(t, c)
+	logs := testrig.Start(t, c)
 	f.Close()
 	url := "http://" + ln.Addr().String() + "/healthz"
 	var resp *http.Response

@@ -43,7 +43,7 @@ func TestMissingDataVolumeFailsClosed(t *testing.T) {
 		t.Fatalf("crm-health check without the database: exit %d\n%s", code, out)
 	}
 	health := e.cmd("crm-health")
-	logs := startLogged(t, health)
+	logs := testrig.Start(t, health)
 	deadline := time.Now().Add(10 * time.Second)
 	for checkMetric(healthAddr, "data_volume") != "0" || len(smtpSrv.Messages()) == 0 {
 		if time.Now().After(deadline) {

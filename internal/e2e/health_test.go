@@ -77,8 +77,8 @@ func TestHealthTurnsRed(t *testing.T) {
 		t.Fatalf("backup snapshot said %q", out)
 	}
 	sender := e.cmd("crm-sender")
-	startLogged(t, sender)
-	startLogged(t, e.cmd("crm-health"))
+	testrig.Start(t, sender)
+	testrig.Start(t, e.cmd("crm-health"))
 
 	waitMetric := func(t *testing.T, name, want string) {
 		t.Helper()

@@ -1,11 +1,12 @@
 package e2e
 
 import (
-	"github.com/pi-crm/pi-crm/internal/testrig"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // TestImageFirstBootConfig validates the Pi's first-boot files with

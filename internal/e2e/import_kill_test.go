@@ -13,7 +13,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
-	"github.com/pi-crm/pi-crm/internal/replicawatch"
+	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
@@ -38,7 +38,7 @@ func TestImportKilledHalfWayLeavesWholeRowsAndResumes(t *testing.T) {
 	os.WriteFile(file, []byte(b.String()), 0o600)
 	e.ctl("", "demo", "--bare") // Andy and his workspaces, Loan Factory empty
 	c := e.cmd("crmctl", "import", file, "--workspace", "Loan Factory", "--user", "andy@example.com")
-	p := replicawatch.Start(t, c)
+	p := testrig.Start(t, c)
 	db, err := store.Open(dbPath, store.Options{PoolSize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestImportKilledHalfWayLeavesWholeRowsAndResumes(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) || p.Cmd.ProcessState != nil {
-			t.Fatalf("the import never got going:\n%s", p.Out)
+			t.Fatalf("the import never got going:\n%s", p)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,26 +81,6 @@ func (e *env) ctl(stdin string, args ...string) string {
 		e.t.Fatalf("crmctl %v: %v\n%s", args, err, errb.String())
 	}
 	return out.String()
-}
-
-// logTail collects a process's stderr for failure messages.
-type logTail struct{ bytes.Buffer }
-
-func startLogged(t *testing.T, c *exec.Cmd) *logTail {
-	t.Helper()
-	l := &logTail{}
-	c.Stderr = io.MultiWriter(&l.Buffer)
-	c.Stdout = io.Discard
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if c.ProcessState == nil {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-		}
-	})
-	return l
 }
 
 func apptestActor(u auth.User) auth.Actor {

@@ -64,11 +64,11 @@ func TestRestoreDrill(t *testing.T) {
 	}
 	defer db.Close()
 
-	ls := replicawatch.Start(t, e.cmd("crmctl", "litestream", "replicate", "-config", testrig.RepoFile("units/litestream.yml")))
+	ls := testrig.Start(t, e.cmd("crmctl", "litestream", "replicate", "-config", testrig.RepoFile("units/litestream.yml")))
 	base := startWeb(t, e)
 	writer := exec.Command(os.Args[0])
 	writer.Env = append(os.Environ(), "PICRM_E2E_WRITER="+dbPath)
-	wp := replicawatch.Start(t, writer)
+	wp := testrig.Start(t, writer)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -98,11 +98,11 @@ func TestRestoreDrill(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	if err := wp.Stop(5 * time.Second); err != nil {
-		t.Fatalf("writer: %v\n%s", err, wp.Out)
+		t.Fatalf("writer: %v\n%s", err, wp)
 	}
-	lastWrite, err := strconv.Atoi(strings.TrimSpace(wp.Out.String()))
+	lastWrite, err := strconv.Atoi(strings.TrimSpace(wp.String()))
 	if err != nil || lastWrite < 100 {
-		t.Fatalf("writer printed %q", wp.Out)
+		t.Fatalf("writer printed %q", wp)
 	}
 	// A last marker after every other write: once it is in the replica,
 	// everything committed before it is too.
@@ -110,7 +110,7 @@ func TestRestoreDrill(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for w.Pending() > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d markers never reached the replica (poll error: %v)\nlitestream:\n%s", w.Pending(), w.Err(), ls.Out)
+			t.Fatalf("%d markers never reached the replica (poll error: %v)\nlitestream:\n%s", w.Pending(), w.Err(), ls)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -135,7 +135,7 @@ func TestRestoreDrill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []*replicawatch.Process{ls} {
+	for _, p := range []*testrig.Process{ls} {
 		if err := p.Stop(10 * time.Second); err != nil {
 			t.Logf("litestream stop: %v", err)
 		}

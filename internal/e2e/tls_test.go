@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pi-crm/pi-crm/internal/testrig"
 )
 
 // testCA makes a CA and a server certificate for 127.0.0.1 signed by it, as
@@ -53,30 +54,14 @@ func testCA(t *testing.T, dir string) (*x509.CertPool, string, []byte) {
 	return pool, certFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
 }
 
-// startWebLogged starts crm-web and returns the addresses it logged.
+// startWebLogged starts crm-web and returns the addresses it logged: the
+// app's, and the redirect's when it serves one.
 func startWebLogged(t *testing.T, e *env) (app, redirect string) {
 	t.Helper()
-	c := e.cmd("crm-web")
-	stderr, _ := c.StderrPipe()
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Process.Kill(); _ = c.Wait() })
-	sc := bufio.NewScanner(stderr)
-	deadline := time.Now().Add(10 * time.Second)
-	var log strings.Builder
-	for app == "" && time.Now().Before(deadline) && sc.Scan() {
-		log.WriteString(sc.Text() + "\n")
-		if m := regexp.MustCompile(`redirect=(http://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-			redirect = m[1]
-		}
-		if m := regexp.MustCompile(`addr=(https?://\S+)`).FindStringSubmatch(sc.Text()); m != nil {
-			app = m[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if app == "" {
-		t.Fatalf("crm-web did not start:\n%s", log.String())
+	p := testrig.Start(t, e.cmd("crm-web"))
+	app = p.Await(t, regexp.MustCompile(`addr=(https?://\S+)`), 10*time.Second)[1]
+	if m := regexp.MustCompile(`redirect=(http://\S+)`).FindStringSubmatch(p.String()); m != nil {
+		redirect = m[1]
 	}
 	return app, redirect
 }

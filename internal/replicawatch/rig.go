@@ -1,17 +1,14 @@
 package replicawatch
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
-	"os/exec"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -58,47 +55,6 @@ func Checksum(p string) (string, map[string]int, error) {
 		counts[t] = len(rows)
 	}
 	return hex.EncodeToString(all.Sum(nil)), counts, nil
-}
-
-// Process is a started helper process with its output kept for failures.
-type Process struct {
-	Cmd *exec.Cmd
-	Out *bytes.Buffer
-}
-
-// Start starts cmd, collecting its output, and kills it when the test ends.
-func Start(tb testing.TB, cmd *exec.Cmd) *Process {
-	tb.Helper()
-	p := &Process{Cmd: cmd, Out: &bytes.Buffer{}}
-	cmd.Stdout, cmd.Stderr = p.Out, p.Out
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start %s: %v", cmd.Path, err)
-	}
-	tb.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	return p
-}
-
-// Stop sends SIGTERM and waits up to d for the process to end.
-func (p *Process) Stop(d time.Duration) error {
-	if p.Cmd.ProcessState != nil {
-		return nil
-	}
-	p.Cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- p.Cmd.Wait() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(d):
-		p.Cmd.Process.Kill()
-		<-done
-		return fmt.Errorf("%s did not stop within %v", p.Cmd.Path, d)
-	}
 }
 
 // RemoveDB deletes a database as a dead SD card would: the file, its WAL and

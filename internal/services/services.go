@@ -5,14 +5,17 @@
 package services
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -62,4 +65,43 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 // keys crm-web never sees.
 func (s *Services) WebJobs() *jobs.Runner {
 	return jobs.NewRunner(s.DB, s.Log, s.Imports.Kind())
+}
+
+// FindWorkspace finds workspace w (an id or a name) of user (an email;
+// "" searches every user, and a name two users share is an error) for the
+// admin CLI, with the actor of its owner.
+func (s *Services) FindWorkspace(ctx context.Context, w, user string) (auth.Actor, workspace.Workspace, error) {
+	users, err := s.Auth.Users(ctx)
+	if err != nil {
+		return auth.Actor{}, workspace.Workspace{}, err
+	}
+	var found []struct {
+		actor auth.Actor
+		ws    workspace.Workspace
+	}
+	for _, u := range users {
+		if user != "" && !strings.EqualFold(u.Email, user) {
+			continue
+		}
+		actor := u.Actor("crmctl")
+		spaces, err := s.Workspaces.List(ctx, actor)
+		if err != nil {
+			return auth.Actor{}, workspace.Workspace{}, err
+		}
+		for _, ws := range spaces {
+			if ws.ID == w || strings.EqualFold(ws.Name, w) {
+				found = append(found, struct {
+					actor auth.Actor
+					ws    workspace.Workspace
+				}{actor, ws})
+			}
+		}
+	}
+	switch len(found) {
+	case 0:
+		return auth.Actor{}, workspace.Workspace{}, errs.NotFoundf("no workspace %q%s", w, map[bool]string{true: " of " + user}[user != ""])
+	case 1:
+		return found[0].actor, found[0].ws, nil
+	}
+	return auth.Actor{}, workspace.Workspace{}, errs.New(errs.Invalid, "%d users have a workspace %q: say whose with --user", len(found), w)
 }

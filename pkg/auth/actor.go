@@ -48,3 +48,7 @@ func (a Actor) Audit(action, entityType, entityID string, details map[string]any
 	}
 	return audit.Entry{UserID: a.UserID, Action: action, EntityType: entityType, EntityID: entityID, Details: details, IP: a.IP}
 }
+
+// JobActor is the actor a background job acts as: the user who queued it,
+// from no address. Its audit rows are that user's.
+func JobActor(userID string) Actor { return Actor{UserID: userID} }

@@ -275,3 +275,25 @@ VALUES (?, ?, ?, ?, (SELECT coalesce(max(position) + 1, 0) FROM lists WHERE work
 	}
 	return l, true, nil
 }
+
+// Find returns the id of the actor's list of kind named name in wsID
+// (case does not matter). A missing one is made when create (tags on an
+// import), else the error names the lists there are.
+func (s *Store) Find(ctx context.Context, actor auth.Actor, wsID string, kind Kind, name string, create bool) (string, error) {
+	all, err := s.All(ctx, actor, wsID, kind)
+	if err != nil {
+		return "", err
+	}
+	var names []string
+	for _, l := range all {
+		if strings.EqualFold(l.Name, name) {
+			return l.ID, nil
+		}
+		names = append(names, l.Name)
+	}
+	if create {
+		l, err := s.Create(ctx, actor, wsID, kind, name)
+		return l.ID, err
+	}
+	return "", errs.NotFoundf("no %s %q in this workspace; it has: %s", kind, name, strings.Join(names, ", "))
+}

@@ -58,7 +58,7 @@ func (im *Imports) run(ctx context.Context, c *jobs.Claim) error {
 		return err
 	}
 	j.Status = Running
-	actor := auth.Actor{UserID: j.UserID}
+	actor := auth.JobActor(j.UserID)
 	fields, err := im.contacts.Fields(ctx, actor, j.WorkspaceID)
 	if err != nil {
 		return err
@@ -196,7 +196,7 @@ func (im *Imports) finish(ctx context.Context, c *jobs.Claim, j Job, lists []str
 		if conn.Changes() == 0 {
 			return jobs.ErrLost
 		}
-		return audit.Record(conn, auth.Actor{UserID: j.UserID}.Audit("contact.import", "import_job", j.ID, map[string]any{
+		return audit.Record(conn, auth.JobActor(j.UserID).Audit("contact.import", "import_job", j.ID, map[string]any{
 			"workspace_id": j.WorkspaceID, "file": j.FileName, "rows": j.Total, "created": created, "merged": merged,
 			"skipped": skipped, "failed": failed, "warned": warned, "lists_made": lists}))
 	})
