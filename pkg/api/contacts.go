@@ -11,7 +11,6 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
-	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 // contactInput is the body of POST and PATCH on contacts.
@@ -249,44 +248,6 @@ type sharedJSON struct {
 	Notes    []entryJSON           `json:"notes,omitempty"`
 }
 
-func (h *Handler) sharedList(w http.ResponseWriter, r *http.Request) {
-	list, err := h.contacts.SharedWithMe(r.Context(), actorFrom(r.Context()))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	out := make([]sharedJSON, len(list))
-	for i, s := range list {
-		out[i] = sharedJSON{Contact: s.Contact, Owner: s.OwnerName, SharedAt: s.SharedAt}
-	}
-	ok(w, http.StatusOK, map[string]any{"items": out, "next": ""})
-}
-
-func (h *Handler) sharedGet(w http.ResponseWriter, r *http.Request) {
-	s, err := h.contacts.GetShared(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "contact"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusOK, sharedJSON{Contact: s.Contact, Owner: s.OwnerName, SharedAt: s.SharedAt, Notes: entries(s.Notes)})
-}
-
-func (h *Handler) sharedSaveAs(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		WorkspaceID string `json:"workspace_id"`
-	}
-	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	c, err := h.contacts.SaveAs(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "contact"), in.WorkspaceID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusCreated, c)
-}
-
 type listJSON struct {
 	ID       string `json:"id"`
 	Kind     string `json:"kind"`
@@ -294,114 +255,7 @@ type listJSON struct {
 	Position int    `json:"position"`
 }
 
-func (h *Handler) listAll(w http.ResponseWriter, r *http.Request) {
-	var out []listJSON
-	for _, k := range []list.Kind{list.Stage, list.Tag} {
-		ls, err := h.lists.All(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), k)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		for _, l := range ls {
-			out = append(out, listJSON{ID: l.ID, Kind: string(l.Kind), Name: l.Name, Position: l.Position})
-		}
-	}
-	if out == nil {
-		out = []listJSON{}
-	}
-	ok(w, http.StatusOK, map[string]any{"items": out, "next": ""})
-}
-
-func (h *Handler) listCreate(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Kind string `json:"kind"`
-		Name string `json:"name"`
-	}
-	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	l, err := h.lists.Create(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), list.Kind(in.Kind), in.Name)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusCreated, listJSON{ID: l.ID, Kind: string(l.Kind), Name: l.Name, Position: l.Position})
-}
-
-func (h *Handler) listRename(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		Name string `json:"name"`
-	}
-	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if err := h.lists.Rename(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "list"), in.Name); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "list"), "name": in.Name})
-}
-
-func (h *Handler) listDelete(w http.ResponseWriter, r *http.Request) {
-	if err := h.lists.Delete(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "list")); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "list"), "deleted": true})
-}
-
 type fieldInput struct {
 	contact.FieldDef
 	Global bool `json:"global"`
-}
-
-func (h *Handler) fieldList(w http.ResponseWriter, r *http.Request) {
-	defs, err := h.contacts.Fields(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"))
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	if defs == nil {
-		defs = []contact.FieldDef{}
-	}
-	ok(w, http.StatusOK, map[string]any{"items": defs, "next": ""})
-}
-
-func (h *Handler) fieldCreate(w http.ResponseWriter, r *http.Request) {
-	var in fieldInput
-	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.contacts.CreateField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), in.FieldDef, in.Global)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusCreated, d)
-}
-
-func (h *Handler) fieldUpdate(w http.ResponseWriter, r *http.Request) {
-	var in contact.FieldDef
-	if err := decode(r, &in); err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	d, err := h.contacts.UpdateField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "field"), in)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusOK, d)
-}
-
-func (h *Handler) fieldDelete(w http.ResponseWriter, r *http.Request) {
-	n, err := h.contacts.DeleteField(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "field"), r.URL.Query().Get("confirm") == "true")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ok(w, http.StatusOK, map[string]any{"id": chi.URLParam(r, "field"), "deleted": true, "values_deleted": n})
 }

@@ -152,3 +152,78 @@ func markSeparate(conn *sqlite.Conn, wsID string, ids []string) error {
 	}
 	return nil
 }
+
+// DuplicateError reports contacts that share an email or phone with the one
+// being saved; the API answers it 409 with code "duplicate".
+func duplicateError(ids []string) error {
+	return &errs.Error{Kind: errs.Conflict, Code: "duplicate",
+		Message: "A contact with the same email or phone already exists.",
+		Details: map[string]any{"matches": ids}}
+}
+
+// Matches returns the ids of contacts in a duplicate error, or nil.
+func Matches(err error) []string {
+	e := errs.As(err)
+	if e.Code != "duplicate" {
+		return nil
+	}
+	ids, _ := e.Details["matches"].([]string)
+	return ids
+}
+
+// duplicates returns the other contacts of wsID (not except) that have one
+// of the emails or phones.
+func duplicates(conn *sqlite.Conn, wsID, except string, norms []string, phones []Phone) ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	add := func(stmt *sqlite.Stmt) error {
+		if id := stmt.ColumnText(0); !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+		return nil
+	}
+	for _, n := range norms {
+		if err := sqlitex.Execute(conn, `SELECT contact_id FROM contact_emails WHERE workspace_id = ? AND address_norm = ? AND contact_id <> ?`,
+			&sqlitex.ExecOptions{Args: []any{wsID, n, except}, ResultFunc: add}); err != nil {
+			return nil, fmt.Errorf("find duplicates: %w", err)
+		}
+	}
+	for _, p := range phones {
+		if err := sqlitex.Execute(conn, `SELECT contact_id FROM contact_phones WHERE workspace_id = ? AND e164 = ? AND contact_id <> ?`,
+			&sqlitex.ExecOptions{Args: []any{wsID, p.Number, except}, ResultFunc: add}); err != nil {
+			return nil, fmt.Errorf("find duplicates: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// Duplicates returns the ids of contacts in wsID that share an email or
+// phone with the given ones (a form can warn before saving).
+func (s *Store) Duplicates(ctx context.Context, actor auth.Actor, wsID, except string, emails []string, phones []string) ([]string, error) {
+	var ids []string
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		region, err := workspace.PhoneRegion(conn, wsID)
+		if err != nil {
+			return err
+		}
+		var norms []string
+		for _, e := range emails {
+			if _, n, msg := NormalizeEmail(e); msg == "" {
+				norms = append(norms, n)
+			}
+		}
+		var ps []Phone
+		for _, p := range phones {
+			if e, msg := NormalizePhone(p, region); msg == "" {
+				ps = append(ps, Phone{Number: e})
+			}
+		}
+		ids, err = duplicates(conn, wsID, except, norms, ps)
+		return err
+	})
+	return ids, err
+}
