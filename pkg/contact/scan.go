@@ -19,14 +19,7 @@ func ownContact(conn *sqlite.Conn, actor auth.Actor, wsID, id string) error {
 	if err := workspace.Owned(conn, actor, wsID); err != nil {
 		return err
 	}
-	ok, err := exists(conn, wsID, id)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return errNotFound
-	}
-	return nil
+	return allIn(conn, wsID, []string{id})
 }
 
 // allIn returns NotFound unless every one of ids is a contact of wsID.

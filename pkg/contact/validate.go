@@ -38,68 +38,33 @@ func check(f *Fields, region string) (normalized, error) {
 			fe.Add("birthday", msg)
 		}
 	}
-	if f.Emails != nil && len(*f.Emails) > MaxEmails {
-		fe.Add("emails", fmt.Sprintf("A contact has at most %d emails.", MaxEmails))
-	} else if f.Emails != nil {
-		seen := map[string]bool{}
-		primaries := 0
+	if f.Emails != nil {
+		items := make([]listItem, len(*f.Emails))
 		for i, in := range *f.Emails {
-			addr, norm, msg := NormalizeEmail(in.Address)
-			key := fmt.Sprintf("emails[%d]", i)
-			label := strings.TrimSpace(in.Label)
-			if msg != "" {
-				fe.Add(key+".address", msg)
-				continue
-			}
-			if seen[norm] {
-				fe.Add(key+".address", "This address is listed twice.")
-				continue
-			}
-			if len(label) > 40 {
-				fe.Add(key+".label", "Use at most 40 characters.")
-			}
-			seen[norm] = true
-			if in.Primary {
-				primaries++
-			}
-			n.emails = append(n.emails, Email{Address: addr, Label: label, Primary: in.Primary})
-			n.norms = append(n.norms, norm)
+			items[i] = listItem{in.Address, in.Label, in.Primary}
 		}
-		if primaries > 1 {
-			fe.Add("emails", "Mark only one email as primary.")
-		} else if primaries == 0 && len(n.emails) > 0 {
+		kept, primaries := checkList(fe, "emails", "address", "email", MaxEmails, items, NormalizeEmail)
+		for _, k := range kept {
+			n.emails = append(n.emails, Email{Address: k.value, Label: k.label, Primary: k.primary})
+			n.norms = append(n.norms, k.norm)
+		}
+		if primaries == 0 && len(n.emails) > 0 {
 			n.emails[0].Primary = true
 		}
 	}
-	if f.Phones != nil && len(*f.Phones) > MaxPhones {
-		fe.Add("phones", fmt.Sprintf("A contact has at most %d phones.", MaxPhones))
-	} else if f.Phones != nil {
-		seen := map[string]bool{}
-		primaries := 0
+	if f.Phones != nil {
+		items := make([]listItem, len(*f.Phones))
 		for i, in := range *f.Phones {
-			e164, msg := NormalizePhone(in.Number, region)
-			key := fmt.Sprintf("phones[%d]", i)
-			label := strings.TrimSpace(in.Label)
-			if msg != "" {
-				fe.Add(key+".number", msg)
-				continue
-			}
-			if seen[e164] {
-				fe.Add(key+".number", "This number is listed twice.")
-				continue
-			}
-			if len(label) > 40 {
-				fe.Add(key+".label", "Use at most 40 characters.")
-			}
-			seen[e164] = true
-			if in.Primary {
-				primaries++
-			}
-			n.phones = append(n.phones, Phone{Number: e164, Label: label, Primary: in.Primary})
+			items[i] = listItem{in.Number, in.Label, in.Primary}
 		}
-		if primaries > 1 {
-			fe.Add("phones", "Mark only one phone as primary.")
-		} else if primaries == 0 {
+		kept, primaries := checkList(fe, "phones", "number", "phone", MaxPhones, items, func(v string) (string, string, string) {
+			e164, msg := NormalizePhone(v, region)
+			return e164, e164, msg
+		})
+		for _, k := range kept {
+			n.phones = append(n.phones, Phone{Number: k.value, Label: k.label, Primary: k.primary})
+		}
+		if primaries == 0 {
 			// The first number one can call or text; a fax never.
 			for i := range n.phones {
 				if !IsFax(n.phones[i].Label) {
@@ -132,4 +97,55 @@ func identifiable(f Fields, n normalized) bool {
 func IsFax(label string) bool {
 	l := strings.ToLower(strings.TrimSpace(label))
 	return l == "fax" || strings.HasSuffix(l, " fax")
+}
+
+// listItem is one email or phone of a form or API call, as given.
+type listItem struct {
+	value, label string
+	primary      bool
+}
+
+// keptItem is one that passed: the value to store, its normalized form.
+type keptItem struct {
+	value, norm, label string
+	primary            bool
+}
+
+// checkList checks the emails or phones (list) of a contact: at most max,
+// each normalized (errors on list[i].part), none twice, labels of at most
+// 40 characters, at most one marked primary. It returns the ones that
+// passed and how many were marked primary.
+func checkList(fe errs.Fields, list, part, what string, limit int, items []listItem, normalize func(string) (value, norm, msg string)) ([]keptItem, int) {
+	if len(items) > limit {
+		fe.Add(list, fmt.Sprintf("A contact has at most %d %ss.", limit, what))
+		return nil, 0
+	}
+	var out []keptItem
+	seen := map[string]bool{}
+	primaries := 0
+	for i, in := range items {
+		value, norm, msg := normalize(in.value)
+		key := fmt.Sprintf("%s[%d]", list, i)
+		label := strings.TrimSpace(in.label)
+		if msg != "" {
+			fe.Add(key+"."+part, msg)
+			continue
+		}
+		if seen[norm] {
+			fe.Add(key+"."+part, "This "+part+" is listed twice.")
+			continue
+		}
+		if len(label) > 40 {
+			fe.Add(key+".label", "Use at most 40 characters.")
+		}
+		seen[norm] = true
+		if in.primary {
+			primaries++
+		}
+		out = append(out, keptItem{value: value, norm: norm, label: label, primary: in.primary})
+	}
+	if primaries > 1 {
+		fe.Add(list, fmt.Sprintf("Mark only one %s as primary.", what))
+	}
+	return out, primaries
 }

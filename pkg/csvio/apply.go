@@ -193,53 +193,56 @@ func (r *row) custom(i int, t Target, v string) {
 	r.e.Fields.Custom[t.FieldID] = sv
 }
 
-// contactPoints normalizes the gathered emails and phones (slot order, then
-// the lists), drops repeats and bad ones with a warning, makes the first of
-// each primary and puts faxes last.
+// kept is one email or phone that passed: its normalized value, the value
+// to store, its label and the column it came from.
+type kept struct {
+	norm, value, label, column string
+}
+
+// gather normalizes the items of one kind, in slot order (each slot's own
+// label column first) and then the list columns, dropping repeats and the
+// ones normalize refuses (with a warning naming what was left out).
+func (r *row) gather(slots map[int][]cellItem, labels map[int]string, extra []cellItem, what string, normalize func(string) (value, norm, msg string)) []kept {
+	var out []kept
+	seen := map[string]bool{}
+	add := func(it cellItem, label string) {
+		value, norm, msg := normalize(it.value)
+		if msg != "" {
+			r.warn(it.column, it.value, msg+" The "+what+" was left out.")
+			return
+		}
+		if !seen[norm] {
+			seen[norm] = true
+			out = append(out, kept{norm: norm, value: value, label: clip(label, maxLabel), column: it.column})
+		}
+	}
+	for _, s := range sortedSlots(slots) {
+		for _, it := range slots[s] {
+			add(it, firstNonEmpty(labels[s], it.label))
+		}
+	}
+	for _, it := range extra {
+		add(it, it.label)
+	}
+	return out
+}
+
+// contactPoints normalizes the gathered emails and phones, makes the first
+// of each primary and puts faxes last.
 func (r *row) contactPoints(region string) {
 	var ems []contact.EmailInput
-	seenE := map[string]bool{}
-	addEmail := func(it cellItem, label string) {
-		addr, norm, msg := contact.NormalizeEmail(it.value)
-		if msg != "" {
-			r.warn(it.column, it.value, msg+" The address was left out.")
-			return
-		}
-		if !seenE[norm] {
-			seenE[norm] = true
-			ems = append(ems, contact.EmailInput{Address: addr, Label: clip(label, maxLabel), Primary: len(ems) == 0})
-			r.emailCols = append(r.emailCols, it.column)
-		}
-	}
-	for _, s := range sortedSlots(r.emails) {
-		for _, it := range r.emails[s] {
-			addEmail(it, firstNonEmpty(r.emailLabels[s], it.label))
-		}
-	}
-	for _, it := range r.extraEmails {
-		addEmail(it, it.label)
+	for _, k := range r.gather(r.emails, r.emailLabels, r.extraEmails, "address", contact.NormalizeEmail) {
+		ems = append(ems, contact.EmailInput{Address: k.value, Label: k.label, Primary: len(ems) == 0})
+		r.emailCols = append(r.emailCols, k.column)
 	}
 	var phs []contact.PhoneInput
-	seenP := map[string]bool{}
-	addPhone := func(it cellItem, label string) {
-		e164, msg := contact.NormalizePhone(it.value, region)
-		if msg != "" {
-			r.warn(it.column, it.value, msg+" The number was left out.")
-			return
-		}
-		if !seenP[e164] {
-			seenP[e164] = true
-			phs = append(phs, contact.PhoneInput{Number: e164, Label: clip(label, maxLabel), Primary: len(phs) == 0})
-			r.phoneCols = append(r.phoneCols, it.column)
-		}
+	phone := func(v string) (string, string, string) {
+		e164, msg := contact.NormalizePhone(v, region)
+		return e164, e164, msg
 	}
-	for _, s := range sortedSlots(r.phones) {
-		for _, it := range r.phones[s] {
-			addPhone(it, firstNonEmpty(r.phoneLabels[s], it.label))
-		}
-	}
-	for _, it := range r.extraPhone {
-		addPhone(it, it.label)
+	for _, k := range r.gather(r.phones, r.phoneLabels, r.extraPhone, "number", phone) {
+		phs = append(phs, contact.PhoneInput{Number: k.value, Label: k.label, Primary: len(phs) == 0})
+		r.phoneCols = append(r.phoneCols, k.column)
 	}
 	if len(ems) > 0 {
 		r.e.Fields.Emails = &ems

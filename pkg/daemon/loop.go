@@ -34,6 +34,7 @@ type Loop struct {
 
 type periodic struct {
 	name     string
+	first    time.Duration // before the first run
 	interval time.Duration
 	job      func(ctx context.Context) error
 	running  sync.Mutex // the in-flight guard
@@ -66,7 +67,14 @@ func NewLoop(log *slog.Logger, reg prometheus.Registerer) *Loop {
 // run beside the loop. A run still going when the next is due makes that
 // one skip (the in-flight guard): two runs of one job never overlap.
 func (l *Loop) Every(name string, interval time.Duration, job func(ctx context.Context) error) {
-	l.every = append(l.every, &periodic{name: name, interval: interval, job: job})
+	l.EveryAfter(name, 0, interval, job)
+}
+
+// EveryAfter is Every with the first run first after the loop starts
+// (crm-health gives the other daemons a moment to write their first
+// heartbeat).
+func (l *Loop) EveryAfter(name string, first, interval time.Duration, job func(ctx context.Context) error) {
+	l.every = append(l.every, &periodic{name: name, first: first, interval: interval, job: job})
 }
 
 // Go runs task for the loop's life; when it returns before the loop ends,
@@ -120,12 +128,27 @@ func (l *Loop) Run(ctx context.Context) error {
 	tickers := make([]*time.Ticker, len(l.every))
 	cases := make(chan *periodic)
 	for i, p := range l.every {
-		fire(p)
 		tickers[i] = time.NewTicker(p.interval)
 		defer tickers[i].Stop()
+		if p.first == 0 {
+			fire(p)
+		}
 		wg.Add(1)
 		go func(t *time.Ticker) {
 			defer wg.Done()
+			if p.first > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(p.first):
+				}
+				select {
+				case cases <- p:
+				case <-ctx.Done():
+					return
+				}
+				t.Reset(p.interval)
+			}
 			for {
 				select {
 				case <-ctx.Done():

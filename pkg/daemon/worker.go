@@ -44,6 +44,7 @@ type Worker struct {
 	db      *store.DB
 	metrics *MetricsServer
 	loop    *Loop
+	beats   *heartbeat.Writer
 }
 
 // OpenWorker opens the store, refuses a schema other than this build's,
@@ -65,9 +66,8 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 	if reg == nil {
 		reg = NewRegistry(cfg.Name, cfg.Version)
 	}
-	w := &Worker{cfg: cfg, log: log, db: db, loop: NewLoop(log, reg)}
-	beats := heartbeat.NewWriter(db, cfg.Name, cfg.Version)
-	w.loop.Every("heartbeat", cfg.BeatEvery, beats.Beat)
+	w := &Worker{cfg: cfg, log: log, db: db, loop: NewLoop(log, reg), beats: heartbeat.NewWriter(db, cfg.Name, cfg.Version)}
+	w.loop.Every("heartbeat", cfg.BeatEvery, w.beats.Beat)
 	w.loop.Alive = db.Ping
 	if cfg.Setup != nil {
 		if err := cfg.Setup(w.loop, db); err != nil {
@@ -90,10 +90,14 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 // MetricsAddr returns the bound metrics address.
 func (w *Worker) MetricsAddr() string { return w.metrics.Addr() }
 
-// Run tells systemd READY and runs the loop until ctx ends; then it sends
-// STOPPING and closes everything.
+// Run beats once (so a worker that said READY has a heartbeat row: crm-health
+// never sees a started worker without one), tells systemd READY and runs
+// the loop until ctx ends; then it sends STOPPING and closes everything.
 func (w *Worker) Run(ctx context.Context) error {
 	defer w.close()
+	if err := w.beats.Beat(ctx); err != nil {
+		return err
+	}
 	Settle()
 	Notify(w.log, "READY=1\nSTATUS=waiting for work")
 	w.log.Info("started", "metrics", w.MetricsAddr(), "watchdog", WatchdogInterval())

@@ -33,10 +33,15 @@ func NewScheduler(cfg Config, db *store.DB, bucket *backup.Bucket, metrics *Metr
 		alerter: NewAlerter(cfg.Alert, db, log, metrics), failing: map[string]bool{}}
 }
 
+// FirstRound is how long after start the first round runs: the daemons
+// started beside crm-health write their first heartbeat meanwhile, so a
+// boot does not mail a "not running" alert.
+const FirstRound = time.Second
+
 // Add puts the rounds and the retention on l.
 func (s *Scheduler) Add(l *daemon.Loop) {
-	l.Every("checks", s.cfg.Interval, s.Round)
-	l.Every("retention", 24*time.Hour, s.Prune)
+	l.EveryAfter("checks", FirstRound, s.cfg.Interval, s.Round)
+	l.EveryAfter("retention", FirstRound, 24*time.Hour, s.Prune)
 }
 
 // Round runs the checks, logs each one that starts or stops failing, and

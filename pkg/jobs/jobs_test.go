@@ -136,6 +136,7 @@ func TestRunnerRunsWhatAnotherConnectionQueues(t *testing.T) {
 	if time.Since(now) < 700*time.Millisecond {
 		t.Fatal("the later job ran before it was due")
 	}
+	waitFor(t, "the runner to record the ends", func() bool { return status(t, db, "echo", "later").State != jobs.Running })
 	for _, ref := range []string{"a", "b", "later"} {
 		if s := status(t, db, "echo", ref); s.State != jobs.Done || s.Attempts != 1 {
 			t.Errorf("job %s: %+v, want done after one attempt", ref, s)
