@@ -165,7 +165,7 @@ type Common struct {
 	DB string
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
-	// ImportLease is how long an import's runner may miss its heartbeat
+	// ImportLease is how long an import's claim lasts without renewal
 	// before another process takes the job over (crm-web and crmctl).
 	ImportLease time.Duration
 	// DataMarker is a file outside the data folder that says the
