@@ -53,7 +53,7 @@ mutant index-keeps-note-markup pkg/richtext/richtext.go 'return html.UnescapeStr
 mutant bad-value-refuses-row pkg/csvio/mapping.go '	return nil, warns
 }' '	return warns, nil
 }' ./pkg/csvio ./pkg/transfer
-mutant fax-made-primary pkg/contact/store.go 'if !IsFax(n.phones[i].Label) {' 'if true {' ./pkg/contact
+mutant fax-made-primary pkg/contact/validate.go 'if !IsFax(n.phones[i].Label) {' 'if true {' ./pkg/contact
 mutant static-hash-not-the-file pkg/web/static.go 'hex.EncodeToString(sum[:6])' 'hex.EncodeToString(sum[1:7])' ./pkg/web
 mutant keep-separate-ignored pkg/contact/dedup.go '	AND NOT EXISTS (SELECT 1 FROM kept_separate k WHERE k.contact_a = a.contact_id AND k.contact_b = b.contact_id)
 UNION' '
@@ -63,6 +63,22 @@ mutant failed-alert-marked-sent pkg/health/alert.go 'logkey.Err, err)
 			continue' 'logkey.Err, err)' ./pkg/health
 mutant report-line-off-by-one pkg/csvio/reader.go 'return Record{Row: r.row, Line: line, Fields: fields}, nil' 'return Record{Row: r.row, Line: line - 1, Fields: fields}, nil' ./pkg/csvio
 mutant restore-drops-log pkg/transfer/restore.go 'return x.restoreLog(ctx, actor, wsID, byID, f, ids, out)' 'return nil' ./pkg/transfer
-
-echo "BENCH mutants_caught $caught of $total"
-exit $failed
+# The job runner and the daemon loop.
+mutant fence-holds-for-anyone pkg/jobs/queue.go "UPDATE jobs SET lease_until = ? WHERE id = ? AND runner = ? AND state = 'running'\`,
+		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" "UPDATE jobs SET lease_until = ? WHERE id = ? AND ? <> '' AND state = 'running'\`,
+		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" ./pkg/jobs
+mutant expired-lease-never-claimable pkg/jobs/queue.go "OR (state = 'running' AND lease_until < ?))\`
+	args := []any{k.Name, nowS, nowS}" "OR (state = 'running' AND lease_until < ? AND 0))\`
+	args := []any{k.Name, nowS, nowS}" ./pkg/jobs ./pkg/transfer
+mutant stop-counts-attempt pkg/jobs/runner.go 'return retry(conn, c, now, "", true)' 'return retry(conn, c, now, "", false)' ./pkg/jobs
+mutant import-batch-unfenced pkg/transfer/import_run.go '	if err := c.Fence(conn); err != nil {
+		return err
+	}
+	lines := b.bad' '	lines := b.bad' ./pkg/transfer
+mutant job-blocks-the-loop pkg/daemon/loop.go '		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer p.running.Unlock()' '		wg.Add(1)
+		func() {
+			defer wg.Done()
+			defer p.running.Unlock()' ./pkg/daemon
