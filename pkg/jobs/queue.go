@@ -183,6 +183,23 @@ func retry(conn *sqlite.Conn, c *Claim, due time.Time, reason string, undo bool)
 	return nil
 }
 
+// dueKinds returns which of kinds have a job claimable at now.
+func dueKinds(conn *sqlite.Conn, kinds []string, now time.Time) ([]string, error) {
+	var out []string
+	nowS := store.FormatTime(now)
+	for _, k := range kinds {
+		found := false
+		if err := sqlitex.Execute(conn, `SELECT 1 FROM jobs WHERE kind = ? AND ((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ?)) LIMIT 1`,
+			&sqlitex.ExecOptions{Args: []any{k, nowS, nowS}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }}); err != nil {
+			return nil, fmt.Errorf("due %s jobs: %w", k, err)
+		}
+		if found {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
 // nextWake returns when the earliest of kinds' jobs becomes claimable
 // (queued and due later, or running with a lease that runs out); zero when
 // none will.

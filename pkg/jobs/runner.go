@@ -151,17 +151,42 @@ func (r *Runner) Run(ctx context.Context) error {
 }
 
 // startDue claims what each kind has room for and starts it; it returns
-// when to look again without a commit to wake it (zero: never).
+// when to look again without a commit to wake it (zero: never). It looks
+// with a read first: most commits that wake it (a session touched, a
+// contact saved) bring no job, and a look must not take the write lock.
 func (r *Runner) startDue(ctx context.Context) time.Time {
 	now := time.Now()
-	var open []string
+	var open, due []string
 	for _, k := range r.kinds {
 		r.mu.Lock()
 		free := k.concurrency() - r.inflight[k.Name]
 		r.mu.Unlock()
-		if free <= 0 {
-			continue
+		if free > 0 {
+			open = append(open, k.Name)
 		}
+	}
+	if len(open) == 0 {
+		return time.Time{}
+	}
+	var next time.Time
+	if err := r.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		if next, err = nextWake(conn, open); err != nil {
+			return err
+		}
+		due, err = dueKinds(conn, open, now)
+		return err
+	}); err != nil {
+		if ctx.Err() == nil {
+			r.log.Warn("jobs: look for due jobs", logkey.Err, err)
+		}
+		return now.Add(time.Second)
+	}
+	for _, name := range due {
+		k := r.kind(name)
+		r.mu.Lock()
+		free := k.concurrency() - r.inflight[k.Name]
+		r.mu.Unlock()
 		var claims []*Claim
 		err := r.db.Write(ctx, func(conn *sqlite.Conn) error {
 			var err error
@@ -191,22 +216,9 @@ func (r *Runner) startDue(ctx context.Context) time.Time {
 				}
 			}()
 		}
-		if free > len(claims) {
-			open = append(open, k.Name)
-		}
 	}
-	var next time.Time
-	if len(open) > 0 {
-		err := r.db.Read(ctx, func(conn *sqlite.Conn) error {
-			var err error
-			next, err = nextWake(conn, open)
-			return err
-		})
-		if err != nil && ctx.Err() == nil {
-			r.log.Warn("jobs: next due", logkey.Err, err)
-			return now.Add(time.Second)
-		}
-	}
+	// The claims' own commits wake the next look, which sees the claimed
+	// jobs running and the next due one.
 	return next
 }
 
