@@ -66,7 +66,7 @@ mutant restore-drops-log pkg/transfer/restore.go 'return x.restoreLog(ctx, actor
 # The job runner and the daemon loop.
 mutant fence-holds-for-anyone pkg/jobs/queue.go "UPDATE jobs SET lease_until = ? WHERE id = ? AND runner = ? AND state = 'running'\`,
 		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" "UPDATE jobs SET lease_until = ? WHERE id = ? AND ? <> '' AND state = 'running'\`,
-		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" ./pkg/jobs
+		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" ./pkg/jobs ./pkg/transfer
 mutant expired-lease-never-claimable pkg/jobs/queue.go "OR (state = 'running' AND lease_until < ?))\`
 	args := []any{k.Name, nowS, nowS}" "OR (state = 'running' AND lease_until < ? AND 0))\`
 	args := []any{k.Name, nowS, nowS}" ./pkg/jobs ./pkg/transfer

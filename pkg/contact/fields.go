@@ -409,3 +409,14 @@ func loadCustom(conn *sqlite.Conn, c *Contact) error {
 // CheckCustom checks v for field d as a form would, returning the stored
 // form and a message when v does not fit ("" when it does).
 func CheckCustom(d FieldDef, v string) (string, string) { return d.checkValue(v) }
+
+// FieldsIn returns the custom fields that apply in workspace wsID, inside
+// the caller's transaction (which has checked the workspace is the
+// actor's): templates read them for their placeholders.
+func FieldsIn(conn *sqlite.Conn, wsID string) ([]FieldDef, error) {
+	owner, err := ownerOf(conn, wsID)
+	if err != nil {
+		return nil, err
+	}
+	return defs(conn, owner, wsID)
+}

@@ -44,3 +44,32 @@ func Text(s string) string {
 	}
 	return html.UnescapeString(b.String())
 }
+
+// EmailStyles are the inline style properties an email body may keep:
+// email clients ignore style sheets, so layout needs a few, and none can
+// load anything (no url(), no expression(): bluemonday checks each value).
+var EmailStyles = []string{"color", "background-color", "font-size", "font-weight", "font-style", "font-family", "text-align",
+	"text-decoration", "line-height", "padding", "padding-top", "padding-bottom", "padding-left", "padding-right", "margin",
+	"margin-top", "margin-bottom", "border", "border-radius", "width", "max-width", "height", "display", "vertical-align"}
+
+// NewEmail returns the policy for email bodies (templates, and the model's
+// drafts): the note policy's text elements plus headings, images (http,
+// https or an inline cid: part), the tables a button is made of, links that
+// may hold a placeholder ({{unsubscribe_url}}), and EmailStyles inline.
+// Scripts, event handlers, forms and javascript: or data: URLs never pass.
+func NewEmail() *Policy {
+	p := bluemonday.NewPolicy()
+	p.AllowStandardURLs()
+	p.AllowURLSchemes("http", "https", "mailto", "tel", "cid")
+	p.AllowRelativeURLs(true) // "{{unsubscribe_url}}" before it is filled
+	p.AllowElements("p", "br", "hr", "h1", "h2", "h3", "h4", "strong", "b", "em", "i", "u", "s", "span", "div",
+		"ul", "ol", "li", "blockquote", "table", "thead", "tbody", "tr", "td", "th", "center")
+	p.AllowAttrs("href", "title", "target").OnElements("a")
+	p.AllowElements("a")
+	p.AllowAttrs("src", "alt", "width", "height").OnElements("img")
+	p.AllowElements("img")
+	p.AllowAttrs("align", "width", "cellpadding", "cellspacing", "border", "role").OnElements("table", "td", "th")
+	p.AllowAttrs("data-placeholder", "data-fallback").OnElements("span")
+	p.AllowStyles(EmailStyles...).Globally()
+	return &Policy{p: p}
+}
