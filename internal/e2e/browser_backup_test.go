@@ -37,7 +37,10 @@ func TestBrowserBackupNow(t *testing.T) {
 		shot(t, ctx, "backup-now-stuck")
 		t.Fatalf("the progress bar never finished: %v", err)
 	}
-	done, err := chromedp.Run(ctx, chromedp.Text(`#backup-progress`))
+	// The finished fragment loads a refresh of the whole Backups section,
+	// which replaces #backup-progress: read its text in one evaluation, not
+	// a node lookup followed by a read of a node that may be gone.
+	done, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#backup-progress").textContent`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +66,7 @@ func TestBrowserBackupNow(t *testing.T) {
 	if after != before {
 		t.Fatalf("the System page keeps polling after the backup ended: %d -> %d requests", before, after)
 	}
-	if status, _ := chromedp.Run(ctx, chromedp.Text(`#backups table`)); !strings.Contains(status, "ok") {
+	if status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#backups table").textContent`)); !strings.Contains(status, "ok") {
 		t.Fatalf("the runs table was not refreshed: %q", status)
 	}
 	shot(t, ctx, "backup-now")

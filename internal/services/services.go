@@ -15,6 +15,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -37,6 +38,8 @@ type Services struct {
 	// Imports and Exports move contacts in and out (CSV, vCard, zip).
 	Imports *transfer.Imports
 	Exports *transfer.Exports
+	// Templates are the workspaces' email templates.
+	Templates *emailtemplate.Store
 }
 
 // Options are the settings the capabilities take.
@@ -57,7 +60,8 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 		imports.Lease = o.ImportLease
 	}
 	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
-		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws)}
+		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws),
+		Templates: emailtemplate.NewStore(db)}
 }
 
 // WebJobs is the runner of the job kinds crm-web runs: imports (the

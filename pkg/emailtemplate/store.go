@@ -8,6 +8,8 @@ package emailtemplate
 import (
 	"context"
 	"fmt"
+	"html"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -151,8 +153,8 @@ func (s *Store) check(conn *sqlite.Conn, wsID string, c Change) (Change, error) 
 	if strings.ContainsRune(c.Subject, '\n') || strings.ContainsRune(c.Preheader, '\n') {
 		fe.Add("subject", "A subject is one line.")
 	}
-	c.BodyHTML = s.policy.Clean(c.BodyHTML)
-	c.Signature = s.policy.Clean(c.Signature)
+	c.BodyHTML = unmangleURLs(s.policy.Clean(c.BodyHTML))
+	c.Signature = unmangleURLs(s.policy.Clean(c.Signature))
 	custom, err := CustomKeys(conn, wsID)
 	if err != nil {
 		return c, err
@@ -171,6 +173,22 @@ func (s *Store) check(conn *sqlite.Conn, wsID string, c Change) (Change, error) 
 		fe.Add("body", "Write the message.")
 	}
 	return c, fe.Err()
+}
+
+// urlAttr is an href or src as the sanitizer writes it (always in double
+// quotes, its value attribute-escaped, so it holds no '"').
+var urlAttr = regexp.MustCompile(`\b(href|src)="([^"]*)"`)
+
+// unmangleURLs restores the placeholders the sanitizer percent-encoded in
+// href and src ({{unsubscribe_url}} is not a URL it accepts as is), and
+// nothing else: a %7B%7B in the text stays as typed. The value is decoded,
+// restored and escaped again, so a quote inside a restored placeholder
+// (a fallback, or a hostile %22) stays inside the attribute.
+func unmangleURLs(body string) string {
+	return urlAttr.ReplaceAllStringFunc(body, func(m string) string {
+		sub := urlAttr.FindStringSubmatch(m)
+		return sub[1] + `="` + html.EscapeString(placeholder.Unmangle(html.UnescapeString(sub[2]))) + `"`
+	})
 }
 
 // describe says what is wrong with the placeholders, at most three.

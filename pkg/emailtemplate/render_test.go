@@ -1,0 +1,78 @@
+package emailtemplate_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+)
+
+func TestRenderFillsEscapesInlinesAndMakesText(t *testing.T) {
+	tpl := emailtemplate.Template{Name: "t", Subject: "Hi {{first_name | \"there\"}} & welcome", Preheader: "Rates for {{company}}",
+		BodyHTML:  `<p>Dear {{first_name}} {{last_name}},</p><p>Your {{custom.loan_amount | "loan"}} is ready. <a href="https://rateready.example/go?who={{email}}">Open</a></p>`,
+		Signature: `<p>{{sender.name}}</p>`}
+	c := contact.Contact{FirstName: `<b>Tom</b>`, LastName: "O'Neil & Sons", Company: "Acme <Inc>",
+		Emails: []contact.Email{{Address: "tom+x@example.com"}}, Custom: map[string]string{"f1": "$450,000"}}
+	defs := []contact.FieldDef{{ID: "f1", Name: "Loan amount"}}
+	v := emailtemplate.Values(c, defs, emailtemplate.Sender{Name: "Andy Loan", Email: "andy@example.com"}, "https://crm.example/u/abc")
+	e, err := emailtemplate.Render(tpl, v, map[string]bool{"loan_amount": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Subject != "Hi <b>Tom</b> & welcome" {
+		t.Errorf("subject %q (plain text: values as they are)", e.Subject)
+	}
+	for _, want := range []string{"&lt;b&gt;Tom&lt;/b&gt;", "O&#39;Neil &amp; Sons", "$450,000", "who=tom%2Bx%40example.com",
+		"Andy Loan", `href="https://crm.example/u/abc"`, "Acme &lt;Inc&gt;"} {
+		if !strings.Contains(e.HTML, want) {
+			t.Errorf("HTML lacks %q", want)
+		}
+	}
+	if strings.Contains(e.HTML, "<b>Tom</b>") {
+		t.Error("a value became markup")
+	}
+	// The layout's CSS is inlined onto the cells.
+	if !strings.Contains(e.HTML, `class="content" style="`) || !strings.Contains(e.HTML, "font-family:Arial") {
+		t.Errorf("layout CSS not inlined:\n%s", e.HTML)
+	}
+	for _, want := range []string{"Dear <b>Tom</b> O'Neil & Sons", "$450,000 is ready", "Andy Loan"} {
+		if !strings.Contains(e.Text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, e.Text)
+		}
+	}
+	if strings.Contains(e.Text, "Rates for Acme") {
+		t.Errorf("text part opens with the hidden preheader:\n%s", e.Text)
+	}
+	if e.Clipped() || len(e.Problems) != 0 {
+		t.Errorf("clipped %v, problems %v", e.Clipped(), e.Problems)
+	}
+
+	// Fallbacks stand in for empty values; unknown names are flagged with
+	// where they are and render as nothing.
+	tpl.BodyHTML = "<p>Hi {{first_name | \"there\"}}</p>\n<p>{{favourite_colour}}</p>"
+	e, err = emailtemplate.Render(tpl, emailtemplate.Values(contact.Contact{}, nil, emailtemplate.Sender{}, ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.HTML, "Hi there") || strings.Contains(e.HTML, "favourite_colour") {
+		t.Errorf("fallback/unknown rendering:\n%s", e.HTML)
+	}
+	if len(e.Problems) != 1 || e.Problems[0].Pos.Line != 2 || !strings.Contains(e.Problems[0].Source, "body") {
+		t.Errorf("problems %+v", e.Problems)
+	}
+	if strings.Contains(e.HTML, "Unsubscribe") {
+		t.Error("an unsubscribe link without a URL")
+	}
+}
+
+func TestRenderWarnsPastGmailClip(t *testing.T) {
+	big := strings.Repeat("<p>Line of a long newsletter that goes on and on.</p>", 2500)
+	e, err := emailtemplate.Render(emailtemplate.Template{Subject: "s", BodyHTML: big}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Clipped() || e.Size() <= emailtemplate.ClipBytes {
+		t.Fatalf("a %d-byte message not flagged", e.Size())
+	}
+}
