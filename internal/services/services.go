@@ -61,7 +61,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	}
 	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
 		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws),
-		Templates: emailtemplate.NewStore(db)}
+		Templates: emailtemplate.NewStore(db, contacts)}
 }
 
 // WebJobs is the runner of the job kinds crm-web runs: imports (the

@@ -13,6 +13,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -33,6 +34,7 @@ type Handler struct {
 	workspaces *workspace.Store
 	contacts   *contact.Store
 	lists      *list.Store
+	templates  *emailtemplate.Store
 	limit      *limiter
 	router     chi.Router
 }
@@ -48,7 +50,7 @@ func New(svc *services.Services, opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{log: svc.Log, auth: svc.Auth, workspaces: svc.Workspaces, contacts: svc.Contacts, lists: svc.Lists, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
+	h := &Handler{log: svc.Log, auth: svc.Auth, workspaces: svc.Workspaces, contacts: svc.Contacts, lists: svc.Lists, templates: svc.Templates, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
 	r := chi.NewRouter()
 	r.Use(h.authenticate)
 	r.Get("/me", h.me)
@@ -82,6 +84,16 @@ func New(svc *services.Services, opts Options) *Handler {
 	r.With(write).Post("/workspaces/{ws}/fields", h.fieldCreate)
 	r.With(write).Patch("/workspaces/{ws}/fields/{field}", h.fieldUpdate)
 	r.With(write).Delete("/workspaces/{ws}/fields/{field}", h.fieldDelete)
+	tread, twrite := h.need(auth.ScopeTemplatesRead), h.need(auth.ScopeTemplatesWrite)
+	r.Route("/workspaces/{ws}/templates", func(r chi.Router) {
+		r.With(tread).Get("/", h.templateList)
+		r.With(twrite).Post("/", h.templateCreate)
+		r.With(tread).Get("/{tpl}", h.templateGet)
+		r.With(twrite).Put("/{tpl}", h.templateUpdate)
+		r.With(twrite).Delete("/{tpl}", h.templateDelete)
+		r.With(twrite).Post("/{tpl}/copy", h.templateCopy)
+		r.With(tread).Get("/{tpl}/preview", h.templatePreview)
+	})
 	r.With(read).Get("/shared", h.sharedList)
 	r.With(read).Get("/shared/{contact}", h.sharedGet)
 	r.With(write).Post("/shared/{contact}/save-as", h.sharedSaveAs)

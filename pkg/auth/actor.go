@@ -12,10 +12,12 @@ const (
 	ScopeWorkspacesWrite = "workspaces:write"
 	ScopeContactsRead    = "contacts:read"
 	ScopeContactsWrite   = "contacts:write"
+	ScopeTemplatesRead   = "templates:read"
+	ScopeTemplatesWrite  = "templates:write"
 )
 
 // Scopes lists every scope, in the order the UI shows them.
-var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite, ScopeContactsRead, ScopeContactsWrite}
+var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite, ScopeContactsRead, ScopeContactsWrite, ScopeTemplatesRead, ScopeTemplatesWrite}
 
 // ValidScope reports whether s is a known scope.
 func ValidScope(s string) bool { return slices.Contains(Scopes, s) }

@@ -2,12 +2,14 @@ package emailtemplate
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"html/template"
 	"strings"
 
 	"github.com/vanng822/go-premailer/premailer"
 
+	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
 )
@@ -168,3 +170,58 @@ body { margin: 0; padding: 0; background-color: #f1f5f9; }
 </td></tr></table>
 </body></html>
 `))
+
+// Preview is a template rendered for one of the workspace's contacts.
+type Preview struct {
+	Template Template
+	// Contact is who it was rendered for; zero when the workspace has
+	// no contact yet (the fallbacks show).
+	Contact contact.Contact
+	Email   Email
+}
+
+// PreviewUnsubscribe fills {{unsubscribe_url}} in previews: a link that
+// goes nowhere.
+const PreviewUnsubscribe = "#unsubscribe"
+
+// Preview renders template id of the actor's workspace wsID for contact
+// contactID, or when that is empty for the first contact matching search,
+// or the newest contact, from sender.
+func (s *Store) Preview(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender) (Preview, error) {
+	t, err := s.Get(ctx, actor, wsID, id)
+	if err != nil {
+		return Preview{}, err
+	}
+	return s.PreviewOf(ctx, actor, wsID, t, contactID, search, sender)
+}
+
+// PreviewOf renders t (saved or not) as Preview does.
+func (s *Store) PreviewOf(ctx context.Context, actor auth.Actor, wsID string, t Template, contactID, search string, sender Sender) (Preview, error) {
+	p := Preview{Template: t}
+	if contactID == "" {
+		page, err := s.contacts.List(ctx, actor, wsID, contact.Query{Search: search, Limit: 1})
+		if err != nil {
+			return p, fmt.Errorf("preview: choose a contact: %w", err)
+		}
+		if len(page.Rows) > 0 {
+			contactID = page.Rows[0].ID
+		}
+	}
+	if contactID != "" {
+		c, err := s.contacts.Get(ctx, actor, wsID, contactID)
+		if err != nil {
+			return p, err
+		}
+		p.Contact = c
+	}
+	defs, err := s.contacts.Fields(ctx, actor, wsID)
+	if err != nil {
+		return p, fmt.Errorf("preview: %w", err)
+	}
+	custom := map[string]bool{}
+	for _, d := range defs {
+		custom[Key(d.Name)] = true
+	}
+	p.Email, err = Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), custom)
+	return p, err
+}

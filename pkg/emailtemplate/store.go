@@ -19,6 +19,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
@@ -36,33 +37,39 @@ const (
 
 // Template is one email template.
 type Template struct {
-	ID          string
-	WorkspaceID string
-	Name        string
-	Subject     string
-	Preheader   string
-	BodyHTML    string
-	Signature   string // HTML
-	CopiedFrom  string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	ID          string    `json:"id"`
+	WorkspaceID string    `json:"workspace_id"`
+	Name        string    `json:"name"`
+	Subject     string    `json:"subject"`
+	Preheader   string    `json:"preheader"`
+	BodyHTML    string    `json:"body_html"`
+	Signature   string    `json:"signature_html"`
+	CopiedFrom  string    `json:"copied_from,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Change is the input to Create and Update: every part of the template.
 type Change struct {
-	Name, Subject, Preheader, BodyHTML, Signature string
+	Name      string `json:"name"`
+	Subject   string `json:"subject"`
+	Preheader string `json:"preheader"`
+	BodyHTML  string `json:"body_html"`
+	Signature string `json:"signature_html"`
 }
 
 // Store reads and writes templates.
 type Store struct {
-	db     *store.DB
-	policy *richtext.Policy
-	now    func() time.Time
+	db       *store.DB
+	contacts *contact.Store // the contacts a preview is rendered for
+	policy   *richtext.Policy
+	now      func() time.Time
 }
 
-// NewStore returns the template store over db.
-func NewStore(db *store.DB) *Store {
-	return &Store{db: db, policy: richtext.NewEmail(), now: time.Now}
+// NewStore returns the template store over db; previews read contacts
+// through contacts.
+func NewStore(db *store.DB, contacts *contact.Store) *Store {
+	return &Store{db: db, contacts: contacts, policy: richtext.NewEmail(), now: time.Now}
 }
 
 var errNotFound = errs.NotFoundf("No such template.")

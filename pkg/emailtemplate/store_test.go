@@ -20,7 +20,7 @@ func TestTemplateCRUDAuditAndIsolation(t *testing.T) {
 	ts := app.Templates
 
 	in := emailtemplate.Change{Name: "  Rate drop ", Subject: "Rates fell, {{first_name | \"friend\"}}", Preheader: "A quick note",
-		BodyHTML: `<p>Hi {{first_name}},</p><p>Rates <strong>fell</strong>. <a href="https://rateready.example/?u={{email}}">See yours</a></p>`,
+		BodyHTML:  `<p>Hi {{first_name}},</p><p>Rates <strong>fell</strong>. <a href="https://rateready.example/?u={{email}}">See yours</a></p>`,
 		Signature: "<p>{{sender.name}}</p>"}
 	tpl, err := ts.Create(ctx, andy.Actor, lf.ID, in)
 	if err != nil {

@@ -109,7 +109,43 @@ func unknownMessage(name string) string {
 	if k, ok := strings.CutPrefix(name, "custom."); ok {
 		return fmt.Sprintf("this workspace has no custom field %q", k)
 	}
+	if near := nearest(name); near != "" {
+		return fmt.Sprintf("unknown placeholder; did you mean {{%s}}?", near)
+	}
 	return "unknown placeholder; use one of " + strings.Join(Names, ", ") + " or custom.<field>"
+}
+
+// nearest returns the name in Names within two edits of name, if any.
+func nearest(name string) string {
+	best, bestD := "", 3
+	for _, n := range Names {
+		if d := distance(name, n); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein distance of a and b, in bytes (names are
+// ASCII).
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // parseOne reads the placeholder that starts at src[start] ("{{"). It

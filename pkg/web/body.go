@@ -26,6 +26,10 @@ const (
 	// to csvio.MaxColumns columns: 20,000 characters of 4-byte UTF-8,
 	// percent-encoded, is 240 KB.
 	textBodyMax = 512 << 10
+	// templateBodyMax is an email template's form: a body of up to
+	// emailtemplate.MaxBody bytes of HTML, percent-encoded (up to three
+	// times as long), with the subject, preheader and signature.
+	templateBodyMax = 1 << 20
 	// apiBodyMax matches the JSON API's own decoder limit.
 	apiBodyMax = 1 << 20
 	// uploadBodyMax is the import upload: the file and its form.
@@ -47,6 +51,8 @@ func bodyRule(pattern string) (limit int64, parse bool) {
 		strings.HasPrefix(pattern, "/w/{ws}/contacts/{contact}/") && (strings.HasSuffix(pattern, "/notes") || strings.HasSuffix(pattern, "/calls") || strings.HasSuffix(pattern, "/custom")),
 		strings.HasPrefix(pattern, "/w/{ws}/fields"), strings.HasPrefix(pattern, "/w/{ws}/import/"), pattern == "/w/{ws}/contacts/bulk":
 		return textBodyMax, true
+	case strings.HasPrefix(pattern, "/w/{ws}/templates"):
+		return templateBodyMax, true
 	}
 	return formBodyMax, true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
@@ -50,9 +51,13 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monaTpl, err := app.Templates.Create(ctx, mona.Actor, monaWS.ID, emailtemplate.Change{Name: "Secret", Subject: "s", BodyHTML: "<p>secret</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -130,7 +135,7 @@ func TestIsolationEveryRoute(t *testing.T) {
 				switch {
 				case strings.HasSuffix(r.pattern, "/merge"):
 					body = `{"source_id":"` + monaContact.ID + `"}`
-				case strings.HasSuffix(r.pattern, "/save-as"):
+				case strings.HasSuffix(r.pattern, "/save-as"), strings.HasSuffix(r.pattern, "/copy"):
 					body = `{"workspace_id":"` + andyWS.ID + `"}`
 				case strings.HasSuffix(r.pattern, "/shares"):
 					body = `{"viewer_id":"` + andy.ID + `"}`
@@ -161,7 +166,11 @@ func TestIsolationEveryRoute(t *testing.T) {
 		ownContact := andy.Contact(own.ID, "Own", "own@example.com")
 		ownStages, _ := app.Lists.All(ctx, andy.Actor, own.ID, list.Stage)
 		ownField, _ := app.Contacts.CreateField(ctx, andy.Actor, own.ID, contact.FieldDef{Name: "Own", Type: "text"}, false)
-		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID}
+		ownTpl, err := app.Templates.Create(ctx, andy.Actor, own.ID, emailtemplate.Change{Name: "Own", Subject: "s", BodyHTML: "<p>own</p>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID, "{tpl}": ownTpl.ID}
 		keys := map[string]string{}
 		for _, s := range auth.Scopes {
 			keys[s] = andy.APIKey(s)
@@ -201,7 +210,7 @@ func TestSignedOutRedirects(t *testing.T) {
 			r.pattern == "/login", r.pattern == "/healthz":
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x").Replace(r.pattern)
 		var resp *http.Response
 		if r.method == http.MethodPost {
 			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
@@ -241,12 +250,16 @@ func TestEveryPageRenders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	tpl, err := app.Templates.Create(ctx, andy.Actor, ws.ID, emailtemplate.Change{Name: "T", Subject: "Hi {{first_name}}", BodyHTML: "<p>Hello</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID).Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/shared/") {
 			path = "/shared/" + mc.ID
 		}

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -19,11 +21,12 @@ import (
 // once (the miniflux approach).
 type staticFiles struct {
 	files map[string][]byte
+	gz    map[string][]byte // gzipped once at start, for assets it shrinks
 	hash  map[string]string
 }
 
 func loadStatic() (*staticFiles, error) {
-	sf := &staticFiles{files: map[string][]byte{}, hash: map[string]string{}}
+	sf := &staticFiles{files: map[string][]byte{}, gz: map[string][]byte{}, hash: map[string]string{}}
 	err := fs.WalkDir(webfs.Static, "static", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -36,6 +39,11 @@ func loadStatic() (*staticFiles, error) {
 		sum := sha256.Sum256(b)
 		sf.files[name] = b
 		sf.hash[name] = hex.EncodeToString(sum[:6])
+		if z, err := gzipped(b); err != nil {
+			return fmt.Errorf("gzip %s: %w", p, err)
+		} else if len(z) < len(b)*9/10 {
+			sf.gz[name] = z
+		}
 		return nil
 	})
 	if err != nil {
@@ -71,5 +79,38 @@ func (sf *staticFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	w.Header().Set("Vary", "Accept-Encoding")
+	if z, ok := sf.gz[name]; ok && acceptsGzip(r) {
+		w.Header().Set("Content-Encoding", "gzip")
+		b = z
+	}
 	_, _ = w.Write(b)
+}
+
+// gzipped compresses b at the best level: it is done once per asset.
+func gzipped(b []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(b); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip
+// (and does not refuse it with q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0"
+		}
+	}
+	return false
 }

@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -45,5 +48,30 @@ func TestStaticAssets(t *testing.T) {
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
 		t.Fatalf("CSP %q", csp)
+	}
+	// Assets go gzipped to a browser that takes it, and whole to one that
+	// does not; the bytes are the same once unpacked.
+	_, plain := app.Do(app.Client(), http.MethodGet, "/static/editor.js", nil, http.Header{"Accept-Encoding": {"identity"}})
+	zr, _ := app.Do(app.Client(), http.MethodGet, "/static/editor.js", nil, http.Header{"Accept-Encoding": {"gzip, deflate"}})
+	if zr.Header.Get("Content-Encoding") != "gzip" || zr.Header.Get("Vary") != "Accept-Encoding" {
+		t.Fatalf("editor.js: Content-Encoding=%q Vary=%q", zr.Header.Get("Content-Encoding"), zr.Header.Get("Vary"))
+	}
+	req, _ := http.NewRequest(http.MethodGet, app.URL+"/static/editor.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	raw, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Body.Close()
+	gz, err := gzip.NewReader(raw.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpacked, err := io.ReadAll(gz)
+	if err != nil || string(unpacked) != plain || len(plain) < 100<<10 {
+		t.Fatalf("gzipped editor.js unpacks to %d bytes, plain is %d (%v)", len(unpacked), len(plain), err)
+	}
+	if n, _ := strconv.Atoi(raw.Header.Get("Content-Length")); n > 160<<10 {
+		t.Errorf("editor.js is %d KB gzipped", n>>10)
 	}
 }
