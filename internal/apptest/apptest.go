@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -78,6 +79,9 @@ type Options struct {
 	// NoJobs leaves out crm-web's job runner, for tests that run the jobs
 	// themselves.
 	NoJobs bool
+	// FetchLoopback lets image fetches reach 127.0.0.1, where the test's
+	// image server is.
+	FetchLoopback bool
 }
 
 // New starts an App; it stops when the test ends.
@@ -93,7 +97,11 @@ func New(tb testing.TB, opts Options) *App {
 	if opts.BcryptCost == 0 {
 		opts.BcryptCost = bcrypt.MinCost
 	}
-	svc := services.New(db, log, services.Options{DataDir: tb.TempDir(),
+	var allow []netip.Prefix
+	if opts.FetchLoopback {
+		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	}
+	svc := services.New(db, log, services.Options{DataDir: tb.TempDir(), FetchAllow: allow,
 		Auth: auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now}})
 	apiH := api.New(svc, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	backupDir := filepath.Join(tb.TempDir(), "backups")

@@ -7,6 +7,7 @@ package services
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/images"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -40,6 +42,8 @@ type Services struct {
 	Exports *transfer.Exports
 	// Templates are the workspaces' email templates.
 	Templates *emailtemplate.Store
+	// Images are the templates' pictures.
+	Images *images.Store
 }
 
 // Options are the settings the capabilities take.
@@ -49,6 +53,9 @@ type Options struct {
 	DataDir string
 	// ImportLease overrides transfer.DefaultLease when set.
 	ImportLease time.Duration
+	// FetchAllow lets image fetches reach these non-public networks; only
+	// tests set it, for an image server on loopback.
+	FetchAllow []netip.Prefix
 }
 
 // New builds the services over db.
@@ -61,7 +68,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	}
 	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
 		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws),
-		Templates: emailtemplate.NewStore(db, contacts)}
+		Templates: emailtemplate.NewStore(db, contacts), Images: images.NewStore(db, &images.Fetcher{Allow: o.FetchAllow})}
 }
 
 // WebJobs is the runner of the job kinds crm-web runs: imports (the

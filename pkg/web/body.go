@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/pi-crm/pi-crm/pkg/images"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
@@ -30,6 +31,8 @@ const (
 	// emailtemplate.MaxBody bytes of HTML, percent-encoded (up to three
 	// times as long), with the subject, preheader and signature.
 	templateBodyMax = 1 << 20
+	// imageBodyMax is an image upload: the file and its form.
+	imageBodyMax = images.MaxInputBytes + 64<<10
 	// apiBodyMax matches the JSON API's own decoder limit.
 	apiBodyMax = 1 << 20
 	// uploadBodyMax is the import upload: the file and its form.
@@ -43,6 +46,8 @@ func bodyRule(pattern string) (limit int64, parse bool) {
 	switch {
 	case pattern == "/w/{ws}/import":
 		return uploadBodyMax, false
+	case pattern == "/w/{ws}/images":
+		return imageBodyMax, true
 	case strings.HasPrefix(pattern, "/api/"):
 		return apiBodyMax, false
 	case pattern == "/login":

@@ -52,6 +52,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		"entryBody": func(e activity.Entry) template.HTML { return entryBody(notes, e) },
 		"sortTH":    sortTH,
 		"join":      strings.Join,
+		"kb":        func(n int) string { return strconv.FormatFloat(float64(n)/1024, 'f', 1, 64) },
 		"dict": func(kv ...any) map[string]any {
 			m := map[string]any{}
 			for i := 0; i+1 < len(kv); i += 2 {

@@ -162,6 +162,11 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/templates/{tpl}/copy", s.templateCopy)
 				r.Get("/templates/{tpl}/preview", s.templatePreview)
 				r.Get("/templates/{tpl}/preview/frame", s.templatePreviewFrame)
+				r.Get("/images", s.imagesShow)
+				r.Post("/images", s.imageAdd)
+				r.Get("/images/{img}", s.imageServe)
+				r.Post("/images/{img}/caption", s.imageCaption)
+				r.Post("/images/{img}/delete", s.imageDelete)
 				r.Route("/contacts/{contact}", func(r chi.Router) {
 					r.Get("/", s.contactShow)
 					r.Post("/", s.contactUpdate)

@@ -208,7 +208,7 @@ async function upload(editor, el, file, url) {
   status.textContent = "Adding the image…";
   try {
     const resp = await fetch(el.dataset.upload, { method: "POST", body: form, headers: { Accept: "application/json" }, credentials: "same-origin" });
-    const body = await resp.json();
+    const body = await resp.json().catch(() => ({ error: resp.status === 413 ? "The image is too large." : "The image was not added (" + resp.status + ")." }));
     if (!resp.ok) { status.textContent = body.error || "The image was not added."; return; }
     editor.chain().focus().setImage({ src: body.url, alt: body.alt || "" }).run();
     status.textContent = "";
