@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pi-crm/pi-crm/pkg/aidraft"
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
@@ -44,6 +45,9 @@ type Services struct {
 	Templates *emailtemplate.Store
 	// Images are the templates' pictures.
 	Images *images.Store
+	// Drafts are the requests for AI-written templates (crm-insights
+	// answers them).
+	Drafts *aidraft.Store
 }
 
 // Options are the settings the capabilities take.
@@ -68,7 +72,8 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	}
 	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
 		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws),
-		Templates: emailtemplate.NewStore(db, contacts), Images: images.NewStore(db, &images.Fetcher{Allow: o.FetchAllow})}
+		Templates: emailtemplate.NewStore(db, contacts), Images: images.NewStore(db, &images.Fetcher{Allow: o.FetchAllow}),
+		Drafts: aidraft.NewStore(db)}
 }
 
 // WebJobs is the runner of the job kinds crm-web runs: imports (the

@@ -35,6 +35,10 @@ var people = []person{
 	{"Monalisa", "monalisa@example.com", "America/Los_Angeles", []string{"Coldwell Banker Contacts"}},
 }
 
+// realEstate are the demo's real-estate business lines, where the AI
+// template wizard shows its real-estate starters.
+var realEstate = map[string]bool{"Coldwell Banker Contacts": true, "Real Estate Open Houses": true}
+
 // LoginsFile is where Seed keeps the logins, inside the data folder, so
 // `make run` can show them again on later starts.
 const LoginsFile = "demo-logins.txt"
@@ -51,8 +55,15 @@ func Seed(ctx context.Context, users *auth.Store, workspaces *workspace.Store) (
 		}
 		actor := u.Actor("local")
 		for _, name := range p.workspaces {
-			if _, err := workspaces.Create(ctx, actor, workspace.Change{Name: &name}); err != nil {
+			w, err := workspaces.Create(ctx, actor, workspace.Change{Name: &name})
+			if err != nil {
 				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
+			}
+			if realEstate[name] {
+				yes := true
+				if _, err := workspaces.Update(ctx, actor, w.ID, workspace.Change{RealEstate: &yes}); err != nil {
+					return logins, fmt.Errorf("demo workspace %q: %w", name, err)
+				}
 			}
 		}
 		logins = append(logins, Login{Name: p.name, Email: p.email, Password: pw})

@@ -419,3 +419,28 @@ func TestDrainRunsEveryDueJob(t *testing.T) {
 		t.Fatalf("the job due tomorrow is %s", s.State)
 	}
 }
+
+// TestRetryAfterOverridesBackoff: a job that says when to try again (a
+// server's Retry-After) waits that long, not the kind's backoff.
+func TestRetryAfterOverridesBackoff(t *testing.T) {
+	db := storetest.New(t)
+	var first, second atomic.Int64
+	k := jobs.Kind{Name: "busy", Backoff: func(int) time.Duration { return time.Hour },
+		Run: func(ctx context.Context, c *jobs.Claim) error {
+			if first.Load() == 0 {
+				first.Store(time.Now().UnixNano())
+				return jobs.RetryAfter(errors.New("429"), 300*time.Millisecond)
+			}
+			second.Store(time.Now().UnixNano())
+			return nil
+		}}
+	startRunner(t, jobs.NewRunner(db, quiet, k))
+	enqueue(t, db, "busy", "x", time.Now())
+	waitFor(t, "the retried job to end", func() bool { return status(t, db, "busy", "x").State == jobs.Done })
+	if gap := time.Duration(second.Load() - first.Load()); gap < 300*time.Millisecond || gap > 5*time.Second {
+		t.Fatalf("retried after %s, want the server's 300 ms (the kind's backoff is an hour)", gap)
+	}
+	if s := status(t, db, "busy", "x"); s.Attempts != 2 {
+		t.Fatalf("%d attempts", s.Attempts)
+	}
+}

@@ -77,6 +77,23 @@ func Permanent(err error) error {
 	return permanent{err}
 }
 
+type retryAfter struct {
+	error
+	wait time.Duration
+}
+
+func (r retryAfter) Unwrap() error { return r.error }
+
+// RetryAfter marks err as one to try again after wait instead of the
+// kind's Backoff: a server that said when (HTTP Retry-After). The attempt
+// still counts against MaxAttempts.
+func RetryAfter(err error, wait time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return retryAfter{err, wait}
+}
+
 // Runner claims and runs the jobs of its kinds: any daemon (crm-web,
 // crm-sender, crm-insights) or crmctl runs the kinds it has the means for.
 // It wakes when another connection commits (PRAGMA data_version, looked at
@@ -299,6 +316,10 @@ func (r *Runner) run(ctx context.Context, k *Kind, c *Claim) error {
 			})
 		} else {
 			wait := k.backoff(c.Attempt)
+			var ra retryAfter
+			if errors.As(err, &ra) && ra.wait > 0 {
+				wait = ra.wait
+			}
 			r.log.Warn("jobs: will retry", logkey.Kind, k.Name, logkey.Job, c.Ref, "attempt", c.Attempt, "in", wait, logkey.Err, err)
 			serr = r.write(func(conn *sqlite.Conn) error { return retry(conn, c, now.Add(wait), err.Error(), false) })
 		}

@@ -8,8 +8,12 @@ import (
 	"testing"
 
 	"github.com/go-chi/chi/v5"
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/internal/fakeai"
+	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
@@ -59,9 +63,13 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monaReq, err := app.Drafts.Ask(ctx, mona.Actor, monaWS.ID, "", "", ai.Brief{Goal: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -214,7 +222,7 @@ func TestSignedOutRedirects(t *testing.T) {
 			r.pattern == "/login", r.pattern == "/healthz":
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x", "{img}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x", "{img}", "x", "{req}", "x").Replace(r.pattern)
 		var resp *http.Response
 		if r.method == http.MethodPost {
 			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
@@ -262,12 +270,22 @@ func TestEveryPageRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req, err := app.Drafts.Ask(ctx, andy.Actor, ws.ID, "", "", ai.Brief{Goal: "Say hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `UPDATE ai_requests SET status = 'done', result = ? WHERE id = ?`,
+			&sqlitex.ExecOptions{Args: []any{fakeai.DraftJSON("Hello", "Hi", "<p>Hi {{first_name}}</p>"), req.ID}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID).Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID).Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/shared/") {
 			path = "/shared/" + mc.ID
 		}

@@ -42,7 +42,7 @@ var commonTimeZones = []string{"America/Los_Angeles", "America/Denver", "America
 func settingsForm(ws workspace.Workspace) map[string]string {
 	f := map[string]string{
 		"name": ws.Name, "time_zone": ws.Settings.TimeZone, "approver_user_id": ws.Settings.ApproverUserID,
-		"email_provider": ws.Settings.EmailProvider, "phone_region": ws.Settings.PhoneRegion,
+		"email_provider": ws.Settings.EmailProvider, "phone_region": ws.Settings.PhoneRegion, "real_estate": map[bool]string{true: "1"}[ws.Settings.RealEstate],
 	}
 	if ws.Settings.CampaignsNeedApproval {
 		f["campaigns_need_approval"] = "1"
@@ -93,10 +93,10 @@ func (s *Server) workspaceRename(w http.ResponseWriter, r *http.Request) {
 func (s *Server) workspaceSettingsSave(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	form := formOf(r, "time_zone", "approver_user_id", "email_provider", "campaigns_need_approval", "phone_region")
-	approval := form["campaigns_need_approval"] != ""
+	form := formOf(r, "time_zone", "approver_user_id", "email_provider", "campaigns_need_approval", "phone_region", "real_estate")
+	approval, realEstate := form["campaigns_need_approval"] != "", form["real_estate"] != ""
 	tz, approver, provider, region := form["time_zone"], form["approver_user_id"], form["email_provider"], form["phone_region"]
-	_, err := s.Workspaces.Update(r.Context(), a, ws.ID, workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, EmailProvider: &provider, PhoneRegion: &region})
+	_, err := s.Workspaces.Update(r.Context(), a, ws.ID, workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, EmailProvider: &provider, PhoneRegion: &region, RealEstate: &realEstate})
 	if fe := fieldErrors(err); fe != nil {
 		form["name"] = ws.Name
 		s.renderSettings(w, r, statusOfErr(err), form, fe)

@@ -46,13 +46,13 @@ func NewStore(db *store.DB, hooks ...Hooks) *Store {
 var errNotFound = errs.NotFoundf("No such workspace.")
 
 const columns = `w.id, w.owner_id, w.name, w.created_at, w.updated_at,
-	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider, s.phone_region`
+	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider, s.phone_region, s.real_estate`
 
 const from = ` FROM workspaces w JOIN workspace_settings s ON s.workspace_id = w.id `
 
 func scan(stmt *sqlite.Stmt) (Workspace, error) {
 	w := Workspace{ID: stmt.ColumnText(0), OwnerID: stmt.ColumnText(1), Name: stmt.ColumnText(2),
-		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8), PhoneRegion: stmt.ColumnText(9)}}
+		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8), PhoneRegion: stmt.ColumnText(9), RealEstate: stmt.ColumnBool(10)}}
 	var err error
 	if w.CreatedAt, err = store.ParseTime(stmt.ColumnText(3)); err != nil {
 		return w, err
@@ -178,6 +178,9 @@ func apply(conn *sqlite.Conn, actor auth.Actor, w *Workspace, ch Change) error {
 	if ch.PhoneRegion != nil {
 		set.PhoneRegion = *ch.PhoneRegion
 	}
+	if ch.RealEstate != nil {
+		set.RealEstate = *ch.RealEstate
+	}
 	f := errs.Fields{}
 	validateName(f, w.Name)
 	set.validate(f)
@@ -204,8 +207,8 @@ func saveSettings(conn *sqlite.Conn, id string, set Settings, ts string) error {
 	if set.ApproverUserID != "" {
 		approver = set.ApproverUserID
 	}
-	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, phone_region = ?, updated_at = ?
-WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, set.PhoneRegion, ts, id}}); err != nil {
+	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, phone_region = ?, real_estate = ?, updated_at = ?
+WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, set.PhoneRegion, set.RealEstate, ts, id}}); err != nil {
 		return fmt.Errorf("update workspace settings: %w", err)
 	}
 	return nil
@@ -235,6 +238,7 @@ type Change struct {
 	ApproverUserID        *string
 	EmailProvider         *string
 	PhoneRegion           *string
+	RealEstate            *bool
 }
 
 // Update applies ch to the actor's workspace id in one transaction and
@@ -284,6 +288,7 @@ func diff(a, b Workspace) map[string]any {
 	add("approver_user_id", a.Settings.ApproverUserID, b.Settings.ApproverUserID)
 	add("email_provider", a.Settings.EmailProvider, b.Settings.EmailProvider)
 	add("phone_region", a.Settings.PhoneRegion, b.Settings.PhoneRegion)
+	add("real_estate", a.Settings.RealEstate, b.Settings.RealEstate)
 	return d
 }
 

@@ -38,6 +38,9 @@ type Settings struct {
 	// PhoneRegion reads phone numbers typed without a country code (ISO
 	// 3166 alpha-2, e.g. "US").
 	PhoneRegion string
+	// RealEstate marks a real-estate business line: the AI template
+	// wizard offers real-estate starters there.
+	RealEstate bool
 }
 
 // NormalizeName trims a name and folds inner runs of white space to one space.

@@ -38,3 +38,20 @@ function selectText(el) {
 if (window.matchMedia("(min-width: 640px)").matches) {
   document.querySelectorAll("details[data-open-wide]").forEach(function (d) { d.open = true; });
 }
+
+// A button with data-chip adds its text to the field data-chip-target
+// (the AI prompt box): appended on a new line, or, with data-chip-replace
+// (a starter prompt), in place of what is there.
+document.addEventListener("click", function (e) {
+  var chip = e.target.closest("[data-chip]");
+  if (!chip) return;
+  var field = document.getElementById(chip.getAttribute("data-chip-target"));
+  if (!field) return;
+  var text = chip.getAttribute("data-chip");
+  if (chip.hasAttribute("data-chip-replace") || field.value.trim() === "") {
+    field.value = text;
+  } else {
+    field.value = field.value.replace(/\s+$/, "") + "\n" + text;
+  }
+  field.focus();
+});
