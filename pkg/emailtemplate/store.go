@@ -21,6 +21,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/images"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -309,33 +310,29 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) e
 func (s *Store) Copy(ctx context.Context, actor auth.Actor, wsID, id, toWS string) (Template, error) {
 	var t Template
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		for _, w := range []string{wsID, toWS} {
-			if err := workspace.Owned(conn, actor, w); err != nil {
-				return err
-			}
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
 		}
 		src, err := get(conn, wsID, id)
 		if err != nil {
 			return err
 		}
-		c := Change{Name: src.Name, Subject: src.Subject, Preheader: src.Preheader, BodyHTML: src.BodyHTML, Signature: src.Signature}
-		if c.Name, err = freeName(conn, toWS, src.Name); err != nil {
-			return err
-		}
-		clean, err := s.check(conn, toWS, c)
-		if err != nil {
-			return fmt.Errorf("copy into the other workspace: %w", err)
-		}
-		newID, err := insert(conn, toWS, clean, src.ID, s.now())
-		if err != nil {
-			return err
-		}
-		if t, err = get(conn, toWS, newID); err != nil {
-			return err
-		}
-		return audit.Record(conn, actor.Audit("template.copy", "email_template", newID, map[string]any{"workspace_id": toWS, "from_workspace_id": wsID, "from": id, "name": t.Name}))
+		t, err = s.place(conn, actor, wsID, toWS, Change{Name: src.Name, Subject: src.Subject, Preheader: src.Preheader, BodyHTML: src.BodyHTML, Signature: src.Signature},
+			src.ID, "template.copy", map[string]any{"from_workspace_id": wsID, "from": id})
+		return err
 	})
 	return t, err
+}
+
+// withImages copies the images c shows from workspace from into to and
+// points c at the copies.
+func withImages(conn *sqlite.Conn, from, to string, c Change) (Change, error) {
+	var err error
+	if c.BodyHTML, err = images.CopyInto(conn, from, to, c.BodyHTML); err != nil {
+		return c, err
+	}
+	c.Signature, err = images.CopyInto(conn, from, to, c.Signature)
+	return c, err
 }
 
 // freeName returns name, or name with " (copy)", " (copy 2)"... when

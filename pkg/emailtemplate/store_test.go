@@ -1,7 +1,10 @@
 package emailtemplate_test
 
 import (
+	"bytes"
 	"context"
+	"image"
+	"image/png"
 	"strings"
 	"testing"
 
@@ -9,6 +12,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/images"
 )
 
 func TestTemplateCRUDAuditAndIsolation(t *testing.T) {
@@ -182,3 +186,96 @@ func TestTemplateSanitizing(t *testing.T) {
 }
 
 func contactField(name string) contact.FieldDef { return contact.FieldDef{Name: name, Type: "text"} }
+
+func TestShareSaveAsFavoritesCarryImages(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	ctx := context.Background()
+	andy, mona, kim := app.NewUser("andy"), app.NewUser("mona"), app.NewUser("kim")
+	lf, mai := andy.Workspace("Loan Factory"), andy.Workspace("MaiStory")
+	cb := mona.Workspace("Coldwell Banker")
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	im, err := app.Images.Upload(ctx, andy.Actor, lf.ID, "logo.png", buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `<p>Hello {{first_name}}</p><p><img src="` + images.URL(lf.ID, im.ID) + `" alt="logo"></p>`
+	tpl, err := app.Templates.Create(ctx, andy.Actor, lf.ID, emailtemplate.Change{Name: "Open house", Subject: "Come by", BodyHTML: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not shared yet: mona cannot see it.
+	if _, err := app.Templates.GetShared(ctx, mona.Actor, tpl.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("unshared: %v", err)
+	}
+	if err := app.Templates.ShareWith(ctx, andy.Actor, lf.ID, tpl.ID, mona.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Templates.ShareWith(ctx, mona.Actor, cb.ID, tpl.ID, kim.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("mona re-shares andy's template: %v", err)
+	}
+	list, _ := app.Templates.SharedWithMe(ctx, mona.Actor)
+	if len(list) != 1 || list[0].Template.ID != tpl.ID || list[0].OwnerName != "andy" {
+		t.Fatalf("shared with mona: %+v", list)
+	}
+	if l, _ := app.Templates.SharedWithMe(ctx, kim.Actor); len(l) != 0 {
+		t.Fatalf("kim sees %+v", l)
+	}
+	// Save As lands in mona's workspace with her own copy of the image.
+	saved, err := app.Templates.SaveAs(ctx, mona.Actor, tpl.ID, cb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.WorkspaceID != cb.ID || strings.Contains(saved.BodyHTML, lf.ID) || !strings.Contains(saved.BodyHTML, "/w/"+cb.ID+"/images/") {
+		t.Fatalf("saved body %s", saved.BodyHTML)
+	}
+	imgs, _ := app.Images.List(ctx, mona.Actor, cb.ID)
+	if len(imgs) != 1 || !strings.Contains(saved.BodyHTML, imgs[0].ID) {
+		t.Fatalf("mona's images %+v", imgs)
+	}
+	if _, err := app.Templates.SaveAs(ctx, mona.Actor, tpl.ID, lf.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("save into andy's workspace: %v", err)
+	}
+	// Revoked: gone for her, her copy stays.
+	if err := app.Templates.Unshare(ctx, andy.Actor, lf.ID, tpl.ID, mona.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Templates.GetShared(ctx, mona.Actor, tpl.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("after revoke: %v", err)
+	}
+	if _, err := app.Templates.SaveAs(ctx, mona.Actor, tpl.ID, cb.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("save as after revoke: %v", err)
+	}
+	if _, err := app.Templates.Get(ctx, mona.Actor, cb.ID, saved.ID); err != nil {
+		t.Fatalf("mona's copy after revoke: %v", err)
+	}
+
+	// Favorites: kept apart from the workspace, pushed into another one
+	// with the image, and only their owner's.
+	fav, err := app.Templates.AddFavorite(ctx, andy.Actor, lf.ID, tpl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Templates.Delete(ctx, andy.Actor, lf.ID, tpl.ID); err != nil {
+		t.Fatal(err)
+	}
+	pushed, err := app.Templates.PushFavorite(ctx, andy.Actor, fav.ID, mai.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pushed.Name != "Open house" || !strings.Contains(pushed.BodyHTML, "/w/"+mai.ID+"/images/") {
+		t.Fatalf("pushed %+v", pushed)
+	}
+	if _, err := app.Templates.PushFavorite(ctx, mona.Actor, fav.ID, cb.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("mona pushes andy's favorite: %v", err)
+	}
+	if f, _ := app.Templates.Favorites(ctx, mona.Actor); len(f) != 0 {
+		t.Fatalf("mona's favorites %+v", f)
+	}
+	if err := app.Templates.RemoveFavorite(ctx, andy.Actor, fav.ID); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := app.Templates.Favorites(ctx, andy.Actor); len(f) != 0 {
+		t.Fatalf("after remove %+v", f)
+	}
+}

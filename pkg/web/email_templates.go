@@ -2,10 +2,12 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
@@ -45,6 +47,8 @@ type templateEditData struct {
 	ID           string
 	Placeholders []string
 	Others       []otherWorkspace // where it can be copied
+	Users        []userOption     // who it can be shared with
+	SharedTo     []userOption     // who it is shared with
 }
 
 type otherWorkspace struct{ ID, Name string }
@@ -71,6 +75,27 @@ func (s *Server) renderTemplateEdit(w http.ResponseWriter, r *http.Request, stat
 	for _, o := range p.Workspaces {
 		if o.ID != ws.ID {
 			d.Others = append(d.Others, otherWorkspace{ID: o.ID, Name: o.Name})
+		}
+	}
+	if id != "" {
+		users, err := s.Auth.Users(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		shared, err := s.Templates.SharedWith(r.Context(), a, ws.ID, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for _, u := range users {
+			switch {
+			case u.ID == a.UserID:
+			case slices.Contains(shared, u.ID):
+				d.SharedTo = append(d.SharedTo, userOption{ID: u.ID, Name: u.Name})
+			default:
+				d.Users = append(d.Users, userOption{ID: u.ID, Name: u.Name})
+			}
 		}
 	}
 	p.Flash = s.takeFlash(w, r)
@@ -218,10 +243,20 @@ func (s *Server) templatePreviewFrame(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	writeEmailFrame(w, pv.Email.HTML)
+}
+
+// writeEmailFrame sends a rendered message for a sandboxed iframe of our
+// own pages, with a policy that lets its inline styles apply and loads
+// nothing but the appliance's images.
+func writeEmailFrame(w http.ResponseWriter, html string) {
 	h := w.Header()
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 	h.Set("X-Frame-Options", "SAMEORIGIN")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	_, _ = w.Write([]byte(pv.Email.HTML))
+	_, _ = w.Write([]byte(html))
 }
+
+// emptyContact renders a template with every fallback.
+var emptyContact = contact.Contact{}

@@ -67,9 +67,13 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monaFav, err := app.Templates.AddFavorite(ctx, mona.Actor, monaWS.ID, monaTpl.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -222,7 +226,7 @@ func TestSignedOutRedirects(t *testing.T) {
 			r.pattern == "/login", r.pattern == "/healthz":
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x", "{img}", "x", "{req}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x", "{img}", "x", "{req}", "x", "{fav}", "x").Replace(r.pattern)
 		var resp *http.Response
 		if r.method == http.MethodPost {
 			resp = app.PostForm(anon, path, url.Values{"name": {"x"}, "confirm_name": {ws.Name}})
@@ -270,6 +274,13 @@ func TestEveryPageRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monaShared, err := app.Templates.Create(ctx, mona.Actor, monaWS.ID, emailtemplate.Change{Name: "Shared", Subject: "s", BodyHTML: "<p>hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Templates.ShareWith(ctx, mona.Actor, monaWS.ID, monaShared.ID, andy.ID); err != nil {
+		t.Fatal(err)
+	}
 	req, err := app.Drafts.Ask(ctx, andy.Actor, ws.ID, "", "", ai.Brief{Goal: "Say hello"})
 	if err != nil {
 		t.Fatal(err)
@@ -286,8 +297,11 @@ func TestEveryPageRenders(t *testing.T) {
 			continue
 		}
 		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID).Replace(r.pattern)
-		if strings.HasPrefix(r.pattern, "/shared/") {
+		if strings.HasPrefix(r.pattern, "/shared/{contact}") {
 			path = "/shared/" + mc.ID
+		}
+		if strings.HasPrefix(r.pattern, "/shared/templates/") {
+			path = strings.Replace(r.pattern, "{tpl}", monaShared.ID, 1)
 		}
 		if strings.HasSuffix(r.pattern, "/merge") {
 			path += "?with=" + other.ID

@@ -6,10 +6,16 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 )
 
 type sharedData struct {
 	Share contact.Share
+}
+
+type sharedListData struct {
+	Contacts  []contact.Share
+	Templates []emailtemplate.Shared
 }
 
 func (s *Server) sharedList(w http.ResponseWriter, r *http.Request) {
@@ -19,7 +25,12 @@ func (s *Server) sharedList(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "shared", "", s.pageFor(r, "Shared with me", &page{Section: "shared", Data: list}))
+	templates, err := s.Templates.SharedWithMe(r.Context(), a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "shared", "", s.pageFor(r, "Shared with me", &page{Section: "shared", Data: sharedListData{Contacts: list, Templates: templates}}))
 }
 
 func (s *Server) sharedShow(w http.ResponseWriter, r *http.Request) {
