@@ -180,6 +180,16 @@ function toolbar(editor, el, names) {
     file.addEventListener("change", () => upload(editor, el, file.files[0], null));
     bar.append(file);
     add("Image", "Add an image", () => file.click());
+    const cap = caption(editor, el);
+    add("Caption", "Draw a caption on the selected image", () => {
+      // The selected image, else the last one in the message.
+      let src = editor.getAttributes("image").src;
+      if (!src) editor.state.doc.descendants((n) => { if (n.type.name === "image") src = n.attrs.src; });
+      cap.dataset.src = src || "";
+      cap.hidden = !cap.hidden;
+      if (!cap.hidden) cap.querySelector("input").focus();
+    }, () => editor.isActive("image"));
+    bar.caption = cap;
     add("Image URL", "Add an image from a web address", () => {
       const url = window.prompt("The image's address (https://…)");
       if (url) upload(editor, el, null, url);
@@ -196,6 +206,48 @@ function toolbar(editor, el, names) {
   });
   bar.append(sel);
   return bar;
+}
+
+// caption is the panel that draws text onto the selected image on the
+// server (Outlook drops CSS backgrounds, so the text must be pixels) and
+// swaps in the captioned copy.
+function caption(editor, el) {
+  const panel = document.createElement("div");
+  panel.className = "rich-caption";
+  panel.hidden = true;
+  const text = document.createElement("input");
+  text.className = "input";
+  text.placeholder = "Caption text, e.g. Open house Sunday 1–4";
+  text.setAttribute("aria-label", "Caption text");
+  text.maxLength = 200;
+  const pos = document.createElement("select");
+  pos.className = "input";
+  pos.setAttribute("aria-label", "Where the caption goes");
+  pos.append(new Option("Bottom", "bottom"), new Option("Middle", "center"), new Option("Top", "top"));
+  const go = document.createElement("button");
+  go.type = "button";
+  go.className = "btn-secondary";
+  go.textContent = "Draw caption";
+  go.addEventListener("click", async () => {
+    const src = panel.dataset.src || "";
+    const status = el.querySelector(".rich-status");
+    if (!/^\/w\/[^/]+\/images\/[^/]+$/.test(src)) { status.textContent = "Select an image of this workspace first (click it)."; return; }
+    const form = new URLSearchParams({ text: text.value, position: pos.value, size: "7", color: "#ffffff", band: "1", band_color: "#000000" });
+    status.textContent = "Drawing the caption…";
+    const resp = await fetch(src + "/caption", { method: "POST", body: form, headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const body = await resp.json().catch(() => ({ error: "The caption was not drawn (" + resp.status + ")." }));
+    if (!resp.ok) { status.textContent = body.error; return; }
+    // Swap the captioned copy in wherever the image is.
+    const tr = editor.state.tr;
+    editor.state.doc.descendants((node, pos) => {
+      if (node.type.name === "image" && node.attrs.src === src) tr.setNodeMarkup(pos, undefined, { ...node.attrs, src: body.url, alt: body.alt });
+    });
+    editor.view.dispatch(tr);
+    status.textContent = "";
+    panel.hidden = true;
+  });
+  panel.append(text, pos, go);
+  return panel;
 }
 
 // upload sends an image file, or a URL for the server to fetch, to the
@@ -245,7 +297,8 @@ function mount(el) {
     content: chips(ta.value),
     onUpdate: ({ editor }) => { ta.value = editor.getHTML(); },
   });
-  el.append(toolbar(editor, el, names), area, status);
+  const bar = toolbar(editor, el, names);
+  el.append(bar, ...(bar.caption ? [bar.caption] : []), area, status);
   ta.hidden = true;
   el.editor = editor;
 }
