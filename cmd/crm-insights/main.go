@@ -7,7 +7,7 @@
 // The model: PICRM_AI_BASE_URL (an OpenAI-compatible /v1 URL; empty is
 // OpenAI's), PICRM_AI_MODEL (empty: no model, and the UI says how to set
 // one), PICRM_AI_TIMEOUT, PICRM_AI_MAX_TOKENS, and the key as the systemd
-// credential ai-key, which only this daemon reads.
+// credential ai-key, which only this daemon reads ("unset": none).
 package main
 
 import (
@@ -43,8 +43,9 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	}
 	key, err := e.Credential("ai-key")
 	switch {
-	case err == nil:
+	case err == nil && key != "unset": // Ansible writes "unset" for a server without a key
 		mc.Key = key
+	case err == nil:
 	case !errors.Is(err, config.ErrNoCredential):
 		e.Fail("ai-key", "%v", err)
 	}

@@ -326,6 +326,9 @@ func (a *app) demo(ctx context.Context, args []string) error {
 		if err := demo.Showcase(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Lists, a.svc.Contacts); err != nil {
 			return err
 		}
+		if err := demo.Templates(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Templates); err != nil {
+			return err
+		}
 	}
 	if *contacts > 0 {
 		start := time.Now()

@@ -139,7 +139,7 @@ vault_alert_smtp_password: "drill-smtp"
 	if strings.Contains(string(env2), "drill-secret-key") {
 		t.Error("a secret landed in the env file")
 	}
-	for name, want := range map[string]string{"s3-secret-access-key": "drill-secret-key", "s3-readonly-access-key-id": "AKIAREAD", "alert-smtp-password": "drill-smtp"} {
+	for name, want := range map[string]string{"s3-secret-access-key": "drill-secret-key", "s3-readonly-access-key-id": "AKIAREAD", "alert-smtp-password": "drill-smtp", "ai-key": "unset"} {
 		p := in("etc/pi-crm/credentials/" + name)
 		b, err := os.ReadFile(p)
 		st, _ := os.Stat(p)

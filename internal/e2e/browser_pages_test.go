@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,10 +14,16 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/internal/fakeai"
 	"github.com/pi-crm/pi-crm/internal/testrig"
+	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 )
 
 // fitCheck lists what does not fit the viewport: the document wider than
@@ -181,8 +190,58 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	if _, err := app.Contacts.CreateField(ctx, actor, ws, contact.FieldDef{Name: "Loan amount", Type: "number"}, false); err != nil {
 		t.Fatal(err)
 	}
+	tpls, err := app.Templates.List(ctx, actor, ws)
+	if err != nil || len(tpls) == 0 {
+		t.Fatalf("no demo templates in %s: %v", main, err)
+	}
+	tpl := tpls[0]
+	var buf bytes.Buffer
+	_ = png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 300, 200)))
+	if _, err := app.Images.Upload(ctx, actor, ws, "photo.png", buf.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Templates.AddFavorite(ctx, actor, ws, tpl.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The other demo user shares a template with this one.
+	users, _ := app.Auth.Users(ctx)
+	var sharedTpl string
+	for _, o := range users {
+		if o.ID == actor.UserID {
+			continue
+		}
+		oa := o.Actor("")
+		ows, _ := app.Workspaces.List(ctx, oa)
+		ot, err := app.Templates.Create(ctx, oa, ows[0].ID, emailtemplate.Change{Name: "Shared with " + name, Subject: "Hello", BodyHTML: "<p>Hello {{first_name}}</p>"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := app.Templates.ShareWith(ctx, oa, ows[0].ID, ot.ID, actor.UserID); err != nil {
+			t.Fatal(err)
+		}
+		sharedTpl = ot.ID
+	}
+	req, err := app.Drafts.Ask(ctx, actor, ws, "", "", ai.Brief{Goal: "Say hello"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `UPDATE ai_requests SET status = 'done', result = ? WHERE id = ?`, &sqlitex.ExecOptions{
+			Args: []any{fakeai.DraftJSON("A long subject line for a phone screen to wrap", "Preheader", "<p>Hi {{first_name}}, a draft with a long line of text.</p>"), req.ID}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	return []pageRef{
 		{"dashboard", w},
+		{"templates", w + "/templates"},
+		{"template-new", w + "/templates/new"},
+		{"template-edit", w + "/templates/" + tpl.ID},
+		{"template-preview", w + "/templates/" + tpl.ID + "/preview"},
+		{"template-ai", w + "/templates/ai"},
+		{"template-ai-draft", w + "/templates/ai/" + req.ID},
+		{"images", w + "/images"},
+		{"favorites", "/favorites"},
+		{"shared-template", "/shared/templates/" + sharedTpl},
 		{"contacts", w + "/contacts"},
 		{"contact", w + "/contacts/" + richest},
 		{"contact-new", w + "/contacts/new"},
