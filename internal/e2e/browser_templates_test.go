@@ -191,6 +191,10 @@ func TestBrowserTemplateFlow(t *testing.T) {
 		chromedp.Click(`//button[text()="Show"]`),
 		chromedp.WaitVisible(`//p[@id="preview-for" and contains(., "Quyen")]`),
 	)
+	step("text-part",
+		chromedp.Click(`#preview-text-part summary`),
+		chromedp.WaitVisible(`//pre[@id="preview-text" and contains(., "Quyen")]`),
+	)
 	pv, _ := chromedp.Run(ctx, chromedp.Text(`#preview-subject`))
 	text, _ := chromedp.Run(ctx, chromedp.Text(`#preview-text`))
 	if pv != "Rates dipped, Quyen" || !strings.Contains(text, "Hi Quyen") || !strings.Contains(text, "15-year option") {

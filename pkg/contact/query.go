@@ -301,3 +301,17 @@ FROM contacts WHERE workspace_id = ?`, &sqlitex.ExecOptions{
 	}
 	return c, nil
 }
+
+// NewestIn returns the id of workspace wsID's newest contact ("" when it
+// has none), inside the caller's transaction: the caller has checked the
+// workspace is the actor's. Ids grow with time, so the newest is the
+// largest, one step down the (workspace_id, id) index.
+func NewestIn(conn *sqlite.Conn, wsID string) (string, error) {
+	id := ""
+	err := sqlitex.Execute(conn, `SELECT id FROM contacts WHERE workspace_id = ? ORDER BY id DESC LIMIT 1`, &sqlitex.ExecOptions{
+		Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { id = st.ColumnText(0); return nil }})
+	if err != nil {
+		return "", fmt.Errorf("newest contact: %w", err)
+	}
+	return id, nil
+}

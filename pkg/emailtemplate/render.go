@@ -3,15 +3,21 @@ package emailtemplate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"html/template"
+	"io"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vanng822/go-premailer/premailer"
+	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // ClipBytes is where Gmail clips a message ("[Message clipped] View
@@ -69,47 +75,141 @@ func Values(c contact.Contact, defs []contact.FieldDef, sender Sender, unsubscri
 // sanitized when it was stored and the values cannot add markup, so what
 // comes out is only ever the layout plus the allow-listed body.
 func Render(t Template, v placeholder.Values, custom map[string]bool) (Email, error) {
-	var e Email
-	var probs []placeholder.Problem
+	return (&Renderer{}).Render(t, v, custom)
+}
+
+// Renderer renders templates, keeping the last few templates' skeletons:
+// the layout around the body with its CSS inlined and the text part made
+// (the costly part, premailer's), placeholders still unfilled and compiled
+// to their places, so a preview or a send to the next contact is only the
+// filling. A skeleton is keyed by the template's content, so an edit is a
+// new one.
+type Renderer struct {
+	// Size is how many skeletons are kept (0: none).
+	Size  int
+	mu    sync.Mutex
+	cache map[[32]byte]*skeleton
+	order [][32]byte
+}
+
+// NewRenderer returns a renderer that keeps size skeletons.
+func NewRenderer(size int) *Renderer { return &Renderer{Size: size} }
+
+type skeleton struct {
+	html     *placeholder.Compiled
+	text     []placeholder.Node
+	problems []placeholder.Problem
+}
+
+func skeletonKey(t Template, custom map[string]bool, unsub bool) [32]byte {
+	h := sha256.New()
+	for _, part := range []string{t.Subject, t.Preheader, t.BodyHTML, t.Signature, fmt.Sprint(unsub)} {
+		io.WriteString(h, part)
+		h.Write([]byte{0})
+	}
+	keys := make([]string, 0, len(custom))
+	for k, ok := range custom {
+		if ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	io.WriteString(h, strings.Join(keys, ","))
+	var k [32]byte
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
+func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
+	key := skeletonKey(t, custom, unsub)
+	if r.Size > 0 {
+		r.mu.Lock()
+		sk, ok := r.cache[key]
+		r.mu.Unlock()
+		if ok {
+			return sk, nil
+		}
+	}
+	sk, err := build(t, custom, unsub)
+	if err != nil || r.Size <= 0 {
+		return sk, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cache == nil {
+		r.cache = map[[32]byte]*skeleton{}
+	}
+	if _, ok := r.cache[key]; !ok {
+		r.cache[key] = sk
+		r.order = append(r.order, key)
+		for len(r.order) > r.Size {
+			delete(r.cache, r.order[0])
+			r.order = r.order[1:]
+		}
+	}
+	return sk, nil
+}
+
+// build lays t out with its placeholders unfilled, inlines the CSS, makes
+// the text part and compiles both for filling.
+func build(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
+	sk := &skeleton{}
 	add := func(part string, ps []placeholder.Problem) {
 		for _, p := range ps {
 			p.Source = part + " " + p.Source
-			probs = append(probs, p)
+			sk.problems = append(sk.problems, p)
 		}
 	}
-	var ps []placeholder.Problem
-	e.Subject, ps = placeholder.Text(t.Subject, v, custom)
+	_, ps := placeholder.Parse(t.Subject, custom)
 	add("subject", ps)
-	e.Preheader, ps = placeholder.Text(t.Preheader, v, custom)
+	_, ps = placeholder.Parse(t.Preheader, custom)
 	add("preheader", ps)
-	body, ps := placeholder.HTML(t.BodyHTML, v, custom)
+	_, ps = placeholder.Compile(t.BodyHTML, custom)
 	add("body", ps)
-	sig, ps := placeholder.HTML(t.Signature, v, custom)
+	_, ps = placeholder.Compile(t.Signature, custom)
 	add("signature", ps)
-	e.Problems = probs
 
 	var doc bytes.Buffer
-	err := layout.Execute(&doc, map[string]any{
-		"Subject": e.Subject, "Preheader": e.Preheader,
-		// Both were sanitized on the way in and filled with escaped values.
-		"Body": template.HTML(body), "Signature": template.HTML(sig), //nolint:gosec // see above
-		"Unsubscribe": v["unsubscribe_url"],
-	})
-	if err != nil {
-		return e, fmt.Errorf("render template %q: layout: %w", t.Name, err)
+	data := map[string]any{
+		"Subject": t.Subject, "Preheader": t.Preheader,
+		// Both were sanitized on the way in; their placeholders are text
+		// and are filled, escaped, after the layout is made.
+		"Body": template.HTML(t.BodyHTML), "Signature": template.HTML(t.Signature), //nolint:gosec // see above
+	}
+	if unsub {
+		data["Unsubscribe"] = template.HTML(`<a href="{{unsubscribe_url}}">Unsubscribe</a>`)
+	}
+	if err := layout.Execute(&doc, data); err != nil {
+		return nil, fmt.Errorf("render template %q: layout: %w", t.Name, err)
 	}
 	pm, err := premailer.NewPremailerFromString(doc.String(), premailer.NewOptions(premailer.WithRemoveClasses(false), premailer.WithCssToAttributes(false)))
 	if err != nil {
-		return e, fmt.Errorf("render template %q: parse: %w", t.Name, err)
+		return nil, fmt.Errorf("render template %q: parse: %w", t.Name, err)
 	}
-	if e.HTML, err = pm.Transform(); err != nil {
-		return e, fmt.Errorf("render template %q: inline CSS: %w", t.Name, err)
+	inlined, err := pm.Transform()
+	if err != nil {
+		return nil, fmt.Errorf("render template %q: inline CSS: %w", t.Name, err)
 	}
 	text, err := pm.TransformText(premailer.WithPrettyTables(false))
 	if err != nil {
-		return e, fmt.Errorf("render template %q: text part: %w", t.Name, err)
+		return nil, fmt.Errorf("render template %q: text part: %w", t.Name, err)
 	}
-	e.Text = tidyText(text, e.Preheader)
+	sk.html, _ = placeholder.Compile(inlined, custom)
+	sk.text, _ = placeholder.Parse(tidyText(text, t.Preheader), custom)
+	return sk, nil
+}
+
+// Render fills t for one recipient (see the package function Render).
+func (r *Renderer) Render(t Template, v placeholder.Values, custom map[string]bool) (Email, error) {
+	sk, err := r.skeleton(t, custom, v["unsubscribe_url"] != "")
+	if err != nil {
+		return Email{}, err
+	}
+	e := Email{Problems: sk.problems}
+	e.Subject, _ = placeholder.Text(t.Subject, v, custom)
+	e.Preheader, _ = placeholder.Text(t.Preheader, v, custom)
+	e.HTML = sk.html.Fill(v)
+	e.Text = placeholder.Fill(sk.text, v, func(_, value string) string { return value })
 	return e, nil
 }
 
@@ -166,7 +266,7 @@ body { margin: 0; padding: 0; background-color: #f1f5f9; }
 <tr><td class="content">{{.Body}}</td></tr>
 {{if .Signature}}<tr><td class="signature">{{.Signature}}</td></tr>{{end}}
 </table>
-{{if .Unsubscribe}}<table role="presentation" width="600" class="column-footer" cellpadding="0" cellspacing="0" border="0"><tr><td class="footer"><a href="{{.Unsubscribe}}">Unsubscribe</a></td></tr></table>{{end}}
+{{with .Unsubscribe}}<table role="presentation" width="600" class="column-footer" cellpadding="0" cellspacing="0" border="0"><tr><td class="footer">{{.}}</td></tr></table>{{end}}
 </td></tr></table>
 </body></html>
 `))
@@ -186,17 +286,43 @@ const PreviewUnsubscribe = "#unsubscribe"
 
 // Preview renders template id of the actor's workspace wsID for contact
 // contactID, or when that is empty for the first contact matching search,
-// or the newest contact, from sender.
+// or the newest contact, from sender. The template, the workspace's
+// custom fields and the newest contact come from one read.
 func (s *Store) Preview(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender) (Preview, error) {
-	t, err := s.Get(ctx, actor, wsID, id)
+	var t Template
+	var defs []contact.FieldDef
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := workspace.Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		var err error
+		if t, err = get(conn, wsID, id); err != nil {
+			return err
+		}
+		if defs, err = contact.FieldsIn(conn, wsID); err != nil {
+			return err
+		}
+		if contactID == "" && search == "" {
+			contactID, err = contact.NewestIn(conn, wsID)
+		}
+		return err
+	})
 	if err != nil {
 		return Preview{}, err
 	}
-	return s.PreviewOf(ctx, actor, wsID, t, contactID, search, sender)
+	return s.previewWith(ctx, actor, wsID, t, contactID, search, defs, sender)
 }
 
 // PreviewOf renders t (saved or not) as Preview does.
 func (s *Store) PreviewOf(ctx context.Context, actor auth.Actor, wsID string, t Template, contactID, search string, sender Sender) (Preview, error) {
+	defs, err := s.contacts.Fields(ctx, actor, wsID)
+	if err != nil {
+		return Preview{}, fmt.Errorf("preview: %w", err)
+	}
+	return s.previewWith(ctx, actor, wsID, t, contactID, search, defs, sender)
+}
+
+func (s *Store) previewWith(ctx context.Context, actor auth.Actor, wsID string, t Template, contactID, search string, defs []contact.FieldDef, sender Sender) (Preview, error) {
 	p := Preview{Template: t}
 	if contactID == "" {
 		page, err := s.contacts.List(ctx, actor, wsID, contact.Query{Search: search, Limit: 1})
@@ -214,14 +340,11 @@ func (s *Store) PreviewOf(ctx context.Context, actor auth.Actor, wsID string, t 
 		}
 		p.Contact = c
 	}
-	defs, err := s.contacts.Fields(ctx, actor, wsID)
-	if err != nil {
-		return p, fmt.Errorf("preview: %w", err)
-	}
 	custom := map[string]bool{}
 	for _, d := range defs {
 		custom[Key(d.Name)] = true
 	}
-	p.Email, err = Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), custom)
+	var err error
+	p.Email, err = s.render.Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), custom)
 	return p, err
 }

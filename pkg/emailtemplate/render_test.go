@@ -76,3 +76,33 @@ func TestRenderWarnsPastGmailClip(t *testing.T) {
 		t.Fatalf("a %d-byte message not flagged", e.Size())
 	}
 }
+
+// TestRendererCacheIsPerTemplateNotPerContact: a kept skeleton gives the
+// same message as a fresh render, for each contact their own values.
+func TestRendererCacheIsPerTemplateNotPerContact(t *testing.T) {
+	r := emailtemplate.NewRenderer(2)
+	tpl := emailtemplate.Template{Subject: "Hi {{first_name}}", BodyHTML: `<p>Dear {{first_name | "friend"}}, <a href="https://x.example/?e={{email}}">go</a></p>`}
+	for _, name := range []string{"Ann", "<Bob>", "", "Ann"} {
+		v := emailtemplate.Values(contact.Contact{FirstName: name, Emails: []contact.Email{{Address: name + "@example.com"}}}, nil, emailtemplate.Sender{}, "https://u.example/1")
+		cached, err := r.Render(tpl, v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := emailtemplate.Render(tpl, v, nil)
+		if cached.HTML != fresh.HTML || cached.Text != fresh.Text || cached.Subject != fresh.Subject {
+			t.Fatalf("%q: the kept skeleton renders differently", name)
+		}
+		if name == "Ann" && (!strings.Contains(cached.HTML, "Dear Ann") || strings.Contains(cached.HTML, "Bob")) {
+			t.Fatalf("Ann's message: %s", cached.HTML)
+		}
+		if name == "" && !strings.Contains(cached.Text, "Dear friend") {
+			t.Fatalf("fallback: %s", cached.Text)
+		}
+	}
+	// An edit is a new skeleton.
+	tpl.BodyHTML = "<p>Changed {{first_name}}</p>"
+	e, _ := r.Render(tpl, emailtemplate.Values(contact.Contact{FirstName: "Cy"}, nil, emailtemplate.Sender{}, ""), nil)
+	if !strings.Contains(e.HTML, "Changed Cy") {
+		t.Fatalf("after the edit: %s", e.HTML)
+	}
+}

@@ -63,6 +63,7 @@ type Change struct {
 type Store struct {
 	db       *store.DB
 	contacts *contact.Store // the contacts a preview is rendered for
+	render   *Renderer
 	policy   *richtext.Policy
 	now      func() time.Time
 }
@@ -70,7 +71,7 @@ type Store struct {
 // NewStore returns the template store over db; previews read contacts
 // through contacts.
 func NewStore(db *store.DB, contacts *contact.Store) *Store {
-	return &Store{db: db, contacts: contacts, policy: richtext.NewEmail(), now: time.Now}
+	return &Store{db: db, contacts: contacts, policy: richtext.NewEmail(), render: NewRenderer(64), now: time.Now}
 }
 
 var errNotFound = errs.NotFoundf("No such template.")

@@ -24,7 +24,44 @@ func Text(src string, v Values, custom map[string]bool) (string, []Problem) {
 // becomes markup. It returns the body and the problems of the
 // placeholders, with positions counted in the body's source.
 func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
-	var out strings.Builder
+	c, probs := Compile(body, custom)
+	return c.Fill(v), probs
+}
+
+// segment is a piece of a compiled body: literal markup, or a placeholder
+// in text, or an attribute whose value holds placeholders.
+type segment struct {
+	lit   string // kind literal
+	kind  int
+	key   string // the attribute's name
+	nodes []Node // the placeholder, or the attribute value's nodes
+}
+
+const (
+	literal = iota
+	inText
+	inAttr
+	inURL
+)
+
+// Compiled is an HTML body split, once, into literal markup and the
+// places its placeholders stand, each knowing its context: filling it for
+// a recipient is a concatenation, with no parsing.
+type Compiled struct{ segs []segment }
+
+// Compile tokenizes body and returns it ready to Fill, with the problems
+// of its placeholders (see HTML). Scripts are dropped, comments too (the
+// layout's conditional comments are its own), styles kept as they are.
+func Compile(body string, custom map[string]bool) (*Compiled, []Problem) {
+	c := &Compiled{}
+	var lit strings.Builder
+	flush := func() {
+		if lit.Len() > 0 {
+			c.segs = append(c.segs, segment{lit: lit.String()})
+			lit.Reset()
+		}
+	}
+	add := func(sg segment) { flush(); c.segs = append(c.segs, sg) }
 	var probs []Problem
 	z := xhtml.NewTokenizer(strings.NewReader(body))
 	offset := 0   // where the current token starts in body
@@ -34,7 +71,7 @@ func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
 		raw := string(z.Raw())
 		if tt == xhtml.ErrorToken {
 			if z.Err() != io.EOF {
-				out.WriteString(html.EscapeString(raw))
+				lit.WriteString(html.EscapeString(raw))
 			}
 			break
 		}
@@ -42,7 +79,7 @@ func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
 		switch tt {
 		case xhtml.TextToken:
 			if rawText == "style" {
-				out.WriteString(tok.Data)
+				lit.WriteString(tok.Data)
 				break
 			}
 			if rawText == "script" {
@@ -52,10 +89,10 @@ func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
 			probs = append(probs, shift(ps, body, offset)...)
 			for _, n := range nodes {
 				if n.Name == "" {
-					out.WriteString(html.EscapeString(n.Text))
+					lit.WriteString(html.EscapeString(n.Text))
 					continue
 				}
-				out.WriteString(html.EscapeString(Fill([]Node{n}, v, raw1)))
+				add(segment{kind: inText, nodes: []Node{n}})
 			}
 		case xhtml.StartTagToken, xhtml.SelfClosingTagToken:
 			if tok.Data == "script" {
@@ -65,21 +102,31 @@ func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
 			if tt == xhtml.StartTagToken && tok.Data == "style" {
 				rawText = "style"
 			}
-			out.WriteString("<" + tok.Data)
+			lit.WriteString("<" + tok.Data)
 			for _, a := range tok.Attr {
-				val, ps := attr(a, v, custom)
-				probs = append(probs, shift(ps, body, offset)...)
-				if a.Key == "href" || a.Key == "src" {
-					if !safeURL(val) {
-						continue
-					}
+				isURL := a.Key == "href" || a.Key == "src"
+				val := a.Val
+				if isURL {
+					val = Unmangle(val)
 				}
-				out.WriteString(" " + a.Key + `="` + html.EscapeString(val) + `"`)
+				nodes, ps := Parse(val, custom)
+				probs = append(probs, shift(ps, body, offset)...)
+				if !hasPlaceholder(nodes) {
+					if !isURL || safeURL(val) {
+						lit.WriteString(" " + a.Key + `="` + html.EscapeString(val) + `"`)
+					}
+					continue
+				}
+				kind := inAttr
+				if isURL {
+					kind = inURL
+				}
+				add(segment{kind: kind, key: a.Key, nodes: nodes})
 			}
 			if tt == xhtml.SelfClosingTagToken {
-				out.WriteString(" /")
+				lit.WriteString(" /")
 			}
-			out.WriteString(">")
+			lit.WriteString(">")
 		case xhtml.EndTagToken:
 			if tok.Data == rawText {
 				rawText = ""
@@ -87,33 +134,57 @@ func HTML(body string, v Values, custom map[string]bool) (string, []Problem) {
 			if tok.Data == "script" {
 				break
 			}
-			out.WriteString("</" + tok.Data + ">")
+			lit.WriteString("</" + tok.Data + ">")
 		case xhtml.CommentToken:
-			// Comments are dropped: conditional comments are the layout's.
 		case xhtml.DoctypeToken:
-			out.WriteString(raw)
+			lit.WriteString(raw)
 		}
 		offset += len(raw)
 	}
-	return out.String(), probs
+	flush()
+	return c, probs
+}
+
+func hasPlaceholder(nodes []Node) bool {
+	for _, n := range nodes {
+		if n.Name != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Fill renders c with v, each value escaped for where it stands.
+func (c *Compiled) Fill(v Values) string {
+	var out strings.Builder
+	for _, sg := range c.segs {
+		switch sg.kind {
+		case literal:
+			out.WriteString(sg.lit)
+		case inText:
+			out.WriteString(html.EscapeString(Fill(sg.nodes, v, raw1)))
+		case inAttr:
+			out.WriteString(" " + sg.key + `="` + html.EscapeString(Fill(sg.nodes, v, raw1)) + `"`)
+		case inURL:
+			val := Fill(sg.nodes, v, urlValue)
+			if safeURL(val) {
+				out.WriteString(" " + sg.key + `="` + html.EscapeString(val) + `"`)
+			}
+		}
+	}
+	return out.String()
+}
+
+// urlValue puts a value into a URL: a URL placeholder whole, anything
+// else percent-encoded.
+func urlValue(name, value string) string {
+	if URLNames[name] {
+		return value
+	}
+	return strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
 }
 
 func raw1(_, value string) string { return value }
-
-// attr fills one attribute's placeholders for its context.
-func attr(a xhtml.Attribute, v Values, custom map[string]bool) (string, []Problem) {
-	if a.Key != "href" && a.Key != "src" {
-		nodes, probs := Parse(a.Val, custom)
-		return Fill(nodes, v, raw1), probs
-	}
-	nodes, probs := Parse(Unmangle(a.Val), custom)
-	return Fill(nodes, v, func(name, value string) string {
-		if URLNames[name] {
-			return value
-		}
-		return strings.ReplaceAll(url.QueryEscape(value), "+", "%20")
-	}), probs
-}
 
 // safeURL reports whether u may stay in an href or src: relative, or
 // http, https, mailto, tel or cid (an inline image).

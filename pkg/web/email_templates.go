@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html"
 	"net/http"
 	"slices"
 	"strconv"
@@ -208,6 +209,7 @@ type templatePreviewData struct {
 	SizeKB   string
 	ClipKB   int
 	FrameURL string
+	TextURL  string
 }
 
 func (s *Server) sender(r *http.Request) emailtemplate.Sender {
@@ -226,7 +228,8 @@ func (s *Server) templatePreview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := templatePreviewData{Preview: pv, Search: q.Get("q"), SizeKB: strconv.FormatFloat(float64(pv.Email.Size())/1024, 'f', 1, 64), ClipKB: emailtemplate.ClipBytes >> 10,
-		FrameURL: "/w/" + ws.ID + "/templates/" + id + "/preview/frame?contact=" + pv.Contact.ID}
+		FrameURL: "/w/" + ws.ID + "/templates/" + id + "/preview/frame?contact=" + pv.Contact.ID,
+		TextURL:  "/w/" + ws.ID + "/templates/" + id + "/preview/text?contact=" + pv.Contact.ID}
 	p := s.pageFor(r, "Preview: "+pv.Template.Name, &page{Section: "templates", Data: d})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, http.StatusOK, "template_preview", "", p)
@@ -244,6 +247,24 @@ func (s *Server) templatePreviewFrame(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeEmailFrame(w, pv.Email.HTML)
+}
+
+// templatePreviewText serves the message's plain-text part, which the
+// preview page loads when it is opened (a 30 KB newsletter's text would
+// otherwise make every preview page that much larger).
+func (s *Server) templatePreviewText(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	pv, err := s.Templates.Preview(r.Context(), a, ws.ID, chi.URLParam(r, "tpl"), r.URL.Query().Get("contact"), "", s.sender(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// htmx swaps what comes back in as HTML: the text is escaped, so a
+	// contact named <script> stays text.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(html.EscapeString(pv.Email.Text)))
 }
 
 // writeEmailFrame sends a rendered message for a sandboxed iframe of our

@@ -52,11 +52,16 @@ func TestTemplatePages(t *testing.T) {
 
 	// The preview is for the newest contact, or the one searched for.
 	_, body = app.Do(andy.Client, http.MethodGet, editURL+"/preview", nil, nil)
-	if !strings.Contains(body, "Hi Zed") || !strings.Contains(body, "Your loan") {
+	_, deftext := app.Do(andy.Client, http.MethodGet, editURL+"/preview/text", nil, nil)
+	if !strings.Contains(body, "Hi Zed") || !strings.Contains(deftext, "Your loan") {
 		t.Errorf("default preview: %s", apptest.Trim(body))
 	}
 	_, body = app.Do(andy.Client, http.MethodGet, editURL+"/preview?q=tom", nil, nil)
-	for _, want := range []string{"Hi Tom", "Your $450,000", "For Tom", "Andy"} {
+	_, text := app.Do(andy.Client, http.MethodGet, editURL+"/preview/text?contact="+tom.ID, nil, nil)
+	if !strings.Contains(text, "Your $450,000") {
+		t.Errorf("text part for Tom: %s", text)
+	}
+	for _, want := range []string{"Hi Tom", "For Tom", "Andy"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("preview for Tom lacks %q", want)
 		}

@@ -171,6 +171,7 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/templates/{tpl}/favorite", s.templateAction(s.templateFavorite, "Added to your Favorites."))
 				r.Get("/templates/{tpl}/preview", s.templatePreview)
 				r.Get("/templates/{tpl}/preview/frame", s.templatePreviewFrame)
+				r.Get("/templates/{tpl}/preview/text", s.templatePreviewText)
 				r.Get("/images", s.imagesShow)
 				r.Post("/images", s.imageAdd)
 				r.Get("/images/{img}", s.imageServe)
