@@ -18,7 +18,7 @@ LITESTREAM_VERSION := $(shell awk '$$1 == "github.com/benbjohnson/litestream" {p
 DEB_VERSION := $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && echo $${v\#v} | tr - '~' || echo 0.0.0~git$$(git rev-parse --short HEAD 2>/dev/null || echo dev))
 DEB_ARCHES := arm64 amd64
 
-.PHONY: all build build-arm64 run test bench lint mutants css vendor clean tools deb deb-host
+.PHONY: all build build-arm64 run test bench lint mutants css editor vendor clean tools deb deb-host
 
 all: build
 
@@ -98,6 +98,12 @@ lint:
 css:
 	npm ci --no-audit --no-fund
 	npm run css
+
+# The email editor: TipTap bundled by esbuild into web/static/editor.js
+# (committed like the CSS; TestCommittedEditorIsBuilt checks it).
+editor:
+	npm ci --no-audit --no-fund
+	npm run editor
 
 vendor:
 	npm ci --no-audit --no-fund

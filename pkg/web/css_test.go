@@ -100,3 +100,32 @@ func TestCommittedCSSIsBuilt(t *testing.T) {
 		t.Fatalf("web/static/app.css (%d bytes) is not what make css builds (%d bytes): run make css and commit it", len(committed), len(built))
 	}
 }
+
+// TestCommittedEditorIsBuilt checks web/static/editor.js is what esbuild
+// bundles from web/editor/editor.js and the pinned TipTap (make editor).
+func TestCommittedEditorIsBuilt(t *testing.T) {
+	bin, err := filepath.Abs("../../node_modules/.bin/esbuild")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("no esbuild: run through make test, which installs it (npm ci)")
+	}
+	out := filepath.Join(t.TempDir(), "editor.js")
+	cmd := exec.Command(bin, "web/editor/editor.js", "--bundle", "--minify", "--format=iife", "--target=es2020", "--legal-comments=none", "--outfile="+out, "--log-level=warning")
+	cmd.Dir = "../.."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("esbuild: %v\n%s", err, b)
+	}
+	built, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := os.ReadFile("../../web/static/editor.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(built) != string(committed) {
+		t.Fatalf("web/static/editor.js (%d bytes) is not what make editor builds (%d bytes): run make editor and commit it", len(committed), len(built))
+	}
+}
