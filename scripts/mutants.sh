@@ -82,3 +82,23 @@ mutant job-blocks-the-loop pkg/daemon/loop.go '		wg.Add(1)
 		func() {
 			defer wg.Done()
 			defer p.running.Unlock()' ./pkg/daemon
+# Templates, images and the AI drafts.
+mutant template-value-unescaped pkg/placeholder/html.go 'out.WriteString(html.EscapeString(Fill(sg.nodes, v, raw1)))' 'out.WriteString(Fill(sg.nodes, v, raw1))' ./pkg/placeholder ./pkg/emailtemplate
+mutant url-scheme-unchecked pkg/placeholder/html.go '			if safeURL(val) {
+				out.WriteString' '			if true {
+				out.WriteString' ./pkg/placeholder
+mutant template-body-unsanitized pkg/emailtemplate/store.go 'c.BodyHTML = unmangleURLs(s.policy.Clean(c.BodyHTML))' 'c.BodyHTML = unmangleURLs(c.BodyHTML)' ./pkg/emailtemplate
+mutant template-of-any-workspace pkg/emailtemplate/store.go 'FROM email_templates WHERE id = ? AND workspace_id = ?`' 'FROM email_templates WHERE id = ? OR workspace_id = ?`' ./pkg/emailtemplate ./pkg/web
+mutant share-ignores-viewer pkg/emailtemplate/share.go 'WHERE sh.viewer_id = ?`' 'WHERE sh.viewer_id <> ? OR 1`' ./pkg/emailtemplate
+mutant fetch-reaches-lan pkg/images/fetch.go '		if !f.allowed(a) {' '		if false && !f.allowed(a) {' ./pkg/images
+mutant image-keeps-metadata pkg/images/clean.go '	img = fit(img, MaxWidth)
+	return encode(' '	img = fit(img, MaxWidth)
+	return Clean{Data: b, ContentType: ct, Width: img.Bounds().Dx(), Height: img.Bounds().Dy()}, nil
+	return encode(' ./pkg/images
+mutant skeleton-cached-per-contact pkg/emailtemplate/render.go '	e.HTML = sk.html.Fill(v)' '	e.HTML = sk.html.Fill(placeholder.Values{})' ./pkg/emailtemplate
+mutant retry-after-ignored pkg/jobs/runner.go '			if errors.As(err, &ra) && ra.wait > 0 {' '			if errors.As(err, &ra) && ra.wait < 0 {' ./pkg/jobs ./pkg/aidraft
+mutant model-html-unsanitized pkg/aidraft/aidraft.go 'd.Body = policy.Clean(d.Body)' 'd.Body = d.Body' ./pkg/aidraft
+mutant ai-request-of-anyone pkg/aidraft/aidraft.go 'WHERE id = ? AND workspace_id = ? AND user_id = ?`' 'WHERE id = ? AND workspace_id = ? OR user_id = ?`' ./pkg/aidraft ./pkg/web
+
+echo "BENCH mutants_caught $caught of $total"
+exit $failed
