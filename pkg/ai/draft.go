@@ -20,6 +20,7 @@ type Brief struct {
 	RealEstate   bool     `json:"real_estate"`   // a real-estate workspace
 	List         string   `json:"list"`          // the chosen stage or tag, if any
 	Sender       string   `json:"sender"`        // the user's name
+	Recipient    string   `json:"recipient"`     // a contact it is written to, if any
 	Placeholders []string `json:"placeholders"`  // the names the body may use
 	BestSubjects []string `json:"best_subjects"` // subjects of the user's best templates, once campaigns measure them
 	// A revision: the draft to change and what to change.
@@ -85,6 +86,7 @@ func (b Brief) Messages() (system, user string) {
 	line("Tone", b.Tone)
 	line("Must include", b.MustHaves)
 	line("Sender", b.Sender)
+	line("Written to (one contact; still use the placeholders)", b.Recipient)
 	if len(b.BestSubjects) > 0 {
 		line("Subjects that worked well before", strings.Join(b.BestSubjects, " | "))
 	}

@@ -106,3 +106,20 @@ func TestRendererCacheIsPerTemplateNotPerContact(t *testing.T) {
 		t.Fatalf("after the edit: %s", e.HTML)
 	}
 }
+
+func TestInlineImagesForSending(t *testing.T) {
+	ws, other := "0190aaaa-0000-7000-8000-000000000001", "0190aaaa-0000-7000-8000-000000000002"
+	tpl := emailtemplate.Template{Subject: "s", BodyHTML: `<p><img src="/w/` + ws + `/images/0190bbbb-0000-7000-8000-00000000000a" alt="a"></p>` +
+		`<p><img src="/w/` + ws + `/images/0190bbbb-0000-7000-8000-00000000000a" alt="again"><img src="/w/` + other + `/images/0190bbbb-0000-7000-8000-00000000000b"></p>`}
+	e, err := emailtemplate.Render(tpl, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, ids := emailtemplate.Inline(e.HTML, ws)
+	if len(ids) != 1 || ids[0] != "0190bbbb-0000-7000-8000-00000000000a" {
+		t.Fatalf("ids %v", ids)
+	}
+	if strings.Count(html, `src="cid:img-0190bbbb-0000-7000-8000-00000000000a@pi-crm"`) != 2 || strings.Contains(html, "/images/") {
+		t.Fatalf("inlined: %s", html)
+	}
+}

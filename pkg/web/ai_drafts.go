@@ -2,11 +2,13 @@ package web
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/aidraft"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -38,6 +40,7 @@ type aiWizardData struct {
 	Chips      []string
 	Starters   []string
 	Lists      []list.List
+	Contact    string // the name of the contact it is written to, if any
 }
 
 func (s *Server) renderAIWizard(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string, msg string) {
@@ -61,7 +64,15 @@ func (s *Server) renderAIWizard(w http.ResponseWriter, r *http.Request, status i
 		d.Lists = append(d.Lists, ls...)
 	}
 	if form == nil {
-		form = map[string]string{"tone": Tones[0]}
+		form = map[string]string{"tone": Tones[0], "contact_id": r.URL.Query().Get("contact")}
+	}
+	if id := form["contact_id"]; id != "" {
+		c, err := s.Contacts.Get(r.Context(), a, ws.ID, id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Contact = c.Name()
 	}
 	p := s.pageFor(r, "Generate a template with AI", &page{Section: "templates", Data: d, Form: form, Errors: fieldErrs, Error: msg})
 	p.Flash = s.takeFlash(w, r)
@@ -108,7 +119,7 @@ func (s *Server) brief(r *http.Request, form map[string]string) (ai.Brief, error
 	return b, nil
 }
 
-var wizardFields = []string{"goal", "audience", "tone", "must_haves", "prompt", "list_id"}
+var wizardFields = []string{"goal", "audience", "tone", "must_haves", "prompt", "list_id", "contact_id"}
 
 func (s *Server) aiAsk(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
@@ -116,8 +127,15 @@ func (s *Server) aiAsk(w http.ResponseWriter, r *http.Request) {
 	form := formOf(r, wizardFields...)
 	b, err := s.brief(r, form)
 	var req aidraft.Request
+	if err == nil && form["contact_id"] != "" {
+		// Tied to a contact: the call shows in their AI Interactions.
+		var c contact.Contact
+		if c, err = s.Contacts.Get(r.Context(), a, ws.ID, form["contact_id"]); err == nil {
+			b.Recipient = strings.TrimSpace(c.Name() + " " + map[bool]string{true: "(" + c.Company + ")"}[c.Company != ""])
+		}
+	}
 	if err == nil {
-		req, err = s.Drafts.Ask(r.Context(), a, ws.ID, "", "", b)
+		req, err = s.Drafts.Ask(r.Context(), a, ws.ID, form["contact_id"], "", b)
 	}
 	if fe := fieldErrors(err); fe != nil {
 		s.renderAIWizard(w, r, statusOfErr(err), form, fe, "Nothing was sent to the model: correct the highlighted fields.")
