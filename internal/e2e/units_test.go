@@ -89,7 +89,7 @@ func TestUnitsVerifyAndAreHardened(t *testing.T) {
 	want := map[string][]string{
 		"crm-web.service":      {"tls-key"},
 		"crm-sender.service":   nil,
-		"crm-insights.service": nil,
+		"crm-insights.service": {"ai-key"},
 		"crm-health.service":   {"alert-smtp-password", "s3-access-key-id", "s3-secret-access-key"},
 		"litestream.service":   {"s3-access-key-id", "s3-secret-access-key", "s3-sse-c-key"},
 		"crm-snapshot.service": {"s3-access-key-id", "s3-secret-access-key", "s3-sse-c-key"},
