@@ -130,6 +130,7 @@ func (b *bench) templates() {
 	// page costs on this machine, for the ratio.
 	p50, p99 = percentiles(b.t, 8, 10*time.Second, client, base+"/w/"+ws+"/templates")
 	b.report("template_preview_baseline_list_p99_ms", p99, "ms")
+	b.report("template_preview_baseline_list_p50_ms", p50, "ms")
 }
 
 // aiPickup measures how long after the web commits an AI request the real
