@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/internal/testrig"
-	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 )
 
@@ -57,24 +53,9 @@ func (b *bench) jobs() {
 	if !b.want("jobs_wake") {
 		return
 	}
-	db, err := store.Open(filepath.Join(b.dir, "pi-crm.db"), store.Options{PoolSize: 2})
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer db.Close()
-	svc := services.New(db, slog.New(slog.DiscardHandler), services.Options{DataDir: b.dir})
+	svc, actor, ws, closeDB := b.openServices()
+	defer closeDB()
 	ctx := context.Background()
-	email, _ := demoLogin(b.t, b.dir)
-	u, err := svc.Auth.UserByEmail(ctx, email)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	actor := u.Actor("bench")
-	spaces, err := svc.Workspaces.List(ctx, actor)
-	if err != nil || len(spaces) == 0 {
-		b.t.Fatalf("workspaces: %v", err)
-	}
-	ws := spaces[0].ID
 	var lat []float64
 	for i := range 200 {
 		j, err := svc.Imports.Upload(ctx, actor, ws, "wake.csv", strings.NewReader(fmt.Sprintf("Name,Email\nWake %d,wake%d@example.com\n", i, i)))
