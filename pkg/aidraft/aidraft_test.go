@@ -104,6 +104,12 @@ func TestDraftJobs(t *testing.T) {
 		t.Fatalf("AI Interactions: %+v (%v)", lg.Entries, err)
 	}
 
+	// A request belongs to its workspace: not there under another of the
+	// same user's.
+	mai := andy.Workspace("MaiStory")
+	if _, err := app.Drafts.Get(ctx, andy.Actor, mai.ID, req.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("andy's Loan Factory request under MaiStory: %v", err)
+	}
 	// Someone else's request is not there for them.
 	if _, err := app.Drafts.Get(ctx, mona.Actor, lf.ID, req.ID); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("mona reads andy's request: %v", err)
