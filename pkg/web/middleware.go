@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 	keyActor
 	keyWorkspace
 	keyToken
+	keyWorkspaces // the actor's workspaces, read with the current one
 )
 
 // SessionCookie is the name of the session cookie.
@@ -184,18 +186,28 @@ func (s *Server) requireSession(next http.Handler) http.Handler {
 // else, someone else's included, is a 404.
 func (s *Server) loadWorkspace(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// One read for the workspace and the sidebar's list: every page
+		// under /w/ needs both.
 		a, _ := actorFrom(r.Context())
-		ws, err := s.Workspaces.Get(r.Context(), a, chi.URLParam(r, "ws"))
+		all, err := s.Workspaces.List(r.Context(), a)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
+		id := chi.URLParam(r, "ws")
+		i := slices.IndexFunc(all, func(w workspace.Workspace) bool { return w.ID == id })
+		if i < 0 {
+			s.fail(w, r, errs.NotFoundf("No such workspace."))
+			return
+		}
+		ws := all[i]
 		if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
 			if c, err := r.Cookie(lastWorkspaceCookie); err != nil || c.Value != ws.ID {
 				s.setCookie(w, r, lastWorkspaceCookie, ws.ID, time.Now().Add(365*24*time.Hour))
 			}
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyWorkspace, ws)))
+		ctx := context.WithValue(context.WithValue(r.Context(), keyWorkspace, ws), keyWorkspaces, all)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // Deps is what the web server needs.
@@ -237,6 +238,9 @@ func (s *Server) pageFor(r *http.Request, title string, p *page) *page {
 	p.Title = title
 	if a, ok := actorFrom(r.Context()); ok {
 		p.Actor = a
+		if list, ok := r.Context().Value(keyWorkspaces).([]workspace.Workspace); ok && p.Workspaces == nil {
+			p.Workspaces = list
+		}
 		if p.Workspaces == nil {
 			list, err := s.Workspaces.List(r.Context(), a)
 			if err != nil {
