@@ -136,6 +136,17 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	step("type",
 		chromedp.Click(`.rich-area .ProseMirror p:last-child`),
 		chromedp.KeyEvent(" Ask me about the 15-year option."),
+	)
+	// The editor writes the form field on each change: wait for it before
+	// saving, so a slow machine does not save the text before the keys.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](`document.getElementById("t-body").value.includes("15-year option")`)); err != nil {
+		cancel()
+		shot(t, ctx, "templates-type-failed")
+		t.Fatalf("the typed text never reached the form field: %v", err)
+	}
+	cancel()
+	step("save",
 		chromedp.SetValue(`#t-name`, "Rate dip"),
 		chromedp.Click(`//button[text()="Save"]`),
 		chromedp.WaitVisible(`//div[@role="status" and contains(., "Template saved.")]`),
@@ -150,7 +161,7 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	if err != nil || tpl.ID == "" {
 		t.Fatalf("templates after save: %+v %v", list, err)
 	}
-	if !strings.Contains(tpl.BodyHTML, "15-year option") || !strings.Contains(tpl.BodyHTML, `data-placeholder="first_name" data-fallback="there"`) || tpl.Subject != "Rates dipped, {{first_name}}" {
+	if !strings.Contains(tpl.BodyHTML, "15-year option") || !strings.Contains(tpl.BodyHTML, `Hi {{first_name | &#34;there&#34;}},`) || tpl.Subject != "Rates dipped, {{first_name}}" {
 		t.Fatalf("saved body %q subject %q", tpl.BodyHTML, tpl.Subject)
 	}
 
@@ -197,7 +208,7 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	)
 	pv, _ := chromedp.Run(ctx, chromedp.Text(`#preview-subject`))
 	text, _ := chromedp.Run(ctx, chromedp.Text(`#preview-text`))
-	if pv != "Rates dipped, Quyen" || !strings.Contains(text, "Hi Quyen") || !strings.Contains(text, "15-year option") {
+	if pv != "Rates dipped, Quyen" || !strings.Contains(text, "Hi Quyen,") || !strings.Contains(text, "15-year option") {
 		t.Fatalf("preview subject %q text %q", pv, text)
 	}
 	frame, _ := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(`iframe`), "src"))

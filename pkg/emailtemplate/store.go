@@ -162,8 +162,8 @@ func (s *Store) check(conn *sqlite.Conn, wsID string, c Change) (Change, error) 
 	if strings.ContainsRune(c.Subject, '\n') || strings.ContainsRune(c.Preheader, '\n') {
 		fe.Add("subject", "A subject is one line.")
 	}
-	c.BodyHTML = unmangleURLs(s.policy.Clean(c.BodyHTML))
-	c.Signature = unmangleURLs(s.policy.Clean(c.Signature))
+	c.BodyHTML = unchip(unmangleURLs(s.policy.Clean(c.BodyHTML)))
+	c.Signature = unchip(unmangleURLs(s.policy.Clean(c.Signature)))
 	custom, err := CustomKeys(conn, wsID)
 	if err != nil {
 		return c, err
@@ -199,6 +199,16 @@ func unmangleURLs(body string) string {
 		return sub[1] + `="` + html.EscapeString(placeholder.Unmangle(html.UnescapeString(sub[2]))) + `"`
 	})
 }
+
+// chip is the editor's placeholder chip as the sanitizer writes it: a span
+// whose text is the placeholder itself.
+var chip = regexp.MustCompile(`<span data-placeholder="[^"]*"[^>]*>([^<]*)</span>`)
+
+// unchip stores a chip as the placeholder text it holds: the body reads as
+// typed, and no span sits between a placeholder and the punctuation after
+// it (the text part would show "Hi Tom ,"). The editor makes chips again
+// when it loads the body.
+func unchip(body string) string { return chip.ReplaceAllString(body, "$1") }
 
 // describe says what is wrong with the placeholders, at most three.
 func describe(probs []placeholder.Problem) string {

@@ -178,6 +178,15 @@ func TestTemplateSanitizing(t *testing.T) {
 			t.Errorf("stored body keeps %q:\n%s", bad, tpl.BodyHTML)
 		}
 	}
+	// The editor's chips are stored as the placeholders they hold.
+	chipped, err := app.Templates.Create(ctx, andy.Actor, lf.ID, emailtemplate.Change{Name: "chips", Subject: "s",
+		BodyHTML: `<p>Hi <span data-placeholder="first_name" data-fallback="there" class="ph-chip">{{first_name | "there"}}</span>, welcome</p>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(chipped.BodyHTML, "<span") || !strings.Contains(chipped.BodyHTML, "Hi {{first_name | &#34;there&#34;}}, welcome") {
+		t.Errorf("chip stored as %s", chipped.BodyHTML)
+	}
 	for _, good := range []string{"<b>there</b>", "color: red", `href="{{unsubscribe_url}}"`, `href="https://rateready.example/{{first_name}}"`} {
 		if !strings.Contains(tpl.BodyHTML, good) {
 			t.Errorf("stored body lost %q:\n%s", good, tpl.BodyHTML)
