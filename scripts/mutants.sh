@@ -98,7 +98,7 @@ mutant image-keeps-metadata pkg/images/clean.go '	img = fit(img, MaxWidth)
 mutant skeleton-cached-per-contact pkg/emailtemplate/render.go '	e.HTML = sk.html.Fill(v)' '	e.HTML = sk.html.Fill(placeholder.Values{})' ./pkg/emailtemplate
 mutant retry-after-ignored pkg/jobs/runner.go '			if errors.As(err, &ra) && ra.wait > 0 {' '			if errors.As(err, &ra) && ra.wait < 0 {' ./pkg/jobs ./pkg/aidraft
 mutant model-html-unsanitized pkg/aidraft/aidraft.go 'd.Body = policy.Clean(d.Body)' '_ = policy.Clean(d.Body)' ./pkg/aidraft
-mutant ai-request-in-any-workspace pkg/aidraft/aidraft.go 'WHERE id = ? AND workspace_id = ? AND user_id = ?`' 'WHERE id = ? AND ? <> '"''"' AND user_id = ?`' ./pkg/aidraft ./pkg/web
+mutant ai-request-in-any-workspace pkg/aidraft/aidraft.go '`id = ? AND workspace_id = ? AND user_id = ?`' '`id = ? AND ? <> '"''"' AND user_id = ?`' ./pkg/aidraft ./pkg/web
 
 echo "BENCH mutants_caught $caught of $total"
 exit $failed

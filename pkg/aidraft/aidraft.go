@@ -208,17 +208,9 @@ func scan(st *sqlite.Stmt) (Request, error) {
 	return r, nil
 }
 
-// get reads request id of the actor (nil actor: anyone's, for the job).
+// get reads request id of the actor in workspace wsID, or NotFound.
 func get(conn *sqlite.Conn, actor auth.Actor, wsID, id string) (Request, error) {
-	var r Request
-	found := false
-	q := `SELECT ` + columns + ` FROM ai_requests WHERE id = ? AND workspace_id = ? AND user_id = ?`
-	err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID}, ResultFunc: func(st *sqlite.Stmt) error {
-		var err error
-		r, err = scan(st)
-		found = true
-		return err
-	}})
+	r, found, err := one(conn, `id = ? AND workspace_id = ? AND user_id = ?`, id, wsID, actor.UserID)
 	if err != nil {
 		return r, fmt.Errorf("get AI request: %w", err)
 	}
@@ -228,10 +220,14 @@ func get(conn *sqlite.Conn, actor auth.Actor, wsID, id string) (Request, error) 
 	return r, nil
 }
 
-func byID(conn *sqlite.Conn, id string) (Request, bool, error) {
+// byID reads request id whoever's it is, for the job that answers it.
+func byID(conn *sqlite.Conn, id string) (Request, bool, error) { return one(conn, `id = ?`, id) }
+
+// one reads the request that where (with args) selects.
+func one(conn *sqlite.Conn, where string, args ...any) (Request, bool, error) {
 	var r Request
 	found := false
-	err := sqlitex.Execute(conn, `SELECT `+columns+` FROM ai_requests WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+	err := sqlitex.Execute(conn, `SELECT `+columns+` FROM ai_requests WHERE `+where, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
 		var err error
 		r, err = scan(st)
 		found = true

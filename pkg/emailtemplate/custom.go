@@ -6,6 +6,7 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
 )
 
 // Key is the placeholder key of a custom field's name: "Loan amount"
@@ -34,11 +35,28 @@ func CustomKeys(conn *sqlite.Conn, wsID string) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	return KeysOf(defs), nil
+}
+
+// KeysOf returns the placeholder keys of the custom fields defs.
+func KeysOf(defs []contact.FieldDef) map[string]bool {
 	keys := map[string]bool{}
 	for _, d := range defs {
 		if k := Key(d.Name); k != "" {
 			keys[k] = true
 		}
 	}
-	return keys, nil
+	return keys
+}
+
+// PlaceholderNames returns every placeholder a template may use where the
+// custom fields defs apply: placeholder.Names and custom.<key> for each.
+func PlaceholderNames(defs []contact.FieldDef) []string {
+	names := append([]string(nil), placeholder.Names...)
+	for _, d := range defs {
+		if k := Key(d.Name); k != "" {
+			names = append(names, "custom."+k)
+		}
+	}
+	return names
 }

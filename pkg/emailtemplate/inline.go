@@ -1,11 +1,6 @@
 package emailtemplate
 
-import (
-	"regexp"
-)
-
-// imageRef is one of the appliance's images in a rendered message.
-var imageRef = regexp.MustCompile(`src="/w/([0-9a-f-]+)/images/([0-9a-f-]+)"`)
+import "github.com/pi-crm/pi-crm/pkg/images"
 
 // CID is the Content-ID an image goes out under, inside the message.
 func CID(imageID string) string { return "img-" + imageID + "@pi-crm" }
@@ -18,16 +13,15 @@ func CID(imageID string) string { return "img-" + imageID + "@pi-crm" }
 func Inline(html, wsID string) (string, []string) {
 	var ids []string
 	seen := map[string]bool{}
-	out := imageRef.ReplaceAllStringFunc(html, func(m string) string {
-		sub := imageRef.FindStringSubmatch(m)
-		if sub[1] != wsID {
+	out := images.Refs(html, func(ws, id string) string {
+		if ws != wsID {
 			return `src=""`
 		}
-		if !seen[sub[2]] {
-			seen[sub[2]] = true
-			ids = append(ids, sub[2])
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		return `src="cid:` + CID(sub[2]) + `"`
+		return `src="cid:` + CID(id) + `"`
 	})
 	return out, ids
 }

@@ -340,11 +340,7 @@ func (s *Store) previewWith(ctx context.Context, actor auth.Actor, wsID string, 
 		}
 		p.Contact = c
 	}
-	custom := map[string]bool{}
-	for _, d := range defs {
-		custom[Key(d.Name)] = true
-	}
 	var err error
-	p.Email, err = s.render.Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), custom)
+	p.Email, err = s.render.Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), KeysOf(defs))
 	return p, err
 }

@@ -174,7 +174,7 @@ func (s *Store) check(conn *sqlite.Conn, wsID string, c Change) (Change, error) 
 		}
 	}
 	for _, part := range []struct{ field, html string }{{"body", c.BodyHTML}, {"signature", c.Signature}} {
-		if _, probs := placeholder.HTML(part.html, nil, custom); len(probs) > 0 {
+		if _, probs := placeholder.Compile(part.html, custom); len(probs) > 0 {
 			fe.Add(part.field, describe(probs))
 		}
 	}

@@ -6,13 +6,22 @@ import (
 	"time"
 
 	"zombiezen.com/go/sqlite"
-	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // ref finds an image of the appliance in a body: src="/w/WS/images/ID".
 var ref = regexp.MustCompile(`src="/w/([0-9a-f-]+)/images/([0-9a-f-]+)"`)
+
+// Refs replaces every src that shows one of the appliance's images in
+// html with what fn returns for its workspace and id: a new src="..."
+// attribute (as written: fn escapes what it puts there).
+func Refs(html string, fn func(wsID, id string) string) string {
+	return ref.ReplaceAllStringFunc(html, func(m string) string {
+		sub := ref.FindStringSubmatch(m)
+		return fn(sub[1], sub[2])
+	})
+}
 
 // CopyInto copies the images of workspace fromWS that html shows into
 // workspace toWS, inside the caller's transaction, and returns html with
@@ -28,27 +37,26 @@ func CopyInto(conn *sqlite.Conn, fromWS, toWS, html string) (string, error) {
 	}
 	copied := map[string]string{}
 	var ferr error
-	out := ref.ReplaceAllStringFunc(html, func(m string) string {
-		sub := ref.FindStringSubmatch(m)
-		if ferr != nil || sub[1] != fromWS {
+	out := Refs(html, func(ws, imgID string) string {
+		m := `src="` + URL(ws, imgID) + `"`
+		if ferr != nil || ws != fromWS {
 			return m
 		}
-		if id, ok := copied[sub[2]]; ok {
+		if id, ok := copied[imgID]; ok {
 			return `src="` + URL(toWS, id) + `"`
 		}
-		im, data, err := load(conn, fromWS, sub[2])
+		im, data, err := load(conn, fromWS, imgID)
 		if err != nil {
 			return m
 		}
-		id := store.NewID()
-		if err := sqlitex.Execute(conn, `INSERT INTO images (`+columns+`, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, &sqlitex.ExecOptions{
-			Args: []any{id, toWS, im.Name, im.ContentType, im.Width, im.Height, im.Bytes, im.SourceURL, im.CaptionedFrom, im.Caption,
-				store.FormatTime(time.Now()), data}}); err != nil {
-			ferr = fmt.Errorf("copy image %s: %w", im.ID, err)
+		from := im.ID
+		im.ID, im.WorkspaceID, im.CreatedAt = store.NewID(), toWS, time.Now().UTC()
+		if err := insert(conn, im, data); err != nil {
+			ferr = fmt.Errorf("copy image %s: %w", from, err)
 			return m
 		}
-		copied[sub[2]] = id
-		return `src="` + URL(toWS, id) + `"`
+		copied[imgID] = im.ID
+		return `src="` + URL(toWS, im.ID) + `"`
 	})
 	return out, ferr
 }

@@ -119,10 +119,8 @@ func (s *Store) add(ctx context.Context, actor auth.Actor, wsID string, im Image
 		if err := workspace.Owned(conn, actor, wsID); err != nil {
 			return err
 		}
-		if err := sqlitex.Execute(conn, `INSERT INTO images (`+columns+`, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, &sqlitex.ExecOptions{
-			Args: []any{im.ID, wsID, im.Name, im.ContentType, im.Width, im.Height, im.Bytes, im.SourceURL, im.CaptionedFrom, im.Caption,
-				store.FormatTime(im.CreatedAt), c.Data}}); err != nil {
-			return fmt.Errorf("insert image: %w", err)
+		if err := insert(conn, im, c.Data); err != nil {
+			return err
 		}
 		details := map[string]any{"workspace_id": wsID, "bytes": im.Bytes, "width": im.Width, "height": im.Height}
 		if im.SourceURL != "" {
@@ -137,6 +135,16 @@ func (s *Store) add(ctx context.Context, actor auth.Actor, wsID string, im Image
 		return Image{}, err
 	}
 	return im, nil
+}
+
+// insert writes im with its bytes data.
+func insert(conn *sqlite.Conn, im Image, data []byte) error {
+	if err := sqlitex.Execute(conn, `INSERT INTO images (`+columns+`, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, &sqlitex.ExecOptions{
+		Args: []any{im.ID, im.WorkspaceID, im.Name, im.ContentType, im.Width, im.Height, im.Bytes, im.SourceURL, im.CaptionedFrom, im.Caption,
+			store.FormatTime(im.CreatedAt), data}}); err != nil {
+		return fmt.Errorf("insert image: %w", err)
+	}
+	return nil
 }
 
 // List returns the images of the actor's workspace wsID, newest first.

@@ -2,17 +2,18 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/aidraft"
+	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
-	"github.com/pi-crm/pi-crm/pkg/placeholder"
 )
 
 // Tones are the wizard's tone choices.
@@ -55,13 +56,9 @@ func (s *Server) renderAIWizard(w http.ResponseWriter, r *http.Request, status i
 	if ws.Settings.RealEstate {
 		d.Starters = realEstateStarters
 	}
-	for _, k := range []list.Kind{list.Stage, list.Tag} {
-		ls, err := s.Lists.All(r.Context(), a, ws.ID, k)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		d.Lists = append(d.Lists, ls...)
+	if d.Lists, err = s.stagesAndTags(r, a, ws.ID); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	if form == nil {
 		form = map[string]string{"tone": Tones[0], "contact_id": r.URL.Query().Get("contact")}
@@ -83,6 +80,20 @@ func (s *Server) aiWizard(w http.ResponseWriter, r *http.Request) {
 	s.renderAIWizard(w, r, http.StatusOK, nil, nil, "")
 }
 
+// stagesAndTags returns the workspace's stages, then its tags: the lists
+// a draft can be written for.
+func (s *Server) stagesAndTags(r *http.Request, a auth.Actor, wsID string) ([]list.List, error) {
+	var all []list.List
+	for _, k := range []list.Kind{list.Stage, list.Tag} {
+		ls, err := s.Lists.All(r.Context(), a, wsID, k)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, ls...)
+	}
+	return all, nil
+}
+
 // brief builds the model's brief from the wizard's form and the context
 // the appliance adds: the business line, the list, the user, and the
 // placeholders the workspace has.
@@ -90,18 +101,14 @@ func (s *Server) brief(r *http.Request, form map[string]string) (ai.Brief, error
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
 	b := ai.Brief{Goal: form["goal"], Audience: form["audience"], Tone: form["tone"], MustHaves: form["must_haves"], Prompt: form["prompt"],
-		Workspace: ws.Name, RealEstate: ws.Settings.RealEstate, Sender: a.Name, Placeholders: append([]string(nil), placeholder.Names...)}
+		Workspace: ws.Name, RealEstate: ws.Settings.RealEstate, Sender: a.Name}
 	if id := form["list_id"]; id != "" {
-		for _, k := range []list.Kind{list.Stage, list.Tag} {
-			ls, err := s.Lists.All(r.Context(), a, ws.ID, k)
-			if err != nil {
-				return b, err
-			}
-			for _, l := range ls {
-				if l.ID == id {
-					b.List = l.Name
-				}
-			}
+		all, err := s.stagesAndTags(r, a, ws.ID)
+		if err != nil {
+			return b, err
+		}
+		if i := slices.IndexFunc(all, func(l list.List) bool { return l.ID == id }); i >= 0 {
+			b.List = all[i].Name
 		}
 		if b.List == "" {
 			return b, errs.Fields{"list_id": "Choose a list from the menu."}.Err()
@@ -111,11 +118,7 @@ func (s *Server) brief(r *http.Request, form map[string]string) (ai.Brief, error
 	if err != nil {
 		return b, err
 	}
-	for _, d := range defs {
-		if k := emailtemplate.Key(d.Name); k != "" {
-			b.Placeholders = append(b.Placeholders, "custom."+k)
-		}
-	}
+	b.Placeholders = emailtemplate.PlaceholderNames(defs)
 	return b, nil
 }
 

@@ -10,8 +10,6 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
-	"github.com/pi-crm/pi-crm/pkg/errs"
-	"github.com/pi-crm/pi-crm/pkg/placeholder"
 )
 
 // templateFields are the form fields of a template.
@@ -62,12 +60,7 @@ func (s *Server) renderTemplateEdit(w http.ResponseWriter, r *http.Request, stat
 		s.fail(w, r, err)
 		return
 	}
-	d := templateEditData{ID: id, Placeholders: append([]string(nil), placeholder.Names...)}
-	for _, f := range defs {
-		if k := emailtemplate.Key(f.Name); k != "" {
-			d.Placeholders = append(d.Placeholders, "custom."+k)
-		}
-	}
+	d := templateEditData{ID: id, Placeholders: emailtemplate.PlaceholderNames(defs)}
 	title := "New template"
 	if id != "" {
 		title = "Edit template"
@@ -190,13 +183,7 @@ func (s *Server) templateCopy(w http.ResponseWriter, r *http.Request) {
 		to = ws.ID
 	}
 	t, err := s.Templates.Copy(r.Context(), a, ws.ID, chi.URLParam(r, "tpl"), to)
-	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict {
-		s.flash(w, r, "Not copied: "+errs.As(err).Error())
-		seeOther(w, r, "/w/"+ws.ID+"/templates/"+chi.URLParam(r, "tpl"))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	if s.failedBack(w, r, err, "Not copied: ", "/w/"+ws.ID+"/templates/"+chi.URLParam(r, "tpl")) {
 		return
 	}
 	s.flash(w, r, "Copied as “"+t.Name+"”.")

@@ -9,6 +9,22 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 )
 
+// failedBack answers an action's err and reports whether there was one: a
+// refusal (Invalid or Conflict) goes back to the page back with refused
+// and the reason as the flash; anything else fails as usual.
+func (s *Server) failedBack(w http.ResponseWriter, r *http.Request, err error, refused, back string) bool {
+	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict {
+		s.flash(w, r, refused+errs.As(err).Error())
+		seeOther(w, r, back)
+		return true
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return true
+	}
+	return false
+}
+
 // templateAction runs fn on the template of the URL and goes back to its
 // editor with done as the flash, or the refusal's reason.
 func (s *Server) templateAction(fn func(r *http.Request, wsID, id string) error, done string) http.HandlerFunc {
@@ -16,13 +32,7 @@ func (s *Server) templateAction(fn func(r *http.Request, wsID, id string) error,
 		ws, _ := workspaceFrom(r.Context())
 		id := chi.URLParam(r, "tpl")
 		err := fn(r, ws.ID, id)
-		if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict {
-			s.flash(w, r, "Not done: "+errs.As(err).Error())
-			seeOther(w, r, "/w/"+ws.ID+"/templates/"+id)
-			return
-		}
-		if err != nil {
-			s.fail(w, r, err)
+		if s.failedBack(w, r, err, "Not done: ", "/w/"+ws.ID+"/templates/"+id) {
 			return
 		}
 		s.flash(w, r, done)
@@ -87,13 +97,7 @@ func (s *Server) sharedTemplateSaveAs(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	wsID := r.PostFormValue("workspace_id")
 	t, err := s.Templates.SaveAs(r.Context(), a, chi.URLParam(r, "tpl"), wsID)
-	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict {
-		s.flash(w, r, "Not saved: "+errs.As(err).Error())
-		seeOther(w, r, "/shared/templates/"+chi.URLParam(r, "tpl"))
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	if s.failedBack(w, r, err, "Not saved: ", "/shared/templates/"+chi.URLParam(r, "tpl")) {
 		return
 	}
 	s.flash(w, r, "Saved a copy into your workspace.")
@@ -116,13 +120,7 @@ func (s *Server) favoritePush(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	wsID := r.PostFormValue("workspace_id")
 	t, err := s.Templates.PushFavorite(r.Context(), a, chi.URLParam(r, "fav"), wsID)
-	if k := errs.KindOf(err); k == errs.Invalid || k == errs.Conflict {
-		s.flash(w, r, "Not copied: "+errs.As(err).Error())
-		seeOther(w, r, "/favorites")
-		return
-	}
-	if err != nil {
-		s.fail(w, r, err)
+	if s.failedBack(w, r, err, "Not copied: ", "/favorites") {
 		return
 	}
 	s.flash(w, r, "Copied into the workspace as “"+t.Name+"”.")
