@@ -187,7 +187,9 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	}
 	gallery, _ := app.Images.List(context.Background(), andyA, lf)
 	if len(gallery) != 2 || gallery[0].Caption != "Rates under 6%" {
-		t.Fatalf("images after the caption: %+v", gallery)
+		shot(t, ctx, "templates-caption-failed")
+		status, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll(".rich-status")].map(s => s.textContent).join(" | ")`))
+		t.Fatalf("images after the caption: %+v (editor says %q)", gallery, status)
 	}
 	step("caption-in-editor",
 		chromedp.WaitVisible(`.rich-area img[src="/w/`+lf+`/images/`+gallery[0].ID+`"]`),
@@ -200,6 +202,10 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	step("preview",
 		chromedp.SendKeys(`#pv-q`, "Quyen"),
 		chromedp.Click(`//button[text()="Show"]`),
+		// The page after the search (its field holds the search as an
+		// attribute): Quyen is also the newest contact, so the page before
+		// it already says "For Quyen".
+		chromedp.WaitVisible(`//input[@id="pv-q" and @value="Quyen"]`),
 		chromedp.WaitVisible(`//p[@id="preview-for" and contains(., "Quyen")]`),
 	)
 	step("text-part",
@@ -207,7 +213,9 @@ func TestBrowserTemplateFlow(t *testing.T) {
 		chromedp.WaitVisible(`//pre[@id="preview-text" and contains(., "Quyen")]`),
 	)
 	pv, _ := chromedp.Run(ctx, chromedp.Text(`#preview-subject`))
-	text, _ := chromedp.Run(ctx, chromedp.Text(`#preview-text`))
+	// htmx swaps the text in: read it in one evaluation, not a node lookup
+	// then a read of what the lookup found.
+	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#preview-text").textContent`))
 	if pv != "Rates dipped, Quyen" || !strings.Contains(text, "Hi Quyen,") || !strings.Contains(text, "15-year option") {
 		t.Fatalf("preview subject %q text %q", pv, text)
 	}

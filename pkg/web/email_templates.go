@@ -237,8 +237,10 @@ func (s *Server) templatePreviewFrame(w http.ResponseWriter, r *http.Request) {
 }
 
 // templatePreviewText serves the message's plain-text part, which the
-// preview page loads when it is opened (a 30 KB newsletter's text would
-// otherwise make every preview page that much larger).
+// preview page loads on its own once it is shown (a 30 KB newsletter's
+// text would otherwise make every preview page that much larger). It loads
+// on "load", not when the folded part is opened: a click before htmx had
+// started would have missed the toggle and left it empty.
 func (s *Server) templatePreviewText(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())

@@ -182,10 +182,7 @@ function toolbar(editor, el, names) {
     add("Image", "Add an image", () => file.click());
     const cap = caption(editor, el);
     add("Caption", "Draw a caption on the selected image", () => {
-      // The selected image, else the last one in the message.
-      let src = editor.getAttributes("image").src;
-      if (!src) editor.state.doc.descendants((n) => { if (n.type.name === "image") src = n.attrs.src; });
-      cap.dataset.src = src || "";
+      cap.dataset.src = imageSrc(editor);
       cap.hidden = !cap.hidden;
       if (!cap.hidden) cap.querySelector("input").focus();
     }, () => editor.isActive("image"));
@@ -206,6 +203,14 @@ function toolbar(editor, el, names) {
   });
   bar.append(sel);
   return bar;
+}
+
+// imageSrc is the selected image's src, else the last image's in the
+// message, else "".
+function imageSrc(editor) {
+  let src = editor.getAttributes("image").src;
+  if (!src) editor.state.doc.descendants((n) => { if (n.type.name === "image") src = n.attrs.src; });
+  return src || "";
 }
 
 // caption is the panel that draws text onto the selected image on the
@@ -229,7 +234,9 @@ function caption(editor, el) {
   go.className = "btn-secondary";
   go.textContent = "Draw caption";
   go.addEventListener("click", async () => {
-    const src = panel.dataset.src || "";
+    // The image chosen when the panel opened, else the selected one, else
+    // the last in the message.
+    const src = panel.dataset.src || imageSrc(editor);
     const status = el.querySelector(".rich-status");
     if (!/^\/w\/[^/]+\/images\/[^/]+$/.test(src)) { status.textContent = "Select an image of this workspace first (click it)."; return; }
     const form = new URLSearchParams({ text: text.value, position: pos.value, size: "7", color: "#ffffff", band: "1", band_color: "#000000" });
