@@ -183,8 +183,9 @@ function toolbar(editor, el, names) {
     const cap = caption(editor, el);
     add("Caption", "Draw a caption on the selected image", () => {
       cap.dataset.src = imageSrc(editor);
-      cap.hidden = !cap.hidden;
-      if (!cap.hidden) cap.querySelector("input").focus();
+      // Opens (never closes: a second tap must not hide it); drawing closes it.
+      cap.hidden = false;
+      cap.querySelector("input").focus();
     }, () => editor.isActive("image"));
     bar.caption = cap;
     add("Image URL", "Add an image from a web address", () => {
