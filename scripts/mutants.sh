@@ -48,6 +48,12 @@ mutant list-ignores-stage pkg/web/contacts.go 'StageID: v.Get("stage"),' 'StageI
 # The pages check the workspace before any store call: the stores' own
 # check is the API's and the capabilities' tests' to catch.
 mutant workspace-not-owned pkg/workspace/store.go 'SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?' 'SELECT 1 FROM workspaces WHERE id = ? OR owner_id = ?' ./pkg/contact ./pkg/api
+mutant scoped-read-skips-owner pkg/workspace/store.go 'return db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil {' 'return db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil && false {' ./pkg/contact ./pkg/emailtemplate ./pkg/api
+mutant scoped-write-skips-owner pkg/workspace/store.go 'return db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil {' 'return db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil && false {' ./pkg/contact ./pkg/emailtemplate ./pkg/api
 mutant rename-touches-others pkg/workspace/store.go 'SET name = ?, updated_at = ? WHERE id = ? AND owner_id = ?' 'SET name = ?, updated_at = ? WHERE id = ? OR owner_id = ?' ./pkg/workspace
 mutant index-keeps-note-markup pkg/richtext/richtext.go 'return html.UnescapeString(b.String())' 'return html.UnescapeString("") + b.String()' ./pkg/contact
 mutant bad-value-refuses-row pkg/csvio/mapping.go '	return nil, warns
@@ -67,9 +73,7 @@ mutant restore-drops-log pkg/transfer/restore.go 'return x.restoreLog(ctx, actor
 mutant fence-holds-for-anyone pkg/jobs/queue.go "UPDATE jobs SET lease_until = ? WHERE id = ? AND runner = ? AND state = 'running'\`,
 		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" "UPDATE jobs SET lease_until = ? WHERE id = ? AND ? <> '' AND state = 'running'\`,
 		&sqlitex.ExecOptions{Args: []any{store.FormatTime(time.Now().Add(c.lease)), c.ID, c.runner}}" ./pkg/jobs ./pkg/transfer
-mutant expired-lease-never-claimable pkg/jobs/queue.go "OR (state = 'running' AND lease_until < ?))\`
-	args := []any{k.Name, nowS, nowS}" "OR (state = 'running' AND lease_until < ? AND 0))\`
-	args := []any{k.Name, nowS, nowS}" ./pkg/jobs ./pkg/transfer
+mutant expired-lease-never-claimable pkg/jobs/queue.go "const claimable = \`((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ?))\`" "const claimable = \`((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ? AND 0))\`" ./pkg/jobs ./pkg/transfer
 mutant stop-counts-attempt pkg/jobs/runner.go 'return retry(conn, c, now, "", true)' 'return retry(conn, c, now, "", false)' ./pkg/jobs
 mutant import-batch-unfenced pkg/transfer/import_run.go '	if err := c.Fence(conn); err != nil {
 		return err

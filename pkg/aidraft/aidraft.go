@@ -150,10 +150,7 @@ func (s *Store) Ask(ctx context.Context, actor auth.Actor, wsID, contactID, pare
 	if err != nil {
 		return Request{}, fmt.Errorf("encode brief: %w", err)
 	}
-	err = s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err = workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if parentID != "" {
 			if _, err := get(conn, actor, wsID, parentID); err != nil {
 				return err
@@ -178,10 +175,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{r.ID, acto
 // Get returns the actor's request id in workspace wsID.
 func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Request, error) {
 	var r Request
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		r, err = get(conn, actor, wsID, id)
 		return err
@@ -247,10 +241,7 @@ type Call struct {
 // Calls returns the calls made for request id of the actor.
 func (s *Store) Calls(ctx context.Context, actor auth.Actor, wsID, id string) ([]Call, error) {
 	var out []Call
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if _, err := get(conn, actor, wsID, id); err != nil {
 			return err
 		}

@@ -50,10 +50,7 @@ func (g DuplicateGroup) IDs() []string {
 // (KeepSeparate) does not join a group.
 func (s *Store) DuplicateGroups(ctx context.Context, actor auth.Actor, wsID string) ([]DuplicateGroup, error) {
 	var groups []DuplicateGroup
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		parent := map[string]string{}
 		var find func(string) string
 		find = func(x string) string {
@@ -121,10 +118,7 @@ func (s *Store) KeepSeparate(ctx context.Context, actor auth.Actor, wsID string,
 	if len(ids) < 2 {
 		return errs.Fields{"ids": "Choose at least two contacts."}.Err()
 	}
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if err := allIn(conn, wsID, ids); err != nil {
 			return err
 		}
@@ -202,10 +196,7 @@ func duplicates(conn *sqlite.Conn, wsID, except string, norms []string, phones [
 // phone with the given ones (a form can warn before saving).
 func (s *Store) Duplicates(ctx context.Context, actor auth.Actor, wsID, except string, emails []string, phones []string) ([]string, error) {
 	var ids []string
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		region, err := workspace.PhoneRegion(conn, wsID)
 		if err != nil {
 			return err

@@ -110,10 +110,7 @@ func (sd *side) close() { sd.st.Reset() }
 // transaction, so the export is consistent while others write. withCustom
 // adds custom values.
 func (s *Store) Export(ctx context.Context, actor auth.Actor, wsID string, ids []string, withCustom bool, fn func(*ExportRow) error) error {
-	return s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		emails, phones, tags := newSide(conn, exportEmailsSQL, wsID), newSide(conn, exportPhonesSQL, wsID), newSide(conn, exportTagsSQL, wsID)
 		defer emails.close()
 		defer phones.close()
@@ -223,10 +220,7 @@ func (s *Store) IDs(ctx context.Context, actor auth.Actor, wsID string, q Query)
 // ExportLog calls fn with every entry of the communication log of the
 // actor's workspace wsID, contact by contact, oldest first.
 func (s *Store) ExportLog(ctx context.Context, actor auth.Actor, wsID string, fn func(activity.Entry) error) error {
-	return s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return activity.Each(conn, wsID, fn)
 	})
 }
@@ -269,10 +263,7 @@ WHERE w.owner_id = ? ORDER BY c.workspace_id, s.contact_id`, &sqlitex.ExecOption
 // exporting user's (byID), else none. It returns NotFound when an entry
 // names a contact that is not in the workspace.
 func (s *Store) RestoreLog(ctx context.Context, actor auth.Actor, wsID, byID string, entries []activity.Entry) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		known, noted := map[string]bool{}, map[string]bool{}
 		for _, e := range entries {
 			if !known[e.ContactID] {

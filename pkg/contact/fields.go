@@ -164,10 +164,7 @@ func ownerOf(conn *sqlite.Conn, wsID string) (string, error) {
 // Fields returns the custom fields that apply in the actor's workspace wsID.
 func (s *Store) Fields(ctx context.Context, actor auth.Actor, wsID string) ([]FieldDef, error) {
 	var out []FieldDef
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		out, err = defs(conn, actor.UserID, wsID)
 		return err
@@ -199,10 +196,7 @@ func getDef(conn *sqlite.Conn, actor auth.Actor, wsID, id string) (FieldDef, err
 // in every workspace of the actor; otherwise in wsID only. Contacts that
 // exist get the default value, if any.
 func (s *Store) CreateField(ctx context.Context, actor auth.Actor, wsID string, d FieldDef, global bool) (FieldDef, error) {
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if err := d.validate(); err != nil {
 			return err
 		}
@@ -237,10 +231,7 @@ SELECT c.id, ?, ? FROM contacts c JOIN workspaces w ON w.id = c.workspace_id WHE
 // refused with a Conflict naming how many values would break: values are
 // never silently corrupted.
 func (s *Store) UpdateField(ctx context.Context, actor auth.Actor, wsID, id string, d FieldDef) (FieldDef, error) {
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		old, err := getDef(conn, actor, wsID, id)
 		if err != nil {
 			return err
@@ -283,10 +274,7 @@ func (s *Store) UpdateField(ctx context.Context, actor auth.Actor, wsID, id stri
 // says how many values would be lost.
 func (s *Store) DeleteField(ctx context.Context, actor auth.Actor, wsID, id string, confirm bool) (int, error) {
 	var n int
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		d, err := getDef(conn, actor, wsID, id)
 		if err != nil {
 			return err

@@ -34,10 +34,7 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	var stages []string
 	var region string
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		if region, err = workspace.PhoneRegion(conn, wsID); err != nil {
 			return err

@@ -625,10 +625,7 @@ type Match struct {
 // workspace wsID that share an email or a phone with it, in one read.
 func (s *Store) DuplicatesOf(ctx context.Context, actor auth.Actor, wsID string, fs []Fields) ([][]Match, error) {
 	out := make([][]Match, len(fs))
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		region, err := workspace.PhoneRegion(conn, wsID)
 		if err != nil {
 			return err
@@ -669,9 +666,7 @@ func Validate(f Fields, region string) error {
 
 // anyContact reports whether any workspace has a contact with this id.
 func anyContact(conn *sqlite.Conn, id string) (bool, error) {
-	var found bool
-	err := sqlitex.Execute(conn, `SELECT 1 FROM contacts WHERE id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM contacts WHERE id = ?`, id)
 	if err != nil {
 		return false, fmt.Errorf("check contact id: %w", err)
 	}

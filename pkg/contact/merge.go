@@ -43,11 +43,7 @@ func (m MergeChoice) source(field string) bool { return m.Take[field] == "source
 // Invalid for a bad choice; on any error nothing changes.
 func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sourceID string, ch MergeChoice) (Contact, error) {
 	var c Contact
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		// Ownership first: another user's contact is a 404 whatever the input.
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		t, err := load(conn, wsID, targetID)
 		if err != nil {
 			return err
@@ -55,17 +51,23 @@ func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sou
 		if targetID == sourceID {
 			return errs.Fields{"source_id": "Choose two different contacts."}.Err()
 		}
-		src, err := load(conn, wsID, sourceID)
-		if err != nil {
-			return err
-		}
-		if err := merge(conn, actor, wsID, t, src, ch); err != nil {
-			return err
-		}
-		c, err = load(conn, wsID, targetID)
+		c, err = mergeInto(conn, actor, wsID, t, sourceID, ch)
 		return err
 	})
 	return c, err
+}
+
+// mergeInto merges contact sourceID into the loaded target t and returns
+// the target as it is afterwards, inside the caller's transaction.
+func mergeInto(conn *sqlite.Conn, actor auth.Actor, wsID string, t Contact, sourceID string, ch MergeChoice) (Contact, error) {
+	src, err := load(conn, wsID, sourceID)
+	if err != nil {
+		return Contact{}, err
+	}
+	if err := merge(conn, actor, wsID, t, src, ch); err != nil {
+		return Contact{}, err
+	}
+	return load(conn, wsID, t.ID)
 }
 
 func contains(list []string, s string) bool {
@@ -236,10 +238,7 @@ func choosePrimary(n int, get func(int) string, mark func(int), want, fallback, 
 // found while creating. Errors as for Create and Merge.
 func (s *Store) CreateMerged(ctx context.Context, actor auth.Actor, wsID string, f Fields, targetID string, ch MergeChoice) (Contact, error) {
 	var c Contact
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		t, err := load(conn, wsID, targetID)
 		if err != nil {
 			return err
@@ -248,14 +247,7 @@ func (s *Store) CreateMerged(ctx context.Context, actor auth.Actor, wsID string,
 		if err != nil {
 			return err
 		}
-		src, err := load(conn, wsID, id)
-		if err != nil {
-			return err
-		}
-		if err := merge(conn, actor, wsID, t, src, ch); err != nil {
-			return err
-		}
-		c, err = load(conn, wsID, targetID)
+		c, err = mergeInto(conn, actor, wsID, t, id, ch)
 		return err
 	})
 	return c, err

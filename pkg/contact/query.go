@@ -159,10 +159,7 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query
 		}
 	}
 	var p Page
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		from := "contacts c"
 		where := []string{"c.workspace_id = ?"}
 		args := []any{wsID}
@@ -284,10 +281,7 @@ type Counts struct {
 // workspace that is not the actor's.
 func (s *Store) Count(ctx context.Context, actor auth.Actor, wsID string) (Counts, error) {
 	var c Counts
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT count(*), count(*) FILTER (WHERE created_at >= ?), count(*) FILTER (WHERE do_not_contact)
 FROM contacts WHERE workspace_id = ?`, &sqlitex.ExecOptions{
 			Args: []any{store.FormatTime(time.Now().Add(-30 * 24 * time.Hour)), wsID},

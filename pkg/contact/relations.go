@@ -147,10 +147,7 @@ func (s *Store) Bulk(ctx context.Context, actor auth.Actor, wsID string, ids []s
 	if len(ids) == 0 {
 		return errs.Fields{"ids": "Select at least one contact."}.Err()
 	}
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if err := allIn(conn, wsID, ids); err != nil {
 			return err
 		}
@@ -215,9 +212,8 @@ func (s *Store) Promote(ctx context.Context, actor auth.Actor, wsID, id, itemID 
 			return err
 		}
 		for _, table := range []string{"contact_emails", "contact_phones"} {
-			var found bool
-			if err := sqlitex.Execute(conn, `SELECT 1 FROM `+table+` WHERE id = ? AND contact_id = ?`, &sqlitex.ExecOptions{
-				Args: []any{itemID, id}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }}); err != nil {
+			found, err := store.Exists(conn, `SELECT 1 FROM `+table+` WHERE id = ? AND contact_id = ?`, itemID, id)
+			if err != nil {
 				return fmt.Errorf("promote: %w", err)
 			}
 			if !found {

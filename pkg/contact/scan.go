@@ -37,9 +37,7 @@ func allIn(conn *sqlite.Conn, wsID string, ids []string) error {
 }
 
 func exists(conn *sqlite.Conn, wsID, id string) (bool, error) {
-	var found bool
-	err := sqlitex.Execute(conn, `SELECT 1 FROM contacts WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id, wsID}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM contacts WHERE id = ? AND workspace_id = ?`, id, wsID)
 	if err != nil {
 		return false, fmt.Errorf("check contact: %w", err)
 	}

@@ -91,8 +91,8 @@ func (s *Store) ShareWith(ctx context.Context, actor auth.Actor, wsID, id, viewe
 		if err := ownContact(conn, actor, wsID, id); err != nil {
 			return err
 		}
-		var found bool
-		if err := sqlitex.Execute(conn, `SELECT 1 FROM users WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{viewerID}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }}); err != nil {
+		found, err := store.Exists(conn, `SELECT 1 FROM users WHERE id = ?`, viewerID)
+		if err != nil {
 			return fmt.Errorf("check viewer: %w", err)
 		}
 		if !found || viewerID == actor.UserID {
@@ -138,10 +138,7 @@ func (s *Store) Unshare(ctx context.Context, actor auth.Actor, wsID, id, viewerI
 // SharedWith returns the ids of users contact id is shared with.
 func (s *Store) SharedWith(ctx context.Context, actor auth.Actor, wsID, id string) ([]string, error) {
 	var ids []string
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT s.viewer_user_id FROM contact_shares s JOIN contacts c ON c.id = s.contact_id WHERE s.contact_id = ? AND c.workspace_id = ?`, &sqlitex.ExecOptions{
 			Args: []any{id, wsID}, ResultFunc: func(stmt *sqlite.Stmt) error { ids = append(ids, stmt.ColumnText(0)); return nil }})
 	})

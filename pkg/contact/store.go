@@ -61,10 +61,7 @@ func Hooks() workspace.Hooks {
 // workspace and Invalid naming each bad field.
 func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, f Fields, keepSeparate bool) (Contact, error) {
 	var c Contact
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		id, err := create(conn, actor, wsID, f, keepSeparate, "")
 		if err != nil {
 			return err
@@ -131,10 +128,7 @@ func create(conn *sqlite.Conn, actor auth.Actor, wsID string, f Fields, keepSepa
 // contact that is not in the actor's workspace wsID.
 func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, f Fields, keepSeparate bool) (Contact, error) {
 	var c Contact
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		old, err := load(conn, wsID, id)
 		if err != nil {
 			return err
@@ -341,10 +335,7 @@ func apply(conn *sqlite.Conn, actor auth.Actor, wsID, id string, f Fields, n nor
 
 // Delete deletes contact id with its emails, phones, tags and log.
 func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		c, err := load(conn, wsID, id)
 		if err != nil {
 			return err
@@ -369,10 +360,7 @@ func deleteContact(conn *sqlite.Conn, id string) error {
 // Get returns contact id of the actor's workspace wsID, or NotFound.
 func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Contact, error) {
 	var c Contact
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		c, err = load(conn, wsID, id)
 		return err

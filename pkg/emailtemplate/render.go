@@ -291,10 +291,7 @@ const PreviewUnsubscribe = "#unsubscribe"
 func (s *Store) Preview(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender) (Preview, error) {
 	var t Template
 	var defs []contact.FieldDef
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		if t, err = get(conn, wsID, id); err != nil {
 			return err

@@ -41,10 +41,7 @@ var errNoFavorite = errs.NotFoundf("No such favorite.")
 // ShareWith shares template id of the actor's workspace wsID with user
 // viewerID, read-only. Sharing again changes nothing.
 func (s *Store) ShareWith(ctx context.Context, actor auth.Actor, wsID, id, viewerID string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		t, err := get(conn, wsID, id)
 		if err != nil {
 			return err
@@ -73,10 +70,7 @@ func (s *Store) ShareWith(ctx context.Context, actor auth.Actor, wsID, id, viewe
 
 // Unshare revokes viewerID's access to template id.
 func (s *Store) Unshare(ctx context.Context, actor auth.Actor, wsID, id, viewerID string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if _, err := get(conn, wsID, id); err != nil {
 			return err
 		}
@@ -93,10 +87,7 @@ func (s *Store) Unshare(ctx context.Context, actor auth.Actor, wsID, id, viewerI
 // SharedWith returns the ids of the users template id is shared with.
 func (s *Store) SharedWith(ctx context.Context, actor auth.Actor, wsID, id string) ([]string, error) {
 	var out []string
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if _, err := get(conn, wsID, id); err != nil {
 			return err
 		}
@@ -207,10 +198,7 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, id, toWS string) (
 // in the actor's Favorites.
 func (s *Store) AddFavorite(ctx context.Context, actor auth.Actor, wsID, id string) (Favorite, error) {
 	var f Favorite
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		t, err := get(conn, wsID, id)
 		if err != nil {
 			return err

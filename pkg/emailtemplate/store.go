@@ -89,10 +89,7 @@ func scan(st *sqlite.Stmt) Template {
 // List returns the templates of the actor's workspace wsID by name.
 func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string) ([]Template, error) {
 	var out []Template
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT `+columns+` FROM email_templates WHERE workspace_id = ? ORDER BY name COLLATE NOCASE, id`,
 			&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { out = append(out, scan(st)); return nil }})
 	})
@@ -105,10 +102,7 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string) ([]Temp
 // Get returns template id of the actor's workspace wsID, or NotFound.
 func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Template, error) {
 	var t Template
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		t, err = get(conn, wsID, id)
 		return err
@@ -234,10 +228,7 @@ func nameTaken(err error) error {
 // Create adds a template to the actor's workspace wsID.
 func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, c Change) (Template, error) {
 	var t Template
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		clean, err := s.check(conn, wsID, c)
 		if err != nil {
 			return err
@@ -268,10 +259,7 @@ func insert(conn *sqlite.Conn, wsID string, c Change, copiedFrom string, now tim
 // Update replaces template id's parts with c.
 func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, c Change) (Template, error) {
 	var t Template
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		old, err := get(conn, wsID, id)
 		if err != nil {
 			return err
@@ -299,10 +287,7 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, c
 
 // Delete removes template id.
 func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		t, err := get(conn, wsID, id)
 		if err != nil {
 			return err
@@ -320,10 +305,7 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) e
 // copy refuse, naming them.
 func (s *Store) Copy(ctx context.Context, actor auth.Actor, wsID, id, toWS string) (Template, error) {
 	var t Template
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		src, err := get(conn, wsID, id)
 		if err != nil {
 			return err

@@ -115,10 +115,7 @@ func (s *Store) FromURL(ctx context.Context, actor auth.Actor, wsID, u string) (
 
 func (s *Store) add(ctx context.Context, actor auth.Actor, wsID string, im Image, c Clean, action string) (Image, error) {
 	im.ID, im.WorkspaceID, im.ContentType, im.Width, im.Height, im.Bytes, im.CreatedAt = store.NewID(), wsID, c.ContentType, c.Width, c.Height, len(c.Data), s.now().UTC()
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if err := insert(conn, im, c.Data); err != nil {
 			return err
 		}
@@ -150,10 +147,7 @@ func insert(conn *sqlite.Conn, im Image, data []byte) error {
 // List returns the images of the actor's workspace wsID, newest first.
 func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string) ([]Image, error) {
 	var out []Image
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT `+columns+` FROM images WHERE workspace_id = ? ORDER BY created_at DESC, id DESC`,
 			&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { out = append(out, scan(st)); return nil }})
 	})
@@ -167,10 +161,7 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string) ([]Imag
 func (s *Store) Data(ctx context.Context, actor auth.Actor, wsID, id string) (Image, []byte, error) {
 	var im Image
 	var data []byte
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
 		im, data, err = load(conn, wsID, id)
 		return err
@@ -228,10 +219,7 @@ func (s *Store) AddCaption(ctx context.Context, actor auth.Actor, wsID, id strin
 // Delete removes image id. A template that still shows it shows a broken
 // image; the gallery says where it is used before this is called.
 func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if _, _, err := load(conn, wsID, id); err != nil {
 			return err
 		}

@@ -47,9 +47,8 @@ func Enqueue(conn *sqlite.Conn, kind, ref string, due time.Time) (bool, error) {
 // Pending reports whether kind has a job that is queued, or running within
 // its lease (a live runner holds it): "is one already on its way?".
 func Pending(conn *sqlite.Conn, kind string) (bool, error) {
-	found := false
-	err := sqlitex.Execute(conn, `SELECT 1 FROM jobs WHERE kind = ? AND (state = 'queued' OR (state = 'running' AND lease_until >= ?)) LIMIT 1`,
-		&sqlitex.ExecOptions{Args: []any{kind, store.FormatTime(time.Now())}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM jobs WHERE kind = ? AND (state = 'queued' OR (state = 'running' AND lease_until >= ?)) LIMIT 1`,
+		kind, store.FormatTime(time.Now()))
 	if err != nil {
 		return false, fmt.Errorf("pending %s jobs: %w", kind, err)
 	}
@@ -100,6 +99,11 @@ func newRunner() string {
 	return fmt.Sprintf("%s:%d:%x", host, os.Getpid(), b)
 }
 
+// claimable is the one test of "a runner may take this job now", with the
+// time twice as its arguments: queued and due, or running with a lease that
+// ran out (its runner died or hung).
+const claimable = `((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ?))`
+
 // claim takes up to n jobs of kind k that are due, or running with a lease
 // that ran out, inside one write transaction. A job whose lease ran out
 // on its last allowed attempt fails instead (its runner died every time).
@@ -111,7 +115,7 @@ func claim(conn *sqlite.Conn, k *Kind, ref string, n int, now time.Time) ([]*Cla
 	}
 	var cands []cand
 	nowS := store.FormatTime(now)
-	q := `SELECT id, ref, state, attempts FROM jobs WHERE kind = ? AND ((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ?))`
+	q := `SELECT id, ref, state, attempts FROM jobs WHERE kind = ? AND ` + claimable
 	args := []any{k.Name, nowS, nowS}
 	if ref != "" { // asked for by name: a queued job runs now, even before its retry is due
 		q = `SELECT id, ref, state, attempts FROM jobs WHERE kind = ? AND ref = ? AND (state = 'queued' OR (state = 'running' AND lease_until < ?))`
@@ -188,9 +192,8 @@ func dueKinds(conn *sqlite.Conn, kinds []string, now time.Time) ([]string, error
 	var out []string
 	nowS := store.FormatTime(now)
 	for _, k := range kinds {
-		found := false
-		if err := sqlitex.Execute(conn, `SELECT 1 FROM jobs WHERE kind = ? AND ((state = 'queued' AND due_at <= ?) OR (state = 'running' AND lease_until < ?)) LIMIT 1`,
-			&sqlitex.ExecOptions{Args: []any{k, nowS, nowS}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }}); err != nil {
+		found, err := store.Exists(conn, `SELECT 1 FROM jobs WHERE kind = ? AND `+claimable+` LIMIT 1`, k, nowS, nowS)
+		if err != nil {
 			return nil, fmt.Errorf("due %s jobs: %w", k, err)
 		}
 		if found {

@@ -97,10 +97,7 @@ func NewStore(db *store.DB) *Store { return &Store{db: db} }
 // name). It returns NotFound if the workspace is not the actor's.
 func (s *Store) All(ctx context.Context, actor auth.Actor, wsID string, kind Kind) ([]List, error) {
 	var out []List
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT id, name, position FROM lists WHERE workspace_id = ? AND kind = ? ORDER BY position, name COLLATE NOCASE`, &sqlitex.ExecOptions{
 			Args: []any{wsID, string(kind)},
 			ResultFunc: func(stmt *sqlite.Stmt) error {
@@ -142,11 +139,8 @@ func nameFree(conn *sqlite.Conn, wsID string, kind Kind, name, exceptID string) 
 // for a name in use.
 func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, kind Kind, name string) (List, error) {
 	var l List
-	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		// Ownership first: another user's workspace is a 404 whatever the input.
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
 		if kind != Stage && kind != Tag {
 			return errs.Fields{"kind": "Choose stage or tag."}.Err()
 		}
@@ -170,10 +164,7 @@ VALUES (?, ?, ?, ?, (SELECT coalesce(max(position) + 1, 0) FROM lists WHERE work
 
 // Rename renames list id. Errors as for Create.
 func (s *Store) Rename(ctx context.Context, actor auth.Actor, wsID, id, name string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		l, err := Get(conn, wsID, id)
 		if err != nil {
 			return err
@@ -195,10 +186,7 @@ func (s *Store) Rename(ctx context.Context, actor auth.Actor, wsID, id, name str
 // Delete deletes list id; contacts in a deleted stage have no stage, and a
 // deleted tag leaves its contacts. It returns NotFound for another user's list.
 func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		l, err := Get(conn, wsID, id)
 		if err != nil {
 			return err
@@ -213,10 +201,7 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, wsID, id string) e
 // Move moves stage id one place up (delta -1) or down (+1) in the
 // pipeline, swapping it with its neighbour.
 func (s *Store) Move(ctx context.Context, actor auth.Actor, wsID, id string, delta int) error {
-	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		l, err := Get(conn, wsID, id)
 		if err != nil {
 			return err

@@ -201,10 +201,7 @@ func (im *Imports) Upload(ctx context.Context, actor auth.Actor, wsID, fileName 
 	if j.Format == "csv" {
 		j.Mapping = csvio.Guess(j.Header, fields)
 	}
-	if err := im.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	if err := workspace.Write(ctx, im.db, actor, wsID, func(conn *sqlite.Conn) error {
 		if err := im.save(conn, j, true); err != nil {
 			return err
 		}
@@ -360,10 +357,7 @@ func loadJob(conn *sqlite.Conn, where, id string, args ...any) (Job, error) {
 // List returns the actor's recent imports into wsID, newest first.
 func (im *Imports) List(ctx context.Context, actor auth.Actor, wsID string, n int) ([]Job, error) {
 	var out []Job
-	err := im.db.Read(ctx, func(conn *sqlite.Conn) error {
-		if err := workspace.Owned(conn, actor, wsID); err != nil {
-			return err
-		}
+	err := workspace.Read(ctx, im.db, actor, wsID, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT `+jobColumns+` FROM import_jobs WHERE user_id = ? AND workspace_id = ? ORDER BY created_at DESC LIMIT ?`,
 			&sqlitex.ExecOptions{Args: []any{actor.UserID, wsID, n}, ResultFunc: func(st *sqlite.Stmt) error {
 				j, err := scanJob(st)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	webfs "github.com/pi-crm/pi-crm/web"
+	"github.com/pi-crm/pi-crm/web/templates"
 )
 
 // cssEscape escapes a class name as it stands in a CSS selector.
@@ -38,11 +38,11 @@ func TestTemplateClassesAreInTheCSS(t *testing.T) {
 	classAttr := regexp.MustCompile(`class="([^"]*)"`)
 	action := regexp.MustCompile(`{{.*?}}`) // both branches of an {{if}} stay
 	missing := map[string][]string{}
-	err = fs.WalkDir(webfs.Templates, "templates", func(p string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(templates.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(webfs.Templates, p)
+		b, err := fs.ReadFile(templates.FS, p)
 		if err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
-	webfs "github.com/pi-crm/pi-crm/web"
+	"github.com/pi-crm/pi-crm/web/templates"
 )
 
 // page is what every template receives.
@@ -90,30 +90,30 @@ func (p *page) D(t time.Time) string {
 	return t.In(p.location()).Format("2006-01-02")
 }
 
-// templates holds the layout and builds each page's set (a clone of the
+// pageSet holds the layout and builds each page's set (a clone of the
 // layout with the page) on the page's first render: pages nobody visits
 // cost an idle crm-web no memory (all of them together hold about 2 MB).
 // Every page is still built once at start, so a broken template fails
 // there and not at a user's first visit.
-type templates struct {
+type pageSet struct {
 	layout *template.Template // never executed: only cloned
 	files  map[string]string  // page name -> file
 	mu     sync.RWMutex
 	pages  map[string]*template.Template
 }
 
-func parseTemplates(static *staticFiles) (*templates, error) {
+func parseTemplates(sf *staticFiles) (*pageSet, error) {
 	// The layout and the shared partials (files named _*.html) go into
 	// every page's set.
-	layout, err := template.New("layout").Funcs(templateFuncs(static)).ParseFS(webfs.Templates, "templates/layout.html", "templates/_*.html")
+	layout, err := template.New("layout").Funcs(templateFuncs(sf)).ParseFS(templates.FS, "layout.html", "_*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
-	names, err := fs.Glob(webfs.Templates, "templates/*.html")
+	names, err := fs.Glob(templates.FS, "*.html")
 	if err != nil {
 		return nil, fmt.Errorf("list templates: %w", err)
 	}
-	t := &templates{layout: layout, files: map[string]string{}, pages: map[string]*template.Template{}}
+	t := &pageSet{layout: layout, files: map[string]string{}, pages: map[string]*template.Template{}}
 	for _, n := range names {
 		name := strings.TrimSuffix(path.Base(n), ".html")
 		if name == "layout" || strings.HasPrefix(name, "_") {
@@ -127,19 +127,19 @@ func parseTemplates(static *staticFiles) (*templates, error) {
 	return t, nil
 }
 
-func (t *templates) build(name string) (*template.Template, error) {
+func (t *pageSet) build(name string) (*template.Template, error) {
 	c, err := t.layout.Clone()
 	if err != nil {
 		return nil, fmt.Errorf("clone layout: %w", err)
 	}
-	if _, err := c.ParseFS(webfs.Templates, t.files[name]); err != nil {
+	if _, err := c.ParseFS(templates.FS, t.files[name]); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", t.files[name], err)
 	}
 	return c, nil
 }
 
 // page returns page name's set, building it on first use.
-func (t *templates) page(name string) (*template.Template, error) {
+func (t *pageSet) page(name string) (*template.Template, error) {
 	t.mu.RLock()
 	p, ok := t.pages[name]
 	t.mu.RUnlock()

@@ -56,7 +56,7 @@ func (s *Server) streamSlack() time.Duration {
 // Server is the web UI.
 type Server struct {
 	Deps
-	tmpl    *templates
+	tmpl    *pageSet
 	static  *staticFiles
 	started time.Time
 	pid     int

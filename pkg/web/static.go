@@ -12,7 +12,7 @@ import (
 	"path"
 	"strings"
 
-	webfs "github.com/pi-crm/pi-crm/web"
+	"github.com/pi-crm/pi-crm/web/static"
 )
 
 // staticFiles serves the embedded assets under content-hash URLs
@@ -27,15 +27,15 @@ type staticFiles struct {
 
 func loadStatic() (*staticFiles, error) {
 	sf := &staticFiles{files: map[string][]byte{}, gz: map[string][]byte{}, hash: map[string]string{}}
-	err := fs.WalkDir(webfs.Static, "static", func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(static.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := webfs.Static.ReadFile(p)
+		b, err := static.FS.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", p, err)
 		}
-		name := strings.TrimPrefix(p, "static/")
+		name := p
 		sum := sha256.Sum256(b)
 		sf.files[name] = b
 		sf.hash[name] = hex.EncodeToString(sum[:6])

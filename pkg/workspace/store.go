@@ -293,9 +293,7 @@ func diff(a, b Workspace) map[string]any {
 }
 
 func userExists(conn *sqlite.Conn, id string) (bool, error) {
-	var found bool
-	err := sqlitex.Execute(conn, `SELECT 1 FROM users WHERE id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM users WHERE id = ?`, id)
 	if err != nil {
 		return false, fmt.Errorf("check user: %w", err)
 	}
@@ -345,13 +343,34 @@ func (s *Store) Delete(ctx context.Context, actor auth.Actor, id, confirmName st
 	})
 }
 
+// Read runs fn in a read transaction of db once the actor is known to own
+// workspace wsID, and answers NotFound otherwise: the one way a capability
+// opens a read of a workspace's rows, so none can forget the check.
+func Read(ctx context.Context, db *store.DB, actor auth.Actor, wsID string, fn func(*sqlite.Conn) error) error {
+	return db.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return fn(conn)
+	})
+}
+
+// Write runs fn in a write transaction of db once the actor is known to own
+// workspace wsID, and answers NotFound otherwise (nothing is written).
+func Write(ctx context.Context, db *store.DB, actor auth.Actor, wsID string, fn func(*sqlite.Conn) error) error {
+	return db.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := Owned(conn, actor, wsID); err != nil {
+			return err
+		}
+		return fn(conn)
+	})
+}
+
 // Owned returns NotFound unless the actor owns workspace id. Other
 // capabilities call it inside their transactions before touching the
 // workspace's rows.
 func Owned(conn *sqlite.Conn, actor auth.Actor, id string) error {
-	var found bool
-	err := sqlitex.Execute(conn, `SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id, actor.UserID}, ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM workspaces WHERE id = ? AND owner_id = ?`, id, actor.UserID)
 	if err != nil {
 		return fmt.Errorf("check workspace: %w", err)
 	}
