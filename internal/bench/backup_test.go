@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -76,11 +75,7 @@ func (r *backupRig) litestream() *testrig.Process {
 }
 
 func TestBenchBackup(t *testing.T) {
-	if os.Getenv("PICRM_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	only := os.Getenv("PICRM_BENCH_ONLY")
-	want := func(n string) bool { return strings.HasPrefix(n, only) }
+	want := benchOnly(t)
 	lag, big := want("replica_lag_p99_ms"), want("restore_1gb_s") || want("snapshot_1gb_s") || want("restore_snapshot_1gb_s")
 	if !lag && !big {
 		return

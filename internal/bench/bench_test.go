@@ -33,6 +33,17 @@ type bench struct {
 	vars []string
 }
 
+// benchOnly skips t outside `make bench` and returns whether a figure
+// is asked for (`make bench ONLY=<prefix>` sets PICRM_BENCH_ONLY).
+func benchOnly(t *testing.T) func(name string) bool {
+	t.Helper()
+	if os.Getenv("PICRM_BENCH") == "" {
+		t.Skip("benchmarks run with `make bench`")
+	}
+	only := os.Getenv("PICRM_BENCH_ONLY")
+	return func(n string) bool { return strings.HasPrefix(n, only) }
+}
+
 func (b *bench) want(name string) bool { return strings.HasPrefix(name, b.only) }
 
 func (b *bench) report(name string, v float64, unit string) {
@@ -46,9 +57,7 @@ func (b *bench) cmd(name string, extra ...string) *exec.Cmd {
 }
 
 func TestBench(t *testing.T) {
-	if os.Getenv("PICRM_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
+	benchOnly(t)
 	bin := os.Getenv("PICRM_BIN_DIR")
 	if bin == "" {
 		t.Fatal("PICRM_BIN_DIR must name the folder of built binaries (make bench sets it)")

@@ -27,17 +27,13 @@ import (
 // TestBenchContacts fills one workspace with 100,000 contacts and 1,000,000
 // log entries (crmctl demo) and measures the contact pages under 8 clients.
 func TestBenchContacts(t *testing.T) {
-	if os.Getenv("PICRM_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	only := os.Getenv("PICRM_BENCH_ONLY")
-	want := func(n string) bool { return strings.HasPrefix(n, only) }
+	want := benchOnly(t)
 	if !want("contacts_list_p99_ms") && !want("contacts_search_p99_ms") && !want("contact_detail_p99_ms") && !want("web_rss_mb_under_load") {
 		return
 	}
 	bin := os.Getenv("PICRM_BIN_DIR")
 	dir := t.TempDir()
-	b := &bench{t: t, bin: bin, dir: dir, only: only, vars: []string{
+	b := &bench{t: t, bin: bin, dir: dir, only: os.Getenv("PICRM_BENCH_ONLY"), vars: []string{
 		"PICRM_DATA_DIR=" + dir, "PICRM_HTTP_ADDR=127.0.0.1:0", "PICRM_WEB_METRICS_ADDR=127.0.0.1:0", "PICRM_LOG_LEVEL=info",
 	}}
 	if a := os.Getenv("PICRM_BENCH_PPROF"); a != "" {

@@ -36,11 +36,7 @@ import (
 //     import_batch_max_ms are that import's mean and longest time between
 //     two batch commits, the yardstick of the p99 (target: batch + 100 ms).
 func TestBenchHostile(t *testing.T) {
-	if os.Getenv("PICRM_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	only := os.Getenv("PICRM_BENCH_ONLY")
-	want := func(n string) bool { return strings.HasPrefix(n, only) }
+	want := benchOnly(t)
 	flood, writes := want("login_flood_db_growth_kb"), want("write_during_import")
 	if !flood && !writes {
 		return

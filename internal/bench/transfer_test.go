@@ -23,11 +23,7 @@ import (
 // holding 100,000 contacts; the same rows through a bare insert loop (the
 // floor); and an export of the workspace.
 func TestBenchTransfer(t *testing.T) {
-	if os.Getenv("PICRM_BENCH") == "" {
-		t.Skip("benchmarks run with `make bench`")
-	}
-	only := os.Getenv("PICRM_BENCH_ONLY")
-	want := func(n string) bool { return strings.HasPrefix(n, only) }
+	want := benchOnly(t)
 	if !want("import_rows_per_s") && !want("import_vs_raw_ratio") && !want("import_peak_rss_mb") && !want("export_rows_per_s") {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 func shot(t *testing.T, ctx context.Context, name string) {
@@ -144,14 +145,5 @@ func stageID(t *testing.T, app *apptest.App, email, ws, name string) string {
 	t.Helper()
 	u, _ := app.Auth.UserByEmail(context.Background(), email)
 	stages, err := app.Lists.All(context.Background(), apptestActor(u), ws, "stage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range stages {
-		if s.Name == name {
-			return s.ID
-		}
-	}
-	t.Fatalf("no stage %s", name)
-	return ""
+	return idNamed(t, "stage", stages, err, name, func(l list.List) (string, string) { return l.Name, l.ID })
 }

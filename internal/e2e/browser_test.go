@@ -13,6 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // artifactDir is where screenshots are kept: $PICRM_ARTIFACTS or
@@ -223,14 +224,21 @@ func workspaceID(t *testing.T, app *apptest.App, email, name string) string {
 		t.Fatal(err)
 	}
 	list, err := app.Workspaces.List(context.Background(), apptestActor(u))
+	return idNamed(t, "workspace", list, err, name, func(w workspace.Workspace) (string, string) { return w.Name, w.ID })
+}
+
+// idNamed returns the id of the item called name in items (listed with
+// err), or fails the test saying which kind of item was missing.
+func idNamed[T any](t *testing.T, what string, items []T, err error, name string, nameID func(T) (string, string)) string {
+	t.Helper()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("list %ss: %v", what, err)
 	}
-	for _, w := range list {
-		if w.Name == name {
-			return w.ID
+	for _, it := range items {
+		if n, id := nameID(it); n == name {
+			return id
 		}
 	}
-	t.Fatalf("no workspace %q", name)
+	t.Fatalf("no %s %q", what, name)
 	return ""
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 )
 
 func batchCount(conn *sqlite.Conn) (int, error) {
@@ -64,12 +64,8 @@ func note(path string, n int) (int, error) {
 // the gate SQLite's busy handler sleeps past the gaps between batches, and
 // writes wait many batches or fail with "database is locked".
 func TestGateLetsWritesInBetweenBatches(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pi-crm.db")
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := storetest.New(t)
+	path := db.Path()
 	ctx := context.Background()
 	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.ExecuteScript(conn, `CREATE TABLE gate_batches (n INTEGER); INSERT INTO gate_batches VALUES (0); CREATE TABLE gate_notes (i INTEGER);`, nil)

@@ -89,15 +89,8 @@ func hammer(path, name string, d time.Duration) (int, error) {
 }
 
 func TestTwoProcessesWriteConcurrently(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pi-crm.db")
-	db, err := store.Open(path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, _, err := db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	db := storetest.New(t)
+	path := db.Path()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)

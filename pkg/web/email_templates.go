@@ -222,13 +222,19 @@ func (s *Server) templatePreview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "template_preview", "", p)
 }
 
+// previewFor renders the request's template for the contact its query
+// names (the newest contact without one).
+func (s *Server) previewFor(r *http.Request) (emailtemplate.Preview, error) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	return s.Templates.Preview(r.Context(), a, ws.ID, chi.URLParam(r, "tpl"), r.URL.Query().Get("contact"), "", s.sender(r))
+}
+
 // templatePreviewFrame serves the rendered message itself, for the
 // preview's sandboxed iframe: with a policy of its own that lets its inline
 // styles apply and loads nothing but the appliance's own images.
 func (s *Server) templatePreviewFrame(w http.ResponseWriter, r *http.Request) {
-	ws, _ := workspaceFrom(r.Context())
-	a, _ := actorFrom(r.Context())
-	pv, err := s.Templates.Preview(r.Context(), a, ws.ID, chi.URLParam(r, "tpl"), r.URL.Query().Get("contact"), "", s.sender(r))
+	pv, err := s.previewFor(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -242,9 +248,7 @@ func (s *Server) templatePreviewFrame(w http.ResponseWriter, r *http.Request) {
 // on "load", not when the folded part is opened: a click before htmx had
 // started would have missed the toggle and left it empty.
 func (s *Server) templatePreviewText(w http.ResponseWriter, r *http.Request) {
-	ws, _ := workspaceFrom(r.Context())
-	a, _ := actorFrom(r.Context())
-	pv, err := s.Templates.Preview(r.Context(), a, ws.ID, chi.URLParam(r, "tpl"), r.URL.Query().Get("contact"), "", s.sender(r))
+	pv, err := s.previewFor(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
