@@ -91,7 +91,7 @@ mutant template-value-unescaped pkg/placeholder/html.go 'out.WriteString(html.Es
 mutant url-scheme-unchecked pkg/placeholder/html.go '			if safeURL(val) {
 				out.WriteString' '			if true {
 				out.WriteString' ./pkg/placeholder
-mutant template-body-unsanitized pkg/emailtemplate/store.go 'c.BodyHTML = unmangleURLs(s.policy.Clean(c.BodyHTML))' 'c.BodyHTML = unmangleURLs(c.BodyHTML)' ./pkg/emailtemplate
+mutant template-body-unsanitized pkg/emailtemplate/store.go 'c.BodyHTML = unchip(unmangleURLs(s.policy.Clean(c.BodyHTML)))' 'c.BodyHTML = unchip(unmangleURLs(c.BodyHTML))' ./pkg/emailtemplate
 mutant template-of-any-workspace pkg/emailtemplate/store.go 'FROM email_templates WHERE id = ? AND workspace_id = ?`' 'FROM email_templates WHERE id = ? OR workspace_id = ?`' ./pkg/emailtemplate ./pkg/web
 mutant share-ignores-viewer pkg/emailtemplate/share.go 'WHERE sh.viewer_id = ?`' 'WHERE sh.viewer_id <> ? OR 1`' ./pkg/emailtemplate
 mutant fetch-reaches-lan pkg/images/fetch.go '		if !f.allowed(a) {' '		if false && !f.allowed(a) {' ./pkg/images

@@ -92,6 +92,11 @@ func scanContact(stmt *sqlite.Stmt) (Contact, error) {
 	return c, err
 }
 
+// LoadIn returns contact id of workspace wsID inside the caller's
+// transaction, or NotFound; the caller has checked the workspace is the
+// actor's (workspace.Read).
+func LoadIn(conn *sqlite.Conn, wsID, id string) (Contact, error) { return load(conn, wsID, id) }
+
 // load reads contact id of wsID with its emails, phones and tags.
 func load(conn *sqlite.Conn, wsID, id string) (Contact, error) {
 	var (

@@ -3,10 +3,8 @@ package emailtemplate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"html/template"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -34,10 +32,11 @@ type Email struct {
 	// Problems are the placeholders that did not resolve (unknown names),
 	// with where they are; the preview flags them.
 	Problems []placeholder.Problem
+	size     int // the HTML part's size, measured without making it (Measure)
 }
 
 // Size is the HTML part's size in bytes.
-func (e Email) Size() int { return len(e.HTML) }
+func (e Email) Size() int { return max(len(e.HTML), e.size) }
 
 // Clipped reports whether Gmail would clip the message.
 func (e Email) Clipped() bool { return e.Size() > ClipBytes }
@@ -88,8 +87,8 @@ type Renderer struct {
 	// Size is how many skeletons are kept (0: none).
 	Size  int
 	mu    sync.Mutex
-	cache map[[32]byte]*skeleton
-	order [][32]byte
+	cache map[skeletonKey]*skeleton
+	order []skeletonKey
 }
 
 // NewRenderer returns a renderer that keeps size skeletons.
@@ -101,12 +100,16 @@ type skeleton struct {
 	problems []placeholder.Problem
 }
 
-func skeletonKey(t Template, custom map[string]bool, unsub bool) [32]byte {
-	h := sha256.New()
-	for _, part := range []string{t.Subject, t.Preheader, t.BodyHTML, t.Signature, fmt.Sprint(unsub)} {
-		io.WriteString(h, part)
-		h.Write([]byte{0})
-	}
+// skeletonKey is everything a skeleton is made from. As a map key it is
+// compared whole on a hit (a hash alone could confuse two templates), and
+// hashing it is far cheaper than a cryptographic digest of a 30 KB body.
+type skeletonKey struct {
+	subject, preheader, body, signature string
+	custom                              string // the custom field keys, sorted
+	unsub                               bool
+}
+
+func keyOf(t Template, custom map[string]bool, unsub bool) skeletonKey {
 	keys := make([]string, 0, len(custom))
 	for k, ok := range custom {
 		if ok {
@@ -114,14 +117,11 @@ func skeletonKey(t Template, custom map[string]bool, unsub bool) [32]byte {
 		}
 	}
 	slices.Sort(keys)
-	io.WriteString(h, strings.Join(keys, ","))
-	var k [32]byte
-	copy(k[:], h.Sum(nil))
-	return k
+	return skeletonKey{t.Subject, t.Preheader, t.BodyHTML, t.Signature, strings.Join(keys, ","), unsub}
 }
 
 func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
-	key := skeletonKey(t, custom, unsub)
+	key := keyOf(t, custom, unsub)
 	if r.Size > 0 {
 		r.mu.Lock()
 		sk, ok := r.cache[key]
@@ -137,7 +137,7 @@ func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*sk
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cache == nil {
-		r.cache = map[[32]byte]*skeleton{}
+		r.cache = map[skeletonKey]*skeleton{}
 	}
 	if _, ok := r.cache[key]; !ok {
 		r.cache[key] = sk
@@ -210,6 +210,20 @@ func (r *Renderer) Render(t Template, v placeholder.Values, custom map[string]bo
 	e.Preheader, _ = placeholder.Text(t.Preheader, v, custom)
 	e.HTML = sk.html.Fill(v)
 	e.Text = placeholder.Fill(sk.text, v, func(_, value string) string { return value })
+	return e, nil
+}
+
+// Measure is Render without the parts: the subject, preheader, problems
+// and the HTML part's size, which is what a preview page shows (its frame
+// and text part are fetched on their own).
+func (r *Renderer) Measure(t Template, v placeholder.Values, custom map[string]bool) (Email, error) {
+	sk, err := r.skeleton(t, custom, v["unsubscribe_url"] != "")
+	if err != nil {
+		return Email{}, err
+	}
+	e := Email{Problems: sk.problems, size: sk.html.Len(v)}
+	e.Subject, _ = placeholder.Text(t.Subject, v, custom)
+	e.Preheader, _ = placeholder.Text(t.Preheader, v, custom)
 	return e, nil
 }
 
@@ -287,27 +301,53 @@ const PreviewUnsubscribe = "#unsubscribe"
 // Preview renders template id of the actor's workspace wsID for contact
 // contactID, or when that is empty for the first contact matching search,
 // or the newest contact, from sender. The template, the workspace's
-// custom fields and the newest contact come from one read.
+// custom fields and the contact come from one read (a search, when there
+// is one, from a second).
 func (s *Store) Preview(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender) (Preview, error) {
-	var t Template
+	return s.preview(ctx, actor, wsID, id, contactID, search, sender, s.render.Render)
+}
+
+// Summary is Preview without the message's parts: the subject,
+// preheader, problems and size, for the preview page, whose frame and text
+// part are fetched on their own.
+func (s *Store) Summary(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender) (Preview, error) {
+	return s.preview(ctx, actor, wsID, id, contactID, search, sender, s.render.Measure)
+}
+
+// fillFunc is Render or Measure.
+type fillFunc func(Template, placeholder.Values, map[string]bool) (Email, error)
+
+func (s *Store) preview(ctx context.Context, actor auth.Actor, wsID, id, contactID, search string, sender Sender, fill fillFunc) (Preview, error) {
+	var p Preview
 	var defs []contact.FieldDef
 	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		var err error
-		if t, err = get(conn, wsID, id); err != nil {
+		if p.Template, err = get(conn, wsID, id); err != nil {
 			return err
 		}
 		if defs, err = contact.FieldsIn(conn, wsID); err != nil {
 			return err
 		}
 		if contactID == "" && search == "" {
-			contactID, err = contact.NewestIn(conn, wsID)
+			if contactID, err = contact.NewestIn(conn, wsID); err != nil {
+				return err
+			}
+		}
+		if contactID != "" {
+			p.Contact, err = contact.LoadIn(conn, wsID, contactID)
 		}
 		return err
 	})
 	if err != nil {
 		return Preview{}, err
 	}
-	return s.previewWith(ctx, actor, wsID, t, contactID, search, defs, sender)
+	if contactID == "" {
+		if p.Contact, err = s.firstMatch(ctx, actor, wsID, search); err != nil {
+			return p, err
+		}
+	}
+	p.Email, err = fill(p.Template, Values(p.Contact, defs, sender, PreviewUnsubscribe), KeysOf(defs))
+	return p, err
 }
 
 // PreviewOf renders t (saved or not) as Preview does.
@@ -316,28 +356,28 @@ func (s *Store) PreviewOf(ctx context.Context, actor auth.Actor, wsID string, t 
 	if err != nil {
 		return Preview{}, fmt.Errorf("preview: %w", err)
 	}
-	return s.previewWith(ctx, actor, wsID, t, contactID, search, defs, sender)
-}
-
-func (s *Store) previewWith(ctx context.Context, actor auth.Actor, wsID string, t Template, contactID, search string, defs []contact.FieldDef, sender Sender) (Preview, error) {
 	p := Preview{Template: t}
 	if contactID == "" {
-		page, err := s.contacts.List(ctx, actor, wsID, contact.Query{Search: search, Limit: 1})
-		if err != nil {
-			return p, fmt.Errorf("preview: choose a contact: %w", err)
-		}
-		if len(page.Rows) > 0 {
-			contactID = page.Rows[0].ID
-		}
+		p.Contact, err = s.firstMatch(ctx, actor, wsID, search)
+	} else {
+		p.Contact, err = s.contacts.Get(ctx, actor, wsID, contactID)
 	}
-	if contactID != "" {
-		c, err := s.contacts.Get(ctx, actor, wsID, contactID)
-		if err != nil {
-			return p, err
-		}
-		p.Contact = c
+	if err != nil {
+		return p, err
 	}
-	var err error
 	p.Email, err = s.render.Render(t, Values(p.Contact, defs, sender, PreviewUnsubscribe), KeysOf(defs))
 	return p, err
+}
+
+// firstMatch returns the first contact search finds (the newest with an
+// empty search), or none.
+func (s *Store) firstMatch(ctx context.Context, actor auth.Actor, wsID, search string) (contact.Contact, error) {
+	page, err := s.contacts.List(ctx, actor, wsID, contact.Query{Search: search, Limit: 1})
+	if err != nil {
+		return contact.Contact{}, fmt.Errorf("preview: choose a contact: %w", err)
+	}
+	if len(page.Rows) == 0 {
+		return contact.Contact{}, nil
+	}
+	return s.contacts.Get(ctx, actor, wsID, page.Rows[0].ID)
 }

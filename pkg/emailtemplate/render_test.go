@@ -107,6 +107,37 @@ func TestRendererCacheIsPerTemplateNotPerContact(t *testing.T) {
 	}
 }
 
+// TestMeasureIsRenderWithoutTheParts: what the preview page shows
+// (subject, preheader, problems, size and the clip flag) is the same
+// measured as rendered, for values that escape and a URL that is dropped.
+func TestMeasureIsRenderWithoutTheParts(t *testing.T) {
+	r := emailtemplate.NewRenderer(2)
+	tpl := emailtemplate.Template{Subject: "Hi {{first_name}}", Preheader: "For {{company}}",
+		BodyHTML: `<p>Dear {{first_name | "friend"}} of {{company}} {{nope}}, <a href="{{custom.site}}">site</a> <a href="https://x.example/?e={{email}}">go</a></p>` + strings.Repeat("<p>Long newsletter line.</p>", 4500)}
+	custom := map[string]bool{"site": true}
+	for _, c := range []contact.Contact{{FirstName: "Ann & <Bo>", Company: `"Q" Homes`}, {}} {
+		v := emailtemplate.Values(c, nil, emailtemplate.Sender{}, "https://u.example/1")
+		v["custom.site"] = "javascript:alert(1)"
+		full, err := r.Render(tpl, v, custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := r.Measure(tpl, v, custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.HTML != "" || m.Text != "" {
+			t.Fatal("Measure made the parts")
+		}
+		if m.Size() != len(full.HTML) || m.Clipped() != full.Clipped() || !full.Clipped() {
+			t.Fatalf("measured %d bytes (clipped %v), rendered %d (clipped %v)", m.Size(), m.Clipped(), len(full.HTML), full.Clipped())
+		}
+		if m.Subject != full.Subject || m.Preheader != full.Preheader || len(m.Problems) != len(full.Problems) || len(m.Problems) != 1 {
+			t.Fatalf("measured %q %q %v, rendered %q %q %v", m.Subject, m.Preheader, m.Problems, full.Subject, full.Preheader, full.Problems)
+		}
+	}
+}
+
 func TestInlineImagesForSending(t *testing.T) {
 	ws, other := "0190aaaa-0000-7000-8000-000000000001", "0190aaaa-0000-7000-8000-000000000002"
 	tpl := emailtemplate.Template{Subject: "s", BodyHTML: `<p><img src="/w/` + ws + `/images/0190bbbb-0000-7000-8000-00000000000a" alt="a"></p>` +

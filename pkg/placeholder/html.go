@@ -47,7 +47,30 @@ const (
 // Compiled is an HTML body split, once, into literal markup and the
 // places its placeholders stand, each knowing its context: filling it for
 // a recipient is a concatenation, with no parsing.
-type Compiled struct{ segs []segment }
+type Compiled struct {
+	segs   []segment
+	litLen int // the literal segments' bytes: a floor for the filled size
+}
+
+// Len returns the size in bytes Fill(v) would return, without building
+// it: the literal markup is counted once at compile time, only the
+// placeholders' escaped values are made.
+func (c *Compiled) Len(v Values) int {
+	n := c.litLen
+	for _, sg := range c.segs {
+		switch sg.kind {
+		case inText:
+			n += len(html.EscapeString(Fill(sg.nodes, v, raw1)))
+		case inAttr:
+			n += len(sg.key) + 4 + len(html.EscapeString(Fill(sg.nodes, v, raw1)))
+		case inURL:
+			if val := Fill(sg.nodes, v, urlValue); safeURL(val) {
+				n += len(sg.key) + 4 + len(html.EscapeString(val))
+			}
+		}
+	}
+	return n
+}
 
 // Compile tokenizes body and returns it ready to Fill, with the problems
 // of its placeholders (see HTML). Scripts are dropped, comments too (the
@@ -57,6 +80,7 @@ func Compile(body string, custom map[string]bool) (*Compiled, []Problem) {
 	var lit strings.Builder
 	flush := func() {
 		if lit.Len() > 0 {
+			c.litLen += lit.Len()
 			c.segs = append(c.segs, segment{lit: lit.String()})
 			lit.Reset()
 		}
@@ -157,6 +181,7 @@ func hasPlaceholder(nodes []Node) bool {
 // Fill renders c with v, each value escaped for where it stands.
 func (c *Compiled) Fill(v Values) string {
 	var out strings.Builder
+	out.Grow(c.litLen)
 	for _, sg := range c.segs {
 		switch sg.kind {
 		case literal:

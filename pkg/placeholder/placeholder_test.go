@@ -101,5 +101,8 @@ func FuzzFill(f *testing.F) {
 		if strings.Contains(strings.ToLower(h), "<script") {
 			t.Fatalf("a script came out: %q", h)
 		}
+		if c, _ := Compile(src, custom); c.Len(v) != len(h) {
+			t.Fatalf("Len says %d bytes, Fill made %d: %q", c.Len(v), len(h), h)
+		}
 	})
 }

@@ -209,7 +209,7 @@ func (s *Server) templatePreview(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	id := chi.URLParam(r, "tpl")
 	q := r.URL.Query()
-	pv, err := s.Templates.Preview(r.Context(), a, ws.ID, id, q.Get("contact"), q.Get("q"), s.sender(r))
+	pv, err := s.Templates.Summary(r.Context(), a, ws.ID, id, q.Get("contact"), q.Get("q"), s.sender(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return

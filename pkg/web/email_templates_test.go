@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -73,6 +74,11 @@ func TestTemplatePages(t *testing.T) {
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src 'self'") {
 		t.Errorf("the frame's policy: %q", csp)
+	}
+	// The page measures the message without making it: its size is the
+	// frame's, to the tenth of a KB.
+	if kb := strconv.FormatFloat(float64(len(frame))/1024, 'f', 1, 64) + " KB"; !strings.Contains(body, kb) {
+		t.Errorf("the page does not give the frame's size %s: %s", kb, apptest.Trim(body))
 	}
 
 	// A custom field deleted after the save: the preview flags the name.

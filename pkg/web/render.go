@@ -34,7 +34,16 @@ type page struct {
 	Errors     map[string]string // field -> message
 	Now        time.Time
 	Data       any
+	Nav        nav            // the links the sidebar and the phone menu both show
 	loc        *time.Location // the actor's zone, loaded once per page
+}
+
+// nav holds the link lists the layout shows twice (the sidebar and the
+// phone menu), rendered once per page: every action of html/template is a
+// reflective call or more, and these lists are most of a small page's.
+type nav struct {
+	WorkspaceLinks template.HTML
+	AccountLinks   template.HTML
 }
 
 // location returns the actor's time zone, loading it once per page:
@@ -182,6 +191,13 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		block = "layout"
 	}
 	var buf bytes.Buffer
+	if block == "layout" && p.Actor.UserID != "" {
+		var err error
+		if p.Nav, err = navOf(t, p, &buf); err != nil {
+			s.internal(w, r, fmt.Errorf("render %s: %w", name, err))
+			return
+		}
+	}
 	if err := t.ExecuteTemplate(&buf, block, p); err != nil {
 		s.internal(w, r, fmt.Errorf("render %s: %w", name, err))
 		return
@@ -190,6 +206,23 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = buf.WriteTo(w)
+}
+
+// navOf renders the page's shared link lists with t, using buf as scratch.
+func navOf(t *template.Template, p *page, buf *bytes.Buffer) (nav, error) {
+	var n nav
+	for _, part := range []struct {
+		name string
+		to   *template.HTML
+	}{{"workspace-links", &n.WorkspaceLinks}, {"account-links", &n.AccountLinks}} {
+		buf.Reset()
+		if err := t.ExecuteTemplate(buf, part.name, p); err != nil {
+			return nav{}, err
+		}
+		*part.to = template.HTML(buf.String()) //nolint:gosec // our own template's output, escaped by it
+	}
+	buf.Reset()
+	return n, nil
 }
 
 // fail answers err: NotFound as a 404 page (the same for missing and for
