@@ -1,12 +1,29 @@
-// Command crm-sender drains the outbox: email and SMS sends, drip steps, scheduled blasts, retries and rate limits. Until those land, its loop only proves it is alive:
-// it checks the schema, serves /metrics on PICRM_SENDER_METRICS_ADDR, writes its heartbeat row
-// and pets the systemd watchdog from its main loop.
+// Command crm-sender drains the outbox: it owns every outbound message.
+// It claims due messages (the claim commits before a provider is called),
+// sends them through each workspace's provider (the file provider, SMTP,
+// Mailgun), records each outcome fenced on its attempt, and reconciles the
+// messages a crash left unknown with their provider before anything is sent
+// again. Like every worker it checks the schema, serves /metrics on
+// PICRM_SENDER_METRICS_ADDR, writes its heartbeat row and pets the systemd
+// watchdog from its loop.
+//
+// Provider secrets are opened with the systemd credential secret-keys (the
+// file secret-keys in the data folder outside systemd). PICRM_SENDER_LEASE,
+// PICRM_SENDER_SETTLE (how long a provider's records lag) and
+// PICRM_SENDER_RECHECK tune the outbox.
 package main
 
 import (
+	"errors"
 	"os"
+	"time"
 
+	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
+	"github.com/pi-crm/pi-crm/pkg/sender"
+	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -14,5 +31,39 @@ var version = "dev"
 
 func main() {
 	daemon.PrivateFiles()
-	os.Exit(daemon.WorkerMain("crm-sender", version, "PICRM_SENDER_METRICS_ADDR", "127.0.0.1:9101"))
+	os.Exit(daemon.WorkerMainWith("crm-sender", version, "PICRM_SENDER_METRICS_ADDR", "127.0.0.1:9101", setup))
+}
+
+func setup(e *config.Env, cfg *daemon.WorkerConfig) {
+	opt := sender.Options{
+		Lease:   e.Duration("PICRM_SENDER_LEASE", 2*time.Minute),
+		Settle:  e.Duration("PICRM_SENDER_SETTLE", 30*time.Minute),
+		Recheck: e.Duration("PICRM_SENDER_RECHECK", time.Minute),
+		Batch:   e.Int("PICRM_SENDER_BATCH", 200, 1, 5000),
+		Workers: e.Int("PICRM_SENDER_WORKERS", 4, 1, 64),
+	}
+	if opt.Settle == 0 {
+		opt.Settle = -1 // 0 in the environment: trust the records at once
+	}
+	ring, err := secrets.Load(e, cfg.Common.DataDir, false)
+	if err != nil && !errors.Is(err, config.ErrNoCredential) {
+		e.Fail(secrets.CredentialName, "%v", err)
+	}
+	dataDir := cfg.Common.DataDir
+	reg := daemon.NewRegistry(cfg.Name, cfg.Version)
+	cfg.Registry = reg
+	cfg.Setup = func(l *daemon.Loop, db *store.DB) error {
+		log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
+		if ring == nil {
+			log.Warn("no secret keys: only providers without credentials (the file provider) can send", logkey.Detail, secrets.CredentialName)
+		}
+		s := sender.New(db, log, ring, dataDir, opt)
+		m, err := sender.NewMetrics(reg)
+		if err != nil {
+			return err
+		}
+		s.SetMetrics(m)
+		l.Go("outbox", s.Run)
+		return nil
+	}
 }

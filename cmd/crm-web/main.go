@@ -34,6 +34,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/netguard"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/web"
 )
@@ -71,6 +72,8 @@ type Config struct {
 	// never holds. Empty runs `crmctl backup snapshot` beside crm-web
 	// (make run), the same code the unit runs.
 	BackupTrigger string
+	// Ring seals the provider credentials users save (secret-keys).
+	Ring *secrets.Ring
 }
 
 // CredTLSKey is the credential holding the server's private key (PEM).
@@ -92,6 +95,11 @@ func ReadConfig(e *config.Env) (Config, error) {
 	c.HTTPSAddr = e.Addr("PICRM_HTTPS_ADDR", "127.0.0.1:8443")
 	c.BackupTrigger = e.String("PICRM_BACKUP_TRIGGER", "")
 	c.Replicated = e.String("PICRM_S3_BUCKET", "") != ""
+	ring, err := secrets.Load(e, c.DataDir, false)
+	if err != nil && !errors.Is(err, config.ErrNoCredential) {
+		e.Fail(secrets.CredentialName, "%v", err)
+	}
+	c.Ring = ring
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
 	if err != nil {
 		e.Fail("PICRM_ALLOWED_NETS", "%v", err)
@@ -183,7 +191,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	if from != to {
 		log.Info("migrated database", "from", from, "to", to)
 	}
-	svc := services.New(db, log, services.Options{DataDir: cfg.DataDir, ImportLease: cfg.ImportLease,
+	svc := services.New(db, log, services.Options{DataDir: cfg.DataDir, ImportLease: cfg.ImportLease, Ring: cfg.Ring,
 		Auth: auth.Options{BcryptCost: cfg.BcryptCost, SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax}})
 	reg := daemon.NewRegistry("crm-web", version)
 	srv, err := web.New(web.Deps{Services: svc, Registry: reg, StartBackup: ledger.Starter(log, cfg.BackupTrigger, svc.Backups),

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -31,6 +33,8 @@ const usage = `usage: crmctl <command> [flags]
 
 commands:
   migrate                                   apply pending schema migrations
+  secrets rotate                            seal every stored provider credential again
+                                            under the current (first) secret key
   user add --email E --name N [--tz Z]      add a user; password read from stdin
   user passwd --email E                     set a user's password from stdin
   user list                                 list users
@@ -172,6 +176,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return a.exportContacts(ctx, args[1:])
 	case "import-export":
 		return a.importExport(ctx, args[1:])
+	case "secrets":
+		if len(args) < 2 || args[1] != "rotate" {
+			return usageError("secrets: want rotate")
+		}
+		return a.secretsRotate(ctx)
 	case "backup":
 		if len(args) < 2 || args[1] != "snapshot" {
 			return usageError("backup: want snapshot")
@@ -185,6 +194,13 @@ func (a *app) migrate(ctx context.Context) error {
 	from, to, err := a.db.Migrate(ctx)
 	if err != nil {
 		return err
+	}
+	// A development machine (no systemd credentials) gets its secret keys
+	// in the data folder, made once; the appliance's come from Ansible.
+	if os.Getenv("CREDENTIALS_DIRECTORY") == "" && a.cfg.DataDir != "" {
+		if _, err := secrets.LoadFile(filepath.Join(a.cfg.DataDir, secrets.FileName), true); err != nil {
+			return err
+		}
 	}
 	if from == to {
 		fmt.Fprintf(a.stdout, "schema is up to date at version %d\n", to)

@@ -16,12 +16,15 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/images"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -48,6 +51,10 @@ type Services struct {
 	// Drafts are the requests for AI-written templates (crm-insights
 	// answers them).
 	Drafts *aidraft.Store
+	// Providers are the workspaces' email provider settings.
+	Providers *mailer.Configs
+	// Compose queues the one-off emails users write.
+	Compose *compose.Composer
 }
 
 // Options are the settings the capabilities take.
@@ -60,6 +67,9 @@ type Options struct {
 	// FetchAllow lets image fetches reach these non-public networks; only
 	// tests set it, for an image server on loopback.
 	FetchAllow []netip.Prefix
+	// Ring seals the provider credentials users save (nil: saving one is
+	// refused with the reason).
+	Ring *secrets.Ring
 }
 
 // New builds the services over db.
@@ -70,10 +80,12 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	if o.ImportLease > 0 {
 		imports.Lease = o.ImportLease
 	}
-	return &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
+	s := &Services{Log: log, DB: db, Auth: auth.NewStore(db, o.Auth), Workspaces: ws, Contacts: contacts, Lists: list.NewStore(db),
 		Audit: audit.NewStore(db), Backups: ledger.NewRuns(db), Imports: imports, Exports: transfer.NewExports(contacts, ws),
 		Templates: emailtemplate.NewStore(db, contacts), Images: images.NewStore(db, &images.Fetcher{Allow: o.FetchAllow}),
-		Drafts: aidraft.NewStore(db)}
+		Drafts: aidraft.NewStore(db), Providers: mailer.NewConfigs(db, o.Ring)}
+	s.Compose = compose.New(db, s.Templates)
+	return s
 }
 
 // WebJobs is the runner of the job kinds crm-web runs: imports (the

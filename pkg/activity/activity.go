@@ -88,7 +88,8 @@ type Entry struct {
 	ActorUserID string
 }
 
-// Record writes e inside the caller's transaction, filling ID and time, and
+// Record writes e inside the caller's transaction, filling the ID (unless
+// the caller chose one) and the time, and
 // moves the contact's last-contact time forward for emails, texts and calls.
 func Record(conn *sqlite.Conn, e Entry, body any) error {
 	b, err := json.Marshal(body)
@@ -103,8 +104,11 @@ func Record(conn *sqlite.Conn, e Entry, body any) error {
 		actor = e.ActorUserID
 	}
 	at := store.FormatTime(e.OccurredAt)
+	if e.ID == "" {
+		e.ID = store.NewID()
+	}
 	if err := sqlitex.Execute(conn, `INSERT INTO activities (id, workspace_id, contact_id, kind, occurred_at, summary, body, actor_user_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		&sqlitex.ExecOptions{Args: []any{store.NewID(), e.WorkspaceID, e.ContactID, string(e.Kind), at, e.Summary, string(b), actor}}); err != nil {
+		&sqlitex.ExecOptions{Args: []any{e.ID, e.WorkspaceID, e.ContactID, string(e.Kind), at, e.Summary, string(b), actor}}); err != nil {
 		return fmt.Errorf("log %s: %w", e.Kind, err)
 	}
 	if touchesContact[e.Kind] {
@@ -159,6 +163,13 @@ type EmailBody struct {
 	Text       string `json:"text,omitempty"`
 	CampaignID string `json:"campaign_id,omitempty"`
 	Direction  string `json:"direction"`
+	// A message the appliance sent: its outbox row and where it stands
+	// (queued, sent, retrying, failed, unknown), kept current by the outbox.
+	OutboxID string `json:"outbox_id,omitempty"`
+	Status   string `json:"status,omitempty"`
+	Error    string `json:"error,omitempty"`
+	HTML     string `json:"html,omitempty"`
+	To       string `json:"to,omitempty"`
 }
 
 // SMSBody is a text message's body.

@@ -1,0 +1,156 @@
+// Package compose queues the one-off emails a user writes to a contact,
+// from a template or free-form: it renders the message for the contact,
+// puts it in the outbox under the form's request id (a second submit of
+// the same form queues nothing) and logs it on the contact, in one
+// transaction. crm-sender sends it; the log entry follows its state.
+package compose
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"zombiezen.com/go/sqlite"
+
+	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/richtext"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Draft is the send form.
+type Draft struct {
+	RequestID  string // the form's own id: the same form sent twice is one message
+	ContactID  string
+	TemplateID string // or the free-form subject and body
+	Subject    string
+	BodyHTML   string
+}
+
+// Composer queues one-off emails.
+type Composer struct {
+	db        *store.DB
+	templates *emailtemplate.Store
+	policy    *richtext.Policy
+	now       func() time.Time
+}
+
+// New returns a composer over db.
+func New(db *store.DB, templates *emailtemplate.Store) *Composer {
+	return &Composer{db: db, templates: templates, policy: richtext.NewEmail(), now: time.Now}
+}
+
+// Queued is what Email did.
+type Queued struct {
+	Message outbox.Message
+	Again   bool // the request had been queued before: nothing new
+}
+
+// Email renders d for its contact and queues it. The contact must have an
+// email address and not be marked do-not-contact; the workspace must have
+// a provider. Errors name the field; nothing is queued then.
+func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d Draft) (Queued, error) {
+	f := errs.Fields{}
+	d.RequestID = strings.TrimSpace(d.RequestID)
+	if d.RequestID == "" || len(d.RequestID) > 64 {
+		f.Add("request_id", "The form is missing its id: reload the page and send again.")
+	}
+	d.Subject = strings.TrimSpace(d.Subject)
+	if d.TemplateID == "" {
+		if d.Subject == "" {
+			f.Add("subject", "Write a subject.")
+		}
+		if utf8.RuneCountInString(d.Subject) > 200 {
+			f.Add("subject", "Use at most 200 characters.")
+		}
+		d.BodyHTML = strings.TrimSpace(c.policy.Clean(d.BodyHTML))
+		if richtext.Text(d.BodyHTML) == "" {
+			f.Add("body", "Write the message.")
+		}
+	}
+	if err := f.Err(); err != nil {
+		return Queued{}, err
+	}
+	var tpl emailtemplate.Template
+	if d.TemplateID != "" {
+		var err error
+		if tpl, err = c.templates.Get(ctx, actor, wsID, d.TemplateID); err != nil {
+			if errs.KindOf(err) == errs.NotFound {
+				return Queued{}, errs.Fields{"template_id": "Choose one of this workspace's templates."}.Err()
+			}
+			return Queued{}, err
+		}
+	} else {
+		tpl = emailtemplate.Template{Name: "one-off", Subject: d.Subject, BodyHTML: d.BodyHTML}
+	}
+	var q Queued
+	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		cfg, ok, err := mailer.ConfigIn(conn, wsID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.Fields{"provider": "Set up how this workspace sends email first (Workspace settings → Email)."}.Err()
+		}
+		ct, err := contact.LoadIn(conn, wsID, d.ContactID)
+		if err != nil {
+			return err
+		}
+		to := ct.PrimaryEmail()
+		switch {
+		case ct.DoNotContact:
+			return errs.Fields{"contact": ct.Name() + " is marked do-not-contact."}.Err()
+		case to == "":
+			return errs.Fields{"contact": ct.Name() + " has no email address."}.Err()
+		}
+		defs, err := contact.FieldsIn(conn, wsID)
+		if err != nil {
+			return err
+		}
+		e, err := emailtemplate.Render(tpl, emailtemplate.Values(ct, defs, emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, ""), emailtemplate.KeysOf(defs))
+		if err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
+		if len(e.Problems) > 0 {
+			return errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
+		}
+		now := c.now()
+		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: "oneoff:" + actor.UserID + ":" + d.RequestID,
+			Provider: cfg.Kind, To: to, From: cfg.FromEmail, FromName: cfg.FromName, TemplateID: d.TemplateID, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
+		id, created, err := outbox.Enqueue(conn, m, now)
+		if err != nil {
+			return err
+		}
+		if !created {
+			got, _, err := outbox.Get(conn, id)
+			q = Queued{Message: got, Again: true}
+			return err
+		}
+		m.ID = id
+		m.ActivityID = store.NewID()
+		if err := activity.Record(conn, activity.Entry{ID: m.ActivityID, WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: actor.UserID,
+			Summary: "Email sent: " + e.Subject},
+			activity.EmailBody{Subject: e.Subject, Text: e.Text, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}); err != nil {
+			return err
+		}
+		if err := outbox.SetActivity(conn, id, m.ActivityID); err != nil {
+			return err
+		}
+		if err := audit.Record(conn, actor.Audit("email.queue", "contact", ct.ID, map[string]any{"outbox_id": id, "template_id": d.TemplateID, "to": to})); err != nil {
+			return err
+		}
+		got, _, err := outbox.Get(conn, id)
+		q = Queued{Message: got}
+		return err
+	})
+	return q, err
+}

@@ -1,0 +1,130 @@
+// Package mailer turns an outbox message into MIME and hands it to a
+// workspace's email provider: the file provider (one .eml per message under
+// the data folder, for `make run` and tests), SMTP with an app password or
+// XOAUTH2, and Mailgun's API. Each provider can also be asked, by our own
+// Message-ID, whether a message went out: the outbox's reconciliation after
+// a crash.
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+)
+
+// Mail is one message to send.
+type Mail struct {
+	OutboxID  string // our variable at providers that keep one (Mailgun's v:picrm-id)
+	MessageID string // without angle brackets
+	From      string
+	FromName  string
+	To        string
+	Subject   string
+	HTML      string
+	Text      string
+	Inline    []Image
+	Headers   map[string]string // List-Unsubscribe and the like
+	Date      time.Time
+}
+
+// Image is an inline image, named in the HTML as cid:CID.
+type Image struct {
+	CID         string
+	ContentType string
+	Data        []byte
+}
+
+// Provider sends the mail of one account.
+type Provider interface {
+	// Kind is the provider's name: file, smtp, mailgun.
+	Kind() string
+	// Send hands m over and returns the provider's id for it. Its errors
+	// are *Error, saying whether a retry is safe and whether the message
+	// may have gone out anyway.
+	Send(ctx context.Context, m *Mail) (string, error)
+	// Lookup asks whether m went out, by its Message-ID.
+	Lookup(ctx context.Context, m *Mail, since time.Time) (outbox.Verdict, string, error)
+}
+
+// Error is a failed send, classified for the outbox.
+type Error struct {
+	// State is where the message goes: Retrying (nothing went out, try
+	// again), Failed (it never will: a refused address) or Unknown (it
+	// may have gone out: a timeout after the request was sent).
+	State outbox.State
+	Err   error
+}
+
+func (e *Error) Error() string { return e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Classify returns the state a send error puts its message in: the
+// provider's classification, or Unknown for an error that says nothing
+// (the safe reading: reconcile before sending again).
+func Classify(err error) outbox.State {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.State
+	}
+	return outbox.Unknown
+}
+
+func retrying(err error) error { return &Error{State: outbox.Retrying, Err: err} }
+func failed(err error) error   { return &Error{State: outbox.Failed, Err: err} }
+func unknown(err error) error  { return &Error{State: outbox.Unknown, Err: err} }
+
+// Msg builds m's MIME message: From, To, Subject, Date, our Message-ID, a
+// text part and an HTML part with its inline images.
+func (m *Mail) Msg() (*gomail.Msg, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	if err := msg.FromFormat(m.FromName, m.From); err != nil {
+		return nil, failed(fmt.Errorf("from %q: %w", m.From, err))
+	}
+	if err := msg.To(m.To); err != nil {
+		return nil, failed(fmt.Errorf("to %q: %w", m.To, err))
+	}
+	msg.Subject(m.Subject)
+	msg.SetMessageIDWithValue(m.MessageID)
+	if m.Date.IsZero() {
+		msg.SetDate()
+	} else {
+		msg.SetDateWithValue(m.Date)
+	}
+	for k, v := range m.Headers {
+		msg.SetGenHeader(gomail.Header(k), v)
+	}
+	switch {
+	case m.HTML == "":
+		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+	case m.Text == "":
+		msg.SetBodyString(gomail.TypeTextHTML, m.HTML)
+	default:
+		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+	}
+	for _, img := range m.Inline {
+		if err := msg.EmbedReader(img.CID, bytes.NewReader(img.Data), gomail.WithFileContentID(img.CID), gomail.WithFileContentType(gomail.ContentType(img.ContentType))); err != nil {
+			return nil, failed(fmt.Errorf("inline image %s: %w", img.CID, err))
+		}
+	}
+	return msg, nil
+}
+
+// MIME returns m as the bytes of a message.
+func (m *Mail) MIME() ([]byte, error) {
+	msg, err := m.Msg()
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	if _, err := msg.WriteTo(&b); err != nil {
+		return nil, failed(fmt.Errorf("write message: %w", err))
+	}
+	return b.Bytes(), nil
+}

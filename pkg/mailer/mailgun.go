@@ -1,0 +1,137 @@
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/mailgun/mailgun-go/v5"
+	"github.com/mailgun/mailgun-go/v5/events"
+
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+)
+
+// MailgunConfig is a Mailgun sending domain.
+type MailgunConfig struct {
+	APIKey string
+	Domain string
+	// Region is "us" (default) or "eu"; BaseURL, when set, wins (a local
+	// server that speaks Mailgun's API, in tests).
+	Region  string
+	BaseURL string
+	Timeout time.Duration
+}
+
+// Mailgun sends MIME messages through Mailgun's API with our Message-ID
+// and our outbox id as the variable picrm-id, and finds them again in its
+// events by that Message-ID.
+type Mailgun struct {
+	cfg MailgunConfig
+	mg  *mailgun.Client
+}
+
+// NewMailgun returns a Mailgun provider for cfg.
+func NewMailgun(cfg MailgunConfig) (*Mailgun, error) {
+	if cfg.APIKey == "" || cfg.Domain == "" {
+		return nil, errors.New("mailgun: an API key and a domain are needed")
+	}
+	mg := mailgun.NewMailgun(cfg.APIKey)
+	base := mailgun.APIBaseUS
+	if strings.EqualFold(cfg.Region, "eu") {
+		base = mailgun.APIBaseEU
+	}
+	if cfg.BaseURL != "" {
+		base = strings.TrimSuffix(cfg.BaseURL, "/")
+	}
+	if err := mg.SetAPIBase(base); err != nil {
+		return nil, fmt.Errorf("mailgun: %w", err)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	mg.SetHTTPClient(&http.Client{Timeout: cfg.Timeout})
+	return &Mailgun{cfg: cfg, mg: mg}, nil
+}
+
+// Kind is "mailgun".
+func (*Mailgun) Kind() string { return "mailgun" }
+
+// Send posts m as MIME. A refusal (4xx but 429) fails the message; 429
+// and 5xx answers and a refused connection are retried; a timeout or a
+// connection lost after the request went out is unknown.
+func (g *Mailgun) Send(ctx context.Context, m *Mail) (string, error) {
+	b, err := m.MIME()
+	if err != nil {
+		return "", err
+	}
+	msg := mailgun.NewMIMEMessage(g.cfg.Domain, io.NopCloser(strings.NewReader(string(b))), m.To)
+	if err := msg.AddVariable("picrm-id", m.OutboxID); err != nil {
+		return "", failed(fmt.Errorf("mailgun variable: %w", err))
+	}
+	resp, err := g.mg.Send(ctx, msg)
+	if err != nil {
+		return "", classifyHTTP("mailgun", err)
+	}
+	return strings.Trim(resp.ID, "<>"), nil
+}
+
+// classifyHTTP sorts an API call's error into retry, failure or unknown.
+func classifyHTTP(who string, err error) error {
+	var ure *mailgun.UnexpectedResponseError
+	if errors.As(err, &ure) {
+		switch {
+		case ure.Actual == http.StatusTooManyRequests || ure.Actual >= 500:
+			return retrying(fmt.Errorf("%s answered %d: %w", who, ure.Actual, err))
+		case ure.Actual == http.StatusUnauthorized || ure.Actual == http.StatusForbidden:
+			return retrying(fmt.Errorf("%s refused the API key (%d): check the workspace's settings", who, ure.Actual))
+		default:
+			return failed(fmt.Errorf("%s refused the message (%d): %s", who, ure.Actual, strings.TrimSpace(string(ure.Data))))
+		}
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return retrying(fmt.Errorf("%s unreachable: %w", who, err))
+	}
+	// A timeout or a lost connection: the request may have been taken.
+	return unknown(fmt.Errorf("%s: %w", who, err))
+}
+
+// Lookup searches the domain's events since since for our Message-ID (and
+// checks our variable on what it finds). Mailgun's events lag behind its
+// answers; the outbox only asks once the lag is over, so an absence means
+// the message never went out.
+func (g *Mailgun) Lookup(ctx context.Context, m *Mail, since time.Time) (outbox.Verdict, string, error) {
+	it := g.mg.ListEvents(g.cfg.Domain, &mailgun.ListEventOptions{Begin: since.Add(-time.Minute), ForceAscending: true, Limit: 300,
+		Filter: map[string]string{"message-id": m.MessageID}})
+	var page []events.Event
+	for it.Next(ctx, &page) {
+		for _, e := range page {
+			if ref, ok := matches(e, m); ok {
+				return outbox.WasSent, ref, nil
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		return outbox.Undecided, "", fmt.Errorf("mailgun events: %w", err)
+	}
+	return outbox.NeverSent, "", nil
+}
+
+// matches reports whether event e is the acceptance of m.
+func matches(e events.Event, m *Mail) (string, bool) {
+	a, ok := e.(*events.Accepted)
+	if !ok || strings.Trim(a.Message.Headers.MessageID, "<>") != m.MessageID {
+		return "", false
+	}
+	if vars, ok := a.UserVariables.(map[string]any); ok {
+		if id, _ := vars["picrm-id"].(string); id != "" && id != m.OutboxID {
+			return "", false
+		}
+	}
+	return a.Message.Headers.MessageID, true
+}

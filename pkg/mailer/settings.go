@@ -1,0 +1,284 @@
+package mailer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/mail"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// Kinds of provider a workspace can send through.
+const (
+	KindFile      = "file"
+	KindSMTP      = "smtp"
+	KindMailgun   = "mailgun"
+	KindGoogle    = "google"
+	KindMicrosoft = "microsoft"
+)
+
+// Config is a workspace's email provider as it is stored: the kind, who
+// mail comes from, the non-secret settings, and whether a secret is set
+// (the secret itself is never read back out of this package but to send).
+type Config struct {
+	WorkspaceID string
+	Kind        string
+	FromName    string
+	FromEmail   string
+	Settings    Settings
+	HasSecret   bool
+	PerMinute   int
+	DailyCap    int
+	Problem     string // a refused key, a revoked token: shown on the workspace
+	UpdatedAt   time.Time
+	secret      string // sealed
+}
+
+// Settings are a provider's non-secret settings.
+type Settings struct {
+	Host     string `json:"host,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	TLS      string `json:"tls,omitempty"`
+	Username string `json:"username,omitempty"`
+	Auth     string `json:"auth,omitempty"` // password or xoauth2 (smtp)
+	Domain   string `json:"domain,omitempty"`
+	Region   string `json:"region,omitempty"`
+	BaseURL  string `json:"base_url,omitempty"` // a provider's API at another address (tests)
+}
+
+// Configs reads and writes workspaces' provider settings, sealing the
+// secret with the appliance's keys.
+type Configs struct {
+	db   *store.DB
+	ring *secrets.Ring
+}
+
+// NewConfigs returns the provider settings store; ring may be nil for a
+// reader that never opens or seals a secret.
+func NewConfigs(db *store.DB, ring *secrets.Ring) *Configs { return &Configs{db: db, ring: ring} }
+
+func where(wsID string) string { return "email_providers.secret:" + wsID }
+
+// Change is a settings form: Secret empty keeps the stored one.
+type Change struct {
+	Kind      string
+	FromName  string
+	FromEmail string
+	Settings  Settings
+	Secret    string
+	PerMinute int
+	DailyCap  int
+}
+
+// Get returns workspace wsID's provider, or ok false when it has none.
+func (c *Configs) Get(ctx context.Context, actor auth.Actor, wsID string) (cfg Config, ok bool, err error) {
+	err = workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		cfg, ok, err = ConfigIn(conn, wsID)
+		return err
+	})
+	return cfg, ok, err
+}
+
+// ConfigIn reads workspace wsID's provider inside the caller's transaction.
+func ConfigIn(conn *sqlite.Conn, wsID string) (Config, bool, error) {
+	var cfg Config
+	found := false
+	err := sqlitex.Execute(conn, `SELECT kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at FROM email_providers WHERE workspace_id = ?`,
+		&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error {
+			found = true
+			cfg = Config{WorkspaceID: wsID, Kind: st.ColumnText(0), FromName: st.ColumnText(1), FromEmail: st.ColumnText(2), secret: st.ColumnText(4),
+				PerMinute: st.ColumnInt(5), DailyCap: st.ColumnInt(6), Problem: st.ColumnText(7)}
+			cfg.HasSecret = cfg.secret != ""
+			cfg.UpdatedAt, _ = store.ParseTime(st.ColumnText(8))
+			return json.Unmarshal([]byte(st.ColumnText(3)), &cfg.Settings)
+		}})
+	if err != nil {
+		return Config{}, false, fmt.Errorf("read email provider: %w", err)
+	}
+	return cfg, found, nil
+}
+
+// Set validates ch and stores it as workspace wsID's provider, sealing a
+// new secret. Errors name each bad field; nothing is stored then.
+func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Change) (Config, error) {
+	f := errs.Fields{}
+	ch.FromName, ch.FromEmail = strings.TrimSpace(ch.FromName), strings.TrimSpace(ch.FromEmail)
+	if a, err := mail.ParseAddress(ch.FromEmail); err != nil || a.Address != ch.FromEmail {
+		f.Add("from_email", "Enter the address mail comes from, like andy@loanfactory.com.")
+	}
+	s := &ch.Settings
+	s.Host, s.Domain, s.Username, s.BaseURL = strings.TrimSpace(s.Host), strings.ToLower(strings.TrimSpace(s.Domain)), strings.TrimSpace(s.Username), strings.TrimSpace(s.BaseURL)
+	switch ch.Kind {
+	case KindFile:
+	case KindSMTP:
+		if s.Host == "" {
+			f.Add("host", "Enter the SMTP server, like smtp.gmail.com.")
+		}
+		if s.Port <= 0 || s.Port > 65535 {
+			f.Add("port", "Enter the port: 587 for STARTTLS, 465 for TLS.")
+		}
+		if s.TLS == "" {
+			s.TLS = "starttls"
+		}
+		if s.TLS != "starttls" && s.TLS != "tls" && s.TLS != "none" {
+			f.Add("tls", "Choose STARTTLS, TLS or none.")
+		}
+		if s.Auth == "" {
+			s.Auth = "password"
+		}
+		if s.Auth != "password" && s.Auth != "xoauth2" {
+			f.Add("auth", "Choose an app password or XOAUTH2.")
+		}
+	case KindMailgun:
+		if s.Domain == "" || !strings.Contains(s.Domain, ".") {
+			f.Add("domain", "Enter the Mailgun sending domain, like mg.rateready.com.")
+		}
+		if s.Region == "" {
+			s.Region = "us"
+		}
+		if s.Region != "us" && s.Region != "eu" {
+			f.Add("region", "Choose the US or EU region.")
+		}
+	case KindGoogle, KindMicrosoft:
+	default:
+		f.Add("kind", "Choose how this workspace sends email.")
+	}
+	if ch.PerMinute < 0 || ch.PerMinute > 10000 {
+		f.Add("per_minute", "Enter 0 (no limit) to 10,000 messages a minute.")
+	}
+	if ch.DailyCap < 0 || ch.DailyCap > 1000000 {
+		f.Add("daily_cap", "Enter 0 (no cap) or a daily limit.")
+	}
+	if err := f.Err(); err != nil {
+		return Config{}, err
+	}
+	var out Config
+	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		old, had, err := ConfigIn(conn, wsID)
+		if err != nil {
+			return err
+		}
+		sealed := ""
+		switch {
+		case ch.Secret != "":
+			if c.ring == nil {
+				return fmt.Errorf("store credentials: this appliance has no secret key (the secret-keys credential; crmctl migrate makes one for a development machine)")
+			}
+			sealed = c.ring.Seal(ch.Secret, where(wsID))
+		case had && old.Kind == ch.Kind:
+			sealed = old.secret
+		}
+		if (ch.Kind == KindSMTP && s.Username != "" || ch.Kind == KindMailgun) && sealed == "" {
+			return errs.Fields{"secret": "Enter the password or API key."}.Err()
+		}
+		b, _ := json.Marshal(ch.Settings)
+		now := store.FormatTime(time.Now())
+		if err := sqlitex.Execute(conn, `INSERT INTO email_providers (workspace_id, kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, from_name = excluded.from_name,
+	from_email = excluded.from_email, settings = excluded.settings, secret = excluded.secret, per_minute = excluded.per_minute,
+	daily_cap = excluded.daily_cap, problem = '', updated_at = excluded.updated_at`,
+			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now}}); err != nil {
+			return fmt.Errorf("save email provider: %w", err)
+		}
+		// The audit row says what changed, never the secret.
+		if err := audit.Record(conn, actor.Audit("provider.set", "workspace", wsID, map[string]any{"kind": ch.Kind, "from": ch.FromEmail,
+			"secret_changed": ch.Secret != ""})); err != nil {
+			return err
+		}
+		out, _, err = ConfigIn(conn, wsID)
+		return err
+	})
+	return out, err
+}
+
+// SetProblem records (or, with "", clears) what is wrong with workspace
+// wsID's provider: crm-sender's note after a refused key.
+func SetProblem(conn *sqlite.Conn, wsID, problem string) error {
+	if err := sqlitex.Execute(conn, `UPDATE email_providers SET problem = ? WHERE workspace_id = ? AND problem <> ?`,
+		&sqlitex.ExecOptions{Args: []any{problem, wsID, problem}}); err != nil {
+		return fmt.Errorf("note provider problem: %w", err)
+	}
+	return nil
+}
+
+// Open builds cfg's provider, opening its secret with ring. dataDir holds
+// the file provider's messages (under mail/).
+func Open(cfg Config, ring *secrets.Ring, dataDir string) (Provider, error) {
+	secret := ""
+	if cfg.secret != "" {
+		if ring == nil {
+			return nil, fmt.Errorf("no secret key to open the %s credentials with", cfg.Kind)
+		}
+		var err error
+		if secret, err = ring.Open(cfg.secret, where(cfg.WorkspaceID)); err != nil {
+			return nil, fmt.Errorf("%s credentials: %w", cfg.Kind, err)
+		}
+	}
+	s := cfg.Settings
+	switch cfg.Kind {
+	case KindFile:
+		return File{Dir: filepath.Join(dataDir, "mail")}, nil
+	case KindSMTP:
+		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: 2}
+		if s.Auth == "xoauth2" {
+			sc.Password, sc.Token = "", secret
+		}
+		return NewSMTP(sc), nil
+	case KindMailgun:
+		return NewMailgun(MailgunConfig{APIKey: secret, Domain: s.Domain, Region: s.Region, BaseURL: s.BaseURL})
+	default:
+		return nil, fmt.Errorf("sending through %s is not built yet: choose SMTP, Mailgun or the file provider", cfg.Kind)
+	}
+}
+
+// Label names a kind for people.
+func Label(kind string) string {
+	return map[string]string{KindFile: "File (no mail leaves the appliance)", KindSMTP: "SMTP", KindMailgun: "Mailgun",
+		KindGoogle: "Google Workspace (Gmail API)", KindMicrosoft: "Microsoft 365 (Graph)"}[kind]
+}
+
+// Port parses a port field.
+func Port(v string) int { n, _ := strconv.Atoi(strings.TrimSpace(v)); return n }
+
+// Reseal seals every stored provider secret again under ring's current
+// key, in one transaction, and says how many moved and how many already
+// were under it. A secret no key of the ring opens fails the whole run.
+func Reseal(ctx context.Context, db *store.DB, ring *secrets.Ring) (moved, kept int, err error) {
+	err = db.Write(ctx, func(conn *sqlite.Conn) error {
+		type row struct{ ws, secret string }
+		var rows []row
+		if err := sqlitex.Execute(conn, `SELECT workspace_id, secret FROM email_providers WHERE secret <> ''`, &sqlitex.ExecOptions{
+			ResultFunc: func(st *sqlite.Stmt) error { rows = append(rows, row{st.ColumnText(0), st.ColumnText(1)}); return nil }}); err != nil {
+			return fmt.Errorf("read provider secrets: %w", err)
+		}
+		for _, r := range rows {
+			again, changed, err := ring.Reseal(r.secret, where(r.ws))
+			if err != nil {
+				return fmt.Errorf("workspace %s: %w", r.ws, err)
+			}
+			if !changed {
+				kept++
+				continue
+			}
+			if err := sqlitex.Execute(conn, `UPDATE email_providers SET secret = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{again, r.ws}}); err != nil {
+				return fmt.Errorf("reseal: %w", err)
+			}
+			moved++
+		}
+		return nil
+	})
+	return moved, kept, err
+}

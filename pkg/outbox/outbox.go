@@ -1,0 +1,376 @@
+// Package outbox owns every message pi-crm sends: one row per message, made
+// by whoever wants it sent (crm-web for a one-off, campaigns next) and
+// carried through its states by crm-sender alone.
+//
+// A row is queued; a sender claims it in a transaction that commits before
+// the provider is called (a fresh attempt id and a lease); the answer is
+// recorded fenced on that attempt id: sent, retrying (a later due time),
+// failed, or unknown when the provider may have taken it without saying so
+// (a timeout after the request went out). A claim whose lease runs out
+// becomes unknown too: its sender died between the claim and the answer.
+// Unknown rows are reconciled with the provider, by our own Message-ID,
+// before anything is sent again; what the provider cannot confirm either
+// way waits for the user to resend or drop. The dedupe key (UNIQUE) makes a
+// second enqueue of the same message a no-op, so nothing is sent twice and
+// nothing is lost silently.
+package outbox
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// State is where a message stands.
+type State string
+
+// The states of a message.
+const (
+	Queued   State = "queued"
+	Claimed  State = "claimed"
+	Sent     State = "sent"
+	Retrying State = "retrying"
+	Failed   State = "failed"
+	Unknown  State = "unknown"
+	Dropped  State = "dropped"
+)
+
+// Channels.
+const (
+	Email = "email"
+	SMS   = "sms"
+)
+
+// Message is one outbox row.
+type Message struct {
+	ID          string
+	WorkspaceID string
+	UserID      string
+	ContactID   string
+	Channel     string
+	DedupeKey   string
+	MessageID   string // our Message-ID, without angle brackets
+	Provider    string // the provider kind when it was queued
+	To          string
+	From        string
+	FromName    string
+	TemplateID  string
+	ActivityID  string // the contact's log entry that shows where it stands
+	Subject     string
+	HTML        string
+	Text        string
+	State       State
+	AttemptID   string
+	Attempts    int
+	DueAt       time.Time
+	ClaimedAt   time.Time
+	ProviderRef string // the provider's id for it
+	Error       string
+	CreatedAt   time.Time
+	SentAt      time.Time
+}
+
+// NewMessageID returns a Message-ID for a message from domain: random, so
+// it names this message at the provider and nowhere else.
+func NewMessageID(domain string) string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	if domain == "" {
+		domain = "pi-crm.invalid"
+	}
+	return hex.EncodeToString(b) + "@" + domain
+}
+
+// DomainOf returns the domain of an email address, or "".
+func DomainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(strings.Trim(addr[i+1:], "> "))
+	}
+	return ""
+}
+
+// Enqueue adds m inside the caller's transaction and returns its id. A
+// message whose dedupe key is already in the outbox is not added again:
+// Enqueue returns the first one's id and false.
+func Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) {
+	if m.DedupeKey == "" || m.To == "" || m.WorkspaceID == "" || m.UserID == "" {
+		return "", false, fmt.Errorf("enqueue: a message needs a dedupe key, a workspace, a user and a recipient")
+	}
+	if m.ID == "" {
+		m.ID = store.NewID()
+	}
+	if m.Channel == "" {
+		m.Channel = Email
+	}
+	if m.MessageID == "" {
+		m.MessageID = NewMessageID(DomainOf(m.From))
+	}
+	due := m.DueAt
+	if due.IsZero() {
+		due = now
+	}
+	nowS := store.FormatTime(now)
+	err := sqlitex.Execute(conn, `INSERT INTO outbox (id, workspace_id, user_id, contact_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
+	template_id, activity_id, subject, html, text, state, due_at, created_at, updated_at)
+VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?, 'queued', ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+		&sqlitex.ExecOptions{Args: []any{m.ID, m.WorkspaceID, m.UserID, m.ContactID, m.Channel, m.DedupeKey, m.MessageID, m.Provider, m.To, m.From, m.FromName,
+			m.TemplateID, m.ActivityID, m.Subject, m.HTML, m.Text, store.FormatTime(due), nowS, nowS}})
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
+	}
+	if conn.Changes() == 1 {
+		return m.ID, true, nil
+	}
+	id := ""
+	err = sqlitex.Execute(conn, `SELECT id FROM outbox WHERE dedupe_key = ?`, &sqlitex.ExecOptions{Args: []any{m.DedupeKey},
+		ResultFunc: func(st *sqlite.Stmt) error { id = st.ColumnText(0); return nil }})
+	if err != nil {
+		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
+	}
+	return id, false, nil
+}
+
+const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
+	coalesce(template_id, ''), subject, html, text, state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
+	coalesce(activity_id, '')`
+
+func scan(st *sqlite.Stmt) Message {
+	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
+	return Message{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), ContactID: st.ColumnText(3), Channel: st.ColumnText(4),
+		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
+		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
+		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24)}
+}
+
+func list(conn *sqlite.Conn, q string, args ...any) ([]Message, error) {
+	var out []Message
+	err := sqlitex.Execute(conn, `SELECT `+columns+` FROM outbox `+q, &sqlitex.ExecOptions{Args: args,
+		ResultFunc: func(st *sqlite.Stmt) error { out = append(out, scan(st)); return nil }})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns message id inside the caller's transaction (the caller has
+// checked the workspace, or is crm-sender).
+func Get(conn *sqlite.Conn, id string) (Message, bool, error) {
+	l, err := list(conn, `WHERE id = ?`, id)
+	if err != nil || len(l) == 0 {
+		return Message{}, false, err
+	}
+	return l[0], true, nil
+}
+
+// Claim takes up to n due messages (queued, or retrying and due) of the
+// given providers (all when none are named) for one attempt each: a new
+// attempt id, the lease and one more attempt, in the caller's write
+// transaction, which must commit before any is sent.
+func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, providers ...string) ([]Message, error) {
+	q := `WHERE state IN ('queued', 'retrying') AND due_at <= ?`
+	args := []any{store.FormatTime(now)}
+	if len(providers) > 0 {
+		q += ` AND provider IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(providers)), ", ") + `)`
+		for _, p := range providers {
+			args = append(args, p)
+		}
+	}
+	q += ` ORDER BY due_at, id LIMIT ?`
+	args = append(args, n)
+	due, err := list(conn, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	nowS, until := store.FormatTime(now), store.FormatTime(now.Add(lease))
+	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE id = ?`)
+	for i := range due {
+		m := &due[i]
+		m.AttemptID, m.State, m.ClaimedAt = store.NewID(), Claimed, now
+		m.Attempts++
+		stmt.BindText(1, m.AttemptID)
+		stmt.BindText(2, until)
+		stmt.BindText(3, nowS)
+		stmt.BindText(4, nowS)
+		stmt.BindText(5, m.ID)
+		if _, err := stmt.Step(); err != nil {
+			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
+		}
+		if err := stmt.Reset(); err != nil {
+			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
+		}
+	}
+	return due, nil
+}
+
+// Renew extends the lease of the attempts still in flight.
+func Renew(conn *sqlite.Conn, lease time.Duration, now time.Time, attempts ...string) error {
+	stmt := conn.Prep(`UPDATE outbox SET lease_until = ? WHERE attempt_id = ? AND state = 'claimed'`)
+	for _, a := range attempts {
+		stmt.BindText(1, store.FormatTime(now.Add(lease)))
+		stmt.BindText(2, a)
+		if _, err := stmt.Step(); err != nil {
+			return fmt.Errorf("renew: %w", err)
+		}
+		if err := stmt.Reset(); err != nil {
+			return fmt.Errorf("renew: %w", err)
+		}
+	}
+	return nil
+}
+
+// Outcome is what became of one attempt.
+type Outcome struct {
+	ID, AttemptID string
+	State         State     // Sent, Retrying, Failed or Unknown
+	Ref           string    // the provider's id (Sent)
+	Error         string    // why (Retrying, Failed, Unknown)
+	Due           time.Time // when to try again (Retrying)
+}
+
+// Record stores outcomes inside the caller's write transaction, each fenced
+// on its attempt id: an outcome for an attempt that is no longer the row's
+// (its lease ran out and the row moved on) changes nothing. It returns the
+// outcomes that took.
+func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error) {
+	stmt := conn.Prep(`UPDATE outbox SET state = ?, provider_ref = ?, error = ?, due_at = CASE WHEN ? = '' THEN due_at ELSE ? END,
+	sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_until = '', updated_at = ?
+WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
+	nowS := store.FormatTime(now)
+	var took []Outcome
+	for _, o := range outs {
+		due := ""
+		if !o.Due.IsZero() {
+			due = store.FormatTime(o.Due)
+		}
+		for i, v := range []string{string(o.State), o.Ref, o.Error, due, due, string(o.State), nowS, nowS, o.ID, o.AttemptID} {
+			stmt.BindText(i+1, v)
+		}
+		if _, err := stmt.Step(); err != nil {
+			return nil, fmt.Errorf("record %s: %w", o.ID, err)
+		}
+		if err := stmt.Reset(); err != nil {
+			return nil, fmt.Errorf("record %s: %w", o.ID, err)
+		}
+		if conn.Changes() == 1 {
+			took = append(took, o)
+			if err := showState(conn, o.ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return took, nil
+}
+
+// showState copies message id's state to its log entry, if it has one.
+func showState(conn *sqlite.Conn, id string) error {
+	err := sqlitex.Execute(conn, `UPDATE activities SET body = json_set(body, '$.status', o.state, '$.error', o.error)
+FROM outbox o WHERE o.id = ? AND activities.id = o.activity_id`, &sqlitex.ExecOptions{Args: []any{id}})
+	if err != nil {
+		return fmt.Errorf("show state of %s: %w", id, err)
+	}
+	return nil
+}
+
+// Expire turns claims whose lease ran out into unknown messages (their
+// sender stopped between the claim and the answer) and returns how many.
+func Expire(conn *sqlite.Conn, now time.Time) (int, error) {
+	nowS := store.FormatTime(now)
+	var ids []string
+	err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'unknown', lease_until = '', updated_at = ?,
+	error = 'The sender stopped while sending: checking with the provider before sending again.'
+WHERE state = 'claimed' AND lease_until < ? RETURNING id`, &sqlitex.ExecOptions{Args: []any{nowS, nowS},
+		ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
+	if err != nil {
+		return 0, fmt.Errorf("expire claims: %w", err)
+	}
+	for _, id := range ids {
+		if err := showState(conn, id); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// ToReconcile returns up to n unknown messages claimed before claimedBefore
+// (the provider's records lag; an absence is only trusted once they have
+// caught up) that have not been checked since checkedBefore.
+func ToReconcile(conn *sqlite.Conn, n int, claimedBefore, checkedBefore time.Time) ([]Message, error) {
+	return list(conn, `WHERE state = 'unknown' AND claimed_at <= ? AND updated_at <= ? ORDER BY claimed_at LIMIT ?`,
+		store.FormatTime(claimedBefore), store.FormatTime(checkedBefore), n)
+}
+
+// Verdict is what a provider said of an unknown message.
+type Verdict int
+
+// The verdicts of a reconciliation.
+const (
+	// Undecided: the provider cannot say (SMTP keeps no record we can
+	// read, the API failed); the message stays unknown.
+	Undecided Verdict = iota
+	// WasSent: the provider has it; the message is sent.
+	WasSent
+	// NeverSent: the provider's records, caught up, do not have it; the
+	// message is queued again, safely.
+	NeverSent
+)
+
+// Reconciled stores a verdict on unknown message id inside the caller's
+// transaction. Undecided only notes the check (and the reason, once the
+// message has waited long enough for the user to be asked).
+func Reconciled(conn *sqlite.Conn, id string, v Verdict, ref, reason string, now time.Time) error {
+	nowS := store.FormatTime(now)
+	var q string
+	var args []any
+	switch v {
+	case WasSent:
+		q, args = `UPDATE outbox SET state = 'sent', provider_ref = ?, sent_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{ref, nowS, nowS, id}
+	case NeverSent:
+		q, args = `UPDATE outbox SET state = 'queued', due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{nowS, nowS, id}
+	default:
+		q, args = `UPDATE outbox SET updated_at = ?, error = CASE WHEN ? = '' THEN error ELSE ? END WHERE id = ? AND state = 'unknown'`, []any{nowS, reason, reason, id}
+	}
+	if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args}); err != nil {
+		return fmt.Errorf("reconcile %s: %w", id, err)
+	}
+	return showState(conn, id)
+}
+
+// Counts returns how many messages are in each state, for /metrics and
+// the System page.
+func Counts(conn *sqlite.Conn) (map[State]int, error) {
+	out := map[State]int{}
+	err := sqlitex.Execute(conn, `SELECT state, count(*) FROM outbox GROUP BY state`, &sqlitex.ExecOptions{
+		ResultFunc: func(st *sqlite.Stmt) error { out[State(st.ColumnText(0))] = st.ColumnInt(1); return nil }})
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	return out, nil
+}
+
+// SentSince returns how many messages workspace wsID sent since t, for a
+// provider's daily cap.
+func SentSince(conn *sqlite.Conn, wsID string, t time.Time) (int, error) {
+	n := 0
+	err := sqlitex.Execute(conn, `SELECT count(*) FROM outbox WHERE workspace_id = ? AND state = 'sent' AND sent_at >= ?`, &sqlitex.ExecOptions{
+		Args: []any{wsID, store.FormatTime(t)}, ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt(0); return nil }})
+	if err != nil {
+		return 0, fmt.Errorf("count sent: %w", err)
+	}
+	return n, nil
+}
+
+// SetActivity ties message id to its log entry.
+func SetActivity(conn *sqlite.Conn, id, activityID string) error {
+	if err := sqlitex.Execute(conn, `UPDATE outbox SET activity_id = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{activityID, id}}); err != nil {
+		return fmt.Errorf("tie message to its log entry: %w", err)
+	}
+	return nil
+}

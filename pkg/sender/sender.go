@@ -1,0 +1,357 @@
+// Package sender is crm-sender's engine: it drains the outbox. Each turn it
+// turns expired claims into unknown messages, reconciles unknown ones with
+// their provider, then claims a batch of due messages (the claim commits
+// before any provider is called), sends them on a few workers and records
+// every outcome, fenced on its attempt, in one transaction.
+package sender
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/images"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// Options tune a sender; the zero value is the production one.
+type Options struct {
+	Batch   int           // messages claimed a turn (default 200)
+	Workers int           // sends at once (default 4)
+	Lease   time.Duration // how long a claim holds without an answer (default 2 min)
+	Tick    time.Duration // how often an idle sender looks at the database's version (default 200 ms)
+	// Settle is how long after a claim a provider's records are trusted to
+	// say a message is absent (Mailgun's events lag; default 30 min for
+	// providers with records, 0 for the file provider).
+	Settle time.Duration
+	// AskUserAfter is how long an undecided unknown message waits before
+	// its reason is shown for the user to resend or drop (default 10 min).
+	AskUserAfter time.Duration
+	// Recheck is how long an unknown message waits between two questions
+	// to its provider (default 1 min).
+	Recheck time.Duration
+	// Backoff is the wait before attempt n+1 (default 1 min doubling, at
+	// most 1 h); MaxAttempts fails a message after that many (default 8).
+	Backoff     func(attempt int) time.Duration
+	MaxAttempts int
+	// Open builds a workspace's provider (default mailer.Open).
+	Open func(cfg mailer.Config, ring *secrets.Ring, dataDir string) (mailer.Provider, error)
+}
+
+// Sender drains the outbox of one database.
+type Sender struct {
+	db      *store.DB
+	log     *slog.Logger
+	ring    *secrets.Ring
+	dataDir string
+	opt     Options
+	metrics *Metrics
+
+	mu        sync.Mutex
+	providers map[string]*provider // by workspace
+}
+
+type provider struct {
+	p       mailer.Provider
+	cfg     mailer.Config
+	err     error
+	limiter *limiter
+}
+
+// New returns a sender; ring opens the providers' secrets (nil: only
+// providers without one work), dataDir holds the file provider's mail.
+func New(db *store.DB, log *slog.Logger, ring *secrets.Ring, dataDir string, opt Options) *Sender {
+	if opt.Batch <= 0 {
+		opt.Batch = 200
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = 4
+	}
+	if opt.Lease <= 0 {
+		opt.Lease = 2 * time.Minute
+	}
+	if opt.Tick <= 0 {
+		opt.Tick = 200 * time.Millisecond
+	}
+	if opt.Settle < 0 {
+		opt.Settle = 0
+	} else if opt.Settle == 0 {
+		opt.Settle = 30 * time.Minute
+	}
+	if opt.AskUserAfter <= 0 {
+		opt.AskUserAfter = 10 * time.Minute
+	}
+	if opt.Recheck <= 0 {
+		opt.Recheck = time.Minute
+	}
+	if opt.Backoff == nil {
+		opt.Backoff = func(n int) time.Duration { return min(time.Minute<<min(n-1, 6), time.Hour) }
+	}
+	if opt.MaxAttempts <= 0 {
+		opt.MaxAttempts = 8
+	}
+	if opt.Open == nil {
+		opt.Open = mailer.Open
+	}
+	return &Sender{db: db, log: log, ring: ring, dataDir: dataDir, opt: opt, providers: map[string]*provider{}}
+}
+
+// Run drains the outbox until ctx ends. It is woken by commits (the
+// database's data version) and by due retries, never by a hot loop.
+func (s *Sender) Run(ctx context.Context) error {
+	watch, err := s.db.Watch()
+	if err != nil {
+		return fmt.Errorf("sender: %w", err)
+	}
+	defer watch.Close()
+	tick := time.NewTicker(s.opt.Tick)
+	defer tick.Stop()
+	lastFull := time.Time{}
+	for {
+		busy, err := s.Turn(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("sender turn", logkey.Err, err)
+		}
+		if busy {
+			continue // a full batch: there is more
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return nil
+			case now := <-tick.C:
+				changed, err := watch.Changed()
+				if err != nil {
+					s.log.Warn("sender: watch the database", logkey.Err, err)
+				}
+				// A look every few seconds all the same: retries fall due
+				// and claims expire without a commit to say so.
+				if !changed && now.Sub(lastFull) < 5*time.Second {
+					continue
+				}
+			}
+			lastFull = time.Now()
+			break
+		}
+	}
+}
+
+// Turn does one round: expire, reconcile, claim, send, record. It reports
+// whether the claim was full (more may be due at once).
+func (s *Sender) Turn(ctx context.Context) (bool, error) {
+	now := time.Now()
+	var claimed []outbox.Message
+	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if n, err := outbox.Expire(conn, now); err != nil {
+			return err
+		} else if n > 0 {
+			s.log.Warn("claims ran out: reconciling with the providers before any resend", "messages", n)
+		}
+		var err error
+		claimed, err = outbox.Claim(conn, s.opt.Batch, s.opt.Lease, now)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if err := s.reconcile(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("reconcile", logkey.Err, err)
+	}
+	if len(claimed) == 0 {
+		return false, nil
+	}
+	outs := s.sendAll(ctx, claimed)
+	if err := s.record(ctx, outs); err != nil {
+		return false, err
+	}
+	return len(claimed) == s.opt.Batch, nil
+}
+
+// sendAll sends the claimed messages on the workers.
+func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Outcome {
+	outs := make([]outbox.Outcome, len(msgs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(s.opt.Workers, len(msgs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				outs[i] = s.sendOne(ctx, &msgs[i])
+			}
+		}()
+	}
+	for i := range msgs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return outs
+}
+
+func (s *Sender) sendOne(ctx context.Context, m *outbox.Message) outbox.Outcome {
+	o := outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID}
+	p, err := s.provider(ctx, m.WorkspaceID)
+	if err == nil {
+		err = p.limiter.wait(ctx)
+	}
+	var ref string
+	if err == nil {
+		var mail *mailer.Mail
+		if mail, err = s.mail(ctx, m); err == nil {
+			start := time.Now()
+			ref, err = p.p.Send(ctx, mail)
+			s.metrics.observe(p.p.Kind(), time.Since(start), err)
+		}
+	}
+	switch {
+	case err == nil:
+		o.State, o.Ref = outbox.Sent, ref
+	case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		// Stopping: the claim runs out and the message is reconciled.
+		o.State, o.Error = outbox.Unknown, "The sender stopped while sending."
+	default:
+		o.State, o.Error = mailer.Classify(err), err.Error()
+		if o.State == outbox.Retrying {
+			if m.Attempts >= s.opt.MaxAttempts {
+				o.State, o.Error = outbox.Failed, fmt.Sprintf("Gave up after %d attempts: %v", m.Attempts, err)
+			} else {
+				o.Due = time.Now().Add(s.opt.Backoff(m.Attempts))
+			}
+		}
+	}
+	return o
+}
+
+// mail makes a message's MIME parts: its HTML with the appliance's images
+// as inline parts.
+func (s *Sender) mail(ctx context.Context, m *outbox.Message) (*mailer.Mail, error) {
+	mail := &mailer.Mail{OutboxID: m.ID, MessageID: m.MessageID, From: m.From, FromName: m.FromName, To: m.To, Subject: m.Subject, HTML: m.HTML, Text: m.Text}
+	if m.HTML == "" {
+		return mail, nil
+	}
+	html, ids := emailtemplate.Inline(m.HTML, m.WorkspaceID)
+	mail.HTML = html
+	if len(ids) == 0 {
+		return mail, nil
+	}
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		for _, id := range ids {
+			im, data, err := images.DataIn(conn, m.WorkspaceID, id)
+			if err != nil {
+				continue // deleted since: the message goes without it
+			}
+			mail.Inline = append(mail.Inline, mailer.Image{CID: emailtemplate.CID(id), ContentType: im.ContentType, Data: data})
+		}
+		return nil
+	})
+	return mail, err
+}
+
+// record stores the outcomes in one transaction.
+func (s *Sender) record(ctx context.Context, outs []outbox.Outcome) error {
+	// Recording must not be cancelled with the run: an answer the provider
+	// gave is kept even while stopping.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	return s.db.Write(rctx, func(conn *sqlite.Conn) error {
+		took, err := outbox.Record(conn, time.Now(), outs...)
+		if err != nil {
+			return err
+		}
+		s.metrics.outcomes(took)
+		return nil
+	})
+}
+
+// provider returns workspace wsID's provider, built again when its
+// settings changed.
+func (s *Sender) provider(ctx context.Context, wsID string) (*provider, error) {
+	var cfg mailer.Config
+	var ok bool
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		cfg, ok, err = mailer.ConfigIn(conn, wsID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &mailer.Error{State: outbox.Retrying, Err: errors.New("this workspace has no email provider set up")}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p, ok := s.providers[wsID]; ok && p.cfg.UpdatedAt.Equal(cfg.UpdatedAt) {
+		return p, p.err
+	}
+	if old, ok := s.providers[wsID]; ok {
+		if c, ok := old.p.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	p := &provider{cfg: cfg, limiter: newLimiter(cfg.PerMinute)}
+	p.p, p.err = s.opt.Open(cfg, s.ring, s.dataDir)
+	if p.err != nil {
+		p.err = &mailer.Error{State: outbox.Retrying, Err: p.err}
+	}
+	s.providers[wsID] = p
+	return p, p.err
+}
+
+// reconcile asks the providers about the unknown messages whose records
+// have settled.
+func (s *Sender) reconcile(ctx context.Context) error {
+	now := time.Now()
+	var todo []outbox.Message
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		// Each is asked again Recheck after its last question; whether
+		// the provider's records have settled is decided below.
+		todo, err = outbox.ToReconcile(conn, 100, now, now.Add(-s.opt.Recheck))
+		return err
+	})
+	if err != nil || len(todo) == 0 {
+		return err
+	}
+	for i := range todo {
+		m := &todo[i]
+		p, err := s.provider(ctx, m.WorkspaceID)
+		if err != nil {
+			continue
+		}
+		settle := s.opt.Settle
+		if p.p.Kind() == mailer.KindFile {
+			settle = 0
+		}
+		if now.Sub(m.ClaimedAt) < settle {
+			continue
+		}
+		mail := &mailer.Mail{OutboxID: m.ID, MessageID: m.MessageID, To: m.To}
+		v, ref, lerr := p.p.Lookup(ctx, mail, m.ClaimedAt)
+		reason := ""
+		if v == outbox.Undecided && now.Sub(m.ClaimedAt) >= s.opt.AskUserAfter {
+			reason = "Not confirmed by the provider: check the recipient got it, then resend or drop it."
+			if lerr != nil {
+				reason += " (" + lerr.Error() + ")"
+			}
+		}
+		if err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
+			return outbox.Reconciled(conn, m.ID, v, ref, reason, time.Now())
+		}); err != nil {
+			return err
+		}
+		s.metrics.reconciled(v)
+	}
+	return nil
+}
