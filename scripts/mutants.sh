@@ -104,5 +104,9 @@ mutant retry-after-ignored pkg/jobs/runner.go '			if errors.As(err, &ra) && ra.w
 mutant model-html-unsanitized pkg/aidraft/aidraft.go 'd.Body = policy.Clean(d.Body)' '_ = policy.Clean(d.Body)' ./pkg/aidraft
 mutant ai-request-in-any-workspace pkg/aidraft/aidraft.go '`id = ? AND workspace_id = ? AND user_id = ?`' '`id = ? AND ? <> '"''"' AND user_id = ?`' ./pkg/aidraft ./pkg/web
 
+# The outbox.
+mutant reconcile-resends-what-was-sent pkg/outbox/outbox.go "q, args = \`UPDATE outbox SET state = 'sent', provider_ref = ?, sent_at = ?," "q, args = \`UPDATE outbox SET state = 'queued', provider_ref = ?, due_at = ?," ./pkg/sender
+mutant outcome-unfenced pkg/outbox/outbox.go "WHERE id = ? AND attempt_id = ? AND state = 'claimed'\`)" "WHERE id = ? AND (attempt_id = ? OR 1)\`)" ./pkg/sender
+mutant timeout-counts-as-retry pkg/mailer/mailgun.go '	return unknown(fmt.Errorf("%s: %w", who, err))' '	return retrying(fmt.Errorf("%s: %w", who, err))' ./pkg/sender
 echo "BENCH mutants_caught $caught of $total"
 exit $failed

@@ -42,9 +42,6 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		Batch:   e.Int("PICRM_SENDER_BATCH", 200, 1, 5000),
 		Workers: e.Int("PICRM_SENDER_WORKERS", 4, 1, 64),
 	}
-	if opt.Settle == 0 {
-		opt.Settle = -1 // 0 in the environment: trust the records at once
-	}
 	ring, err := secrets.Load(e, cfg.Common.DataDir, false)
 	if err != nil && !errors.Is(err, config.ErrNoCredential) {
 		e.Fail(secrets.CredentialName, "%v", err)
