@@ -47,6 +47,10 @@ func benchOnly(t *testing.T) func(name string) bool {
 func (b *bench) want(name string) bool { return strings.HasPrefix(name, b.only) }
 
 func (b *bench) report(name string, v float64, unit string) {
+	if v != 0 && v < 1 && v > -1 {
+		fmt.Printf("BENCH %s %.3f %s\n", name, v, unit) // a fraction keeps its digits
+		return
+	}
 	fmt.Printf("BENCH %s %.1f %s\n", name, v, unit)
 }
 
@@ -93,6 +97,9 @@ func TestBench(t *testing.T) {
 	}
 	if b.want("ai_job_pickup") {
 		b.aiPickup()
+	}
+	if b.want("outbox_") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") || b.want("sender_file") {
+		b.sender()
 	}
 }
 

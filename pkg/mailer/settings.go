@@ -232,7 +232,7 @@ func Open(cfg Config, ring *secrets.Ring, dataDir string) (Provider, error) {
 	case KindFile:
 		return File{Dir: filepath.Join(dataDir, "mail")}, nil
 	case KindSMTP:
-		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: 2}
+		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: 4}
 		if s.Auth == "xoauth2" {
 			sc.Password, sc.Token = "", secret
 		}

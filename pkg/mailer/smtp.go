@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -34,8 +33,8 @@ type SMTPConfig struct {
 // sender lost track of stays unknown for the user.
 type SMTP struct {
 	cfg  SMTPConfig
-	pool chan *gomail.Client
-	once sync.Once
+	pool chan *gomail.Client // idle connections
+	sem  chan struct{}       // one token a connection in use: at most Conns
 }
 
 // NewSMTP returns an SMTP provider for cfg.
@@ -44,18 +43,33 @@ func NewSMTP(cfg SMTPConfig) *SMTP {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &SMTP{cfg: cfg, pool: make(chan *gomail.Client, cfg.Conns)}
+	return &SMTP{cfg: cfg, pool: make(chan *gomail.Client, cfg.Conns), sem: make(chan struct{}, cfg.Conns)}
 }
 
 // Kind is "smtp".
 func (*SMTP) Kind() string { return "smtp" }
 
+// client waits for a connection slot and returns an idle connection, or
+// a new one; release gives the slot back.
 func (s *SMTP) client(ctx context.Context) (*gomail.Client, error) {
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, retrying(ctx.Err())
+	}
 	select {
 	case c := <-s.pool:
 		return c, nil
 	default:
 	}
+	c, err := s.dial(ctx)
+	if err != nil {
+		<-s.sem
+	}
+	return c, err
+}
+
+func (s *SMTP) dial(ctx context.Context) (*gomail.Client, error) {
 	opts := []gomail.Option{gomail.WithPort(s.cfg.Port), gomail.WithTimeout(s.cfg.Timeout), gomail.WithoutNoop()}
 	switch s.cfg.TLS {
 	case "tls":
@@ -84,12 +98,14 @@ func (s *SMTP) client(ctx context.Context) (*gomail.Client, error) {
 	return c, nil
 }
 
+// put keeps c for the next message and gives its slot back.
 func (s *SMTP) put(c *gomail.Client) {
 	select {
 	case s.pool <- c:
 	default:
 		_ = c.Close()
 	}
+	<-s.sem
 }
 
 // Send sends m on a pooled connection. An error before the message's data
@@ -110,6 +126,7 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (string, error) {
 		return m.MessageID, nil
 	}
 	_ = c.Close()
+	<-s.sem
 	var se *gomail.SendError
 	if errors.As(err, &se) {
 		switch {

@@ -233,6 +233,7 @@ type Outcome struct {
 	Ref           string    // the provider's id (Sent)
 	Error         string    // why (Retrying, Failed, Unknown)
 	Due           time.Time // when to try again (Retrying)
+	Logged        bool      // the message has a log entry to keep current
 }
 
 // Record stores outcomes inside the caller's write transaction, each fenced
@@ -261,6 +262,9 @@ WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
 		}
 		if conn.Changes() == 1 {
 			took = append(took, o)
+			if !o.Logged {
+				continue
+			}
 			if err := showState(conn, o.ID); err != nil {
 				return nil, err
 			}

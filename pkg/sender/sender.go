@@ -180,6 +180,14 @@ func (s *Sender) Turn(ctx context.Context) (bool, error) {
 // sendAll sends the claimed messages on the workers.
 func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Outcome {
 	outs := make([]outbox.Outcome, len(msgs))
+	// Each workspace's provider once a batch, not once a message.
+	providers := map[string]*provider{}
+	errs := map[string]error{}
+	for _, m := range msgs {
+		if _, ok := providers[m.WorkspaceID]; !ok {
+			providers[m.WorkspaceID], errs[m.WorkspaceID] = s.provider(ctx, m.WorkspaceID)
+		}
+	}
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range min(s.opt.Workers, len(msgs)) {
@@ -187,7 +195,7 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				outs[i] = s.sendOne(ctx, &msgs[i])
+				outs[i] = s.sendOne(ctx, &msgs[i], providers[msgs[i].WorkspaceID], errs[msgs[i].WorkspaceID])
 			}
 		}()
 	}
@@ -199,9 +207,8 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 	return outs
 }
 
-func (s *Sender) sendOne(ctx context.Context, m *outbox.Message) outbox.Outcome {
-	o := outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID}
-	p, err := s.provider(ctx, m.WorkspaceID)
+func (s *Sender) sendOne(ctx context.Context, m *outbox.Message, p *provider, err error) outbox.Outcome {
+	o := outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != ""}
 	if err == nil {
 		err = p.limiter.wait(ctx)
 	}

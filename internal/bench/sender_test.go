@@ -1,0 +1,186 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	"zombiezen.com/go/sqlite"
+
+	"github.com/pi-crm/pi-crm/internal/services"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// sink is an SMTP server that counts the messages it accepts and throws
+// them away.
+type sink struct{ n atomic.Int64 }
+
+func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return sinkSession{s}, nil }
+
+type sinkSession struct{ s *sink }
+
+func (sinkSession) Reset()                               { _ = 0 }
+func (sinkSession) Logout() error                        { return nil }
+func (sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (x sinkSession) Data(r io.Reader) error {
+	_, err := io.Copy(io.Discard, r)
+	x.s.n.Add(1)
+	return err
+}
+
+// sender measures crm-sender draining 10,000 messages of one template with
+// placeholders to a local SMTP sink (sender_smtp_msgs_per_s, the CPU it
+// spent per 1,000, its peak RSS while sending), each send's state recorded
+// in the outbox before it counts; how long queueing the 10,000 takes
+// (outbox_enqueue_10k_ms: render for each recipient and insert, one
+// transaction); and the file provider's rate, whose every message is an
+// fsynced file (sender_file_msgs_per_s, on 2,000).
+func (b *bench) sender() {
+	t := b.t
+	svc, actor, _, done := b.openServices()
+	defer done()
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk := &sink{}
+	srv := smtp.NewServer(sk)
+	srv.Domain, srv.ReadTimeout, srv.WriteTimeout = "localhost", 10*time.Second, 10*time.Second
+	go srv.Serve(l)
+	defer srv.Close()
+	port, _ := strconv.Atoi(l.Addr().(*net.TCPAddr).String()[len("127.0.0.1:"):])
+
+	smtpWS := b.workspaceFor(svc, actor, "Bench SMTP", mailer.Change{Kind: mailer.KindSMTP, FromName: "Andy", FromEmail: "andy@bench.example",
+		Settings: mailer.Settings{Host: "127.0.0.1", Port: port, TLS: "none"}})
+	fileWS := b.workspaceFor(svc, actor, "Bench file", mailer.Change{Kind: mailer.KindFile, FromName: "Andy", FromEmail: "andy@bench.example"})
+	tpl := emailtemplate.Template{Name: "bench", Subject: "Rates for {{first_name}}", Preheader: "What moved for {{company | \"you\"}}",
+		BodyHTML: `<h2>Hi {{first_name | "there"}}</h2><p>Rates moved this week for {{company}}. <a href="https://rateready.example/?e={{email}}">See yours</a></p>` +
+			`<p>Call me, {{sender.name}}.</p>`}
+	enqueue := func(wsID string, n int, kind string) time.Duration {
+		r := emailtemplate.NewRenderer(4)
+		start := time.Now()
+		if err := svc.DB.Write(ctx, func(conn *sqlite.Conn) error {
+			now := time.Now()
+			for i := range n {
+				v := placeholder.Values{"first_name": fmt.Sprintf("Client%d", i), "company": "Homes & Co", "email": fmt.Sprintf("client%d@example.com", i), "sender.name": "Andy"}
+				e, err := r.Render(tpl, v, nil)
+				if err != nil {
+					return err
+				}
+				if _, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, DedupeKey: fmt.Sprintf("bench:%s:%d", wsID, i), Provider: kind,
+					To: v["email"], From: "andy@bench.example", FromName: "Andy", Subject: e.Subject, HTML: e.HTML, Text: e.Text}, now); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	// drain runs crm-sender until the outbox has target messages sent, n
+	// of them new.
+	drain := func(target, n int, arrived func() bool) (perS, cpuPer1000, peakMB float64) {
+		c := b.cmd("crm-sender", "PICRM_SENDER_BATCH=500", "PICRM_SENDER_WORKERS=4")
+		c.Stdout, c.Stderr = os.Stderr, os.Stderr
+		start := time.Now()
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer stop(c)
+		pid := c.Process.Pid
+		// Watch the sink's counter (free) until it has the new messages,
+		// then the outbox until every send is recorded: a count of the
+		// outbox every few milliseconds would take CPU from the sender.
+		for {
+			if mb := rssMB(pid); mb > peakMB {
+				peakMB = mb
+			}
+			if arrived() {
+				var sent int
+				if err := svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
+					counts, err := outbox.Counts(conn)
+					sent = counts[outbox.Sent]
+					return err
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if sent >= target {
+					break
+				}
+			}
+			if time.Since(start) > 5*time.Minute {
+				t.Fatalf("crm-sender did not send %d in 5 minutes", n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		ticks := cpuTicks(pid)
+		return float64(n) / elapsed.Seconds(), float64(ticks) / 100 / (float64(n) / 1000), peakMB
+	}
+	if b.want("outbox_enqueue") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") {
+		took := enqueue(smtpWS, 10_000, mailer.KindSMTP)
+		if b.want("outbox_enqueue") {
+			b.report("outbox_enqueue_10k_ms", float64(took.Microseconds())/1000, "ms")
+		}
+		perS, cpu, rss := drain(10_000, 10_000, func() bool { return sk.n.Load() >= 10_000 })
+		if got := sk.n.Load(); got != 10_000 {
+			t.Fatalf("the sink got %d messages, want 10000", got)
+		}
+		if b.want("sender_smtp") {
+			b.report("sender_smtp_msgs_per_s", perS, "msgs/s")
+		}
+		if b.want("sender_cpu") {
+			b.report("sender_cpu_s_per_1000", cpu, "s")
+		}
+		if b.want("sender_rss") {
+			b.report("sender_rss_mb", rss, "MB")
+		}
+	}
+	if b.want("sender_file") {
+		enqueue(fileWS, 2_000, mailer.KindFile)
+		// The SMTP ones, if any, are sent already: the count now is theirs plus these.
+		var before int
+		_ = svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
+			c, err := outbox.Counts(conn)
+			before = c[outbox.Sent]
+			return err
+		})
+		perS, _, _ := drain(before+2_000, 2_000, func() bool {
+			files, _ := filepath.Glob(filepath.Join(b.dir, "mail", "*.eml"))
+			return len(files) >= 2_000
+		})
+		files, _ := filepath.Glob(filepath.Join(b.dir, "mail", "*.eml"))
+		if len(files) != 2_000 {
+			t.Fatalf("%d files, want 2000", len(files))
+		}
+		b.report("sender_file_msgs_per_s", perS, "msgs/s")
+	}
+}
+
+// workspaceFor makes a workspace sending through ch.
+func (b *bench) workspaceFor(svc *services.Services, actor auth.Actor, name string, ch mailer.Change) string {
+	ctx := context.Background()
+	ws, err := svc.Workspaces.Create(ctx, actor, workspace.Change{Name: &name})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := svc.Providers.Set(ctx, actor, ws.ID, ch); err != nil {
+		b.t.Fatal(err)
+	}
+	return ws.ID
+}
