@@ -22,8 +22,11 @@ import (
 	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
 )
 
 // fitCheck lists what does not fit the viewport: the document wider than
@@ -231,8 +234,29 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The Email page before and after set-up, and the Sending page with a
+	// message on it (a long subject, to wrap at 390 px).
+	emailBefore := w + "/email" // Monalisa has one workspace: hers is seen before the set-up below
+	spaces, _ := app.Workspaces.List(ctx, actor)
+	for _, sp := range spaces {
+		if sp.ID != ws {
+			emailBefore = "/w/" + sp.ID + "/email"
+			break
+		}
+	}
+	if _, err := app.Providers.Set(ctx, actor, ws, mailer.Change{Kind: mailer.KindFile, FromName: name, FromEmail: strings.ToLower(name) + "@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Compose.Email(ctx, actor, ws, compose.Draft{RequestID: "pages", ContactID: richest,
+		Subject: "A long subject line about this month's rates for a phone screen", BodyHTML: "<p>Hi {{first_name}}</p>"}); err != nil && errs.KindOf(err) != errs.Invalid {
+		t.Fatal(err)
+	}
 	return []pageRef{
 		{"dashboard", w},
+		{"email-unset", emailBefore},
+		{"email", w + "/email"},
+		{"outbox", w + "/outbox"},
+		{"contact-email", w + "/contacts/" + richest + "/email"},
 		{"templates", w + "/templates"},
 		{"template-new", w + "/templates/new"},
 		{"template-edit", w + "/templates/" + tpl.ID},

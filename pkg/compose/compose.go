@@ -138,7 +138,7 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 		m.ID = id
 		m.ActivityID = store.NewID()
 		if err := activity.Record(conn, activity.Entry{ID: m.ActivityID, WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: actor.UserID,
-			Summary: "Email sent: " + e.Subject},
+			Summary: "Email to " + to + ": " + e.Subject},
 			activity.EmailBody{Subject: e.Subject, Text: e.Text, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}); err != nil {
 			return err
 		}
@@ -153,4 +153,85 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 		return err
 	})
 	return q, err
+}
+
+// Test queues a test email from workspace wsID's provider to the actor's
+// own address: the settings page's "Send test email".
+func (c *Composer) Test(ctx context.Context, actor auth.Actor, wsID, requestID string) (Queued, error) {
+	if requestID == "" || len(requestID) > 64 {
+		return Queued{}, errs.Fields{"request_id": "The form is missing its id: reload the page and send again."}.Err()
+	}
+	var q Queued
+	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		cfg, ok, err := mailer.ConfigIn(conn, wsID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errs.Fields{"provider": "Save the provider's settings first."}.Err()
+		}
+		e, err := emailtemplate.Render(emailtemplate.Template{Name: "test", Subject: "pi-crm test email",
+			BodyHTML: "<p>This is a test email from pi-crm. If you can read it, this workspace can send.</p>"}, nil, nil)
+		if err != nil {
+			return fmt.Errorf("render test: %w", err)
+		}
+		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, Channel: outbox.Email, DedupeKey: "test:" + actor.UserID + ":" + requestID,
+			Provider: cfg.Kind, To: actor.Email, From: cfg.FromEmail, FromName: cfg.FromName, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
+		id, created, err := outbox.Enqueue(conn, m, c.now())
+		if err != nil {
+			return err
+		}
+		if created {
+			if err := audit.Record(conn, actor.Audit("email.test", "workspace", wsID, map[string]any{"outbox_id": id, "to": actor.Email})); err != nil {
+				return err
+			}
+		}
+		got, _, err := outbox.Get(conn, id)
+		q = Queued{Message: got, Again: !created}
+		return err
+	})
+	return q, err
+}
+
+// List returns workspace wsID's newest messages (at most n), those in
+// state first when state is set.
+func (c *Composer) List(ctx context.Context, actor auth.Actor, wsID string, state outbox.State, n int) ([]outbox.Message, error) {
+	var out []outbox.Message
+	err := workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		var err error
+		out, err = outbox.ListIn(conn, wsID, state, n)
+		return err
+	})
+	return out, err
+}
+
+// Resend queues unknown message id of workspace wsID again: the user has
+// checked it did not arrive. Only an unknown message can be resent.
+func (c *Composer) Resend(ctx context.Context, actor auth.Actor, wsID, id string) error {
+	return c.decide(ctx, actor, wsID, id, outbox.Queued, "email.resend")
+}
+
+// Drop gives up on unknown message id of workspace wsID: the user has
+// checked it arrived, or no longer wants it sent.
+func (c *Composer) Drop(ctx context.Context, actor auth.Actor, wsID, id string) error {
+	return c.decide(ctx, actor, wsID, id, outbox.Dropped, "email.drop")
+}
+
+func (c *Composer) decide(ctx context.Context, actor auth.Actor, wsID, id string, to outbox.State, action string) error {
+	return workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		m, ok, err := outbox.Get(conn, id)
+		if err != nil {
+			return err
+		}
+		if !ok || m.WorkspaceID != wsID {
+			return errs.NotFoundf("No such message.")
+		}
+		if m.State != outbox.Unknown {
+			return errs.New(errs.Conflict, "Only a message whose fate is unknown can be resent or dropped; this one is "+string(m.State)+".")
+		}
+		if err := outbox.Decide(conn, id, to, c.now()); err != nil {
+			return err
+		}
+		return audit.Record(conn, actor.Audit(action, "outbox", id, map[string]any{"to": m.To}))
+	})
 }

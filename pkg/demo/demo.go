@@ -39,6 +39,14 @@ var people = []person{
 // template wizard shows its real-estate starters.
 var realEstate = map[string]bool{"Coldwell Banker Contacts": true, "Real Estate Open Houses": true}
 
+// plannedProvider is how each demo workspace is planned to send: Loan
+// Factory through Google Workspace, the consulting and marketing lines
+// through Mailgun, Family & Friends and Monalisa's through Microsoft 365.
+// None is set up (the Email page says so); choosing the file provider there
+// makes `make run` send into the data folder.
+var plannedProvider = map[string]string{"Loan Factory": "google", "RateReady Realtors": "mailgun", "MaiStory": "mailgun", "AI Consulting": "mailgun",
+	"Real Estate Open Houses": "mailgun", "Family & Friends": "microsoft", "Coldwell Banker Contacts": "microsoft"}
+
 // LoginsFile is where Seed keeps the logins, inside the data folder, so
 // `make run` can show them again on later starts.
 const LoginsFile = "demo-logins.txt"
@@ -59,11 +67,12 @@ func Seed(ctx context.Context, users *auth.Store, workspaces *workspace.Store) (
 			if err != nil {
 				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
 			}
-			if realEstate[name] {
-				yes := true
-				if _, err := workspaces.Update(ctx, actor, w.ID, workspace.Change{RealEstate: &yes}); err != nil {
-					return logins, fmt.Errorf("demo workspace %q: %w", name, err)
-				}
+			re, planned := realEstate[name], plannedProvider[name]
+			if planned == "" {
+				planned = "file"
+			}
+			if _, err := workspaces.Update(ctx, actor, w.ID, workspace.Change{RealEstate: &re, EmailProvider: &planned}); err != nil {
+				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
 			}
 		}
 		logins = append(logins, Login{Name: p.name, Email: p.email, Password: pw})

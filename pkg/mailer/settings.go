@@ -193,6 +193,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT (workspace_id) DO UPDATE SET 
 			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now}}); err != nil {
 			return fmt.Errorf("save email provider: %w", err)
 		}
+		if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET email_provider = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Kind, wsID}}); err != nil {
+			return fmt.Errorf("save email provider: %w", err)
+		}
 		// The audit row says what changed, never the secret.
 		if err := audit.Record(conn, actor.Audit("provider.set", "workspace", wsID, map[string]any{"kind": ch.Kind, "from": ch.FromEmail,
 			"secret_changed": ch.Secret != ""})); err != nil {

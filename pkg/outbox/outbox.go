@@ -378,3 +378,26 @@ func SetActivity(conn *sqlite.Conn, id, activityID string) error {
 	}
 	return nil
 }
+
+// ListIn returns workspace wsID's newest messages (at most n), only those
+// in state when it is set, inside the caller's transaction.
+func ListIn(conn *sqlite.Conn, wsID string, state State, n int) ([]Message, error) {
+	if state != "" {
+		return list(conn, `WHERE workspace_id = ? AND state = ? ORDER BY created_at DESC, id DESC LIMIT ?`, wsID, string(state), n)
+	}
+	return list(conn, `WHERE workspace_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, wsID, n)
+}
+
+// Decide moves unknown message id to Queued (the user resends it) or
+// Dropped, inside the caller's transaction.
+func Decide(conn *sqlite.Conn, id string, to State, now time.Time) error {
+	if to != Queued && to != Dropped {
+		return fmt.Errorf("decide %s: %s is not a decision", id, to)
+	}
+	nowS := store.FormatTime(now)
+	if err := sqlitex.Execute(conn, `UPDATE outbox SET state = ?, due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`,
+		&sqlitex.ExecOptions{Args: []any{string(to), nowS, nowS, id}}); err != nil {
+		return fmt.Errorf("decide %s: %w", id, err)
+	}
+	return showState(conn, id)
+}

@@ -41,6 +41,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		},
 		"details": auditDetails,
 		// count writes "1 row", "3 rows": count n "row" "rows".
+		"list": func(v ...string) []string { return v },
 		"count": func(n int, one, many string) string {
 			if n == 1 {
 				return "1 " + one
@@ -127,7 +128,13 @@ func entryBody(p *richtext.Policy, e activity.Entry) template.HTML {
 		if b.Subject == "" && b.Text == "" {
 			break
 		}
-		return template.HTML("<p class=\"font-medium\">" + template.HTMLEscapeString(b.Subject) + "</p><p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // escaped
+		status := ""
+		if b.Status != "" {
+			// A message the appliance sent: where it stands, kept current by the outbox.
+			status = "<p class=\"text-xs text-slate-500\" data-status=\"" + template.HTMLEscapeString(b.Status) + "\">To " + template.HTMLEscapeString(b.To) + " · " +
+				template.HTMLEscapeString(b.Status) + errSuffix(b.Error) + "</p>"
+		}
+		return template.HTML(status + "<p class=\"font-medium\">" + template.HTMLEscapeString(b.Subject) + "</p><p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // escaped
 	case activity.SMS:
 		var b activity.SMSBody
 		_ = json.Unmarshal(e.Body, &b)
@@ -202,4 +209,12 @@ func auditDetails(m map[string]any) []detail {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
+}
+
+// errSuffix is ": why" for a message that did not go out, escaped.
+func errSuffix(e string) string {
+	if e == "" {
+		return ""
+	}
+	return ": " + template.HTMLEscapeString(e)
 }

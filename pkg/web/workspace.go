@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 
+	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -28,9 +29,9 @@ func (s *Server) workspaceCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 type settingsData struct {
-	TimeZones []string
-	Users     []userOption
-	Providers []string
+	TimeZones     []string
+	Users         []userOption
+	ProviderLabel string
 }
 
 type userOption struct{ ID, Name string }
@@ -52,12 +53,24 @@ func settingsForm(ws workspace.Workspace) map[string]string {
 
 func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string) {
 	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
 	users, err := s.Auth.Users(r.Context())
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	d := settingsData{TimeZones: commonTimeZones, Providers: workspace.EmailProviders}
+	d := settingsData{TimeZones: commonTimeZones}
+	cfg, ok, err := s.Providers.Get(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch {
+	case ok:
+		d.ProviderLabel = mailer.Label(cfg.Kind) + ", from " + cfg.FromEmail
+	default:
+		d.ProviderLabel = "planned through " + mailer.Label(ws.Settings.EmailProvider) + ", not set up yet"
+	}
 	for _, u := range users {
 		d.Users = append(d.Users, userOption{ID: u.ID, Name: u.Name})
 	}
@@ -96,7 +109,11 @@ func (s *Server) workspaceSettingsSave(w http.ResponseWriter, r *http.Request) {
 	form := formOf(r, "time_zone", "approver_user_id", "email_provider", "campaigns_need_approval", "phone_region", "real_estate")
 	approval, realEstate := form["campaigns_need_approval"] != "", form["real_estate"] != ""
 	tz, approver, provider, region := form["time_zone"], form["approver_user_id"], form["email_provider"], form["phone_region"]
-	_, err := s.Workspaces.Update(r.Context(), a, ws.ID, workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, EmailProvider: &provider, PhoneRegion: &region, RealEstate: &realEstate})
+	ch := workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, PhoneRegion: &region, RealEstate: &realEstate}
+	if _, ok := r.PostForm["email_provider"]; ok { // the API's field; the page sets it on the Email page
+		ch.EmailProvider = &provider
+	}
+	_, err := s.Workspaces.Update(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
 		form["name"] = ws.Name
 		s.renderSettings(w, r, statusOfErr(err), form, fe)

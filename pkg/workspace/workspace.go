@@ -15,9 +15,10 @@ import (
 // MaxNameLen is the longest workspace name, in characters.
 const MaxNameLen = 80
 
-// Email providers a workspace may choose. Only "file" sends today; the
-// others are chosen here and configured by later work.
-var EmailProviders = []string{"file", "mailgun", "smtp"}
+// EmailProviders are the kinds a workspace may plan to send through. The
+// plan is a label until the provider is set up on the workspace's Email
+// page (pkg/mailer keeps what is set up, its secrets sealed).
+var EmailProviders = []string{"file", "mailgun", "smtp", "google", "microsoft"}
 
 // Workspace is one business line of a user.
 type Workspace struct {

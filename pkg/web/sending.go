@@ -1,0 +1,256 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// emailSettingsData is the workspace's Email page.
+type emailSettingsData struct {
+	Config    mailer.Config
+	Saved     bool // a provider is stored (else the planned kind, not set up)
+	KindLabel string
+	Kinds     []kindOption
+	RequestID string
+}
+
+type kindOption struct{ Value, Label string }
+
+var kindOptions = []kindOption{{mailer.KindFile, mailer.Label(mailer.KindFile)}, {mailer.KindSMTP, mailer.Label(mailer.KindSMTP)},
+	{mailer.KindMailgun, mailer.Label(mailer.KindMailgun)}, {mailer.KindGoogle, mailer.Label(mailer.KindGoogle)}, {mailer.KindMicrosoft, mailer.Label(mailer.KindMicrosoft)}}
+
+func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	cfg, ok, err := s.Providers.Get(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !ok {
+		cfg.Kind = ws.Settings.EmailProvider
+	}
+	if form == nil {
+		st := cfg.Settings
+		form = map[string]string{"kind": cfg.Kind, "from_name": cfg.FromName, "from_email": cfg.FromEmail, "host": st.Host, "tls": st.TLS,
+			"username": st.Username, "auth": st.Auth, "domain": st.Domain, "region": st.Region, "base_url": st.BaseURL,
+			"per_minute": strconv.Itoa(cfg.PerMinute), "daily_cap": strconv.Itoa(cfg.DailyCap)}
+		if st.Port > 0 {
+			form["port"] = strconv.Itoa(st.Port)
+		}
+		if form["from_name"] == "" {
+			form["from_name"] = a.Name
+		}
+	}
+	d := emailSettingsData{Config: cfg, Saved: ok, Kinds: kindOptions, RequestID: store.NewID(), KindLabel: mailer.Label(cfg.Kind)}
+	p := s.pageFor(r, "Email · "+ws.Name, &page{Section: "email", Data: d, Form: form, Errors: fieldErrs})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, status, "email_settings", "", p)
+}
+
+func (s *Server) emailSettings(w http.ResponseWriter, r *http.Request) {
+	s.renderEmailSettings(w, r, http.StatusOK, nil, nil)
+}
+
+func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	// The secret is never put back in the form: a refused form asks for it again.
+	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap")
+	perMinute, err1 := strconv.Atoi(orZero(form["per_minute"]))
+	dailyCap, err2 := strconv.Atoi(orZero(form["daily_cap"]))
+	if err1 != nil || err2 != nil {
+		fe := map[string]string{}
+		if err1 != nil {
+			fe["per_minute"] = "Enter a whole number (0: no limit)."
+		}
+		if err2 != nil {
+			fe["daily_cap"] = "Enter a whole number (0: no cap)."
+		}
+		s.renderEmailSettings(w, r, http.StatusUnprocessableEntity, form, fe)
+		return
+	}
+	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"),
+		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
+			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"]}}
+	if ch.Kind == mailer.KindGoogle || ch.Kind == mailer.KindMicrosoft {
+		s.renderEmailSettings(w, r, http.StatusUnprocessableEntity, form, map[string]string{"kind": mailer.Label(ch.Kind) +
+			" sending is not built yet: choose SMTP (Google and Microsoft 365 accounts take an app password), Mailgun or the file provider."})
+		return
+	}
+	_, err := s.Providers.Set(r.Context(), a, ws.ID, ch)
+	if fe := fieldErrors(err); fe != nil {
+		s.renderEmailSettings(w, r, statusOfErr(err), form, fe)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Email settings saved.")
+	seeOther(w, r, "/w/"+ws.ID+"/email")
+}
+
+func orZero(v string) string {
+	if v == "" {
+		return "0"
+	}
+	return v
+}
+
+// emailTest queues a test email to the user.
+func (s *Server) emailTest(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	q, err := s.Compose.Test(r.Context(), a, ws.ID, r.PostFormValue("request_id"))
+	if fe := fieldErrors(err); fe != nil {
+		s.flash(w, r, "Not sent: "+firstOf(fe))
+		seeOther(w, r, "/w/"+ws.ID+"/email")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Test email to "+q.Message.To+" queued: its state is on the Sending page.")
+	seeOther(w, r, "/w/"+ws.ID+"/outbox")
+}
+
+func firstOf(m map[string]string) string {
+	for _, v := range m {
+		return v
+	}
+	return ""
+}
+
+// outboxData is the Sending page.
+type outboxData struct {
+	Messages []outbox.Message
+	State    string
+	States   []outbox.State
+	Config   mailer.Config
+	Saved    bool
+}
+
+func (s *Server) outboxShow(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	state := outbox.State(r.URL.Query().Get("state"))
+	switch state {
+	case "", outbox.Queued, outbox.Claimed, outbox.Sent, outbox.Retrying, outbox.Failed, outbox.Unknown, outbox.Dropped:
+	default:
+		s.fail(w, r, errs.Fields{"state": "Choose a state."}.Err())
+		return
+	}
+	msgs, err := s.Compose.List(r.Context(), a, ws.ID, state, 100)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cfg, ok, err := s.Providers.Get(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := outboxData{Messages: msgs, State: string(state), Config: cfg, Saved: ok,
+		States: []outbox.State{outbox.Unknown, outbox.Queued, outbox.Retrying, outbox.Sent, outbox.Failed, outbox.Dropped}}
+	p := s.pageFor(r, "Sending · "+ws.Name, &page{Section: "outbox", Data: d})
+	p.Flash = s.takeFlash(w, r)
+	s.render(w, r, http.StatusOK, "outbox", "", p)
+}
+
+// outboxDecide resends or drops an unknown message.
+func (s *Server) outboxDecide(resend bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ws, _ := workspaceFrom(r.Context())
+		a, _ := actorFrom(r.Context())
+		id := chi.URLParam(r, "msg")
+		do, done := s.Compose.Drop, "Dropped: it will not be sent."
+		if resend {
+			do, done = s.Compose.Resend, "Queued again."
+		}
+		if err := do(r.Context(), a, ws.ID, id); err != nil {
+			if errs.KindOf(err) == errs.Conflict {
+				s.flash(w, r, errs.As(err).Message)
+				seeOther(w, r, "/w/"+ws.ID+"/outbox")
+				return
+			}
+			s.fail(w, r, err)
+			return
+		}
+		s.flash(w, r, done)
+		seeOther(w, r, "/w/"+ws.ID+"/outbox?state=unknown")
+	}
+}
+
+// contactEmailData is the send form on a contact.
+type contactEmailData struct {
+	ContactID   string
+	ContactName string
+	To          string
+	Templates   []emailtemplate.Template
+	RequestID   string
+	Config      mailer.Config
+	Saved       bool
+}
+
+func (s *Server) renderContactEmail(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	c, err := s.Contacts.Get(r.Context(), a, ws.ID, chi.URLParam(r, "contact"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	tpls, err := s.Templates.List(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cfg, ok, err := s.Providers.Get(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if form == nil {
+		form = map[string]string{"template_id": r.URL.Query().Get("template"), "request_id": store.NewID()}
+	}
+	d := contactEmailData{ContactID: c.ID, ContactName: c.Name(), To: c.PrimaryEmail(), Templates: tpls, RequestID: form["request_id"], Config: cfg, Saved: ok}
+	s.render(w, r, status, "contact_email", "", s.pageFor(r, "Email "+c.Name(), &page{Section: "contacts", Data: d, Form: form, Errors: fieldErrs}))
+}
+
+func (s *Server) contactEmail(w http.ResponseWriter, r *http.Request) {
+	s.renderContactEmail(w, r, http.StatusOK, nil, nil)
+}
+
+func (s *Server) contactEmailSend(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	form := formOf(r, "template_id", "subject", "body", "request_id")
+	id := chi.URLParam(r, "contact")
+	q, err := s.Compose.Email(r.Context(), a, ws.ID, compose.Draft{RequestID: form["request_id"], ContactID: id, TemplateID: form["template_id"],
+		Subject: form["subject"], BodyHTML: form["body"]})
+	if fe := fieldErrors(err); fe != nil {
+		s.renderContactEmail(w, r, statusOfErr(err), form, fe)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg := "Email to " + q.Message.To + " queued; its state shows in the log."
+	if q.Again {
+		msg = "That email was already queued (the form was sent twice): nothing new was sent."
+	}
+	s.flash(w, r, msg)
+	seeOther(w, r, "/w/"+ws.ID+"/contacts/"+id)
+}

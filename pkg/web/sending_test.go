@@ -1,0 +1,84 @@
+package web_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/sender"
+)
+
+// TestSendingPages: the Email page refuses bad settings keeping what was
+// typed (the secret is never put back), saves the file provider; a contact's
+// Send form queues a message once however often it is sent; crm-sender's
+// engine sends it; the Sending page and the contact's log say sent.
+func TestSendingPages(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Family")
+	tom := andy.Contact(ws.ID, "Tom", "tom@example.com")
+	base := "/w/" + ws.ID
+
+	_, body := app.Do(andy.Client, http.MethodGet, base+"/email", nil, nil)
+	if !strings.Contains(body, "Not set up yet") {
+		t.Fatalf("the Email page of a new workspace: %s", apptest.Trim(body))
+	}
+	// Mailgun without a domain or key: refused, what was typed kept, the key not echoed.
+	resp, body := app.Do(andy.Client, http.MethodPost, base+"/email", strings.NewReader(url.Values{"kind": {"mailgun"}, "from_name": {"Andy N"},
+		"from_email": {"andy@example.com"}, "secret": {"key-topsecret"}, "per_minute": {"0"}, "daily_cap": {"0"}}.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Mailgun sending domain") || !strings.Contains(body, `value="Andy N"`) || strings.Contains(body, "key-topsecret") {
+		t.Fatalf("the refused form: %s", apptest.Trim(body))
+	}
+	if resp := app.PostForm(andy.Client, base+"/email", url.Values{"kind": {"file"}, "from_name": {"Andy"}, "from_email": {"andy@example.com"},
+		"per_minute": {"0"}, "daily_cap": {"0"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save: %d", resp.StatusCode)
+	}
+
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+tom.ID+"/email", nil, nil)
+	m := regexp.MustCompile(`name="request_id" value="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "To tom@example.com") {
+		t.Fatalf("the send form: %s", apptest.Trim(body))
+	}
+	form := url.Values{"request_id": {m[1]}, "subject": {"Hi {{first_name}}"}, "body": {"<p>Rates moved, {{first_name}}.</p><script>x()</script>"}}
+	// Nothing to say: refused, the subject kept.
+	resp, body = app.Do(andy.Client, http.MethodPost, base+"/contacts/"+tom.ID+"/email", strings.NewReader(url.Values{"request_id": {m[1]}, "subject": {"Hi"}}.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Write the message.") || !strings.Contains(body, `value="Hi"`) {
+		t.Fatalf("the refused send: %s", apptest.Trim(body))
+	}
+	for range 2 { // a double submit is one message
+		if resp := app.PostForm(andy.Client, base+"/contacts/"+tom.ID+"/email", form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("send: %d", resp.StatusCode)
+		}
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/outbox", nil, nil)
+	if n := strings.Count(body, `data-state="queued"`); n != 1 || !strings.Contains(body, "Hi Tom") {
+		t.Fatalf("the Sending page shows %d queued: %s", n, apptest.Trim(body))
+	}
+	s := sender.New(app.DB, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, t.TempDir(), sender.Options{})
+	if _, err := s.Turn(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/outbox?state=sent", nil, nil)
+	if !strings.Contains(body, `data-state="sent"`) {
+		t.Fatalf("after the sender's turn: %s", apptest.Trim(body))
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+tom.ID+"/log", nil, nil)
+	if !strings.Contains(body, "Email to tom@example.com: Hi Tom") || !strings.Contains(body, `data-status="sent"`) || strings.Contains(body, "x()") {
+		t.Fatalf("the log: %s", apptest.Trim(body))
+	}
+	// Another user sees none of it.
+	mona := app.NewUser("Mona")
+	if resp, _ := app.Do(mona.Client, http.MethodGet, base+"/outbox", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("Mona's view of Andy's Sending page: %d", resp.StatusCode)
+	}
+}
