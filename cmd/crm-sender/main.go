@@ -55,7 +55,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 			log.Warn("no secret keys: only providers without credentials (the file provider) can send", logkey.Detail, secrets.CredentialName)
 		}
 		s := sender.New(db, log, ring, dataDir, opt)
-		m, err := sender.NewMetrics(reg)
+		m, err := sender.NewMetrics(reg, db)
 		if err != nil {
 			return err
 		}

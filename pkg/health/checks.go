@@ -24,6 +24,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/heartbeat"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -68,7 +69,7 @@ func (c *Checker) Run(ctx context.Context) []Result {
 	if c.cfg.CopyDir != "" {
 		out = append(out, c.backupDrive())
 	}
-	out = append(out, c.backupAge(ctx), c.replicaLag(ctx), c.units(ctx), c.tlsCert())
+	out = append(out, c.backupAge(ctx), c.replicaLag(ctx), c.units(ctx), c.tlsCert(), c.outboxUnknown(ctx), c.outboxStuck(ctx))
 	out = append(out, c.heartbeats(ctx)...)
 	if c.metrics != nil {
 		c.metrics.record(out)
@@ -187,6 +188,52 @@ func (c *Checker) backupAge(ctx context.Context) Result {
 	v := age.Round(time.Minute).String() + " ago"
 	if age > c.cfg.MaxBackupAge {
 		return fail(name, v, "the newest good snapshot is older than %s: check crm-snapshot.service's log", c.cfg.MaxBackupAge)
+	}
+	return ok(name, v)
+}
+
+// outboxUnknown fails while messages wait for the user to say whether they
+// went out (a crash left them unknown and the provider could not tell).
+func (c *Checker) outboxUnknown(ctx context.Context) Result {
+	const name = "outbox_unknown"
+	var counts map[outbox.State]int
+	err := c.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		counts, err = outbox.Counts(conn)
+		return err
+	})
+	if err != nil {
+		return fail(name, "error", "%v", err)
+	}
+	if n := counts[outbox.Unknown]; n > 0 {
+		return fail(name, strconv.Itoa(n), "%d messages may or may not have gone out: open each workspace's Sending page, check, then resend or drop them", n)
+	}
+	return ok(name, "0")
+}
+
+// outboxStuck fails when a due message has waited longer than the limit:
+// crm-sender is down, or a provider refuses everything.
+func (c *Checker) outboxStuck(ctx context.Context) Result {
+	const name = "outbox_stuck"
+	var oldest time.Time
+	err := c.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		oldest, err = outbox.OldestDue(conn, c.now())
+		return err
+	})
+	if err != nil {
+		return fail(name, "error", "%v", err)
+	}
+	if oldest.IsZero() {
+		return ok(name, "empty")
+	}
+	age, limit := c.now().Sub(oldest), c.cfg.MaxQueueWait
+	if limit <= 0 {
+		limit = 30 * time.Minute
+	}
+	v := age.Round(time.Second).String()
+	if age > limit {
+		return fail(name, v, "a message has been due for %s: check crm-sender's log and the workspaces' email settings", v)
 	}
 	return ok(name, v)
 }

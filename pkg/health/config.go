@@ -32,6 +32,7 @@ type Config struct {
 	MaxWAL       int64         // WAL size above which the check fails (256 MB)
 	MinFreeRatio float64       // free space below which a volume fails (0.10)
 	MaxBackupAge time.Duration // newest good snapshot older than this fails (48 h)
+	MaxQueueWait time.Duration // a due outbox message waiting longer than this fails (30 min)
 	MaxLag       time.Duration // replica lag above this fails (5 min)
 	MaxBeatAge   time.Duration // a heartbeat older than this is dead (90 s)
 	Daemons      []string      // heartbeats that must be alive
@@ -73,6 +74,7 @@ func ReadConfig(e *config.Env, common config.Common) Config {
 		MaxWAL:            int64(e.Int("PICRM_HEALTH_MAX_WAL_MB", 256, 1, 1<<20)) << 20,
 		MinFreeRatio:      float64(e.Int("PICRM_HEALTH_MIN_FREE_PERCENT", 10, 1, 90)) / 100,
 		MaxBackupAge:      e.Duration("PICRM_HEALTH_MAX_BACKUP_AGE", 48*time.Hour),
+		MaxQueueWait:      e.Duration("PICRM_HEALTH_MAX_QUEUE_WAIT", 30*time.Minute),
 		MaxLag:            e.Duration("PICRM_HEALTH_MAX_REPLICA_LAG", 5*time.Minute),
 		MaxBeatAge:        e.Duration("PICRM_HEALTH_MAX_HEARTBEAT_AGE", 90*time.Second),
 		Daemons:           fields(e.String("PICRM_HEALTH_DAEMONS", "crm-sender crm-insights")),

@@ -401,3 +401,20 @@ func Decide(conn *sqlite.Conn, id string, to State, now time.Time) error {
 	}
 	return showState(conn, id)
 }
+
+// OldestDue returns the due time of the oldest message that is due now
+// (queued, or retrying and due), or zero when none is.
+func OldestDue(conn *sqlite.Conn, now time.Time) (time.Time, error) {
+	var t time.Time
+	err := sqlitex.Execute(conn, `SELECT min(due_at) FROM outbox WHERE state IN ('queued', 'retrying') AND due_at <= ?`, &sqlitex.ExecOptions{
+		Args: []any{store.FormatTime(now)}, ResultFunc: func(st *sqlite.Stmt) error {
+			if v := st.ColumnText(0); v != "" {
+				t, _ = store.ParseTime(v)
+			}
+			return nil
+		}})
+	if err != nil {
+		return time.Time{}, fmt.Errorf("oldest due message: %w", err)
+	}
+	return t, nil
+}

@@ -1,11 +1,15 @@
 package sender
 
 import (
+	"context"
 	"time"
+
+	"zombiezen.com/go/sqlite"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
 // Metrics are crm-sender's figures on /metrics; a nil *Metrics records
@@ -17,8 +21,10 @@ type Metrics struct {
 	reconciles *prometheus.CounterVec
 }
 
-// NewMetrics registers the sender's metrics with reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// NewMetrics registers the sender's metrics with reg; the queue's depth
+// by state and its oldest due message's age are read from db at each
+// scrape.
+func NewMetrics(reg prometheus.Registerer, db *store.DB) (*Metrics, error) {
 	m := &Metrics{
 		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "picrm_sender_sends_total",
 			Help: "Messages handed to a provider, by provider and result (ok or error)."}, []string{"provider", "result"}),
@@ -29,7 +35,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		reconciles: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "picrm_sender_reconciled_total",
 			Help: "Unknown messages asked about at their provider, by verdict."}, []string{"verdict"}),
 	}
-	for _, c := range []prometheus.Collector{m.sends, m.sendTime, m.outcome, m.reconciles} {
+	for _, c := range []prometheus.Collector{m.sends, m.sendTime, m.outcome, m.reconciles, queue{db}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -66,4 +72,41 @@ func (m *Metrics) reconciled(v outbox.Verdict) {
 		return
 	}
 	m.reconciles.WithLabelValues(map[outbox.Verdict]string{outbox.WasSent: "sent", outbox.NeverSent: "never_sent", outbox.Undecided: "undecided"}[v]).Inc()
+}
+
+// queue reports the outbox as it stands when scraped.
+type queue struct{ db *store.DB }
+
+var (
+	depthDesc  = prometheus.NewDesc("picrm_outbox_messages", "Messages in the outbox, by state.", []string{"state"}, nil)
+	oldestDesc = prometheus.NewDesc("picrm_outbox_oldest_due_seconds",
+		"How long the oldest due message (queued or retrying) has been due: a stuck queue grows it.", nil, nil)
+)
+
+func (queue) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc; ch <- oldestDesc }
+
+func (q queue) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var counts map[outbox.State]int
+	var oldest time.Time
+	err := q.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		if counts, err = outbox.Counts(conn); err != nil {
+			return err
+		}
+		oldest, err = outbox.OldestDue(conn, time.Now())
+		return err
+	})
+	if err != nil {
+		return
+	}
+	for _, st := range []outbox.State{outbox.Queued, outbox.Claimed, outbox.Sent, outbox.Retrying, outbox.Failed, outbox.Unknown, outbox.Dropped} {
+		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(counts[st]), string(st))
+	}
+	age := 0.0
+	if !oldest.IsZero() {
+		age = time.Since(oldest).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // Options tune a sender; the zero value is the production one.
@@ -180,13 +181,39 @@ func (s *Sender) Turn(ctx context.Context) (bool, error) {
 // sendAll sends the claimed messages on the workers.
 func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Outcome {
 	outs := make([]outbox.Outcome, len(msgs))
-	// Each workspace's provider once a batch, not once a message.
+	// Each workspace's provider once a batch, not once a message; a
+	// workspace at its daily cap sends nothing more until tomorrow (its
+	// time zone's midnight).
 	providers := map[string]*provider{}
 	errs := map[string]error{}
+	room := map[string]int{} // sends left today, for capped workspaces
 	for _, m := range msgs {
-		if _, ok := providers[m.WorkspaceID]; !ok {
-			providers[m.WorkspaceID], errs[m.WorkspaceID] = s.provider(ctx, m.WorkspaceID)
+		if _, ok := providers[m.WorkspaceID]; ok {
+			continue
 		}
+		p, err := s.provider(ctx, m.WorkspaceID)
+		providers[m.WorkspaceID], errs[m.WorkspaceID] = p, err
+		if err == nil && p.cfg.DailyCap > 0 {
+			left, err := s.capRoom(ctx, m.WorkspaceID, p.cfg.DailyCap)
+			if err != nil {
+				errs[m.WorkspaceID] = &mailer.Error{State: outbox.Retrying, Err: err}
+			}
+			room[m.WorkspaceID] = left
+		}
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		left, capped := room[m.WorkspaceID]
+		if !capped || errs[m.WorkspaceID] != nil {
+			continue
+		}
+		if left <= 0 {
+			outs[i] = outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != "", State: outbox.Retrying,
+				Error: fmt.Sprintf("The daily limit of %d messages is reached: it goes tomorrow.", providers[m.WorkspaceID].cfg.DailyCap), Due: s.tomorrow(ctx, m.WorkspaceID)}
+			msgs[i].ID = "" // not sent this turn
+			continue
+		}
+		room[m.WorkspaceID] = left - 1
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -200,7 +227,9 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 		}()
 	}
 	for i := range msgs {
-		next <- i
+		if msgs[i].ID != "" {
+			next <- i
+		}
 	}
 	close(next)
 	wg.Wait()
@@ -238,6 +267,43 @@ func (s *Sender) sendOne(ctx context.Context, m *outbox.Message, p *provider, er
 		}
 	}
 	return o
+}
+
+// capRoom returns how many more messages workspace wsID may send today
+// under a cap of limit.
+func (s *Sender) capRoom(ctx context.Context, wsID string, limit int) (int, error) {
+	var n int
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		n, err = outbox.SentSince(conn, wsID, s.midnight(conn, wsID))
+		return err
+	})
+	return limit - n, err
+}
+
+// midnight is the start of today in workspace wsID's time zone.
+func (s *Sender) midnight(conn *sqlite.Conn, wsID string) time.Time {
+	loc := time.UTC
+	if tz, err := workspace.TimeZoneIn(conn, wsID); err == nil {
+		if l, err := time.LoadLocation(tz); err == nil {
+			loc = l
+		}
+	}
+	now := time.Now().In(loc)
+	return time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+}
+
+// tomorrow is the next midnight in workspace wsID's time zone.
+func (s *Sender) tomorrow(ctx context.Context, wsID string) time.Time {
+	var t time.Time
+	_ = s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		t = s.midnight(conn, wsID).AddDate(0, 0, 1)
+		return nil
+	})
+	if t.IsZero() {
+		t = time.Now().Add(time.Hour)
+	}
+	return t
 }
 
 // mail makes a message's MIME parts: its HTML with the appliance's images

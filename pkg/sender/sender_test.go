@@ -274,3 +274,37 @@ func TestProviderSecretsAreSealed(t *testing.T) {
 	}
 	_ = store.FormatTime
 }
+
+// TestDailyCapHoldsTheRestUntilTomorrow: a workspace capped at 2 a day
+// sends 2 of 3 today; the third waits for its time zone's midnight.
+func TestDailyCapHoldsTheRestUntilTomorrow(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	if _, err := r.cfgs.Set(ctx, r.andy.Actor, r.fileWS, mailer.Change{Kind: mailer.KindFile, FromName: "Andy", FromEmail: "andy@family.example", DailyCap: 2}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, req := range []string{"a", "b", "c"} {
+		ids = append(ids, r.queue(t, r.fileWS, r.tom, req).ID)
+	}
+	s := r.sender(sender.Options{})
+	for range 2 {
+		if _, err := s.Turn(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent, held := 0, 0
+	for _, id := range ids {
+		switch m := r.get(t, id); {
+		case m.State == outbox.Sent:
+			sent++
+		case m.State == outbox.Retrying && strings.Contains(m.Error, "daily limit") && m.DueAt.After(time.Now()) && m.DueAt.Sub(time.Now()) <= 24*time.Hour:
+			held++
+		default:
+			t.Errorf("message %s: %s %q due %v", id, m.State, m.Error, m.DueAt)
+		}
+	}
+	if sent != 2 || held != 1 {
+		t.Fatalf("sent %d, held %d", sent, held)
+	}
+}

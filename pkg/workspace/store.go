@@ -391,3 +391,20 @@ func PhoneRegion(conn *sqlite.Conn, id string) (string, error) {
 	}
 	return region, nil
 }
+
+// TimeZoneIn returns workspace id's time zone inside the caller's
+// transaction (UTC when it has none).
+func TimeZoneIn(conn *sqlite.Conn, id string) (string, error) {
+	tz := "UTC"
+	err := sqlitex.Execute(conn, `SELECT time_zone FROM workspace_settings WHERE workspace_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(stmt *sqlite.Stmt) error {
+			if v := stmt.ColumnText(0); v != "" {
+				tz = v
+			}
+			return nil
+		}})
+	if err != nil {
+		return "", fmt.Errorf("read time zone: %w", err)
+	}
+	return tz, nil
+}
