@@ -42,6 +42,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		Batch:   e.Int("PICRM_SENDER_BATCH", 200, 1, 5000),
 		Workers: e.Int("PICRM_SENDER_WORKERS", 4, 1, 64),
 	}
+	pollEvery := e.Duration("PICRM_SENDER_POLL", time.Minute)
 	ring, err := secrets.Load(e, cfg.Common.DataDir, false)
 	if err != nil && !errors.Is(err, config.ErrNoCredential) {
 		e.Fail(secrets.CredentialName, "%v", err)
@@ -61,6 +62,7 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		}
 		s.SetMetrics(m)
 		l.Go("outbox", s.Run)
+		l.Every("poll-events", pollEvery, s.Poll)
 		return nil
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/backup"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -63,6 +64,8 @@ type App struct {
 	URL    string
 	// BackupDir is where "Backup now" snapshots.
 	BackupDir string
+	// Ring is the appliance's secret keys (one, made for the test).
+	Ring *secrets.Ring
 }
 
 // Options tunes New.
@@ -101,7 +104,11 @@ func New(tb testing.TB, opts Options) *App {
 	if opts.FetchLoopback {
 		allow = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	}
-	svc := services.New(db, log, services.Options{DataDir: tb.TempDir(), FetchAllow: allow,
+	ring, err := secrets.Parse(secrets.NewKey())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	svc := services.New(db, log, services.Options{DataDir: tb.TempDir(), FetchAllow: allow, Ring: ring,
 		Auth: auth.Options{BcryptCost: opts.BcryptCost, SessionIdle: opts.SessionIdle, SessionMax: opts.SessionMax, Now: clock.Now}})
 	apiH := api.New(svc, api.Options{RatePerSecond: opts.APIRate, Burst: opts.APIBurst, Now: clock.Now})
 	backupDir := filepath.Join(tb.TempDir(), "backups")
@@ -127,7 +134,7 @@ func New(tb testing.TB, opts Options) *App {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	tb.Cleanup(ts.Close)
-	return &App{Services: svc, TB: tb, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, BackupDir: backupDir}
+	return &App{Services: svc, TB: tb, Web: srv, API: apiH, Server: ts, Clock: clock, URL: ts.URL, BackupDir: backupDir, Ring: ring}
 }
 
 // User is a test user with a logged-in browser-like client.

@@ -39,6 +39,33 @@ type Server struct {
 	byID     map[string]int // sends per Message-ID
 	failNext []int          // statuses to answer the next sends with
 	hang     time.Duration  // accept, then wait this long before answering
+	scripted []map[string]any
+}
+
+// Event is a scripted event in Mailgun's shape.
+type Event struct {
+	ID        string
+	Kind      string // delivered, failed, complained, unsubscribed, opened
+	Severity  string // failed: permanent or temporary
+	Reason    string
+	MessageID string
+	OutboxID  string // the picrm-id variable
+	Recipient string
+	At        time.Time
+}
+
+// AddEvent makes the events API return e from now on.
+func (s *Server) AddEvent(domain string, e Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	item := map[string]any{"event": e.Kind, "id": e.ID, "timestamp": float64(e.At.UnixNano()) / 1e9, "log-level": "info", "recipient": e.Recipient,
+		"user-variables": map[string]any{"picrm-id": e.OutboxID}, "domain": domain,
+		"message": map[string]any{"headers": map[string]any{"message-id": e.MessageID, "to": e.Recipient}}}
+	if e.Kind == "failed" {
+		item["severity"], item["reason"] = e.Severity, e.Reason
+		item["delivery-status"] = map[string]any{"message": e.Reason, "code": 550}
+	}
+	s.scripted = append(s.scripted, item)
 }
 
 // New starts a server that accepts API key key.
@@ -154,7 +181,19 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	items := []map[string]any{}
 	if q.Get("page") == "" {
 		want := strings.Trim(q.Get("message-id"), "<>")
+		var begin time.Time
+		if b := q.Get("begin"); b != "" {
+			begin, _ = time.Parse("Mon, 2 Jan 2006 15:04:05 -0700", b)
+		}
 		s.mu.Lock()
+		for _, it := range s.scripted {
+			at := time.Unix(0, int64(it["timestamp"].(float64)*1e9))
+			mid := it["message"].(map[string]any)["headers"].(map[string]any)["message-id"].(string)
+			if it["domain"] != r.PathValue("domain") || (want != "" && mid != want) || at.Before(begin.Add(-time.Second)) {
+				continue
+			}
+			items = append(items, it)
+		}
 		for i, m := range s.accepted {
 			if m.Domain != r.PathValue("domain") || (want != "" && m.MessageID != want) {
 				continue

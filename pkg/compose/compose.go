@@ -20,6 +20,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
@@ -111,6 +112,15 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 			return errs.Fields{"contact": ct.Name() + " is marked do-not-contact."}.Err()
 		case to == "":
 			return errs.Fields{"contact": ct.Name() + " has no email address."}.Err()
+		}
+		flags, err := events.Flags(conn, ct.ID)
+		if err != nil {
+			return err
+		}
+		for _, f := range []string{events.FlagUnsubscribed, events.FlagBounced, events.FlagComplained} {
+			if why, ok := flags[f]; ok {
+				return errs.Fields{"contact": "No email to " + ct.Name() + ": " + why}.Err()
+			}
 		}
 		defs, err := contact.FieldsIn(conn, wsID)
 		if err != nil {
@@ -227,7 +237,7 @@ func (c *Composer) decide(ctx context.Context, actor auth.Actor, wsID, id string
 			return errs.NotFoundf("No such message.")
 		}
 		if m.State != outbox.Unknown {
-			return errs.New(errs.Conflict, "Only a message whose fate is unknown can be resent or dropped; this one is "+string(m.State)+".")
+			return errs.New(errs.Conflict, "Only a message whose fate is unknown can be resent or dropped; this one is %s.", m.State)
 		}
 		if err := outbox.Decide(conn, id, to, c.now()); err != nil {
 			return err

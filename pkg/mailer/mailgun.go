@@ -13,6 +13,8 @@ import (
 	"github.com/mailgun/mailgun-go/v5"
 	"github.com/mailgun/mailgun-go/v5/events"
 
+	pevents "github.com/pi-crm/pi-crm/pkg/events"
+
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 )
 
@@ -134,4 +136,63 @@ func matches(e events.Event, m *Mail) (string, bool) {
 		}
 	}
 	return a.Message.Headers.MessageID, true
+}
+
+// Events returns the domain's events from begin on, oldest first, as
+// pi-crm's events (Via "poll"); accepted ones are left out (the send's
+// own answer says as much).
+func (g *Mailgun) Events(ctx context.Context, begin time.Time) ([]pevents.Event, error) {
+	it := g.mg.ListEvents(g.cfg.Domain, &mailgun.ListEventOptions{Begin: begin, ForceAscending: true, Limit: 300})
+	var out []pevents.Event
+	var page []events.Event
+	for it.Next(ctx, &page) {
+		for _, e := range page {
+			if pe, ok := fromMailgun(e); ok {
+				pe.Provider, pe.Via = KindMailgun, "poll"
+				out = append(out, pe)
+			}
+		}
+	}
+	if err := it.Err(); err != nil {
+		return out, fmt.Errorf("mailgun events: %w", err)
+	}
+	return out, nil
+}
+
+// fromMailgun reads one Mailgun event.
+func fromMailgun(e events.Event) (pevents.Event, bool) {
+	var (
+		g     events.Generic
+		msg   events.Message
+		rcpt  string
+		vars  any
+		kind  string
+		extra string
+	)
+	switch v := e.(type) {
+	case *events.Delivered:
+		g, msg, rcpt, vars, kind = v.Generic, v.Message, v.Recipient, v.UserVariables, pevents.Delivered
+	case *events.Failed:
+		g, msg, rcpt, vars = v.Generic, v.Message, v.Recipient, v.UserVariables
+		kind, extra = pevents.Deferred, strings.TrimSpace(v.Reason+" "+v.DeliveryStatus.Message)
+		if v.Severity == "permanent" {
+			kind = pevents.Bounced
+		}
+	case *events.Complained:
+		g, msg, rcpt, vars, kind = v.Generic, v.Message, v.Recipient, v.UserVariables, pevents.Complained
+	case *events.Unsubscribed:
+		g, msg, rcpt, vars, kind = v.Generic, v.Message, v.Recipient, v.UserVariables, pevents.Unsubscribed
+	case *events.Opened:
+		g, msg, rcpt, vars, kind = v.Generic, v.Message, v.Recipient, v.UserVariables, pevents.Opened
+	case *events.Clicked:
+		g, msg, rcpt, vars, kind = v.Generic, v.Message, v.Recipient, v.UserVariables, pevents.Clicked
+	default:
+		return pevents.Event{}, false
+	}
+	pe := pevents.Event{ID: g.ID, Kind: kind, MessageID: strings.Trim(msg.Headers.MessageID, "<>"), Recipient: rcpt, Detail: extra,
+		At: time.Unix(0, int64(g.Timestamp*1e9)).UTC()}
+	if m, ok := vars.(map[string]any); ok {
+		pe.OutboxID, _ = m["picrm-id"].(string)
+	}
+	return pe, true
 }

@@ -44,7 +44,10 @@ type Config struct {
 	DailyCap    int
 	Problem     string // a refused key, a revoked token: shown on the workspace
 	UpdatedAt   time.Time
-	secret      string // sealed
+	// HasWebhookKey says a Mailgun webhook signing key is stored.
+	HasWebhookKey bool
+	secret        string // sealed
+	hook          string // the webhook key, sealed
 }
 
 // Settings are a provider's non-secret settings.
@@ -79,8 +82,10 @@ type Change struct {
 	FromEmail string
 	Settings  Settings
 	Secret    string
-	PerMinute int
-	DailyCap  int
+	// WebhookKey is Mailgun's webhook signing key (empty keeps the stored one).
+	WebhookKey string
+	PerMinute  int
+	DailyCap   int
 }
 
 // Get returns workspace wsID's provider, or ok false when it has none.
@@ -96,12 +101,14 @@ func (c *Configs) Get(ctx context.Context, actor auth.Actor, wsID string) (cfg C
 func ConfigIn(conn *sqlite.Conn, wsID string) (Config, bool, error) {
 	var cfg Config
 	found := false
-	err := sqlitex.Execute(conn, `SELECT kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at FROM email_providers WHERE workspace_id = ?`,
+	err := sqlitex.Execute(conn, `SELECT kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret FROM email_providers WHERE workspace_id = ?`,
 		&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error {
 			found = true
 			cfg = Config{WorkspaceID: wsID, Kind: st.ColumnText(0), FromName: st.ColumnText(1), FromEmail: st.ColumnText(2), secret: st.ColumnText(4),
 				PerMinute: st.ColumnInt(5), DailyCap: st.ColumnInt(6), Problem: st.ColumnText(7)}
 			cfg.HasSecret = cfg.secret != ""
+			cfg.hook = st.ColumnText(9)
+			cfg.HasWebhookKey = cfg.hook != ""
 			cfg.UpdatedAt, _ = store.ParseTime(st.ColumnText(8))
 			return json.Unmarshal([]byte(st.ColumnText(3)), &cfg.Settings)
 		}})
@@ -184,13 +191,20 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		if (ch.Kind == KindSMTP && s.Username != "" || ch.Kind == KindMailgun) && sealed == "" {
 			return errs.Fields{"secret": "Enter the password or API key."}.Err()
 		}
+		hook := ""
+		switch {
+		case ch.WebhookKey != "" && c.ring != nil:
+			hook = c.ring.Seal(ch.WebhookKey, hookWhere(wsID))
+		case ch.WebhookKey == "" && had && old.Kind == ch.Kind:
+			hook = old.hook
+		}
 		b, _ := json.Marshal(ch.Settings)
 		now := store.FormatTime(time.Now())
-		if err := sqlitex.Execute(conn, `INSERT INTO email_providers (workspace_id, kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, from_name = excluded.from_name,
+		if err := sqlitex.Execute(conn, `INSERT INTO email_providers (workspace_id, kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, from_name = excluded.from_name,
 	from_email = excluded.from_email, settings = excluded.settings, secret = excluded.secret, per_minute = excluded.per_minute,
-	daily_cap = excluded.daily_cap, problem = '', updated_at = excluded.updated_at`,
-			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now}}); err != nil {
+	daily_cap = excluded.daily_cap, problem = '', updated_at = excluded.updated_at, webhook_secret = excluded.webhook_secret`,
+			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now, hook}}); err != nil {
 			return fmt.Errorf("save email provider: %w", err)
 		}
 		if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET email_provider = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Kind, wsID}}); err != nil {
@@ -198,7 +212,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?) ON CONFLICT (workspace_id) DO UPDATE SET 
 		}
 		// The audit row says what changed, never the secret.
 		if err := audit.Record(conn, actor.Audit("provider.set", "workspace", wsID, map[string]any{"kind": ch.Kind, "from": ch.FromEmail,
-			"secret_changed": ch.Secret != ""})); err != nil {
+			"secret_changed": ch.Secret != "", "webhook_key_changed": ch.WebhookKey != ""})); err != nil {
 			return err
 		}
 		out, _, err = ConfigIn(conn, wsID)
@@ -256,30 +270,36 @@ func Label(kind string) string {
 // Port parses a port field.
 func Port(v string) int { n, _ := strconv.Atoi(strings.TrimSpace(v)); return n }
 
-// Reseal seals every stored provider secret again under ring's current
-// key, in one transaction, and says how many moved and how many already
-// were under it. A secret no key of the ring opens fails the whole run.
+// Reseal seals every stored provider secret (API keys, passwords, tokens,
+// webhook keys) again under ring's current key, in one transaction, and
+// says how many moved and how many already were under it. A secret no key
+// of the ring opens fails the whole run.
 func Reseal(ctx context.Context, db *store.DB, ring *secrets.Ring) (moved, kept int, err error) {
 	err = db.Write(ctx, func(conn *sqlite.Conn) error {
-		type row struct{ ws, secret string }
-		var rows []row
-		if err := sqlitex.Execute(conn, `SELECT workspace_id, secret FROM email_providers WHERE secret <> ''`, &sqlitex.ExecOptions{
-			ResultFunc: func(st *sqlite.Stmt) error { rows = append(rows, row{st.ColumnText(0), st.ColumnText(1)}); return nil }}); err != nil {
-			return fmt.Errorf("read provider secrets: %w", err)
-		}
-		for _, r := range rows {
-			again, changed, err := ring.Reseal(r.secret, where(r.ws))
-			if err != nil {
-				return fmt.Errorf("workspace %s: %w", r.ws, err)
+		for _, col := range []struct {
+			name  string
+			where func(string) string
+		}{{"secret", where}, {"webhook_secret", hookWhere}} {
+			type row struct{ ws, sealed string }
+			var rows []row
+			if err := sqlitex.Execute(conn, `SELECT workspace_id, `+col.name+` FROM email_providers WHERE `+col.name+` <> ''`, &sqlitex.ExecOptions{
+				ResultFunc: func(st *sqlite.Stmt) error { rows = append(rows, row{st.ColumnText(0), st.ColumnText(1)}); return nil }}); err != nil {
+				return fmt.Errorf("read provider secrets: %w", err)
 			}
-			if !changed {
-				kept++
-				continue
+			for _, r := range rows {
+				again, changed, err := ring.Reseal(r.sealed, col.where(r.ws))
+				if err != nil {
+					return fmt.Errorf("workspace %s: %w", r.ws, err)
+				}
+				if !changed {
+					kept++
+					continue
+				}
+				if err := sqlitex.Execute(conn, `UPDATE email_providers SET `+col.name+` = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{again, r.ws}}); err != nil {
+					return fmt.Errorf("reseal: %w", err)
+				}
+				moved++
 			}
-			if err := sqlitex.Execute(conn, `UPDATE email_providers SET secret = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{again, r.ws}}); err != nil {
-				return fmt.Errorf("reseal: %w", err)
-			}
-			moved++
 		}
 		return nil
 	})

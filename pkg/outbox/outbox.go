@@ -418,3 +418,27 @@ func OldestDue(conn *sqlite.Conn, now time.Time) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// ByMessageID returns the message with our Message-ID id.
+func ByMessageID(conn *sqlite.Conn, id string) (Message, bool, error) {
+	l, err := list(conn, `WHERE message_id = ?`, id)
+	if err != nil || len(l) == 0 {
+		return Message{}, false, err
+	}
+	return l[0], true, nil
+}
+
+// SetDelivery notes what the provider last said of sent message id
+// (delivered, bounced, ...) on it and its log entry.
+func SetDelivery(conn *sqlite.Conn, id, delivery string) error {
+	if err := sqlitex.Execute(conn, `UPDATE outbox SET delivery = ?, updated_at = ? WHERE id = ?`,
+		&sqlitex.ExecOptions{Args: []any{delivery, store.FormatTime(time.Now()), id}}); err != nil {
+		return fmt.Errorf("delivery of %s: %w", id, err)
+	}
+	err := sqlitex.Execute(conn, `UPDATE activities SET body = json_set(body, '$.delivery', ?) FROM outbox o WHERE o.id = ? AND activities.id = o.activity_id`,
+		&sqlitex.ExecOptions{Args: []any{delivery, id}})
+	if err != nil {
+		return fmt.Errorf("delivery of %s: %w", id, err)
+	}
+	return nil
+}

@@ -3,6 +3,7 @@ package sender_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/internal/fakemailgun"
 	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
@@ -298,7 +300,7 @@ func TestDailyCapHoldsTheRestUntilTomorrow(t *testing.T) {
 		switch m := r.get(t, id); {
 		case m.State == outbox.Sent:
 			sent++
-		case m.State == outbox.Retrying && strings.Contains(m.Error, "daily limit") && m.DueAt.After(time.Now()) && m.DueAt.Sub(time.Now()) <= 24*time.Hour:
+		case m.State == outbox.Retrying && strings.Contains(m.Error, "daily limit") && m.DueAt.After(time.Now()) && time.Until(m.DueAt) <= 24*time.Hour:
 			held++
 		default:
 			t.Errorf("message %s: %s %q due %v", id, m.State, m.Error, m.DueAt)
@@ -308,3 +310,58 @@ func TestDailyCapHoldsTheRestUntilTomorrow(t *testing.T) {
 		t.Fatalf("sent %d, held %d", sent, held)
 	}
 }
+
+// TestPollRecordsEventsOnceAndFlags: Mailgun's events, polled, mark the
+// message delivered then bounced, flag the contact (no more email to
+// them), and log it, once however often they are read again; an event
+// naming another workspace's message changes nothing there.
+func TestPollRecordsEventsOnceAndFlags(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	m := r.queue(t, r.mgWS, r.tomMG, "a")
+	other := r.queue(t, r.fileWS, r.tom, "b") // another workspace's message
+	s := r.sender(sender.Options{Settle: -1})
+	if _, err := s.Turn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now().Add(-time.Minute)
+	r.mg.AddEvent("mg.rateready.example", fakemailgun.Event{ID: "ev-d", Kind: "delivered", MessageID: m.MessageID, OutboxID: m.ID, Recipient: "tom@example.com", At: at})
+	r.mg.AddEvent("mg.rateready.example", fakemailgun.Event{ID: "ev-b", Kind: "failed", Severity: "permanent", Reason: "mailbox does not exist", MessageID: m.MessageID,
+		OutboxID: m.ID, Recipient: "tom@example.com", At: at.Add(time.Second)})
+	r.mg.AddEvent("mg.rateready.example", fakemailgun.Event{ID: "ev-x", Kind: "complained", MessageID: other.MessageID, Recipient: "tom@example.com", At: at})
+	for range 3 {
+		if err := s.Poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var delivery, otherDelivery string
+	var flags, logs, events int
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		for q, dst := range map[string]*string{`SELECT delivery FROM outbox WHERE id = '` + m.ID + `'`: &delivery, `SELECT delivery FROM outbox WHERE id = '` + other.ID + `'`: &otherDelivery} {
+			if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { *dst = st.ColumnText(0); return nil }}); err != nil {
+				return err
+			}
+		}
+		for q, dst := range map[string]*int{
+			`SELECT count(*) FROM contact_flags WHERE contact_id = '` + r.tomMG + `' AND flag = 'email_bounced'`:                         &flags,
+			`SELECT count(*) FROM activities WHERE contact_id = '` + r.tomMG + `' AND kind = 'system' AND summary LIKE 'Email bounced%'`: &logs,
+			`SELECT count(*) FROM provider_events`: &events,
+		} {
+			if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { *dst = st.ColumnInt(0); return nil }}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if delivery != "bounced" || flags != 1 || logs != 1 || events != 3 || otherDelivery != "" {
+		t.Fatalf("delivery %q, flags %d, log entries %d, events %d, other workspace's message %q", delivery, flags, logs, events, otherDelivery)
+	}
+	_, err := r.comp.Email(ctx, r.andy.Actor, r.mgWS, compose.Draft{RequestID: "c", ContactID: r.tomMG, Subject: "Again", BodyHTML: "<p>x</p>"})
+	if err == nil || !strings.Contains(err.Error(), "bounced") && !strings.Contains(fmt.Sprint(errsFields(err)), "bounced") {
+		t.Fatalf("an email to a bounced contact: %v", err)
+	}
+}
+
+func errsFields(err error) map[string]string { return errs.As(err).Fields }

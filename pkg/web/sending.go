@@ -1,14 +1,17 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -79,7 +82,7 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 		s.renderEmailSettings(w, r, http.StatusUnprocessableEntity, form, fe)
 		return
 	}
-	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"),
+	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"), WebhookKey: r.PostFormValue("webhook_key"),
 		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
 			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"]}}
 	if ch.Kind == mailer.KindGoogle || ch.Kind == mailer.KindMicrosoft {
@@ -253,4 +256,30 @@ func (s *Server) contactEmailSend(w http.ResponseWriter, r *http.Request) {
 	}
 	s.flash(w, r, msg)
 	seeOther(w, r, "/w/"+ws.ID+"/contacts/"+id)
+}
+
+// mailgunHook takes an event Mailgun posts (a signed webhook) for {ws}.
+func (s *Server) mailgunHook(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 256<<10))
+	if err != nil {
+		http.Error(w, "cannot read the body", http.StatusBadRequest)
+		return
+	}
+	err = s.Providers.MailgunHook(r.Context(), chi.URLParam(r, "ws"), body, time.Now())
+	switch errs.KindOf(err) {
+	case errs.Internal:
+		if err != nil {
+			s.Log.Warn("mailgun webhook", logkey.Err, err)
+			http.Error(w, "try again", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	case errs.NotFound:
+		http.NotFound(w, r)
+	case errs.Unauthorized:
+		http.Error(w, "signature refused", http.StatusUnauthorized)
+	default:
+		// Mailgun stops retrying on 406.
+		http.Error(w, "not an event", http.StatusNotAcceptable)
+	}
 }

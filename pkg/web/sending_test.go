@@ -2,15 +2,27 @@ package web_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/sender"
 )
 
@@ -80,5 +92,76 @@ func TestSendingPages(t *testing.T) {
 	mona := app.NewUser("Mona")
 	if resp, _ := app.Do(mona.Client, http.MethodGet, base+"/outbox", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("Mona's view of Andy's Sending page: %d", resp.StatusCode)
+	}
+}
+
+// TestMailgunWebhook: a signed webhook records its event once (the poll
+// that reads it again adds nothing); a forged, stale or replayed one is
+// refused; an unsubscribe flags the contact.
+func TestMailgunWebhook(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("RateReady")
+	tom := andy.Contact(ws.ID, "Tom", "tom@example.com")
+	ctx := context.Background()
+	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindMailgun, FromEmail: "andy@mg.example", Secret: "key-1",
+		WebhookKey: "whsec", Settings: mailer.Settings{Domain: "mg.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := app.Compose.Email(ctx, andy.Actor, ws.ID, compose.Draft{RequestID: "r", ContactID: tom.ID, Subject: "Hi", BodyHTML: "<p>Hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(key, token string, ts time.Time, kind string) int {
+		t.Helper()
+		stamp := strconv.FormatInt(ts.Unix(), 10)
+		mac := hmac.New(sha256.New, []byte(key))
+		mac.Write([]byte(stamp + token))
+		body, _ := json.Marshal(map[string]any{
+			"signature":  map[string]string{"timestamp": stamp, "token": token, "signature": hex.EncodeToString(mac.Sum(nil))},
+			"event-data": map[string]any{"event": kind, "id": "ev-" + kind, "timestamp": float64(ts.Unix()), "recipient": "tom@example.com", "user-variables": map[string]any{"picrm-id": q.Message.ID}, "message": map[string]any{"headers": map[string]any{"message-id": q.Message.MessageID}}},
+		})
+		resp, err := http.Post(app.URL+"/hooks/mailgun/"+ws.ID, "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	now := time.Now()
+	if st := post("wrong", "tok-0", now, "delivered"); st != http.StatusUnauthorized {
+		t.Fatalf("forged: %d", st)
+	}
+	if st := post("whsec", "tok-1", now.Add(-time.Hour), "delivered"); st != http.StatusUnauthorized {
+		t.Fatalf("stale: %d", st)
+	}
+	if st := post("whsec", "tok-2", now, "delivered"); st != http.StatusOK {
+		t.Fatalf("signed: %d", st)
+	}
+	if st := post("whsec", "tok-2", now, "delivered"); st != http.StatusUnauthorized {
+		t.Fatalf("replayed: %d", st)
+	}
+	if st := post("whsec", "tok-3", now, "unsubscribed"); st != http.StatusOK {
+		t.Fatalf("unsubscribe: %d", st)
+	}
+	// The same events, read again as a poll would: recorded once.
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		fresh, err := events.Record(conn, events.Event{Provider: "mailgun", ID: "ev-delivered", WorkspaceID: ws.ID, Kind: events.Delivered, MessageID: q.Message.MessageID, Via: "poll"})
+		if fresh {
+			t.Error("the polled copy of a webhook's event was recorded again")
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = app.Compose.Email(ctx, andy.Actor, ws.ID, compose.Draft{RequestID: "r2", ContactID: tom.ID, Subject: "Again", BodyHTML: "<p>x</p>"})
+	if fe := errs.As(err).Fields; !strings.Contains(fe["contact"], "unsubscribed") {
+		t.Fatalf("an email to an unsubscribed contact: %v", err)
+	}
+	// Another workspace's id in the path: 404, as for one without a hook.
+	other := andy.Workspace("Other")
+	resp, _ := http.Post(app.URL+"/hooks/mailgun/"+other.ID, "application/json", strings.NewReader("{}"))
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a workspace without a hook: %d", resp.StatusCode)
 	}
 }

@@ -106,6 +106,9 @@ func (s *Server) Handler() http.Handler {
 	if s.API != nil {
 		r.Mount("/api/v1", s.API)
 	}
+	// Provider webhooks, for an owner who exposes the Pi: no session, the
+	// provider's signature is the credential (pi-crm polls otherwise).
+	r.Post("/hooks/mailgun/{ws}", s.mailgunHook)
 	r.Group(func(r chi.Router) {
 		// Browsers' cross-origin state-changing requests are refused
 		// (Sec-Fetch-Site / Origin checks, Go's CrossOriginProtection); the
