@@ -10,19 +10,26 @@
 // Provider secrets are opened with the systemd credential secret-keys (the
 // file secret-keys in the data folder outside systemd). PICRM_SENDER_LEASE,
 // PICRM_SENDER_SETTLE (how long a provider's records lag) and
-// PICRM_SENDER_RECHECK tune the outbox.
+// PICRM_SENDER_RECHECK tune the outbox. Texting: PICRM_TWILIO_ACCOUNT_SID,
+// PICRM_TWILIO_FROM (the number, E.164) and the credential
+// twilio-auth-token ("unset": none); PICRM_TWILIO_BASE_URL for tests.
 package main
 
 import (
+	"context"
 	"errors"
 	"os"
 	"time"
 
+	"zombiezen.com/go/sqlite"
+
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/sender"
+	"github.com/pi-crm/pi-crm/pkg/sms"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -43,6 +50,17 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		Workers: e.Int("PICRM_SENDER_WORKERS", 4, 1, 64),
 	}
 	pollEvery := e.Duration("PICRM_SENDER_POLL", time.Minute)
+	tw := sms.Config{AccountSID: e.String("PICRM_TWILIO_ACCOUNT_SID", ""), From: e.String("PICRM_TWILIO_FROM", ""), BaseURL: e.String("PICRM_TWILIO_BASE_URL", "")}
+	switch token, err := e.Credential("twilio-auth-token"); {
+	case err == nil && token != "unset":
+		tw.AuthToken = token
+	case err == nil, errors.Is(err, config.ErrNoCredential):
+	default:
+		e.Fail("twilio-auth-token", "%v", err)
+	}
+	if tw.Configured() {
+		opt.SMS = sms.New(tw)
+	}
 	ring, err := secrets.Load(e, cfg.Common.DataDir, false)
 	if err != nil && !errors.Is(err, config.ErrNoCredential) {
 		e.Fail(secrets.CredentialName, "%v", err)
@@ -54,6 +72,14 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		log := daemon.NewLogger(cfg.Common.LogLevel).With("daemon", cfg.Name)
 		if ring == nil {
 			log.Warn("no secret keys: only providers without credentials (the file provider) can send", logkey.Detail, secrets.CredentialName)
+		}
+		from := ""
+		if opt.SMS != nil {
+			from = opt.SMS.From()
+		}
+		// crm-web, which never holds the token, learns whether texting works.
+		if err := db.Write(context.Background(), func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, from) }); err != nil {
+			return err
 		}
 		s := sender.New(db, log, ring, dataDir, opt)
 		m, err := sender.NewMetrics(reg, db)

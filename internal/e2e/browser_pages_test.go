@@ -257,6 +257,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		{"email", w + "/email"},
 		{"outbox", w + "/outbox"},
 		{"contact-email", w + "/contacts/" + richest + "/email"},
+		{"contact-text", w + "/contacts/" + richest + "/text"},
 		{"templates", w + "/templates"},
 		{"template-new", w + "/templates/new"},
 		{"template-edit", w + "/templates/" + tpl.ID},

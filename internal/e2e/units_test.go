@@ -88,7 +88,7 @@ func TestUnitsVerifyAndAreHardened(t *testing.T) {
 	// The architecture's table: each process reads only its own secrets.
 	want := map[string][]string{
 		"crm-web.service":      {"secret-keys", "tls-key"},
-		"crm-sender.service":   {"secret-keys"},
+		"crm-sender.service":   {"secret-keys", "twilio-auth-token"},
 		"crm-insights.service": {"ai-key"},
 		"crm-health.service":   {"alert-smtp-password", "s3-access-key-id", "s3-secret-access-key"},
 		"litestream.service":   {"s3-access-key-id", "s3-secret-access-key", "s3-sse-c-key"},

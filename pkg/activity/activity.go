@@ -176,6 +176,11 @@ type EmailBody struct {
 type SMSBody struct {
 	Text      string `json:"text"`
 	Direction string `json:"direction"`
+	// A text the appliance sent: its outbox row and where it stands.
+	OutboxID string `json:"outbox_id,omitempty"`
+	Status   string `json:"status,omitempty"`
+	Error    string `json:"error,omitempty"`
+	To       string `json:"to,omitempty"`
 }
 
 // SystemBody records a system event.

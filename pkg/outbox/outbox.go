@@ -234,6 +234,7 @@ type Outcome struct {
 	Error         string    // why (Retrying, Failed, Unknown)
 	Due           time.Time // when to try again (Retrying)
 	Logged        bool      // the message has a log entry to keep current
+	OptOut        bool      // the provider refused the recipient for good (a STOP): flag the contact
 }
 
 // Record stores outcomes inside the caller's write transaction, each fenced

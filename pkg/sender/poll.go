@@ -40,7 +40,45 @@ func (s *Sender) Poll(ctx context.Context) error {
 			s.log.Warn("poll provider events", "workspace", ws, logkey.Err, err)
 		}
 	}
+	if s.opt.SMS != nil {
+		if err := s.pollTexts(ctx); err != nil {
+			s.log.Warn("poll inbound texts", logkey.Err, err)
+		}
+	}
 	return nil
+}
+
+// pollTexts lists the texts to the appliance's number since the day
+// before the last poll (Twilio filters by day; the SID makes a text read
+// twice count once) and records each.
+func (s *Sender) pollTexts(ctx context.Context) error {
+	day := time.Now().UTC().AddDate(0, 0, -1)
+	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT cursor FROM sms_cursor WHERE id = 1`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
+			if t, err := time.Parse("2006-01-02", st.ColumnText(0)); err == nil {
+				day = t.AddDate(0, 0, -1)
+			}
+			return nil
+		}})
+	}); err != nil {
+		return err
+	}
+	list, err := s.opt.SMS.List(ctx, s.opt.SMS.From(), "", day)
+	if err != nil {
+		return err
+	}
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		for _, t := range list {
+			if t.Direction != "inbound" {
+				continue
+			}
+			if _, err := events.Inbound(conn, t.SID, t.From, t.To, t.Body, t.Sent()); err != nil {
+				return err
+			}
+		}
+		return sqlitex.Execute(conn, `INSERT INTO sms_cursor (id, cursor) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor`,
+			&sqlitex.ExecOptions{Args: []any{time.Now().UTC().Format("2006-01-02")}})
+	})
 }
 
 func (s *Sender) pollOne(ctx context.Context, wsID string) error {

@@ -16,11 +16,13 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/images"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
+	"github.com/pi-crm/pi-crm/pkg/sms"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -47,6 +49,9 @@ type Options struct {
 	MaxAttempts int
 	// Open builds a workspace's provider (default mailer.Open).
 	Open func(cfg mailer.Config, ring *secrets.Ring, dataDir string) (mailer.Provider, error)
+	// SMS texts through the appliance's Twilio number (nil: texting is
+	// not set up, and texts wait).
+	SMS *sms.Client
 }
 
 // Sender drains the outbox of one database.
@@ -188,7 +193,7 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 	errs := map[string]error{}
 	room := map[string]int{} // sends left today, for capped workspaces
 	for _, m := range msgs {
-		if _, ok := providers[m.WorkspaceID]; ok {
+		if _, ok := providers[m.WorkspaceID]; ok || m.Channel == outbox.SMS {
 			continue
 		}
 		p, err := s.provider(ctx, m.WorkspaceID)
@@ -204,7 +209,7 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 	for i := range msgs {
 		m := &msgs[i]
 		left, capped := room[m.WorkspaceID]
-		if !capped || errs[m.WorkspaceID] != nil {
+		if !capped || errs[m.WorkspaceID] != nil || m.Channel == outbox.SMS {
 			continue
 		}
 		if left <= 0 {
@@ -238,6 +243,9 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 
 func (s *Sender) sendOne(ctx context.Context, m *outbox.Message, p *provider, err error) outbox.Outcome {
 	o := outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != ""}
+	if m.Channel == outbox.SMS {
+		return s.sendText(ctx, m, o)
+	}
 	if err == nil {
 		err = p.limiter.wait(ctx)
 	}
@@ -306,6 +314,37 @@ func (s *Sender) tomorrow(ctx context.Context, wsID string) time.Time {
 	return t
 }
 
+// sendText texts m through Twilio. A number that texted STOP (Twilio's
+// error 21610) fails the message and marks the contact opted out.
+func (s *Sender) sendText(ctx context.Context, m *outbox.Message, o outbox.Outcome) outbox.Outcome {
+	if s.opt.SMS == nil {
+		o.State, o.Error, o.Due = outbox.Retrying, "Texting is not set up on this appliance (Twilio's account, number and token).", time.Now().Add(s.opt.Backoff(m.Attempts))
+		return o
+	}
+	start := time.Now()
+	sid, err := s.opt.SMS.Send(ctx, m.To, m.Text)
+	s.metrics.observe("twilio", time.Since(start), err)
+	var te *sms.Error
+	switch {
+	case err == nil:
+		o.State, o.Ref = outbox.Sent, sid
+	case errors.As(err, &te) && te.Code == sms.Unsubscribed:
+		o.State, o.Error, o.OptOut = outbox.Failed, "This number texted STOP: it gets no texts until it texts START.", true
+	case errors.As(err, &te) && (te.Status == 429 || te.Status >= 500):
+		o.State, o.Error, o.Due = outbox.Retrying, err.Error(), time.Now().Add(s.opt.Backoff(m.Attempts))
+	case errors.As(err, &te):
+		o.State, o.Error = outbox.Failed, err.Error()
+	case !sms.Dialled(err):
+		o.State, o.Error, o.Due = outbox.Retrying, err.Error(), time.Now().Add(s.opt.Backoff(m.Attempts))
+	default:
+		o.State, o.Error = outbox.Unknown, err.Error() // it may have gone: reconciled before any resend
+	}
+	if o.State == outbox.Retrying && m.Attempts >= s.opt.MaxAttempts {
+		o.State, o.Error = outbox.Failed, fmt.Sprintf("Gave up after %d attempts: %s", m.Attempts, o.Error)
+	}
+	return o
+}
+
 // mail makes a message's MIME parts: its HTML with the appliance's images
 // as inline parts.
 func (s *Sender) mail(ctx context.Context, m *outbox.Message) (*mailer.Mail, error) {
@@ -341,6 +380,18 @@ func (s *Sender) record(ctx context.Context, outs []outbox.Outcome) error {
 		took, err := outbox.Record(conn, time.Now(), outs...)
 		if err != nil {
 			return err
+		}
+		for _, o := range took {
+			if !o.OptOut {
+				continue
+			}
+			if m, ok, err := outbox.Get(conn, o.ID); err != nil {
+				return err
+			} else if ok && m.ContactID != "" {
+				if err := events.SetFlag(conn, m.WorkspaceID, m.ContactID, events.FlagSMSOptOut, "Twilio refused a text: the number had texted STOP"); err != nil {
+					return err
+				}
+			}
 		}
 		s.metrics.outcomes(took)
 		return nil
@@ -382,6 +433,43 @@ func (s *Sender) provider(ctx context.Context, wsID string) (*provider, error) {
 	return p, p.err
 }
 
+// reconcileText asks Twilio whether unknown text m went out: an outbound
+// message from our number to its recipient since its claim, with its body,
+// that no other outbox row already claims as its own.
+func (s *Sender) reconcileText(ctx context.Context, m *outbox.Message, now time.Time) error {
+	v, ref, reason := outbox.Undecided, "", ""
+	if s.opt.SMS != nil {
+		list, err := s.opt.SMS.List(ctx, m.To, m.From, m.ClaimedAt)
+		if err == nil {
+			v = outbox.NeverSent
+			for _, t := range list {
+				if t.Direction == "inbound" || t.Body != m.Text || t.Sent().Before(m.ClaimedAt.Add(-time.Minute)) {
+					continue
+				}
+				taken := false
+				if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+					var err error
+					taken, err = store.Exists(conn, `SELECT 1 FROM outbox WHERE provider_ref = ? AND id <> ?`, t.SID, m.ID)
+					return err
+				}); err != nil {
+					return err
+				}
+				if !taken {
+					v, ref = outbox.WasSent, t.SID
+					break
+				}
+			}
+		} else if now.Sub(m.ClaimedAt) >= s.opt.AskUserAfter {
+			reason = "Twilio could not be asked whether it went out (" + err.Error() + "): check, then resend or drop it."
+		}
+	}
+	if err := s.db.Write(ctx, func(conn *sqlite.Conn) error { return outbox.Reconciled(conn, m.ID, v, ref, reason, time.Now()) }); err != nil {
+		return err
+	}
+	s.metrics.reconciled(v)
+	return nil
+}
+
 // reconcile asks the providers about the unknown messages whose records
 // have settled.
 func (s *Sender) reconcile(ctx context.Context) error {
@@ -399,6 +487,12 @@ func (s *Sender) reconcile(ctx context.Context) error {
 	}
 	for i := range todo {
 		m := &todo[i]
+		if m.Channel == outbox.SMS {
+			if err := s.reconcileText(ctx, m, now); err != nil {
+				return err
+			}
+			continue
+		}
 		p, err := s.provider(ctx, m.WorkspaceID)
 		if err != nil {
 			continue

@@ -202,12 +202,7 @@ func TestUnknownIsReconciledBeforeAnyResend(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(5 * time.Millisecond)
-	for range 3 {
-		if _, err := s.Turn(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r.turnsUntil(t, s, func() bool { return r.get(t, a.ID).State == outbox.Sent && r.get(t, b.ID).State == outbox.Sent })
 	ga, gb := r.get(t, a.ID), r.get(t, b.ID)
 	if ga.State != outbox.Sent || gb.State != outbox.Sent {
 		t.Fatalf("after reconciling: a %s %q, b %s %q", ga.State, ga.Error, gb.State, gb.Error)
@@ -365,3 +360,20 @@ func TestPollRecordsEventsOnceAndFlags(t *testing.T) {
 }
 
 func errsFields(err error) map[string]string { return errs.As(err).Fields }
+
+// turnsUntil runs the sender's turns until done holds (at most 3 s): a
+// reconciliation waits its Recheck after the claim expires, so how many
+// turns that takes depends on the clock, not on a count.
+func (r *rig) turnsUntil(t *testing.T, s *sender.Sender, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !done() {
+		if time.Now().After(deadline) {
+			t.Fatal("the sender's turns did not get there in 3 s")
+		}
+		if _, err := s.Turn(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

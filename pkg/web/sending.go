@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/sms"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -282,4 +284,64 @@ func (s *Server) mailgunHook(w http.ResponseWriter, r *http.Request) {
 		// Mailgun stops retrying on 406.
 		http.Error(w, "not an event", http.StatusNotAcceptable)
 	}
+}
+
+// contactTextData is the text form on a contact.
+type contactTextData struct {
+	ContactID   string
+	ContactName string
+	To          string
+	From        string // the appliance's number; "" when texting is not set up
+	RequestID   string
+	Segments    int
+	Unicode     bool
+}
+
+func (s *Server) renderContactText(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	c, err := s.Contacts.Get(r.Context(), a, ws.ID, chi.URLParam(r, "contact"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	from, err := s.Compose.SMSFrom(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if form == nil {
+		form = map[string]string{"request_id": store.NewID()}
+	}
+	d := contactTextData{ContactID: c.ID, ContactName: c.Name(), To: c.PrimaryPhone(), From: from, RequestID: form["request_id"]}
+	if form["body"] != "" {
+		d.Segments, d.Unicode = sms.Segments(form["body"])
+	}
+	s.render(w, r, status, "contact_text", "", s.pageFor(r, "Text "+c.Name(), &page{Section: "contacts", Data: d, Form: form, Errors: fieldErrs}))
+}
+
+func (s *Server) contactText(w http.ResponseWriter, r *http.Request) {
+	s.renderContactText(w, r, http.StatusOK, nil, nil)
+}
+
+func (s *Server) contactTextSend(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	form := formOf(r, "body", "request_id")
+	id := chi.URLParam(r, "contact")
+	q, err := s.Compose.Text(r.Context(), a, ws.ID, compose.TextDraft{RequestID: form["request_id"], ContactID: id, Body: form["body"]})
+	if fe := fieldErrors(err); fe != nil {
+		s.renderContactText(w, r, statusOfErr(err), form, fe)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg := fmt.Sprintf("Text to %s queued (%d %s); its state shows in the log.", q.Message.To, q.Segments, map[bool]string{true: "texts", false: "text"}[q.Segments > 1])
+	if q.Again {
+		msg = "That text was already queued (the form was sent twice): nothing new was sent."
+	}
+	s.flash(w, r, msg)
+	seeOther(w, r, "/w/"+ws.ID+"/contacts/"+id)
 }

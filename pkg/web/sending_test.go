@@ -20,6 +20,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
@@ -163,5 +164,42 @@ func TestMailgunWebhook(t *testing.T) {
 	resp, _ := http.Post(app.URL+"/hooks/mailgun/"+other.ID, "application/json", strings.NewReader("{}"))
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("a workspace without a hook: %d", resp.StatusCode)
+	}
+}
+
+// TestTextPage: without Twilio the form says so and a send is refused
+// keeping the words; with it the text is queued once and its segments said.
+func TestTextPage(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Family")
+	first := "Linh"
+	linh, err := app.Contacts.Create(context.Background(), andy.Actor, ws.ID, contact.Fields{FirstName: &first, Phones: &[]contact.PhoneInput{{Number: "+14155550123"}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "/w/" + ws.ID + "/contacts/" + linh.ID + "/text"
+	_, body := app.Do(andy.Client, http.MethodGet, u, nil, nil)
+	if !strings.Contains(body, `id="sms-unset"`) {
+		t.Fatalf("no word that texting is not set up: %s", apptest.Trim(body))
+	}
+	form := url.Values{"request_id": {"req-1"}, "body": {"Chào {{first_name}}, see you at 5 😀"}}
+	resp, body := app.Do(andy.Client, http.MethodPost, u, strings.NewReader(form.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Texting is not set up") || !strings.Contains(body, "see you at 5") {
+		t.Fatalf("the refused text: %s", apptest.Trim(body))
+	}
+	if err := app.DB.Write(context.Background(), func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, "+14155550100") }); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if resp := app.PostForm(andy.Client, u, form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("send: %d", resp.StatusCode)
+		}
+	}
+	msgs, err := app.Compose.List(context.Background(), andy.Actor, ws.ID, "", 10)
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "Chào Linh, see you at 5 😀" || msgs[0].Channel != "sms" || msgs[0].To != "+14155550123" {
+		t.Fatalf("queued: %+v %v", msgs, err)
 	}
 }

@@ -193,6 +193,8 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/log", s.contactLog)
 					r.Get("/email", s.contactEmail)
 					r.Post("/email", s.contactEmailSend)
+					r.Get("/text", s.contactText)
+					r.Post("/text", s.contactTextSend)
 					r.Get("/vcard", s.contactVCard)
 					r.Post("/stage", s.contactAction(s.contactStage, "Stage changed."))
 					r.Post("/tags", s.contactAction(s.contactTagAdd, "Tag added."))

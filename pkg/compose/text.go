@@ -1,0 +1,136 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"zombiezen.com/go/sqlite"
+
+	"github.com/pi-crm/pi-crm/pkg/activity"
+	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
+	"github.com/pi-crm/pi-crm/pkg/sms"
+	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// MaxText is the longest text, in characters (ten segments).
+const MaxText = 1530
+
+// TextDraft is the text form.
+type TextDraft struct {
+	RequestID string
+	ContactID string
+	Body      string // with placeholders, as an email's
+}
+
+// QueuedText is what Text did: the message and its segment count.
+type QueuedText struct {
+	Queued
+	Segments int
+	Unicode  bool
+}
+
+// Text fills d's placeholders for its contact and queues it to their
+// primary phone from the appliance's number. A contact who texted STOP, is
+// do-not-contact or has no phone is refused with the reason, as is a text
+// when Twilio is not set up.
+func (c *Composer) Text(ctx context.Context, actor auth.Actor, wsID string, d TextDraft) (QueuedText, error) {
+	f := errs.Fields{}
+	d.RequestID, d.Body = strings.TrimSpace(d.RequestID), strings.TrimSpace(d.Body)
+	if d.RequestID == "" || len(d.RequestID) > 64 {
+		f.Add("request_id", "The form is missing its id: reload the page and send again.")
+	}
+	if d.Body == "" {
+		f.Add("body", "Write the text.")
+	}
+	if utf8.RuneCountInString(d.Body) > MaxText {
+		f.Add("body", fmt.Sprintf("Use at most %d characters (ten texts).", MaxText))
+	}
+	if err := f.Err(); err != nil {
+		return QueuedText{}, err
+	}
+	var q QueuedText
+	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		from, err := events.SMSFrom(conn)
+		if err != nil {
+			return err
+		}
+		if from == "" {
+			return errs.Fields{"provider": "Texting is not set up: crm-sender needs the Twilio account, number and token (see the README)."}.Err()
+		}
+		ct, err := contact.LoadIn(conn, wsID, d.ContactID)
+		if err != nil {
+			return err
+		}
+		to, _, _ := strings.Cut(ct.PrimaryPhone(), ";") // a phone's extension is not dialled by a text
+		switch {
+		case ct.DoNotContact:
+			return errs.Fields{"contact": ct.Name() + " is marked do-not-contact."}.Err()
+		case to == "":
+			return errs.Fields{"contact": ct.Name() + " has no phone number."}.Err()
+		}
+		flags, err := events.Flags(conn, ct.ID)
+		if err != nil {
+			return err
+		}
+		if why, ok := flags[events.FlagSMSOptOut]; ok {
+			return errs.Fields{"contact": ct.Name() + " opted out of texts (" + why + "): no texts until they text START."}.Err()
+		}
+		defs, err := contact.FieldsIn(conn, wsID)
+		if err != nil {
+			return err
+		}
+		body, probs := placeholder.Text(d.Body, emailtemplate.Values(ct, defs, emailtemplate.Sender{Name: actor.Name, Email: actor.Email}, ""), emailtemplate.KeysOf(defs))
+		if len(probs) > 0 {
+			return errs.Fields{"body": fmt.Sprintf("%s at %d: %s", probs[0].Source, probs[0].Pos, probs[0].Message)}.Err()
+		}
+		q.Segments, q.Unicode = sms.Segments(body)
+		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, ContactID: ct.ID, Channel: outbox.SMS, DedupeKey: "oneoff-sms:" + actor.UserID + ":" + d.RequestID,
+			Provider: "twilio", To: to, From: from, Text: body}
+		id, created, err := outbox.Enqueue(conn, m, c.now())
+		if err != nil {
+			return err
+		}
+		if !created {
+			got, _, err := outbox.Get(conn, id)
+			q.Queued = Queued{Message: got, Again: true}
+			return err
+		}
+		aid := store.NewID()
+		if err := activity.Record(conn, activity.Entry{ID: aid, WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.SMS, OccurredAt: c.now(), ActorUserID: actor.UserID,
+			Summary: "Text to " + to + ": " + body}, activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}); err != nil {
+			return err
+		}
+		if err := outbox.SetActivity(conn, id, aid); err != nil {
+			return err
+		}
+		if err := audit.Record(conn, actor.Audit("sms.queue", "contact", ct.ID, map[string]any{"outbox_id": id, "to": to, "segments": q.Segments})); err != nil {
+			return err
+		}
+		got, _, err := outbox.Get(conn, id)
+		q.Queued = Queued{Message: got}
+		return err
+	})
+	return q, err
+}
+
+// SMSFrom returns the appliance's texting number, or "" when texting is
+// not set up.
+func (c *Composer) SMSFrom(ctx context.Context) (string, error) {
+	from := ""
+	err := c.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		from, err = events.SMSFrom(conn)
+		return err
+	})
+	return from, err
+}
