@@ -62,8 +62,8 @@ type Queued struct {
 func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d Draft) (Queued, error) {
 	f := errs.Fields{}
 	d.RequestID = strings.TrimSpace(d.RequestID)
-	if d.RequestID == "" || len(d.RequestID) > 64 {
-		f.Add("request_id", "The form is missing its id: reload the page and send again.")
+	if badRequestID(d.RequestID) {
+		f.Add("request_id", errRequestID)
 	}
 	d.Subject = strings.TrimSpace(d.Subject)
 	if d.TemplateID == "" {
@@ -136,40 +136,54 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 		now := c.now()
 		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: "oneoff:" + actor.UserID + ":" + d.RequestID,
 			Provider: cfg.Kind, To: to, From: cfg.FromEmail, FromName: cfg.FromName, TemplateID: d.TemplateID, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
-		id, created, err := outbox.Enqueue(conn, m, now)
-		if err != nil {
-			return err
-		}
-		if !created {
-			got, _, err := outbox.Get(conn, id)
-			q = Queued{Message: got, Again: true}
-			return err
-		}
-		m.ID = id
-		m.ActivityID = store.NewID()
-		if err := activity.Record(conn, activity.Entry{ID: m.ActivityID, WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: actor.UserID,
-			Summary: "Email to " + to + ": " + e.Subject},
-			activity.EmailBody{Subject: e.Subject, Text: e.Text, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}); err != nil {
-			return err
-		}
-		if err := outbox.SetActivity(conn, id, m.ActivityID); err != nil {
-			return err
-		}
-		if err := audit.Record(conn, actor.Audit("email.queue", "contact", ct.ID, map[string]any{"outbox_id": id, "template_id": d.TemplateID, "to": to})); err != nil {
-			return err
-		}
-		got, _, err := outbox.Get(conn, id)
-		q = Queued{Message: got}
+		q, err = queueLogged(conn, actor, m, now, activity.Entry{Kind: activity.Email, Summary: "Email to " + to + ": " + e.Subject},
+			func(id string) any {
+				return activity.EmailBody{Subject: e.Subject, Text: e.Text, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}
+			}, "email.queue", map[string]any{"template_id": d.TemplateID})
 		return err
 	})
 	return q, err
 }
 
+// queueLogged enqueues m for its contact inside the caller's transaction
+// and, unless its dedupe key was queued before, logs it on the contact
+// (entry, with the body bodyOf makes for the message's id), ties the log
+// entry to it and writes the audit row action with details.
+func queueLogged(conn *sqlite.Conn, actor auth.Actor, m outbox.Message, now time.Time, entry activity.Entry, bodyOf func(id string) any,
+	action string, details map[string]any) (Queued, error) {
+	id, created, err := outbox.Enqueue(conn, m, now)
+	if err != nil {
+		return Queued{}, err
+	}
+	if !created {
+		got, _, err := outbox.Get(conn, id)
+		return Queued{Message: got, Again: true}, err
+	}
+	entry.ID, entry.WorkspaceID, entry.ContactID, entry.OccurredAt, entry.ActorUserID = store.NewID(), m.WorkspaceID, m.ContactID, now, actor.UserID
+	if err := activity.Record(conn, entry, bodyOf(id)); err != nil {
+		return Queued{}, err
+	}
+	if err := outbox.SetActivity(conn, id, entry.ID); err != nil {
+		return Queued{}, err
+	}
+	details["outbox_id"], details["to"] = id, m.To
+	if err := audit.Record(conn, actor.Audit(action, "contact", m.ContactID, details)); err != nil {
+		return Queued{}, err
+	}
+	got, _, err := outbox.Get(conn, id)
+	return Queued{Message: got}, err
+}
+
+// errRequestID is the answer to a form without its request id.
+const errRequestID = "The form is missing its id: reload the page and send again."
+
+func badRequestID(id string) bool { return id == "" || len(id) > 64 }
+
 // Test queues a test email from workspace wsID's provider to the actor's
 // own address: the settings page's "Send test email".
 func (c *Composer) Test(ctx context.Context, actor auth.Actor, wsID, requestID string) (Queued, error) {
-	if requestID == "" || len(requestID) > 64 {
-		return Queued{}, errs.Fields{"request_id": "The form is missing its id: reload the page and send again."}.Err()
+	if badRequestID(requestID) {
+		return Queued{}, errs.Fields{"request_id": errRequestID}.Err()
 	}
 	var q Queued
 	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {

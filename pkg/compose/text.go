@@ -9,7 +9,6 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
-	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
@@ -18,7 +17,6 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/sms"
-	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -46,8 +44,8 @@ type QueuedText struct {
 func (c *Composer) Text(ctx context.Context, actor auth.Actor, wsID string, d TextDraft) (QueuedText, error) {
 	f := errs.Fields{}
 	d.RequestID, d.Body = strings.TrimSpace(d.RequestID), strings.TrimSpace(d.Body)
-	if d.RequestID == "" || len(d.RequestID) > 64 {
-		f.Add("request_id", "The form is missing its id: reload the page and send again.")
+	if badRequestID(d.RequestID) {
+		f.Add("request_id", errRequestID)
 	}
 	if d.Body == "" {
 		f.Add("body", "Write the text.")
@@ -96,28 +94,10 @@ func (c *Composer) Text(ctx context.Context, actor auth.Actor, wsID string, d Te
 		q.Segments, q.Unicode = sms.Segments(body)
 		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, ContactID: ct.ID, Channel: outbox.SMS, DedupeKey: "oneoff-sms:" + actor.UserID + ":" + d.RequestID,
 			Provider: "twilio", To: to, From: from, Text: body}
-		id, created, err := outbox.Enqueue(conn, m, c.now())
-		if err != nil {
-			return err
-		}
-		if !created {
-			got, _, err := outbox.Get(conn, id)
-			q.Queued = Queued{Message: got, Again: true}
-			return err
-		}
-		aid := store.NewID()
-		if err := activity.Record(conn, activity.Entry{ID: aid, WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.SMS, OccurredAt: c.now(), ActorUserID: actor.UserID,
-			Summary: "Text to " + to + ": " + body}, activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}); err != nil {
-			return err
-		}
-		if err := outbox.SetActivity(conn, id, aid); err != nil {
-			return err
-		}
-		if err := audit.Record(conn, actor.Audit("sms.queue", "contact", ct.ID, map[string]any{"outbox_id": id, "to": to, "segments": q.Segments})); err != nil {
-			return err
-		}
-		got, _, err := outbox.Get(conn, id)
-		q.Queued = Queued{Message: got}
+		q.Queued, err = queueLogged(conn, actor, m, c.now(), activity.Entry{Kind: activity.SMS, Summary: "Text to " + to + ": " + body},
+			func(id string) any {
+				return activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}
+			}, "sms.queue", map[string]any{"segments": q.Segments})
 		return err
 	})
 	return q, err

@@ -18,7 +18,25 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/sms"
 )
 
-const ourNumber = "+14155550100"
+const ourNumber, phone = "+14155550100", "+14155550123"
+
+// newTextRig is the sender rig with texting set up (a local Twilio) and a
+// contact, Linh, who has a phone.
+func newTextRig(t *testing.T) (*rig, *faketwilio.Server, contact.Contact) {
+	t.Helper()
+	r := newRig(t)
+	tw := faketwilio.New("AC1", "tok")
+	t.Cleanup(tw.Close)
+	if err := r.app.DB.Write(context.Background(), func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, ourNumber) }); err != nil {
+		t.Fatal(err)
+	}
+	first := "Linh"
+	linh, err := r.app.Contacts.Create(context.Background(), r.andy.Actor, r.fileWS, contact.Fields{FirstName: &first, Phones: &[]contact.PhoneInput{{Number: phone}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tw, linh
+}
 
 // TestTextsStopStartAndInbound: a text goes out once; a reply is logged
 // on every contact with that number; STOP marks them opted out (no text
@@ -26,18 +44,8 @@ const ourNumber = "+14155550100"
 // clears it; a number no contact has is kept unmatched; a poll that reads
 // the same texts again adds nothing.
 func TestTextsStopStartAndInbound(t *testing.T) {
-	r := newRig(t)
+	r, tw, linh := newTextRig(t)
 	ctx := context.Background()
-	tw := faketwilio.New("AC1", "tok")
-	defer tw.Close()
-	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, ourNumber) }); err != nil {
-		t.Fatal(err)
-	}
-	first, phone := "Linh", "+14155550123"
-	linh, err := r.app.Contacts.Create(ctx, r.andy.Actor, r.fileWS, contact.Fields{FirstName: &first, Phones: &[]contact.PhoneInput{{Number: phone}}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s := r.sender(sender.Options{Settle: -1, Recheck: time.Millisecond, SMS: sms.New(sms.Config{AccountSID: "AC1", AuthToken: "tok", From: ourNumber, BaseURL: tw.URL})})
 	text := func(req string) (compose.QueuedText, error) {
 		return r.comp.Text(ctx, r.andy.Actor, r.fileWS, compose.TextDraft{RequestID: req, ContactID: linh.ID, Body: "Hi {{first_name}}, rates moved."})
@@ -103,18 +111,8 @@ func TestTextsStopStartAndInbound(t *testing.T) {
 // it is found (by recipient, number and body) and marked sent, never sent
 // again; a second text with the same words is not mistaken for the first.
 func TestUnknownTextIsReconciled(t *testing.T) {
-	r := newRig(t)
+	r, tw, linh := newTextRig(t)
 	ctx := context.Background()
-	tw := faketwilio.New("AC1", "tok")
-	defer tw.Close()
-	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, ourNumber) }); err != nil {
-		t.Fatal(err)
-	}
-	first, phone := "Linh", "+14155550123"
-	linh, err := r.app.Contacts.Create(ctx, r.andy.Actor, r.fileWS, contact.Fields{FirstName: &first, Phones: &[]contact.PhoneInput{{Number: phone}}}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
 	client := sms.New(sms.Config{AccountSID: "AC1", AuthToken: "tok", From: ourNumber, BaseURL: tw.URL})
 	s := r.sender(sender.Options{Settle: -1, Recheck: time.Millisecond, SMS: client})
 	queue := func(req string) outbox.Message {
