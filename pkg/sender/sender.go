@@ -206,6 +206,8 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 			room[m.WorkspaceID] = left
 		}
 	}
+	held := make([]bool, len(msgs)) // over its workspace's cap: not sent this turn
+	tomorrow := map[string]time.Time{}
 	for i := range msgs {
 		m := &msgs[i]
 		left, capped := room[m.WorkspaceID]
@@ -213,9 +215,14 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 			continue
 		}
 		if left <= 0 {
+			due, ok := tomorrow[m.WorkspaceID]
+			if !ok {
+				due = s.tomorrow(ctx, m.WorkspaceID)
+				tomorrow[m.WorkspaceID] = due
+			}
 			outs[i] = outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != "", State: outbox.Retrying,
-				Error: fmt.Sprintf("The daily limit of %d messages is reached: it goes tomorrow.", providers[m.WorkspaceID].cfg.DailyCap), Due: s.tomorrow(ctx, m.WorkspaceID)}
-			msgs[i].ID = "" // not sent this turn
+				Error: fmt.Sprintf("The daily limit of %d messages is reached: it goes tomorrow.", providers[m.WorkspaceID].cfg.DailyCap), Due: due}
+			held[i] = true
 			continue
 		}
 		room[m.WorkspaceID] = left - 1
@@ -232,7 +239,7 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 		}()
 	}
 	for i := range msgs {
-		if msgs[i].ID != "" {
+		if !held[i] {
 			next <- i
 		}
 	}
