@@ -3,6 +3,7 @@ package mailer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/mail"
 	"path/filepath"
@@ -60,6 +61,11 @@ type Settings struct {
 	Domain   string `json:"domain,omitempty"`
 	Region   string `json:"region,omitempty"`
 	BaseURL  string `json:"base_url,omitempty"` // a provider's API at another address (tests)
+	// ClientID is the OAuth client of a Google Desktop app or a Microsoft
+	// app registration; Tenant is Microsoft's (default common).
+	ClientID string `json:"client_id,omitempty"`
+	Tenant   string `json:"tenant,omitempty"`
+	AuthBase string `json:"auth_base,omitempty"` // the OAuth server at another address (tests)
 }
 
 // Configs reads and writes workspaces' provider settings, sealing the
@@ -160,6 +166,11 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 			f.Add("region", "Choose the US or EU region.")
 		}
 	case KindGoogle, KindMicrosoft:
+		s.ClientID, s.Tenant = strings.TrimSpace(s.ClientID), strings.TrimSpace(s.Tenant)
+		if s.ClientID == "" {
+			f.Add("client_id", map[string]string{KindGoogle: "Enter the OAuth client id of the Desktop app made in Google Cloud.",
+				KindMicrosoft: "Enter the application (client) id of the app registered in Microsoft Entra."}[ch.Kind])
+		}
 	default:
 		f.Add("kind", "Choose how this workspace sends email.")
 	}
@@ -180,15 +191,22 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		}
 		sealed := ""
 		switch {
+		case isOAuth(ch.Kind):
+			if sealed, err = c.sealOAuth(wsID, ch, old, had); err != nil {
+				return err
+			}
 		case ch.Secret != "":
 			if c.ring == nil {
-				return fmt.Errorf("store credentials: this appliance has no secret key (the secret-keys credential; crmctl migrate makes one for a development machine)")
+				return errNoRing
 			}
 			sealed = c.ring.Seal(ch.Secret, where(wsID))
 		case had && old.Kind == ch.Kind:
 			sealed = old.secret
 		}
-		if (ch.Kind == KindSMTP && s.Username != "" || ch.Kind == KindMailgun) && sealed == "" {
+		if (ch.Kind == KindSMTP && s.Username != "" || ch.Kind == KindMailgun || ch.Kind == KindGoogle) && sealed == "" {
+			if ch.Kind == KindGoogle {
+				return errs.Fields{"secret": "Enter the OAuth client secret of the Desktop app."}.Err()
+			}
 			return errs.Fields{"secret": "Enter the password or API key."}.Err()
 		}
 		hook := ""
@@ -221,6 +239,37 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) ON CONFLICT (workspace_id) DO UPDATE S
 	return out, err
 }
 
+var errNoRing = errors.New("store credentials: this appliance has no secret key (the secret-keys credential; crmctl migrate makes one for a development machine)")
+
+// sealOAuth seals a Google or Microsoft account's grant: the client secret
+// given (or the one stored) and the stored tokens, kept while the client,
+// tenant and address stay the same; "" when there is nothing to keep.
+func (c *Configs) sealOAuth(wsID string, ch Change, old Config, had bool) (string, error) {
+	var g grant
+	if had && old.Kind == ch.Kind && old.secret != "" {
+		if c.ring == nil {
+			return "", errNoRing
+		}
+		var err error
+		if g, err = openGrant(c.ring, wsID, old.secret); err != nil {
+			return "", err
+		}
+		if old.Settings.ClientID != ch.Settings.ClientID || old.Settings.Tenant != ch.Settings.Tenant || !strings.EqualFold(old.FromEmail, ch.FromEmail) {
+			g.Refresh, g.Access, g.Expiry = "", "", time.Time{} // another client or account: sign in again
+		}
+	}
+	if ch.Secret != "" {
+		g.ClientSecret = ch.Secret
+	}
+	if g == (grant{}) {
+		return "", nil
+	}
+	if c.ring == nil {
+		return "", errNoRing
+	}
+	return sealGrant(c.ring, wsID, g), nil
+}
+
 // SetProblem records (or, with "", clears) what is wrong with workspace
 // wsID's provider: crm-sender's note after a refused key.
 func SetProblem(conn *sqlite.Conn, wsID, problem string) error {
@@ -231,9 +280,22 @@ func SetProblem(conn *sqlite.Conn, wsID, problem string) error {
 	return nil
 }
 
-// Open builds cfg's provider, opening its secret with ring. dataDir holds
-// the file provider's messages (under mail/).
-func Open(cfg Config, ring *secrets.Ring, dataDir string) (Provider, error) {
+// Env is what opening a provider needs beyond its settings: the keys that
+// open its secret, the data folder (the file provider writes under
+// mail/), and the database a Google or Microsoft account's refreshed
+// tokens and problems are stored in.
+type Env struct {
+	Ring    *secrets.Ring
+	DataDir string
+	DB      *store.DB
+}
+
+// Open builds cfg's provider.
+func Open(cfg Config, env Env) (Provider, error) {
+	ring, dataDir := env.Ring, env.DataDir
+	if isOAuth(cfg.Kind) {
+		return openOAuth(cfg, env)
+	}
 	secret := ""
 	if cfg.secret != "" {
 		if ring == nil {
@@ -257,8 +319,36 @@ func Open(cfg Config, ring *secrets.Ring, dataDir string) (Provider, error) {
 	case KindMailgun:
 		return NewMailgun(MailgunConfig{APIKey: secret, Domain: s.Domain, Region: s.Region, BaseURL: s.BaseURL})
 	default:
-		return nil, fmt.Errorf("sending through %s is not built yet: choose SMTP, Mailgun or the file provider", cfg.Kind)
+		return nil, fmt.Errorf("sending through %q is not built: choose another provider", cfg.Kind)
 	}
+}
+
+// ErrNotSignedIn is opening a Google or Microsoft account that has not
+// been signed in (or whose sign-in was refused since).
+var ErrNotSignedIn = errors.New("not signed in yet: sign in on the workspace's email settings")
+
+// openOAuth builds a Google (Gmail API) or Microsoft (Graph) provider on
+// the account's stored sign-in.
+func openOAuth(cfg Config, env Env) (Provider, error) {
+	g, err := openGrant(env.Ring, cfg.WorkspaceID, cfg.secret)
+	if err != nil {
+		return nil, err
+	}
+	if g.Refresh == "" {
+		return nil, fmt.Errorf("%s: %w", Label(cfg.Kind), ErrNotSignedIn)
+	}
+	t := &tokens{kind: cfg.Kind, ws: cfg.WorkspaceID, oc: oauthConfig(cfg, g.ClientSecret), g: g, env: env}
+	base := cfg.Settings.BaseURL
+	if cfg.Kind == KindGoogle {
+		if base == "" {
+			base = DefaultGmailBase
+		}
+		return &Gmail{api: newREST("Gmail", base, t)}, nil
+	}
+	if base == "" {
+		base = DefaultGraphBase
+	}
+	return &Graph{api: newREST("Microsoft Graph", base, t)}, nil
 }
 
 // Label names a kind for people.

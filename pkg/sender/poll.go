@@ -2,6 +2,7 @@ package sender
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,23 +21,33 @@ type eventSource interface {
 	Events(ctx context.Context, begin time.Time) ([]events.Event, error)
 }
 
-const mailgunCursor = "mailgun-events"
+// inboxSource is a provider whose mailbox can be read for replies: Gmail's
+// history, Graph's inbox delta.
+type inboxSource interface {
+	Inbox(ctx context.Context, cursor string) ([]events.Email, string, error)
+}
+
+const (
+	mailgunCursor = "mailgun-events"
+	inboxCursor   = "inbox"
+)
 
 // Poll asks each workspace's provider that keeps events (Mailgun) for
-// those since its cursor and records them (each once). The cursor only
-// moves past events older than Settle: Mailgun's documented way, since
-// events become visible out of order for a while; what is read again is
-// recorded once all the same.
+// those since its cursor and records them (each once), and reads each
+// signed-in mailbox (Gmail, Microsoft 365) for the emails that came in
+// since (replies). Mailgun's cursor only moves past events older than
+// Settle: its documented way, since events become visible out of order for
+// a while; what is read again is recorded once all the same.
 func (s *Sender) Poll(ctx context.Context) error {
 	var spaces []string
 	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT workspace_id FROM email_providers WHERE kind = ?`, &sqlitex.ExecOptions{Args: []any{mailer.KindMailgun},
+		return sqlitex.Execute(conn, `SELECT workspace_id FROM email_providers WHERE kind IN (?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{mailer.KindMailgun, mailer.KindGoogle, mailer.KindMicrosoft},
 			ResultFunc: func(st *sqlite.Stmt) error { spaces = append(spaces, st.ColumnText(0)); return nil }})
 	}); err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}
 	for _, ws := range spaces {
-		if err := s.pollOne(ctx, ws); err != nil {
+		if err := s.pollOne(ctx, ws); err != nil && !errors.Is(err, mailer.ErrNotSignedIn) {
 			s.log.Warn("poll provider events", "workspace", ws, logkey.Err, err)
 		}
 	}
@@ -86,6 +97,9 @@ func (s *Sender) pollOne(ctx context.Context, wsID string) error {
 	if err != nil {
 		return err
 	}
+	if in, ok := p.p.(inboxSource); ok {
+		return s.pollInbox(ctx, wsID, p.p.Kind(), in)
+	}
 	src, ok := p.p.(eventSource)
 	if !ok {
 		return nil
@@ -119,6 +133,37 @@ func (s *Sender) pollOne(ctx context.Context, wsID string) error {
 		}
 		if next.After(begin) {
 			return events.SetCursor(conn, wsID, mailgunCursor, store.FormatTime(next))
+		}
+		return nil
+	})
+}
+
+// pollInbox reads workspace wsID's mailbox from its cursor (one a provider
+// kind: a Gmail history id means nothing to Graph) and records
+// each email that came in (once, by the provider's id), in the same
+// transaction as the cursor that moves past them.
+func (s *Sender) pollInbox(ctx context.Context, wsID, kind string, in inboxSource) error {
+	var cursor string
+	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		cursor, err = events.Cursor(conn, wsID, inboxCursor+":"+kind)
+		return err
+	}); err != nil {
+		return err
+	}
+	mails, next, err := in.Inbox(ctx, cursor)
+	if err != nil {
+		return fmt.Errorf("read the inbox: %w", err)
+	}
+	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		for _, e := range mails {
+			e.WorkspaceID = wsID
+			if _, err := events.Incoming(conn, e); err != nil {
+				return err
+			}
+		}
+		if next != "" && next != cursor {
+			return events.SetCursor(conn, wsID, inboxCursor+":"+kind, next)
 		}
 		return nil
 	})

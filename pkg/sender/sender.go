@@ -48,7 +48,7 @@ type Options struct {
 	Backoff     func(attempt int) time.Duration
 	MaxAttempts int
 	// Open builds a workspace's provider (default mailer.Open).
-	Open func(cfg mailer.Config, ring *secrets.Ring, dataDir string) (mailer.Provider, error)
+	Open func(cfg mailer.Config, env mailer.Env) (mailer.Provider, error)
 	// SMS texts through the appliance's Twilio number (nil: texting is
 	// not set up, and texts wait).
 	SMS *sms.Client
@@ -432,7 +432,7 @@ func (s *Sender) provider(ctx context.Context, wsID string) (*provider, error) {
 		}
 	}
 	p := &provider{cfg: cfg, limiter: newLimiter(cfg.PerMinute)}
-	p.p, p.err = s.opt.Open(cfg, s.ring, s.dataDir)
+	p.p, p.err = s.opt.Open(cfg, mailer.Env{Ring: s.ring, DataDir: s.dataDir, DB: s.db})
 	if p.err != nil {
 		p.err = &mailer.Error{State: outbox.Retrying, Err: p.err}
 	}

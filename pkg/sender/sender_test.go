@@ -184,7 +184,7 @@ func TestUnknownIsReconciledBeforeAnyResend(t *testing.T) {
 	ctx := context.Background()
 	a := r.queue(t, r.mgWS, r.tomMG, "a")
 	r.mg.Hang(3 * time.Second)
-	s := r.sender(sender.Options{Settle: -1, Recheck: time.Millisecond, Open: func(cfg mailer.Config, ring *secrets.Ring, dir string) (mailer.Provider, error) {
+	s := r.sender(sender.Options{Settle: -1, Recheck: time.Millisecond, Open: func(cfg mailer.Config, _ mailer.Env) (mailer.Provider, error) {
 		return mailer.NewMailgun(mailer.MailgunConfig{APIKey: "key-123", Domain: cfg.Settings.Domain, BaseURL: cfg.Settings.BaseURL, Timeout: 300 * time.Millisecond})
 	}})
 	if _, err := s.Turn(ctx); err != nil {
