@@ -19,6 +19,8 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/internal/fakeai"
+	"github.com/pi-crm/pi-crm/internal/fakegoogle"
+	"github.com/pi-crm/pi-crm/internal/fakemicrosoft"
 	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
@@ -27,6 +29,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 // fitCheck lists what does not fit the viewport: the document wider than
@@ -251,8 +254,33 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		Subject: "A long subject line about this month's rates for a phone screen", BodyHTML: "<p>Hi {{first_name}}</p>"}); err != nil && errs.KindOf(err) != errs.Invalid {
 		t.Fatal(err)
 	}
+	// A Google and a Microsoft 365 workspace in the middle of signing in.
+	signin := map[string]string{}
+	g, ms := fakegoogle.New("cid.apps.googleusercontent.com", "GOCSPX-pages", mailer.GoogleRedirect), fakemicrosoft.New("app-pages")
+	t.Cleanup(g.Close)
+	t.Cleanup(ms.Close)
+	for kind, base := range map[string]string{mailer.KindGoogle: g.URL, mailer.KindMicrosoft: ms.URL} {
+		n := "Sign-in " + kind
+		sw, err := app.Workspaces.Create(ctx, actor, workspace.Change{Name: &n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := mailer.Change{Kind: kind, FromName: name, FromEmail: strings.ToLower(name) + "@" + kind + ".example", Settings: mailer.Settings{ClientID: "app-pages", AuthBase: base, BaseURL: base}}
+		if kind == mailer.KindGoogle {
+			ch.Settings.ClientID, ch.Secret = "cid.apps.googleusercontent.com", "GOCSPX-pages"
+		}
+		if _, err := app.Providers.Set(ctx, actor, sw.ID, ch); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Providers.Begin(ctx, actor, sw.ID); err != nil {
+			t.Fatal(err)
+		}
+		signin[kind] = "/w/" + sw.ID + "/email"
+	}
 	return []pageRef{
 		{"dashboard", w},
+		{"email-google-signin", signin[mailer.KindGoogle]},
+		{"email-microsoft-signin", signin[mailer.KindMicrosoft]},
 		{"email-unset", emailBefore},
 		{"email", w + "/email"},
 		{"outbox", w + "/outbox"},

@@ -180,7 +180,7 @@ func (c *Configs) Begin(ctx context.Context, actor auth.Actor, wsID string) (Pen
 		if err := sqlitex.Execute(conn, `INSERT INTO oauth_pending (workspace_id, kind, state, secret, user_code, verification_uri, interval_s, expires_at, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, state = excluded.state, secret = excluded.secret,
 	user_code = excluded.user_code, verification_uri = excluded.verification_uri, interval_s = excluded.interval_s, expires_at = excluded.expires_at, created_at = excluded.created_at`,
-			&sqlitex.ExecOptions{Args: []any{wsID, cfg.Kind, state, c.ring.Seal(secret, pendingWhere(wsID)), p.UserCode, p.VerificationURI, int(p.Interval / time.Second),
+			&sqlitex.ExecOptions{Args: []any{wsID, cfg.Kind, state, c.ring.Seal(secret, pendingWhere(wsID)), p.UserCode, p.VerificationURI + p.AuthURL, int(p.Interval / time.Second),
 				store.FormatTime(p.ExpiresAt), store.FormatTime(time.Now())}}); err != nil {
 			return fmt.Errorf("start sign-in: %w", err)
 		}
@@ -197,7 +197,7 @@ type pendingRow struct {
 }
 
 // PendingIn returns workspace wsID's sign-in in progress, if any and not
-// expired (the Google consent address is not kept: Begin gives it once).
+// expired.
 func (c *Configs) PendingIn(ctx context.Context, actor auth.Actor, wsID string) (Pending, bool, error) {
 	var p pendingRow
 	var ok bool
@@ -218,6 +218,11 @@ func pendingIn(conn *sqlite.Conn, wsID string) (pendingRow, bool, error) {
 			p.Kind, p.state, p.secret, p.UserCode, p.VerificationURI = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3), st.ColumnText(4)
 			p.Interval = time.Duration(st.ColumnInt(5)) * time.Second
 			p.ExpiresAt, _ = store.ParseTime(st.ColumnText(6))
+			if p.Kind == KindGoogle {
+				// Google's consent address is kept where Microsoft's page is:
+				// it holds the state and the code challenge, neither secret.
+				p.AuthURL, p.VerificationURI = p.VerificationURI, ""
+			}
 			return nil
 		}})
 	if err != nil {
@@ -349,7 +354,7 @@ func (c *Configs) PollMicrosoft(ctx context.Context, actor auth.Actor, wsID stri
 	case "authorization_pending", "slow_down":
 		return false, nil
 	default:
-		_ = c.dropPending(ctx, actor, wsID)
+		_ = c.Cancel(ctx, actor, wsID)
 		msg := map[string]string{"expired_token": "The code expired before it was entered: start again.",
 			"authorization_declined": "The sign-in was declined at Microsoft: start again and accept.",
 			"access_denied":          "The sign-in was declined at Microsoft: start again and accept."}[out.Error]
@@ -365,11 +370,19 @@ func (c *Configs) PollMicrosoft(ctx context.Context, actor auth.Actor, wsID stri
 	return true, c.connected(ctx, actor, wsID, g, tok)
 }
 
-func (c *Configs) dropPending(ctx context.Context, actor auth.Actor, wsID string) error {
+// Cancel drops workspace wsID's sign-in in progress, if any.
+func (c *Configs) Cancel(ctx context.Context, actor auth.Actor, wsID string) error {
 	return workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `DELETE FROM oauth_pending WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{wsID}})
+		if err := sqlitex.Execute(conn, `DELETE FROM oauth_pending WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{wsID}}); err != nil {
+			return fmt.Errorf("cancel sign-in: %w", err)
+		}
+		if conn.Changes() == 0 {
+			return nil
+		}
+		return audit.Record(conn, actor.Audit("provider.signin_cancelled", "workspace", wsID, nil))
 	})
 }
+
 
 // connected stores tok for workspace wsID, ends the sign-in in progress
 // and clears the provider's problem (a revoked token, say).

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,10 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		"details": auditDetails,
 		// count writes "1 row", "3 rows": count n "row" "rows".
 		"list": func(v ...string) []string { return v },
+		// has reports whether the space-separated words hold w.
+		"has": func(words, w string) bool { return slices.Contains(strings.Fields(words), w) },
+		// seconds is a duration in whole seconds, at least 1.
+		"seconds": func(d time.Duration) int { return max(int(d/time.Second), 1) },
 		"count": func(n int, one, many string) string {
 			if n == 1 {
 				return "1 " + one

@@ -26,6 +26,11 @@ type emailSettingsData struct {
 	KindLabel string
 	Kinds     []kindOption
 	RequestID string
+	// OAuth is a saved Google or Microsoft account: it signs in here.
+	OAuth     bool
+	Connected bool
+	Pending   *mailer.Pending
+	Redirect  string
 }
 
 type kindOption struct{ Value, Label string }
@@ -44,10 +49,14 @@ func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, sta
 	if !ok {
 		cfg.Kind = ws.Settings.EmailProvider
 	}
-	if form == nil {
+	if form == nil || form["kind"] == "" {
+		// The saved settings, with what the user typed elsewhere on the
+		// page (the sign-in's pasted address) kept.
+		typed := form
 		st := cfg.Settings
 		form = map[string]string{"kind": cfg.Kind, "from_name": cfg.FromName, "from_email": cfg.FromEmail, "host": st.Host, "tls": st.TLS,
 			"username": st.Username, "auth": st.Auth, "domain": st.Domain, "region": st.Region, "base_url": st.BaseURL,
+			"client_id": st.ClientID, "tenant": st.Tenant, "auth_base": st.AuthBase,
 			"per_minute": strconv.Itoa(cfg.PerMinute), "daily_cap": strconv.Itoa(cfg.DailyCap)}
 		if st.Port > 0 {
 			form["port"] = strconv.Itoa(st.Port)
@@ -55,8 +64,22 @@ func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, sta
 		if form["from_name"] == "" {
 			form["from_name"] = a.Name
 		}
+		for k, v := range typed {
+			form[k] = v
+		}
 	}
-	d := emailSettingsData{Config: cfg, Saved: ok, Kinds: kindOptions, RequestID: store.NewID(), KindLabel: mailer.Label(cfg.Kind)}
+	d := emailSettingsData{Config: cfg, Saved: ok, Kinds: kindOptions, RequestID: store.NewID(), KindLabel: mailer.Label(cfg.Kind), Redirect: mailer.GoogleRedirect}
+	if ok && (cfg.Kind == mailer.KindGoogle || cfg.Kind == mailer.KindMicrosoft) {
+		d.OAuth, d.Connected = true, s.Providers.Connected(cfg)
+		pending, has, err := s.Providers.PendingIn(r.Context(), a, ws.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if has && pending.Kind == cfg.Kind {
+			d.Pending = &pending
+		}
+	}
 	p := s.pageFor(r, "Email · "+ws.Name, &page{Section: "email", Data: d, Form: form, Errors: fieldErrs})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, status, "email_settings", "", p)
@@ -70,7 +93,8 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
 	// The secret is never put back in the form: a refused form asks for it again.
-	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap")
+	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap",
+		"client_id", "tenant", "auth_base")
 	perMinute, err1 := strconv.Atoi(orZero(form["per_minute"]))
 	dailyCap, err2 := strconv.Atoi(orZero(form["daily_cap"]))
 	if err1 != nil || err2 != nil {
@@ -86,12 +110,8 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"), WebhookKey: r.PostFormValue("webhook_key"),
 		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
-			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"]}}
-	if ch.Kind == mailer.KindGoogle || ch.Kind == mailer.KindMicrosoft {
-		s.renderEmailSettings(w, r, http.StatusUnprocessableEntity, form, map[string]string{"kind": mailer.Label(ch.Kind) +
-			" sending is not built yet: choose SMTP (Google and Microsoft 365 accounts take an app password), Mailgun or the file provider."})
-		return
-	}
+			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"],
+			ClientID: form["client_id"], Tenant: form["tenant"], AuthBase: form["auth_base"]}}
 	_, err := s.Providers.Set(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
 		s.renderEmailSettings(w, r, statusOfErr(err), form, fe)
@@ -102,6 +122,80 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "Email settings saved.")
+	seeOther(w, r, "/w/"+ws.ID+"/email")
+}
+
+// emailSignIn starts signing the workspace's Google or Microsoft account
+// in; the Email page then walks the user through it.
+func (s *Server) emailSignIn(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	if _, err := s.Providers.Begin(r.Context(), a, ws.ID); err != nil {
+		if errs.KindOf(err) == errs.Invalid {
+			s.flash(w, r, "Not started: "+errs.As(err).Message)
+			seeOther(w, r, "/w/"+ws.ID+"/email#signin")
+			return
+		}
+		s.fail(w, r, err)
+		return
+	}
+	seeOther(w, r, "/w/"+ws.ID+"/email#signin")
+}
+
+// emailSignInGoogle takes the address the user's browser ended on.
+func (s *Server) emailSignInGoogle(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	err := s.Providers.FinishGoogle(r.Context(), a, ws.ID, r.PostFormValue("pasted"))
+	if fe := fieldErrors(err); fe != nil {
+		s.renderEmailSettings(w, r, statusOfErr(err), map[string]string{"pasted": r.PostFormValue("pasted")}, fe)
+		return
+	}
+	if errs.KindOf(err) == errs.Invalid {
+		s.flash(w, r, errs.As(err).Message)
+		seeOther(w, r, "/w/"+ws.ID+"/email#signin")
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Signed in to Google: this workspace sends through Gmail, and replies come in every minute.")
+	seeOther(w, r, "/w/"+ws.ID+"/email")
+}
+
+// emailSignInMicrosoft asks Microsoft once whether the code was entered:
+// the page asks every few seconds while it shows the code.
+func (s *Server) emailSignInMicrosoft(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	done, err := s.Providers.PollMicrosoft(r.Context(), a, ws.ID)
+	htmx := r.Header.Get("HX-Request") == "true"
+	switch {
+	case err != nil && errs.KindOf(err) != errs.Invalid:
+		s.fail(w, r, err)
+	case err != nil:
+		s.flash(w, r, errs.As(err).Message)
+		seeOther(w, r, "/w/"+ws.ID+"/email#signin")
+	case done:
+		s.flash(w, r, "Signed in to Microsoft 365: this workspace sends through it, and replies come in every minute.")
+		seeOther(w, r, "/w/"+ws.ID+"/email")
+	case htmx:
+		w.WriteHeader(http.StatusNoContent) // still waiting: the page asks again
+	default:
+		s.flash(w, r, "Not yet: enter the code at Microsoft's page, then check again.")
+		seeOther(w, r, "/w/"+ws.ID+"/email#signin")
+	}
+}
+
+// emailSignInCancel drops the sign-in in progress.
+func (s *Server) emailSignInCancel(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	if err := s.Providers.Cancel(r.Context(), a, ws.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	seeOther(w, r, "/w/"+ws.ID+"/email")
 }
 

@@ -55,3 +55,14 @@ document.addEventListener("click", function (e) {
   }
   field.focus();
 });
+
+// The Email page shows the fields of the provider chosen: each block names
+// its kinds in data-kinds; the server renders the saved kind's already.
+function showKinds(sel) {
+  document.querySelectorAll("[data-kinds]").forEach(function (el) {
+    el.hidden = el.getAttribute("data-kinds").split(" ").indexOf(sel.value) < 0;
+  });
+}
+document.addEventListener("change", function (e) {
+  if (e.target.matches("select[data-kind-select]")) showKinds(e.target);
+});
