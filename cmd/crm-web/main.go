@@ -74,6 +74,12 @@ type Config struct {
 	BackupTrigger string
 	// Ring seals the provider credentials users save (secret-keys).
 	Ring *secrets.Ring
+	// Twilio checks the texts Twilio posts to /hooks/twilio, for an owner
+	// who exposes the Pi: PICRM_TWILIO_ACCOUNT_SID, the twilio-webhook-key
+	// credential (the key Twilio signs with: the account's auth token;
+	// "unset" turns the hook off) and PICRM_PUBLIC_URL (the address Twilio
+	// was given, when a proxy or a tunnel stands between).
+	Twilio web.TwilioHook
 }
 
 // CredTLSKey is the credential holding the server's private key (PEM).
@@ -100,6 +106,14 @@ func ReadConfig(e *config.Env) (Config, error) {
 		e.Fail(secrets.CredentialName, "%v", err)
 	}
 	c.Ring = ring
+	c.Twilio = web.TwilioHook{AccountSID: e.String("PICRM_TWILIO_ACCOUNT_SID", ""), PublicURL: e.String("PICRM_PUBLIC_URL", "")}
+	switch token, err := e.Credential("twilio-webhook-key"); {
+	case err == nil && token != "unset" && c.Twilio.AccountSID != "":
+		c.Twilio.AuthToken = token
+	case err == nil, errors.Is(err, config.ErrNoCredential):
+	default:
+		e.Fail("twilio-webhook-key", "%v", err)
+	}
 	nets, err := netguard.ParseNets(e.String("PICRM_ALLOWED_NETS", netguard.DefaultNets))
 	if err != nil {
 		e.Fail("PICRM_ALLOWED_NETS", "%v", err)
@@ -196,7 +210,7 @@ func Open(log *slog.Logger, cfg Config) (*Main, error) {
 	reg := daemon.NewRegistry("crm-web", version)
 	srv, err := web.New(web.Deps{Services: svc, Registry: reg, StartBackup: ledger.Starter(log, cfg.BackupTrigger, svc.Backups),
 		API:     api.New(svc, api.Options{RatePerSecond: float64(cfg.APIRate), Burst: cfg.APIBurst}),
-		Version: version, SecureCookies: cfg.SecureCookies, Replicated: cfg.Replicated,
+		Version: version, SecureCookies: cfg.SecureCookies, Replicated: cfg.Replicated, Twilio: cfg.Twilio,
 	})
 	if err != nil {
 		db.Close()

@@ -85,6 +85,8 @@ type Options struct {
 	// FetchLoopback lets image fetches reach 127.0.0.1, where the test's
 	// image server is.
 	FetchLoopback bool
+	// Twilio checks the Twilio webhook (unset: it answers 404).
+	Twilio web.TwilioHook
 }
 
 // New starts an App; it stops when the test ends.
@@ -122,7 +124,7 @@ func New(tb testing.TB, opts Options) *App {
 			}
 		}()
 	}
-	srv, err := web.New(web.Deps{Services: svc, Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", StartBackup: start})
+	srv, err := web.New(web.Deps{Services: svc, Registry: daemon.NewRegistry("crm-web", "test"), API: apiH, Version: "test", StartBackup: start, Twilio: opts.Twilio})
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}

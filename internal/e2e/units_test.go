@@ -87,7 +87,7 @@ func TestUnitsVerifyAndAreHardened(t *testing.T) {
 
 	// The architecture's table: each process reads only its own secrets.
 	want := map[string][]string{
-		"crm-web.service":      {"secret-keys", "tls-key"},
+		"crm-web.service":      {"secret-keys", "tls-key", "twilio-webhook-key"},
 		"crm-sender.service":   {"secret-keys", "twilio-auth-token"},
 		"crm-insights.service": {"ai-key"},
 		"crm-health.service":   {"alert-smtp-password", "s3-access-key-id", "s3-secret-access-key"},

@@ -10,9 +10,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pi-crm/pi-crm/pkg/sms"
 )
 
 // Server is the fake API for one account.
@@ -118,4 +121,44 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"messages": out, "next_page_uri": nil})
+}
+
+// SetStatus changes what the account says of text sid (delivered,
+// undelivered, failed), with Twilio's error code (0: none).
+func (s *Server) SetStatus(sid, status string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.msgs {
+		if m["sid"] == sid {
+			m["status"] = status
+			if code != 0 {
+				m["error_code"] = code
+			}
+		}
+	}
+}
+
+// SentSIDs returns the SIDs of the outbound texts to number to.
+func (s *Server) SentSIDs(to string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.msgs {
+		if m["direction"] == "outbound-api" && m["to"] == to {
+			out = append(out, m["sid"].(string))
+		}
+	}
+	return out
+}
+
+// Post is Twilio calling a webhook at target with params, signed with the
+// account's auth token as Twilio signs (X-Twilio-Signature).
+func (s *Server) Post(target string, params url.Values) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(params.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Twilio-Signature", sms.Signature(s.Token, target, params))
+	return http.DefaultClient.Do(req)
 }

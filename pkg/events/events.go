@@ -23,7 +23,8 @@ import (
 // Kinds of event.
 const (
 	Delivered    = "delivered"
-	Bounced      = "bounced" // permanent: the address does not take mail
+	Undelivered  = "undelivered" // a text the carrier did not deliver
+	Bounced      = "bounced"     // permanent: the address does not take mail
 	Deferred     = "deferred"
 	Complained   = "complained"
 	Unsubscribed = "unsubscribed"

@@ -81,3 +81,27 @@ func SMSFrom(conn *sqlite.Conn) (string, error) {
 	}
 	return from, nil
 }
+
+// TextStatus records what Twilio says became of our text sid (delivered,
+// undelivered, failed), once a status, heard by via (poll or webhook), on the outbox message Twilio gave
+// that SID and its log entry. A SID that is not ours changes nothing. It
+// reports whether the status was new.
+func TextStatus(conn *sqlite.Conn, sid, status, errorCode, via string, at time.Time) (bool, error) {
+	kind := map[string]string{"delivered": Delivered, "undelivered": Undelivered, "failed": Undelivered}[status]
+	if kind == "" || sid == "" {
+		return false, nil // queued, sent, ...: nothing to tell the user yet
+	}
+	id, ws := "", ""
+	if err := sqlitex.Execute(conn, `SELECT id, workspace_id FROM outbox WHERE provider_ref = ? AND channel = 'sms'`, &sqlitex.ExecOptions{Args: []any{sid},
+		ResultFunc: func(st *sqlite.Stmt) error { id, ws = st.ColumnText(0), st.ColumnText(1); return nil }}); err != nil {
+		return false, fmt.Errorf("text status %s: %w", sid, err)
+	}
+	if id == "" {
+		return false, nil
+	}
+	detail := ""
+	if errorCode != "" && errorCode != "0" {
+		detail = "Twilio error " + errorCode
+	}
+	return Record(conn, Event{Provider: "twilio", ID: sid + ":" + status, WorkspaceID: ws, Kind: kind, OutboxID: id, At: at, Via: via, Detail: detail})
+}

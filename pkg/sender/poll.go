@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -59,9 +60,10 @@ func (s *Sender) Poll(ctx context.Context) error {
 	return nil
 }
 
-// pollTexts lists the texts to the appliance's number since the day
-// before the last poll (Twilio filters by day; the SID makes a text read
-// twice count once) and records each.
+// pollTexts lists the texts to and from the appliance's number since the
+// day before the last poll (Twilio filters by day; the SID makes a text
+// read twice count once): each one in is recorded, and what became of
+// each of ours (delivered, undelivered) is noted on it.
 func (s *Sender) pollTexts(ctx context.Context) error {
 	day := time.Now().UTC().AddDate(0, 0, -1)
 	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
@@ -74,16 +76,29 @@ func (s *Sender) pollTexts(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	list, err := s.opt.SMS.List(ctx, s.opt.SMS.From(), "", day)
+	in, err := s.opt.SMS.List(ctx, s.opt.SMS.From(), "", day)
+	if err != nil {
+		return err
+	}
+	out, err := s.opt.SMS.List(ctx, "", s.opt.SMS.From(), day)
 	if err != nil {
 		return err
 	}
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		for _, t := range list {
+		for _, t := range in {
 			if t.Direction != "inbound" {
 				continue
 			}
 			if _, err := events.Inbound(conn, t.SID, t.From, t.To, t.Body, t.Sent()); err != nil {
+				return err
+			}
+		}
+		for _, t := range out {
+			code := ""
+			if t.ErrorCode != nil {
+				code = strconv.Itoa(*t.ErrorCode)
+			}
+			if _, err := events.TextStatus(conn, t.SID, t.Status, code, "poll", t.Sent()); err != nil {
 				return err
 			}
 		}

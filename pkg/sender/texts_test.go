@@ -57,8 +57,9 @@ func TestTextsStopStartAndInbound(t *testing.T) {
 	if _, err := s.Turn(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.get(t, q.Message.ID); got.State != outbox.Sent || !strings.HasPrefix(got.ProviderRef, "SM") || len(tw.Sent()[phone]) != 1 {
-		t.Fatalf("sent: %s %q ref %q, at Twilio %v", got.State, got.Error, got.ProviderRef, tw.Sent())
+	got0 := r.get(t, q.Message.ID)
+	if got0.State != outbox.Sent || !strings.HasPrefix(got0.ProviderRef, "SM") || len(tw.Sent()[phone]) != 1 {
+		t.Fatalf("sent: %s %q ref %q, at Twilio %v", got0.State, got0.Error, got0.ProviderRef, tw.Sent())
 	}
 	count := func(q string, args ...any) int {
 		n := 0
@@ -69,6 +70,8 @@ func TestTextsStopStartAndInbound(t *testing.T) {
 		}
 		return n
 	}
+	// The carrier did not deliver it: the poll says so on the message.
+	tw.SetStatus(got0.ProviderRef, "undelivered", 30003)
 	tw.Inbound(phone, ourNumber, "Thanks!")
 	tw.Inbound("+14155550999", ourNumber, "Who is this?")
 	tw.Inbound(phone, ourNumber, "STOP")
@@ -82,6 +85,12 @@ func TestTextsStopStartAndInbound(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM inbound_texts WHERE matched = 0`); n != 1 {
 		t.Fatalf("%d unmatched, want 1", n)
+	}
+	if n := count(`SELECT count(*) FROM outbox WHERE id = ? AND delivery = 'undelivered'`, q.Message.ID); n != 1 {
+		t.Fatal("the undelivered status did not reach the message")
+	}
+	if n := count(`SELECT count(*) FROM provider_events WHERE outbox_id = ? AND kind = 'undelivered' AND detail = 'Twilio error 30003'`, q.Message.ID); n != 1 {
+		t.Fatalf("%d undelivered events", n)
 	}
 	if _, err := text("t2"); err == nil || !strings.Contains(errsFields(err)["contact"], "opted out") {
 		t.Fatalf("a text after STOP: %v", err)

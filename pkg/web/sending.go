@@ -5,13 +5,16 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
@@ -377,6 +380,73 @@ func (s *Server) mailgunHook(w http.ResponseWriter, r *http.Request) {
 	default:
 		// Mailgun stops retrying on 406.
 		http.Error(w, "not an event", http.StatusNotAcceptable)
+	}
+}
+
+// twilioHook takes what Twilio posts for the appliance's number: a text
+// that came in (logged, STOP and START applied, as the poller does) or
+// the status of one of ours. A request whose X-Twilio-Signature is not the
+// auth token's over the address and its parameters is refused, as is a
+// signed request seen before (a replay); each text and status is
+// recorded once whichever path hears it first.
+func (s *Server) twilioHook(w http.ResponseWriter, r *http.Request) {
+	h := s.Twilio
+	if h.AuthToken == "" {
+		http.NotFound(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "cannot read the form", http.StatusBadRequest)
+		return
+	}
+	full := strings.TrimSuffix(h.PublicURL, "/") + r.URL.RequestURI()
+	if h.PublicURL == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		full = scheme + "://" + r.Host + r.URL.RequestURI()
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	if !sms.ValidSignature(h.AuthToken, full, r.PostForm, sig) {
+		s.Log.Warn("twilio webhook: signature refused", "url", full)
+		http.Error(w, "signature refused", http.StatusForbidden)
+		return
+	}
+	f := r.PostForm
+	if f.Get("AccountSid") != h.AccountSID {
+		http.Error(w, "another account", http.StatusForbidden)
+		return
+	}
+	replay := false
+	err := s.DB.Write(r.Context(), func(conn *sqlite.Conn) error {
+		seen, err := events.SeenToken(conn, "twilio:"+sig, time.Now())
+		if err != nil || seen {
+			replay = seen
+			return err
+		}
+		sid := f.Get("MessageSid")
+		if status := f.Get("MessageStatus"); status != "" && status != "received" {
+			_, err = events.TextStatus(conn, sid, status, f.Get("ErrorCode"), "webhook", time.Now())
+			return err
+		}
+		if sid == "" || f.Get("From") == "" {
+			return nil
+		}
+		_, err = events.Inbound(conn, sid, f.Get("From"), f.Get("To"), f.Get("Body"), time.Now())
+		return err
+	})
+	switch {
+	case err != nil:
+		s.Log.Warn("twilio webhook", logkey.Err, err)
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+	case replay:
+		http.Error(w, "already seen", http.StatusConflict)
+	default:
+		// An empty TwiML answer: no automatic reply.
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Response></Response>`)
 	}
 }
 

@@ -37,6 +37,18 @@ type Deps struct {
 	// UploadTimeout and StreamSlack override the package's (tests make
 	// them short).
 	UploadTimeout, StreamSlack time.Duration
+	// Twilio verifies the texts Twilio posts to /hooks/twilio; without an
+	// auth token that route answers 404 (crm-sender polls instead).
+	Twilio TwilioHook
+}
+
+// TwilioHook is what checks a Twilio webhook: the account, its auth token
+// and, when Twilio reaches the Pi through a proxy or a tunnel, the public
+// address Twilio was given (the signature covers the address it called).
+type TwilioHook struct {
+	AccountSID string
+	AuthToken  string
+	PublicURL  string
 }
 
 func (s *Server) uploadTimeout() time.Duration {
@@ -109,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	// Provider webhooks, for an owner who exposes the Pi: no session, the
 	// provider's signature is the credential (pi-crm polls otherwise).
 	r.Post("/hooks/mailgun/{ws}", s.mailgunHook)
+	r.Post("/hooks/twilio", s.twilioHook)
 	r.Group(func(r chi.Router) {
 		// Browsers' cross-origin state-changing requests are refused
 		// (Sec-Fetch-Site / Origin checks, Go's CrossOriginProtection); the
