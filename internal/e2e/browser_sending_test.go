@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/internal/faketwilio"
 	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
@@ -107,4 +108,86 @@ func TestBrowserSendEmail(t *testing.T) {
 		t.Errorf("the contact page at 390 px: %v %v", problems, err)
 	}
 	shot(t, ctx, "sending-log-390")
+}
+
+// TestBrowserTextAndReply: with the real crm-sender on a local Twilio,
+// send a text from a contact's page, see it sent in their log, and see the
+// contact's reply (polled from Twilio) arrive in the timeline; at 390 px
+// the timeline fits.
+func TestBrowserTextAndReply(t *testing.T) {
+	const ours, phone = "+14155550100", "+14155550188"
+	app := apptest.New(t, apptest.Options{})
+	logins := app.SeedDemo(0, 0)
+	andy := logins[0]
+	ff := workspaceID(t, app, andy.Email, "Family & Friends")
+	au, _ := app.Auth.UserByEmail(context.Background(), andy.Email)
+	q, err := app.Contacts.Create(context.Background(), au.Actor(""), ff, contact.Fields{FirstName: ptr("Quyen"), Phones: &[]contact.PhoneInput{{Number: phone}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := faketwilio.New("AC7", "tw-token")
+	t.Cleanup(tw.Close)
+	e := newEnv(t)
+	creds := filepath.Join(e.dir, "creds")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "twilio-auth-token"), []byte("tw-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.cmd("crm-sender")
+	c.Env = append(c.Env, "PICRM_DB="+app.DB.Path(), "PICRM_LOG_LEVEL=debug", "CREDENTIALS_DIRECTORY="+creds, "PICRM_SENDER_POLL=1s",
+		"PICRM_TWILIO_ACCOUNT_SID=AC7", "PICRM_TWILIO_FROM="+ours, "PICRM_TWILIO_BASE_URL="+tw.URL)
+	sender := testrig.Start(t, c)
+	sender.Await(t, regexp.MustCompile(`msg=started`), 20*time.Second)
+	t.Cleanup(func() { _ = sender.Stop(5 * time.Second) })
+
+	ctx := browserFor(t, 2*time.Minute)
+	login(t, ctx, app.URL, andy.Email, andy.Password)
+	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			shot(t, ctx, "texting-"+name+"-failed")
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	contactURL := app.URL + "/w/" + ff + "/contacts/" + q.ID
+	step("text form", chromedp.Navigate(contactURL), chromedp.Click(`//a[text()="Send a text"]`), chromedp.WaitVisible(`#body`))
+	step("send", chromedp.SendKeys(`#body`, "Hi {{first_name}}, still on for 5pm?"), chromedp.Click(`//button[text()="Send"]`),
+		chromedp.WaitVisible(`//*[contains(text(), "queued")]`))
+	timeline := func(want string) string {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		page := ""
+		for time.Now().Before(deadline) {
+			step("timeline", chromedp.Navigate(contactURL), chromedp.WaitVisible(chromedp.CSS(`main`)))
+			page, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
+			if strings.Contains(page, want) {
+				return page
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		shot(t, ctx, "texting-timeline-failed")
+		t.Fatalf("the timeline never showed %q:\n%s\n%s", want, page, sender)
+		return ""
+	}
+	timeline("Hi Quyen, still on for 5pm?")
+	if sent := tw.Sent()[phone]; len(sent) != 1 || sent[0] != "Hi Quyen, still on for 5pm?" {
+		t.Fatalf("at Twilio: %v", tw.Sent())
+	}
+	// Twilio dates texts in whole seconds: a reply in the same second as
+	// the text could sort either way.
+	time.Sleep(1100 * time.Millisecond)
+	tw.Inbound(phone, ours, "Yes, see you at 5!")
+	page := timeline("Yes, see you at 5!")
+	if strings.Index(page, "Yes, see you at 5!") > strings.Index(page, "Hi Quyen, still on for 5pm?") {
+		t.Errorf("the reply is not above the text it answers (newest first):\n%s", page)
+	}
+	step("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(contactURL), chromedp.WaitVisible(chromedp.CSS(`main`)))
+	if problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fitCheck)); err != nil || len(problems) > 0 {
+		t.Errorf("the contact page at 390 px: %v %v", problems, err)
+	}
+	shot(t, ctx, "texting-timeline-390")
 }
