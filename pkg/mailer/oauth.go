@@ -383,7 +383,6 @@ func (c *Configs) Cancel(ctx context.Context, actor auth.Actor, wsID string) err
 	})
 }
 
-
 // connected stores tok for workspace wsID, ends the sign-in in progress
 // and clears the provider's problem (a revoked token, say).
 func (c *Configs) connected(ctx context.Context, actor auth.Actor, wsID string, g grant, tok *oauth2.Token) error {
