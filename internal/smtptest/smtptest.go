@@ -1,16 +1,29 @@
 // Package smtptest runs a real SMTP server (emersion/go-smtp) on loopback
 // that keeps every message it accepts, for tests of mail the appliance
-// sends directly.
+// sends: optionally with STARTTLS on a certificate of its own, sign-in by
+// password (PLAIN) or OAuth token (XOAUTH2), addresses it refuses, and a
+// server that goes silent after taking a message.
 package smtptest
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/mail"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -19,28 +32,57 @@ type Message struct {
 	From    string
 	To      []string
 	Subject string
+	ID      string // the Message-Id header
 	Body    string
+	Raw     []byte
+	User    string // who signed in to send it
+}
+
+// Options shape the server.
+type Options struct {
+	// TLS offers STARTTLS on a self-signed certificate; the client's
+	// configuration is Server.ClientTLS.
+	TLS bool
+	// Passwords are the accounts that sign in with PLAIN; Tokens are the
+	// OAuth access tokens XOAUTH2 takes, by account. With either, mail is
+	// refused until the client signs in.
+	Passwords map[string]string
+	Tokens    map[string]string
 }
 
 // Server is a running SMTP server.
 type Server struct {
 	Addr string
-	mu   sync.Mutex
-	msgs []Message
+	// ClientTLS trusts the server's certificate (Options.TLS).
+	ClientTLS *tls.Config
+	opts      Options
+	mu        sync.Mutex
+	msgs      []Message
+	refuse    map[string]*smtp.SMTPError
+	silent    bool
+	conns     map[string]bool // by client address: STARTTLS starts a second session on one
 }
 
 // Start listens on loopback until the test ends.
-func Start(tb testing.TB) *Server {
+func Start(tb testing.TB) *Server { return StartWith(tb, Options{}) }
+
+// StartWith listens on loopback with opts until the test ends.
+func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Addr: l.Addr().String()}
+	s := &Server{Addr: l.Addr().String(), opts: opts, refuse: map[string]*smtp.SMTPError{}, conns: map[string]bool{}}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.AllowInsecureAuth = true
+	srv.AllowInsecureAuth = !opts.TLS
+	if opts.TLS {
+		cert, pool := selfSigned(tb)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+		s.ClientTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	}
 	go srv.Serve(l)
 	tb.Cleanup(func() { srv.Close() })
 	return s
@@ -53,27 +95,135 @@ func (s *Server) Messages() []Message {
 	return append([]Message(nil), s.msgs...)
 }
 
+// Refuse makes the server answer RCPT TO addr with code (550: for good,
+// 451: try later); 0 takes the address again.
+func (s *Server) Refuse(addr string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		delete(s.refuse, addr)
+		return
+	}
+	s.refuse[addr] = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox unavailable"}
+}
+
+// GoSilent makes the server keep the next message it reads and then hang
+// up without answering, as one that crashed after taking it would.
+func (s *Server) GoSilent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.silent = true
+}
+
+// Conns counts the connections the server has taken.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 type backend struct{ s *Server }
 
-func (b backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	b.s.conns[c.Conn().RemoteAddr().String()] = true
+	b.s.mu.Unlock()
+	return &session{s: b.s, conn: c}, nil
+}
 
 type session struct {
-	s   *Server
-	msg Message
+	s    *Server
+	conn *smtp.Conn
+	user string
+	msg  Message
 }
 
 func (x *session) Reset()        { x.msg = Message{} }
 func (x *session) Logout() error { return nil }
+
+func (x *session) needAuth() bool { return len(x.s.opts.Passwords)+len(x.s.opts.Tokens) > 0 }
+
+func (x *session) AuthMechanisms() []string {
+	var m []string
+	if len(x.s.opts.Passwords) > 0 {
+		m = append(m, sasl.Plain)
+	}
+	if len(x.s.opts.Tokens) > 0 {
+		m = append(m, "XOAUTH2")
+	}
+	return m
+}
+
+var errAuth = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Username and Password not accepted"}
+
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(_, user, pass string) error {
+			if p, ok := x.s.opts.Passwords[user]; !ok || p != pass {
+				return errAuth
+			}
+			x.user = user
+			return nil
+		}), nil
+	case "XOAUTH2":
+		return xoauth2{func(user, token string) error {
+			if t, ok := x.s.opts.Tokens[user]; !ok || t != token {
+				return errAuth
+			}
+			x.user = user
+			return nil
+		}}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// xoauth2 is the server side of Google's XOAUTH2: one initial response,
+// "user=" user ^A "auth=Bearer " token ^A ^A.
+type xoauth2 struct{ check func(user, token string) error }
+
+func (o xoauth2) Next(resp []byte) ([]byte, bool, error) {
+	parts := strings.Split(string(resp), "\x01")
+	var user, token string
+	for _, p := range parts {
+		if v, ok := strings.CutPrefix(p, "user="); ok {
+			user = v
+		}
+		if v, ok := strings.CutPrefix(p, "auth=Bearer "); ok {
+			token = v
+		}
+	}
+	if user == "" || token == "" {
+		return nil, false, errors.New("malformed XOAUTH2 response")
+	}
+	return nil, true, o.check(user, token)
+}
+
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+	if x.needAuth() && x.user == "" {
+		return smtp.ErrAuthRequired
+	}
 	x.msg.From = from
 	return nil
 }
+
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	x.s.mu.Lock()
+	e := x.s.refuse[to]
+	x.s.mu.Unlock()
+	if e != nil {
+		return e
+	}
 	x.msg.To = append(x.msg.To, to)
 	return nil
 }
+
 func (x *session) Data(r io.Reader) error {
-	m, err := mail.ReadMessage(r)
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		return err
 	}
@@ -81,9 +231,41 @@ func (x *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	x.msg.Subject, x.msg.Body = m.Header.Get("Subject"), string(body)
+	x.msg.Subject, x.msg.ID, x.msg.Body, x.msg.Raw, x.msg.User = m.Header.Get("Subject"), m.Header.Get("Message-Id"), string(body), raw, x.user
 	x.s.mu.Lock()
 	x.s.msgs = append(x.s.msgs, x.msg)
+	silent := x.s.silent
+	x.s.silent = false
 	x.s.mu.Unlock()
+	if silent {
+		_ = x.conn.Conn().Close()
+	}
 	return nil
+}
+
+// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
+func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
+	tb.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

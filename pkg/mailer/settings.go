@@ -315,7 +315,7 @@ func Open(cfg Config, env Env) (Provider, error) {
 		if s.Auth == "xoauth2" {
 			sc.Password, sc.Token = "", secret
 		}
-		return NewSMTP(sc), nil
+		return NewSMTP(sc)
 	case KindMailgun:
 		return NewMailgun(MailgunConfig{APIKey: secret, Domain: s.Domain, Region: s.Region, BaseURL: s.BaseURL})
 	default:

@@ -1,0 +1,127 @@
+package mailer_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pi-crm/pi-crm/internal/smtptest"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
+)
+
+func smtpFor(t *testing.T, srv *smtptest.Server, cfg mailer.SMTPConfig) *mailer.SMTP {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(srv.Addr)
+	cfg.Host, cfg.Port = host, mailer.Port(port)
+	if cfg.TLS == "" {
+		cfg.TLS = "starttls"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	cfg.TLSConfig = srv.ClientTLS
+	p, err := mailer.NewSMTP(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+func mailTo(to, id, text string) *mailer.Mail {
+	return &mailer.Mail{MessageID: id + "@pi-crm.example", From: "andy@example.com", FromName: "Andy", To: to, Subject: "Rates for " + to, Text: text,
+		HTML: "<p>" + text + "</p>"}
+}
+
+// TestSMTPSignsInSendsAndClassifies: over STARTTLS, with an app password
+// and with an XOAUTH2 token, pipelined and not: each message arrives once
+// with our Message-ID and its lines intact (dots at line starts too); a
+// refused address fails, a deferred one retries, a wrong password retries
+// (nothing was sent) and a server that hangs up after taking the message
+// leaves it unknown, to be reconciled, never resent blindly.
+func TestSMTPSignsInSendsAndClassifies(t *testing.T) {
+	ctx := context.Background()
+	srv := smtptest.StartWith(t, smtptest.Options{TLS: true, Passwords: map[string]string{"andy@example.com": "app-password-1"},
+		Tokens: map[string]string{"andy@example.com": "ya29.token-1"}})
+	body := "Hi Tom,\n.this line starts with a dot\n..and this with two\nBye"
+	for name, cfg := range map[string]mailer.SMTPConfig{
+		"password":     {Username: "andy@example.com", Password: "app-password-1"},
+		"xoauth2":      {Username: "andy@example.com", Token: "ya29.token-1"},
+		"no pipelines": {Username: "andy@example.com", Password: "app-password-1", NoPipelining: true},
+	} {
+		p := smtpFor(t, srv, cfg)
+		before := len(srv.Messages())
+		for i := range 3 {
+			id := name + strconv.Itoa(i)
+			ref, err := p.Send(ctx, mailTo("tom@example.com", strings.ReplaceAll(id, " ", "-"), body))
+			if err != nil || !strings.HasPrefix(ref, strings.ReplaceAll(id, " ", "-")) {
+				t.Fatalf("%s: send %d: %q %v", name, i, ref, err)
+			}
+		}
+		got := srv.Messages()[before:]
+		if len(got) != 3 {
+			t.Fatalf("%s: %d messages arrived, want 3", name, len(got))
+		}
+		for _, m := range got {
+			if m.User != "andy@example.com" || m.To[0] != "tom@example.com" || !strings.Contains(m.Body, ".this line starts with a dot") ||
+				!strings.Contains(m.Body, "\r\n..and this with two") || !strings.HasSuffix(m.ID, "@pi-crm.example>") {
+				t.Fatalf("%s: arrived %+v\n%s", name, m, m.Raw)
+			}
+		}
+	}
+	if n := srv.Conns(); n != 3 {
+		t.Errorf("%d connections for 9 messages on three providers, want 3 (kept open)", n)
+	}
+
+	p := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "app-password-1"})
+	srv.Refuse("gone@example.com", 550)
+	srv.Refuse("full@example.com", 451)
+	if _, err := p.Send(ctx, mailTo("gone@example.com", "gone", "x")); mailer.Classify(err) != outbox.Failed {
+		t.Errorf("a refused address: %v (%s)", err, mailer.Classify(err))
+	}
+	if _, err := p.Send(ctx, mailTo("full@example.com", "full", "x")); mailer.Classify(err) != outbox.Retrying {
+		t.Errorf("a deferred address: %v (%s)", err, mailer.Classify(err))
+	}
+	// The connection is still good after refusals: the next one goes.
+	if _, err := p.Send(ctx, mailTo("tom@example.com", "after", "x")); err != nil {
+		t.Fatalf("after refusals: %v", err)
+	}
+	wrong := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "not-it"})
+	if _, err := wrong.Send(ctx, mailTo("tom@example.com", "wrong", "x")); mailer.Classify(err) != outbox.Retrying {
+		t.Errorf("a wrong password: %v (%s)", err, mailer.Classify(err))
+	}
+	n := len(srv.Messages())
+	srv.GoSilent()
+	if _, err := p.Send(ctx, mailTo("tom@example.com", "silent", "x")); mailer.Classify(err) != outbox.Unknown {
+		t.Errorf("no answer after the data: %v (%s)", err, mailer.Classify(err))
+	}
+	if len(srv.Messages()) != n+1 {
+		t.Fatal("the silent server did not take the message")
+	}
+	// The provider dials again after losing its connection.
+	if _, err := p.Send(ctx, mailTo("tom@example.com", "again", "x")); err != nil {
+		t.Fatalf("after a dropped connection: %v", err)
+	}
+	for _, m := range srv.Messages() {
+		if strings.Contains(m.ID, "gone@") || strings.Contains(m.ID, "full@") || strings.Contains(m.ID, "wrong@") {
+			t.Errorf("a refused message arrived: %s", m.ID)
+		}
+	}
+}
+
+// TestSMTPRefusesPlainTextSignIn: a server without STARTTLS never gets the
+// password (the mandatory TLS policy).
+func TestSMTPRefusesPlainTextSignIn(t *testing.T) {
+	srv := smtptest.StartWith(t, smtptest.Options{Passwords: map[string]string{"andy@example.com": "app-password-1"}})
+	p := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "app-password-1"})
+	if _, err := p.Send(context.Background(), mailTo("tom@example.com", "plain", "x")); err == nil || mailer.Classify(err) != outbox.Retrying {
+		t.Fatalf("sent without TLS: %v", err)
+	}
+	if len(srv.Messages()) != 0 {
+		t.Fatal("a message went over plain text")
+	}
+}
