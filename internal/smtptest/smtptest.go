@@ -180,7 +180,9 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 
 // xoauth2 is the server side of Google's XOAUTH2: one initial response,
 // "user=" user ^A "auth=Bearer " token ^A ^A.
-type xoauth2 struct{ check func(user, token string) error }
+type xoauth2 struct {
+	check func(user, token string) error
+}
 
 func (o xoauth2) Next(resp []byte) ([]byte, bool, error) {
 	parts := strings.Split(string(resp), "\x01")
