@@ -28,6 +28,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -252,6 +253,18 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	}
 	if _, err := app.Compose.Email(ctx, actor, ws, compose.Draft{RequestID: "pages", ContactID: richest,
 		Subject: "A long subject line about this month's rates for a phone screen", BodyHTML: "<p>Hi {{first_name}}</p>"}); err != nil && errs.KindOf(err) != errs.Invalid {
+		t.Fatal(err)
+	}
+	// The dashboard's attention list: a reply with a long subject, a text
+	// from a number no contact has.
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		if _, err := events.Incoming(conn, events.Email{Provider: "google", ID: "pages-" + name, WorkspaceID: ws, From: "someone.with.a.long.address@example-brokerage.com",
+			Subject: "Re: A long subject line about this month's rates for a phone screen", Snippet: "Thanks, that works for us. Can we talk tomorrow morning about the refinance?"}); err != nil {
+			return err
+		}
+		_, err := events.Inbound(conn, "SMpages"+name, "+14155550177", "+14155550100", "Hi, is this still available? Saw your sign on Elm Street.", time.Now())
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	// A Google and a Microsoft 365 workspace in the middle of signing in.

@@ -140,6 +140,8 @@ func (s *Server) Handler() http.Handler {
 			r.Route("/w/{ws}", func(r chi.Router) {
 				r.Use(s.loadWorkspace)
 				r.Get("/", s.dashboard)
+				r.Post("/attention/email/{provider}/done", s.attentionEmailDone)
+				r.Post("/attention/text/done", s.attentionTextDone)
 				r.Get("/settings", s.workspaceSettings)
 				r.Post("/rename", s.workspaceRename)
 				r.Post("/settings", s.workspaceSettingsSave)
