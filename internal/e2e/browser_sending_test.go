@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -59,6 +60,18 @@ func TestBrowserSendEmail(t *testing.T) {
 	unset, _ := chromedp.Run(ctx, chromedp.Text(`#provider-unset`))
 	if !strings.Contains(unset, "Microsoft 365") {
 		t.Errorf("the demo's plan for Family & Friends: %q", unset)
+	}
+	// Choosing a provider shows its fields and how it unsubscribes.
+	shown, err := chromedp.Run(ctx, chromedp.Evaluate[[]bool](`(() => {
+		const k = document.querySelector('#kind');
+		const vis = sel => !document.querySelector(sel).closest('[data-kinds]').hidden;
+		k.value = 'smtp'; k.dispatchEvent(new Event('change', {bubbles: true}));
+		const smtp = [vis('#host'), vis('#domain'), vis('#client_id')];
+		k.value = 'mailgun'; k.dispatchEvent(new Event('change', {bubbles: true}));
+		return smtp.concat([vis('#host'), vis('#domain'), vis('#client_id')]);
+	})()`))
+	if err != nil || fmt.Sprint(shown) != "[true false false false true false]" {
+		t.Errorf("fields shown for SMTP, then Mailgun: %v %v", shown, err)
 	}
 	step("save provider",
 		chromedp.SetValue(`#kind`, "file"),

@@ -16,6 +16,10 @@ import (
 // Replied is the event a reply to one of our messages records on it.
 const Replied = "replied"
 
+// UnsubscribeSubject starts the subject of the email a List-Unsubscribe
+// mailto of ours sends ("unsubscribe <outbox id>").
+const UnsubscribeSubject = "unsubscribe"
+
 // Email is one email that came in to a workspace's mailbox.
 type Email struct {
 	Provider    string
@@ -48,9 +52,20 @@ func Incoming(conn *sqlite.Conn, e Email) (bool, error) {
 	e.From = strings.ToLower(strings.TrimSpace(e.From))
 	var ours outbox.Message
 	found := false
+	unsub := false
+	// A List-Unsubscribe mailto of ours: its subject names the message.
+	if f := strings.Fields(e.Subject); len(f) == 2 && strings.EqualFold(f[0], UnsubscribeSubject) {
+		m, ok, err := outbox.Get(conn, f[1])
+		if err != nil {
+			return false, err
+		}
+		if ok && m.WorkspaceID == e.WorkspaceID && m.Bulk {
+			ours, found, unsub = m, true, true
+		}
+	}
 	for _, ref := range append([]string{e.InReplyTo}, reverse(e.References)...) {
 		ref = strings.Trim(strings.TrimSpace(ref), "<>")
-		if ref == "" {
+		if ref == "" || found {
 			continue
 		}
 		m, ok, err := outbox.ByMessageID(conn, ref)
@@ -88,7 +103,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.Ex
 		return false, nil
 	}
 	summary := "Email received: " + e.Subject
-	if found {
+	switch {
+	case unsub:
+		summary = "Asked by email to unsubscribe"
+	case found:
 		summary = "Replied: " + e.Subject
 	}
 	for _, c := range contacts {
@@ -97,7 +115,15 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.Ex
 			return false, err
 		}
 	}
-	if found {
+	switch {
+	case unsub:
+		// Recorded as the provider's unsubscribes are: the contact's flag
+		// for the workspace, logged.
+		if _, err := Record(conn, Event{Provider: e.Provider, ID: "unsubscribe:" + e.ID, WorkspaceID: e.WorkspaceID, Kind: Unsubscribed, OutboxID: ours.ID,
+			MessageID: ours.MessageID, Recipient: e.From, At: e.At, Via: "poll", Detail: "by email (List-Unsubscribe)"}); err != nil {
+			return false, err
+		}
+	case found:
 		if _, err := Record(conn, Event{Provider: e.Provider, ID: "reply:" + e.ID, WorkspaceID: e.WorkspaceID, Kind: Replied, OutboxID: ours.ID,
 			MessageID: ours.MessageID, Recipient: e.From, At: e.At, Via: "poll"}); err != nil {
 			return false, err

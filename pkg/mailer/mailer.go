@@ -11,10 +11,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
 
+	pevents "github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 )
 
@@ -127,4 +129,12 @@ func (m *Mail) MIME() ([]byte, error) {
 		return nil, failed(fmt.Errorf("write message: %w", err))
 	}
 	return b.Bytes(), nil
+}
+
+// UnsubscribeMailto is the List-Unsubscribe of a bulk message with outbox
+// id id from address from: a mailto: back to the sender whose subject
+// names the message, which the reply poller turns into an unsubscribe
+// (RFC 8058's one-click needs a public HTTPS address a LAN box has not).
+func UnsubscribeMailto(from, id string) string {
+	return "<mailto:" + from + "?subject=" + url.PathEscape(pevents.UnsubscribeSubject+" "+id) + ">"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"net/mail"
 	"net/url"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/fakegoogle"
 	"github.com/pi-crm/pi-crm/internal/fakemicrosoft"
+	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/sender"
@@ -452,4 +454,75 @@ func TestMicrosoftDeviceCodeDraftSendAndDelta(t *testing.T) {
 	o.wantLogged(t, o.tomMS, []string{"Replied: Re: Rates for Tom", "Replied: Re: Rates for Tom (2)", "Email received: Late"})
 	// The Google workspace's inbox is its own: nothing of Friends' there.
 	o.wantInbound(t, o.gWS, map[string]string{}, 0)
+}
+
+// TestUnsubscribeByMailto: bulk mail through Gmail carries a
+// List-Unsubscribe mailto back to the sender naming the message; the
+// email it sends, read by the reply poller, unsubscribes the contact for
+// the workspace (logged, later sends refused). The same subject naming a
+// one-off, or another workspace's message, unsubscribes nobody.
+func TestUnsubscribeByMailto(t *testing.T) {
+	o := newOAuthRig(t)
+	ctx := context.Background()
+	if err := o.setGoogle(t, googleSecret); err != nil {
+		t.Fatal(err)
+	}
+	o.signInGoogle(t)
+	s := o.sender(sender.Options{Settle: -1, Recheck: time.Millisecond})
+	if err := s.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var bulk outbox.Message
+	if err := o.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		id, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: o.gWS, UserID: o.andy.Actor.UserID, ContactID: o.tomG, DedupeKey: "campaign:1:" + o.tomG, Provider: mailer.KindGoogle,
+			To: "tom@example.com", From: "andy@loanfactory.example", FromName: "Andy", Subject: "Holiday rates", Text: "Happy holidays", Bulk: true}, time.Now())
+		bulk.ID = id
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	oneOff := o.queue(t, o.gWS, o.tomG, "one-off")
+	o.turnsUntil(t, s, func() bool { return o.get(t, bulk.ID).State == outbox.Sent && o.get(t, oneOff.ID).State == outbox.Sent })
+	bulk = o.get(t, bulk.ID)
+	msg, err := mail.ReadMessage(bytes.NewReader(o.g.SentRaw(bulk.MessageID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := msg.Header.Get("List-Unsubscribe"), "<mailto:andy@loanfactory.example?subject=unsubscribe%20"+bulk.ID+">"; got != want {
+		t.Fatalf("List-Unsubscribe %q, want %q", got, want)
+	}
+	if strings.Contains(string(o.g.SentRaw(oneOff.MessageID)), "List-Unsubscribe") {
+		t.Fatal("a one-off carries a List-Unsubscribe")
+	}
+	flagged := func() int {
+		n := 0
+		if err := o.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+			return sqlitex.Execute(conn, `SELECT count(*) FROM contact_flags WHERE contact_id = ? AND flag = 'email_unsubscribed'`, &sqlitex.ExecOptions{Args: []any{o.tomG},
+				ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt(0); return nil }})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Naming the one-off, or a message of another workspace: nothing.
+	other := o.queue(t, o.fileWS, o.tom, "other-ws")
+	o.g.Deliver("tom@example.com", "unsubscribe "+oneOff.ID, "", "", "")
+	o.g.Deliver("tom@example.com", "unsubscribe "+other.ID, "", "", "")
+	if err := s.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if flagged() != 0 {
+		t.Fatal("unsubscribed by a subject naming a one-off or another workspace's message")
+	}
+	o.g.Deliver("Tom <tom@example.com>", "unsubscribe "+bulk.ID, "", "", "")
+	if err := s.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if flagged() != 1 {
+		t.Fatal("the List-Unsubscribe email did not unsubscribe the contact")
+	}
+	o.wantLogged(t, o.tomG, []string{"Email received: unsubscribe " + oneOff.ID, "Email received: unsubscribe " + other.ID, "Asked by email to unsubscribe"})
+	if _, err := o.comp.Email(ctx, o.andy.Actor, o.gWS, compose.Draft{RequestID: "after", ContactID: o.tomG, Subject: "x", BodyHTML: "<p>y</p>"}); err == nil {
+		t.Fatal("an email to an unsubscribed contact was queued")
+	}
 }

@@ -356,6 +356,11 @@ func (s *Sender) sendText(ctx context.Context, m *outbox.Message, o outbox.Outco
 // as inline parts.
 func (s *Sender) mail(ctx context.Context, m *outbox.Message) (*mailer.Mail, error) {
 	mail := &mailer.Mail{OutboxID: m.ID, MessageID: m.MessageID, From: m.From, FromName: m.FromName, To: m.To, Subject: m.Subject, HTML: m.HTML, Text: m.Text}
+	if m.Bulk && m.Provider != mailer.KindMailgun {
+		// Mailgun adds its hosted one-click unsubscribe (the domain's
+		// unsubscribe tracking); elsewhere a mailto: the reply poller reads.
+		mail.Headers = map[string]string{"List-Unsubscribe": mailer.UnsubscribeMailto(m.From, m.ID)}
+	}
 	if m.HTML == "" {
 		return mail, nil
 	}

@@ -47,7 +47,8 @@ func TestGoogleSignInPages(t *testing.T) {
 		t.Fatalf("save: %d %s", resp.StatusCode, apptest.Trim(body))
 	}
 	_, body = app.Do(andy.Client, http.MethodGet, base+"/email", nil, nil)
-	if !strings.Contains(body, `id="signed-out"`) || !strings.Contains(body, "Sign in with Google") || strings.Contains(body, "GOCSPX-web-secret") {
+	if !strings.Contains(body, `id="signed-out"`) || !strings.Contains(body, "Sign in with Google") || strings.Contains(body, "GOCSPX-web-secret") ||
+		!strings.Contains(body, "reads the inbox every minute and unsubscribes whoever sends it") {
 		t.Fatalf("before signing in: %s", apptest.Trim(body))
 	}
 	for _, p := range []string{"/email/signin", "/email/signin/google", "/email/signin/microsoft", "/email/signin/cancel"} {
