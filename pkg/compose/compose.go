@@ -8,6 +8,7 @@ package compose
 import (
 	"context"
 	"fmt"
+	"html"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -35,6 +36,9 @@ type Draft struct {
 	TemplateID string // or the free-form subject and body
 	Subject    string
 	BodyHTML   string
+	// Transaction marks an email about a loan or a sale in progress: it
+	// also lands in the contact's notes (the loan-file notes' history).
+	Transaction bool
 }
 
 // Composer queues one-off emails.
@@ -139,10 +143,25 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 		q, err = queueLogged(conn, actor, m, now, activity.Entry{Kind: activity.Email, Summary: "Email to " + to + ": " + e.Subject},
 			func(id string) any {
 				return activity.EmailBody{Subject: e.Subject, Text: e.Text, Direction: activity.Out, OutboxID: id, Status: string(outbox.Queued), To: to}
-			}, "email.queue", map[string]any{"template_id": d.TemplateID})
-		return err
+			}, "email.queue", map[string]any{"template_id": d.TemplateID, "transaction": d.Transaction})
+		if err != nil || q.Again || !d.Transaction {
+			return err
+		}
+		return activity.Record(conn, activity.Entry{ID: store.NewID(), WorkspaceID: wsID, ContactID: ct.ID, Kind: activity.Note, OccurredAt: now, ActorUserID: actor.UserID,
+			Summary: "Loan file: emailed " + to + ": " + e.Subject}, activity.NoteBody{HTML: loanFileNote(to, e.Subject, e.Text)})
 	})
 	return q, err
+}
+
+// loanFileNote is the note a transaction-related email leaves: what was
+// sent to whom, and the start of its text.
+func loanFileNote(to, subject, text string) string {
+	r := []rune(strings.TrimSpace(text))
+	if len(r) > 600 {
+		r = append(r[:600], '…')
+	}
+	return "<p>Emailed <strong>" + html.EscapeString(subject) + "</strong> to " + html.EscapeString(to) + " (transaction-related).</p><blockquote>" +
+		strings.ReplaceAll(html.EscapeString(string(r)), "\n", "<br>") + "</blockquote>"
 }
 
 // queueLogged enqueues m for its contact inside the caller's transaction

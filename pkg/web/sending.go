@@ -337,10 +337,10 @@ func (s *Server) contactEmail(w http.ResponseWriter, r *http.Request) {
 func (s *Server) contactEmailSend(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	form := formOf(r, "template_id", "subject", "body", "request_id")
+	form := formOf(r, "template_id", "subject", "body", "request_id", "transaction")
 	id := chi.URLParam(r, "contact")
 	q, err := s.Compose.Email(r.Context(), a, ws.ID, compose.Draft{RequestID: form["request_id"], ContactID: id, TemplateID: form["template_id"],
-		Subject: form["subject"], BodyHTML: form["body"]})
+		Subject: form["subject"], BodyHTML: form["body"], Transaction: form["transaction"] != ""})
 	if fe := fieldErrors(err); fe != nil {
 		s.renderContactEmail(w, r, statusOfErr(err), form, fe)
 		return

@@ -60,12 +60,12 @@ func TestSendingPages(t *testing.T) {
 	if m == nil || !strings.Contains(body, "To tom@example.com") {
 		t.Fatalf("the send form: %s", apptest.Trim(body))
 	}
-	form := url.Values{"request_id": {m[1]}, "subject": {"Hi {{first_name}}"}, "body": {"<p>Rates moved, {{first_name}}.</p><script>x()</script>"}}
-	// Nothing to say: refused, the subject kept.
-	resp, body = app.Do(andy.Client, http.MethodPost, base+"/contacts/"+tom.ID+"/email", strings.NewReader(url.Values{"request_id": {m[1]}, "subject": {"Hi"}}.Encode()),
+	form := url.Values{"request_id": {m[1]}, "subject": {"Hi {{first_name}}"}, "body": {"<p>Rates moved, {{first_name}}.</p><script>x()</script>"}, "transaction": {"1"}}
+	// Nothing to say: refused, the subject and the checkbox kept.
+	resp, body = app.Do(andy.Client, http.MethodPost, base+"/contacts/"+tom.ID+"/email", strings.NewReader(url.Values{"request_id": {m[1]}, "subject": {"Hi"}, "transaction": {"1"}}.Encode()),
 		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
 	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
-	if !strings.Contains(body, "Write the message.") || !strings.Contains(body, `value="Hi"`) {
+	if !strings.Contains(body, "Write the message.") || !strings.Contains(body, `value="Hi"`) || !strings.Contains(body, `value="1" class="mt-1" checked`) {
 		t.Fatalf("the refused send: %s", apptest.Trim(body))
 	}
 	for range 2 { // a double submit is one message
@@ -88,6 +88,12 @@ func TestSendingPages(t *testing.T) {
 	_, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+tom.ID+"/log", nil, nil)
 	if !strings.Contains(body, "Email to tom@example.com: Hi Tom") || !strings.Contains(body, `data-status="sent"`) || strings.Contains(body, "x()") {
 		t.Fatalf("the log: %s", apptest.Trim(body))
+	}
+	// Transaction-related: one note in the loan-file notes, however often
+	// the form was sent.
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+tom.ID+"/log?tab=notes", nil, nil)
+	if n := strings.Count(body, "Loan file: emailed tom@example.com: Hi Tom"); n != 1 {
+		t.Fatalf("%d loan-file notes: %s", n, apptest.Trim(body))
 	}
 	// Another user sees none of it.
 	mona := app.NewUser("Mona")
