@@ -15,6 +15,8 @@ type settingsJSON struct {
 	ApproverUserID        string `json:"approver_user_id"`
 	EmailProvider         string `json:"email_provider"`
 	PhoneRegion           string `json:"phone_region"`
+	QuietStart            string `json:"quiet_start"`
+	QuietEnd              string `json:"quiet_end"`
 }
 
 type workspaceJSON struct {
@@ -28,7 +30,8 @@ type workspaceJSON struct {
 func toJSON(w workspace.Workspace) workspaceJSON {
 	return workspaceJSON{ID: w.ID, Name: w.Name, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt, Settings: settingsJSON{
 		TimeZone: w.Settings.TimeZone, CampaignsNeedApproval: w.Settings.CampaignsNeedApproval,
-		ApproverUserID: w.Settings.ApproverUserID, EmailProvider: w.Settings.EmailProvider, PhoneRegion: w.Settings.PhoneRegion}}
+		ApproverUserID: w.Settings.ApproverUserID, EmailProvider: w.Settings.EmailProvider, PhoneRegion: w.Settings.PhoneRegion,
+		QuietStart: w.Settings.QuietStart, QuietEnd: w.Settings.QuietEnd}}
 }
 
 func (h *Handler) workspaceList(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +68,8 @@ type workspaceInput struct {
 		ApproverUserID        *string `json:"approver_user_id"`
 		EmailProvider         *string `json:"email_provider"`
 		PhoneRegion           *string `json:"phone_region"`
+		QuietStart            *string `json:"quiet_start"`
+		QuietEnd              *string `json:"quiet_end"`
 	} `json:"settings"`
 }
 
@@ -72,6 +77,7 @@ func (in workspaceInput) change() workspace.Change {
 	ch := workspace.Change{Name: in.Name}
 	if s := in.Settings; s != nil {
 		ch.TimeZone, ch.CampaignsNeedApproval, ch.ApproverUserID, ch.EmailProvider, ch.PhoneRegion = s.TimeZone, s.CampaignsNeedApproval, s.ApproverUserID, s.EmailProvider, s.PhoneRegion
+		ch.QuietStart, ch.QuietEnd = s.QuietStart, s.QuietEnd
 	}
 	return ch
 }

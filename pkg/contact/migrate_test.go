@@ -27,7 +27,7 @@ func TestMigrateToClusteredEmails(t *testing.T) {
 	}
 	// Today's code writes the contacts, and it bumps key_versions (0009),
 	// reads the contact details (0010) and writes the real-estate setting
-	// (0016): a stand-in table and columns serve it until just before the
+	// (0016) and the quiet hours (0024): a stand-in table and columns serve it until just before the
 	// migration.
 	if err := db.Write(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.ExecScript(conn, `CREATE TABLE key_versions (workspace_id TEXT PRIMARY KEY, version INTEGER NOT NULL);`+standIn("ADD COLUMN %s TEXT NOT NULL DEFAULT ''"))
@@ -132,6 +132,8 @@ func standIn(format string) string {
 	for _, c := range []string{"middle_name", "nickname", "job_title", "website", "address"} {
 		fmt.Fprintf(&b, "ALTER TABLE contacts "+format+";\n", c)
 	}
-	fmt.Fprintf(&b, "ALTER TABLE workspace_settings "+format+";\n", "real_estate")
+	for _, c := range []string{"real_estate", "quiet_start", "quiet_end"} {
+		fmt.Fprintf(&b, "ALTER TABLE workspace_settings "+format+";\n", c)
+	}
 	return b.String()
 }

@@ -237,6 +237,7 @@ type Outcome struct {
 	Due           time.Time // when to try again (Retrying)
 	Logged        bool      // the message has a log entry to keep current
 	OptOut        bool      // the provider refused the recipient for good (a STOP): flag the contact
+	Deferred      bool      // put back untried (quiet hours): the claim does not count as an attempt
 }
 
 // Record stores outcomes inside the caller's write transaction, each fenced
@@ -245,7 +246,7 @@ type Outcome struct {
 // outcomes that took.
 func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error) {
 	stmt := conn.Prep(`UPDATE outbox SET state = ?, provider_ref = ?, error = ?, due_at = CASE WHEN ? = '' THEN due_at ELSE ? END,
-	sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_until = '', updated_at = ?
+	sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_until = '', updated_at = ?, attempts = attempts - ?
 WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
 	nowS := store.FormatTime(now)
 	var took []Outcome
@@ -254,9 +255,12 @@ WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
 		if !o.Due.IsZero() {
 			due = store.FormatTime(o.Due)
 		}
-		for i, v := range []string{string(o.State), o.Ref, o.Error, due, due, string(o.State), nowS, nowS, o.ID, o.AttemptID} {
+		for i, v := range []string{string(o.State), o.Ref, o.Error, due, due, string(o.State), nowS, nowS} {
 			stmt.BindText(i+1, v)
 		}
+		stmt.BindBool(9, o.Deferred)
+		stmt.BindText(10, o.ID)
+		stmt.BindText(11, o.AttemptID)
 		if _, err := stmt.Step(); err != nil {
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
 		}

@@ -206,10 +206,16 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 			room[m.WorkspaceID] = left
 		}
 	}
-	held := make([]bool, len(msgs)) // over its workspace's cap: not sent this turn
+	held := make([]bool, len(msgs)) // over its workspace's cap, or in quiet hours: not sent this turn
+	for i, o := range s.quietHolds(ctx, msgs, time.Now()) {
+		outs[i], held[i] = o, true
+	}
 	tomorrow := map[string]time.Time{}
 	for i := range msgs {
 		m := &msgs[i]
+		if held[i] {
+			continue
+		}
 		left, capped := room[m.WorkspaceID]
 		if !capped || errs[m.WorkspaceID] != nil || m.Channel == outbox.SMS {
 			continue

@@ -44,6 +44,7 @@ func settingsForm(ws workspace.Workspace) map[string]string {
 	f := map[string]string{
 		"name": ws.Name, "time_zone": ws.Settings.TimeZone, "approver_user_id": ws.Settings.ApproverUserID,
 		"email_provider": ws.Settings.EmailProvider, "phone_region": ws.Settings.PhoneRegion, "real_estate": map[bool]string{true: "1"}[ws.Settings.RealEstate],
+		"quiet_start": ws.Settings.QuietStart, "quiet_end": ws.Settings.QuietEnd,
 	}
 	if ws.Settings.CampaignsNeedApproval {
 		f["campaigns_need_approval"] = "1"
@@ -106,10 +107,12 @@ func (s *Server) workspaceRename(w http.ResponseWriter, r *http.Request) {
 func (s *Server) workspaceSettingsSave(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	form := formOf(r, "time_zone", "approver_user_id", "email_provider", "campaigns_need_approval", "phone_region", "real_estate")
+	form := formOf(r, "time_zone", "approver_user_id", "email_provider", "campaigns_need_approval", "phone_region", "real_estate", "quiet_start", "quiet_end")
 	approval, realEstate := form["campaigns_need_approval"] != "", form["real_estate"] != ""
 	tz, approver, provider, region := form["time_zone"], form["approver_user_id"], form["email_provider"], form["phone_region"]
-	ch := workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, PhoneRegion: &region, RealEstate: &realEstate}
+	quietStart, quietEnd := form["quiet_start"], form["quiet_end"]
+	ch := workspace.Change{TimeZone: &tz, CampaignsNeedApproval: &approval, ApproverUserID: &approver, PhoneRegion: &region, RealEstate: &realEstate,
+		QuietStart: &quietStart, QuietEnd: &quietEnd}
 	if _, ok := r.PostForm["email_provider"]; ok { // the API's field; the page sets it on the Email page
 		ch.EmailProvider = &provider
 	}

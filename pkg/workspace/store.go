@@ -46,13 +46,14 @@ func NewStore(db *store.DB, hooks ...Hooks) *Store {
 var errNotFound = errs.NotFoundf("No such workspace.")
 
 const columns = `w.id, w.owner_id, w.name, w.created_at, w.updated_at,
-	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider, s.phone_region, s.real_estate`
+	s.time_zone, s.campaigns_need_approval, coalesce(s.approver_user_id, ''), s.email_provider, s.phone_region, s.real_estate, s.quiet_start, s.quiet_end`
 
 const from = ` FROM workspaces w JOIN workspace_settings s ON s.workspace_id = w.id `
 
 func scan(stmt *sqlite.Stmt) (Workspace, error) {
 	w := Workspace{ID: stmt.ColumnText(0), OwnerID: stmt.ColumnText(1), Name: stmt.ColumnText(2),
-		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8), PhoneRegion: stmt.ColumnText(9), RealEstate: stmt.ColumnBool(10)}}
+		Settings: Settings{TimeZone: stmt.ColumnText(5), CampaignsNeedApproval: stmt.ColumnBool(6), ApproverUserID: stmt.ColumnText(7), EmailProvider: stmt.ColumnText(8), PhoneRegion: stmt.ColumnText(9), RealEstate: stmt.ColumnBool(10),
+			QuietStart: stmt.ColumnText(11), QuietEnd: stmt.ColumnText(12)}}
 	var err error
 	if w.CreatedAt, err = store.ParseTime(stmt.ColumnText(3)); err != nil {
 		return w, err
@@ -123,7 +124,7 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, ch Change) (Worksp
 	}
 	now := time.Now().UTC()
 	w := Workspace{ID: store.NewID(), OwnerID: actor.UserID, CreatedAt: now, UpdatedAt: now,
-		Settings: Settings{TimeZone: tz, EmailProvider: "file", PhoneRegion: "US"}}
+		Settings: Settings{TimeZone: tz, EmailProvider: "file", PhoneRegion: "US", QuietStart: DefaultQuietStart, QuietEnd: DefaultQuietEnd}}
 	if ch.Name == nil {
 		ch.Name = new(string)
 	}
@@ -181,6 +182,12 @@ func apply(conn *sqlite.Conn, actor auth.Actor, w *Workspace, ch Change) error {
 	if ch.RealEstate != nil {
 		set.RealEstate = *ch.RealEstate
 	}
+	if ch.QuietStart != nil {
+		set.QuietStart = strings.TrimSpace(*ch.QuietStart)
+	}
+	if ch.QuietEnd != nil {
+		set.QuietEnd = strings.TrimSpace(*ch.QuietEnd)
+	}
 	f := errs.Fields{}
 	validateName(f, w.Name)
 	set.validate(f)
@@ -207,8 +214,10 @@ func saveSettings(conn *sqlite.Conn, id string, set Settings, ts string) error {
 	if set.ApproverUserID != "" {
 		approver = set.ApproverUserID
 	}
-	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, phone_region = ?, real_estate = ?, updated_at = ?
-WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, set.PhoneRegion, set.RealEstate, ts, id}}); err != nil {
+	if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET time_zone = ?, campaigns_need_approval = ?, approver_user_id = ?, email_provider = ?, phone_region = ?, real_estate = ?,
+	quiet_start = ?, quiet_end = ?, updated_at = ?
+WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{set.TimeZone, set.CampaignsNeedApproval, approver, set.EmailProvider, set.PhoneRegion, set.RealEstate,
+		set.QuietStart, set.QuietEnd, ts, id}}); err != nil {
 		return fmt.Errorf("update workspace settings: %w", err)
 	}
 	return nil
@@ -239,6 +248,8 @@ type Change struct {
 	EmailProvider         *string
 	PhoneRegion           *string
 	RealEstate            *bool
+	// QuietStart and QuietEnd are "HH:MM"; both "" turn quiet hours off.
+	QuietStart, QuietEnd *string
 }
 
 // Update applies ch to the actor's workspace id in one transaction and
@@ -289,6 +300,8 @@ func diff(a, b Workspace) map[string]any {
 	add("email_provider", a.Settings.EmailProvider, b.Settings.EmailProvider)
 	add("phone_region", a.Settings.PhoneRegion, b.Settings.PhoneRegion)
 	add("real_estate", a.Settings.RealEstate, b.Settings.RealEstate)
+	add("quiet_start", a.Settings.QuietStart, b.Settings.QuietStart)
+	add("quiet_end", a.Settings.QuietEnd, b.Settings.QuietEnd)
 	return d
 }
 
@@ -407,4 +420,19 @@ func TimeZoneIn(conn *sqlite.Conn, id string) (string, error) {
 		return "", fmt.Errorf("read time zone: %w", err)
 	}
 	return tz, nil
+}
+
+// SettingsIn returns workspace id's settings inside the caller's
+// transaction, for a daemon that acts for no user (crm-sender).
+func SettingsIn(conn *sqlite.Conn, id string) (Settings, error) {
+	var set Settings
+	err := sqlitex.Execute(conn, `SELECT s.time_zone, s.quiet_start, s.quiet_end FROM workspace_settings s WHERE s.workspace_id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
+			set.TimeZone, set.QuietStart, set.QuietEnd = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)
+			return nil
+		}})
+	if err != nil {
+		return set, fmt.Errorf("read workspace settings: %w", err)
+	}
+	return set, nil
 }

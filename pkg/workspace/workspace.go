@@ -42,6 +42,45 @@ type Settings struct {
 	// RealEstate marks a real-estate business line: the AI template
 	// wizard offers real-estate starters there.
 	RealEstate bool
+	// QuietStart and QuietEnd ("HH:MM", the recipient's clock) bound the
+	// night in which bulk mail and texts wait; both "" for none.
+	QuietStart, QuietEnd string
+}
+
+// Quiet hours a new workspace starts with.
+const (
+	DefaultQuietStart = "21:00"
+	DefaultQuietEnd   = "08:00"
+)
+
+// QuietUntil reports whether t, on the clock of loc, falls in quiet hours
+// and, if so, when they end.
+func (s Settings) QuietUntil(t time.Time, loc *time.Location) (time.Time, bool) {
+	start, ok1 := clockMinutes(s.QuietStart)
+	end, ok2 := clockMinutes(s.QuietEnd)
+	if !ok1 || !ok2 || start == end {
+		return time.Time{}, false
+	}
+	lt := t.In(loc)
+	now := lt.Hour()*60 + lt.Minute()
+	in := start < end && now >= start && now < end || start > end && (now >= start || now < end)
+	if !in {
+		return time.Time{}, false
+	}
+	until := time.Date(lt.Year(), lt.Month(), lt.Day(), end/60, end%60, 0, 0, loc)
+	if !until.After(lt) {
+		until = time.Date(lt.Year(), lt.Month(), lt.Day()+1, end/60, end%60, 0, 0, loc)
+	}
+	return until, true
+}
+
+// clockMinutes reads "HH:MM" as minutes after midnight.
+func clockMinutes(v string) (int, bool) {
+	t, err := time.Parse("15:04", v)
+	if err != nil {
+		return 0, false
+	}
+	return t.Hour()*60 + t.Minute(), true
 }
 
 // NormalizeName trims a name and folds inner runs of white space to one space.
@@ -81,6 +120,14 @@ func (s *Settings) validate(f errs.Fields) {
 	}
 	if !phonenumbers.GetSupportedRegions()[s.PhoneRegion] {
 		f.Add("phone_region", "Choose a two-letter country code such as US or VN.")
+	}
+	switch _, okStart := clockMinutes(s.QuietStart); {
+	case s.QuietStart == "" && s.QuietEnd == "":
+	case !okStart:
+		f.Add("quiet_start", "Enter a time such as 21:00, or leave both quiet-hour times empty for none.")
+	}
+	if _, ok := clockMinutes(s.QuietEnd); !ok && (s.QuietStart != "" || s.QuietEnd != "") {
+		f.Add("quiet_end", "Enter a time such as 08:00, or leave both quiet-hour times empty for none.")
 	}
 	if s.CampaignsNeedApproval && s.ApproverUserID == "" {
 		f.Add("approver_user_id", "Choose who approves campaigns.")
