@@ -299,6 +299,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		{"outbox", w + "/outbox"},
 		{"contact-email", w + "/contacts/" + richest + "/email"},
 		{"contact-text", w + "/contacts/" + richest + "/text"},
+		{"texts-new", w + "/texts/new?id=" + richest + "&id=" + ids[len(ids)-1]},
 		{"templates", w + "/templates"},
 		{"template-new", w + "/templates/new"},
 		{"template-edit", w + "/templates/" + tpl.ID},

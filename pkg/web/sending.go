@@ -12,6 +12,7 @@ import (
 	"zombiezen.com/go/sqlite"
 
 	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
@@ -482,6 +483,100 @@ func (s *Server) renderContactText(w http.ResponseWriter, r *http.Request, statu
 		d.Segments, d.Unicode = sms.Segments(form["body"])
 	}
 	s.render(w, r, status, "contact_text", "", s.pageFor(r, "Text "+c.Name(), &page{Section: "contacts", Data: d, Form: form, Errors: fieldErrs}))
+}
+
+// textsData is the bulk text form.
+type textsData struct {
+	Contacts []contact.Contact
+	From     string
+}
+
+// renderTexts shows the bulk text form for the contacts the request names
+// (id=..., from the contact list's selection); ids that are not the
+// workspace's contacts are left out.
+func (s *Server) renderTexts(w http.ResponseWriter, r *http.Request, status int, ids []string, form, fieldErrs map[string]string) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	var d textsData
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] || len(d.Contacts) >= compose.MaxTexts {
+			continue
+		}
+		seen[id] = true
+		c, err := s.Contacts.Get(r.Context(), a, ws.ID, id)
+		if errs.KindOf(err) == errs.NotFound {
+			continue
+		}
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Contacts = append(d.Contacts, c)
+	}
+	var err error
+	if d.From, err = s.Compose.SMSFrom(r.Context()); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if form == nil {
+		form = map[string]string{"request_id": store.NewID()}
+	}
+	s.render(w, r, status, "texts_new", "", s.pageFor(r, "Text contacts", &page{Section: "contacts", Data: d, Form: form, Errors: fieldErrs}))
+}
+
+func (s *Server) textsNew(w http.ResponseWriter, r *http.Request) {
+	ids := r.URL.Query()["id"]
+	if len(ids) == 0 {
+		ws, _ := workspaceFrom(r.Context())
+		s.flash(w, r, "Select the contacts to text first.")
+		seeOther(w, r, "/w/"+ws.ID+"/contacts")
+		return
+	}
+	s.renderTexts(w, r, http.StatusOK, ids, nil, nil)
+}
+
+// textsSend queues the bulk text and says who was left out.
+func (s *Server) textsSend(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	form := formOf(r, "request_id", "body")
+	ids := r.PostForm["id"]
+	res, err := s.Compose.Texts(r.Context(), a, ws.ID, compose.TextsDraft{RequestID: form["request_id"], ContactIDs: ids, Body: form["body"]})
+	if fe := fieldErrors(err); fe != nil {
+		s.renderTexts(w, r, statusOfErr(err), ids, form, fe)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg := fmt.Sprintf("%s queued.", plural(res.Queued, "text", "texts"))
+	if res.Again > 0 {
+		msg += fmt.Sprintf(" %s had been queued already (the form was sent twice).", plural(res.Again, "text", "texts"))
+	}
+	if len(res.Skipped) > 0 {
+		var why []string
+		for _, k := range res.Skipped {
+			if k.Name != "" {
+				why = append(why, k.Why)
+			}
+		}
+		msg += fmt.Sprintf(" Left out: %s", plural(len(res.Skipped), "contact", "contacts"))
+		if len(why) > 0 {
+			msg += " (" + strings.Join(why[:min(len(why), 5)], " ") + ")"
+		}
+		msg += "."
+	}
+	s.flash(w, r, msg)
+	seeOther(w, r, "/w/"+ws.ID+"/contacts")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }
 
 func (s *Server) contactText(w http.ResponseWriter, r *http.Request) {

@@ -161,6 +161,8 @@ func (s *Server) Handler() http.Handler {
 				r.Post("/contacts", s.contactCreate)
 				r.Get("/contacts/new", s.contactNew)
 				r.Post("/contacts/bulk", s.contactBulk)
+				r.Get("/texts/new", s.textsNew)
+				r.Post("/texts", s.textsSend)
 				r.Post("/contacts/resolve", s.contactResolve)
 				r.Get("/duplicates", s.duplicates)
 				r.Post("/duplicates/separate", s.duplicatesSeparate)
