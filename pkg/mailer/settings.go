@@ -66,6 +66,12 @@ type Settings struct {
 	ClientID string `json:"client_id,omitempty"`
 	Tenant   string `json:"tenant,omitempty"`
 	AuthBase string `json:"auth_base,omitempty"` // the OAuth server at another address (tests)
+	// IMAPHost, when set, is an SMTP account's IMAP server, read with the
+	// same sign-in for replies and unsubscribes; IMAPTLS is tls (port
+	// 993), starttls or none.
+	IMAPHost string `json:"imap_host,omitempty"`
+	IMAPPort int    `json:"imap_port,omitempty"`
+	IMAPTLS  string `json:"imap_tls,omitempty"`
 }
 
 // Configs reads and writes workspaces' provider settings, sealing the
@@ -154,6 +160,18 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		}
 		if s.Auth != "password" && s.Auth != "xoauth2" {
 			f.Add("auth", "Choose an app password or XOAUTH2.")
+		}
+		s.IMAPHost = strings.TrimSpace(s.IMAPHost)
+		switch {
+		case s.IMAPHost == "":
+			s.IMAPPort, s.IMAPTLS = 0, ""
+		case s.IMAPPort < 0 || s.IMAPPort > 65535:
+			f.Add("imap_port", "Enter the IMAP port: 993 for TLS, 143 for STARTTLS.")
+		case s.IMAPTLS != "" && s.IMAPTLS != "tls" && s.IMAPTLS != "starttls" && s.IMAPTLS != "none":
+			f.Add("imap_tls", "Choose TLS, STARTTLS or none.")
+		}
+		if s.IMAPHost != "" && s.Username == "" {
+			f.Add("username", "Enter the user name: the IMAP server is signed in to with it.")
 		}
 	case KindMailgun:
 		if s.Domain == "" || !strings.Contains(s.Domain, ".") {
@@ -315,7 +333,15 @@ func Open(cfg Config, env Env) (Provider, error) {
 		if s.Auth == "xoauth2" {
 			sc.Password, sc.Token = "", secret
 		}
-		return NewSMTP(sc)
+		p, err := NewSMTP(sc)
+		switch {
+		case err != nil:
+			return nil, err
+		case s.IMAPHost == "":
+			return p, nil
+		}
+		return smtpWithInbox{SMTP: p, in: NewIMAP(IMAPConfig{Host: s.IMAPHost, Port: s.IMAPPort, TLS: s.IMAPTLS, Username: s.Username,
+			Password: sc.Password, Token: sc.Token})}, nil
 	case KindMailgun:
 		return NewMailgun(MailgunConfig{APIKey: secret, Domain: s.Domain, Region: s.Region, BaseURL: s.BaseURL})
 	default:

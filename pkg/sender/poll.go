@@ -35,15 +35,16 @@ const (
 
 // Poll asks each workspace's provider that keeps events (Mailgun) for
 // those since its cursor and records them (each once), and reads each
-// signed-in mailbox (Gmail, Microsoft 365) for the emails that came in
+// signed-in mailbox (Gmail, Microsoft 365, an SMTP account's IMAP) for the emails that came in
 // since (replies). Mailgun's cursor only moves past events older than
 // Settle: its documented way, since events become visible out of order for
 // a while; what is read again is recorded once all the same.
 func (s *Sender) Poll(ctx context.Context) error {
 	var spaces []string
 	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT workspace_id FROM email_providers WHERE kind IN (?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{mailer.KindMailgun, mailer.KindGoogle, mailer.KindMicrosoft},
-			ResultFunc: func(st *sqlite.Stmt) error { spaces = append(spaces, st.ColumnText(0)); return nil }})
+		return sqlitex.Execute(conn, `SELECT workspace_id FROM email_providers WHERE kind IN (?, ?, ?) OR kind = ? AND json_extract(settings, '$.imap_host') <> ''`,
+			&sqlitex.ExecOptions{Args: []any{mailer.KindMailgun, mailer.KindGoogle, mailer.KindMicrosoft, mailer.KindSMTP},
+				ResultFunc: func(st *sqlite.Stmt) error { spaces = append(spaces, st.ColumnText(0)); return nil }})
 	}); err != nil {
 		return fmt.Errorf("poll: %w", err)
 	}

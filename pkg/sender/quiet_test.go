@@ -79,3 +79,8 @@ func TestQuietHoursHoldBulkMail(t *testing.T) {
 	}
 	r.turnsUntil(t, s, func() bool { return r.get(t, toNia).State == outbox.Sent })
 }
+
+// sqlitexOne reads one text value.
+func sqlitexOne(conn *sqlite.Conn, q string, into *string) error {
+	return sqlitex.Execute(conn, q, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { *into = st.ColumnText(0); return nil }})
+}

@@ -60,10 +60,13 @@ func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, sta
 		st := cfg.Settings
 		form = map[string]string{"kind": cfg.Kind, "from_name": cfg.FromName, "from_email": cfg.FromEmail, "host": st.Host, "tls": st.TLS,
 			"username": st.Username, "auth": st.Auth, "domain": st.Domain, "region": st.Region, "base_url": st.BaseURL,
-			"client_id": st.ClientID, "tenant": st.Tenant, "auth_base": st.AuthBase,
+			"client_id": st.ClientID, "tenant": st.Tenant, "auth_base": st.AuthBase, "imap_host": st.IMAPHost, "imap_tls": st.IMAPTLS,
 			"per_minute": strconv.Itoa(cfg.PerMinute), "daily_cap": strconv.Itoa(cfg.DailyCap)}
 		if st.Port > 0 {
 			form["port"] = strconv.Itoa(st.Port)
+		}
+		if st.IMAPPort > 0 {
+			form["imap_port"] = strconv.Itoa(st.IMAPPort)
 		}
 		if form["from_name"] == "" {
 			form["from_name"] = a.Name
@@ -98,11 +101,15 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	// The secret is never put back in the form: a refused form asks for it again.
 	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap",
-		"client_id", "tenant", "auth_base")
+		"client_id", "tenant", "auth_base", "imap_host", "imap_port", "imap_tls")
 	perMinute, err1 := strconv.Atoi(orZero(form["per_minute"]))
 	dailyCap, err2 := strconv.Atoi(orZero(form["daily_cap"]))
-	if err1 != nil || err2 != nil {
+	_, err3 := strconv.Atoi(orZero(strings.TrimSpace(form["imap_port"])))
+	if err1 != nil || err2 != nil || err3 != nil {
 		fe := map[string]string{}
+		if err3 != nil {
+			fe["imap_port"] = "Enter the IMAP port as a number (993 for TLS), or leave it empty."
+		}
 		if err1 != nil {
 			fe["per_minute"] = "Enter a whole number (0: no limit)."
 		}
@@ -115,7 +122,8 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"), WebhookKey: r.PostFormValue("webhook_key"),
 		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
 			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"],
-			ClientID: form["client_id"], Tenant: form["tenant"], AuthBase: form["auth_base"]}}
+			ClientID: form["client_id"], Tenant: form["tenant"], AuthBase: form["auth_base"],
+			IMAPHost: form["imap_host"], IMAPPort: mailer.Port(form["imap_port"]), IMAPTLS: form["imap_tls"]}}
 	_, err := s.Providers.Set(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
 		s.renderEmailSettings(w, r, statusOfErr(err), form, fe)
@@ -527,13 +535,11 @@ func (s *Server) renderTexts(w http.ResponseWriter, r *http.Request, status int,
 
 func (s *Server) textsNew(w http.ResponseWriter, r *http.Request) {
 	ids := r.URL.Query()["id"]
+	var fe map[string]string
 	if len(ids) == 0 {
-		ws, _ := workspaceFrom(r.Context())
-		s.flash(w, r, "Select the contacts to text first.")
-		seeOther(w, r, "/w/"+ws.ID+"/contacts")
-		return
+		fe = map[string]string{"contacts": "Select the contacts to text on the contact list (the boxes at the left), then With selected… → Send a text."}
 	}
-	s.renderTexts(w, r, http.StatusOK, ids, nil, nil)
+	s.renderTexts(w, r, http.StatusOK, ids, nil, fe)
 }
 
 // textsSend queues the bulk text and says who was left out.
