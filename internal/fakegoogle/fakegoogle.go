@@ -60,11 +60,11 @@ func New(id, secret, redirect string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /o/oauth2/v2/auth", s.consentPage)
 	mux.HandleFunc("POST /token", s.token)
-	mux.HandleFunc("POST /gmail/v1/users/me/messages/send", s.api(s.send))
-	mux.HandleFunc("GET /gmail/v1/users/me/messages", s.api(s.list))
-	mux.HandleFunc("GET /gmail/v1/users/me/messages/{id}", s.api(s.get))
-	mux.HandleFunc("GET /gmail/v1/users/me/profile", s.api(s.profile))
-	mux.HandleFunc("GET /gmail/v1/users/me/history", s.api(s.historyList))
+	mux.HandleFunc("POST /gmail/v1/users/me/messages/send", s.API(s.send))
+	mux.HandleFunc("GET /gmail/v1/users/me/messages", s.API(s.list))
+	mux.HandleFunc("GET /gmail/v1/users/me/messages/{id}", s.API(s.get))
+	mux.HandleFunc("GET /gmail/v1/users/me/profile", s.API(s.profile))
+	mux.HandleFunc("GET /gmail/v1/users/me/history", s.API(s.historyList))
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -133,14 +133,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.Refresh(w, r)
 	default:
 		fakeoauth.Fail(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type.")
-	}
-}
-
-func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Bearer(w, r) {
-			h(w, r)
-		}
 	}
 }
 

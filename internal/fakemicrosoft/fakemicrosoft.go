@@ -64,11 +64,11 @@ func New(id string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/devicecode", s.devicecode)
 	mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.token)
-	mux.HandleFunc("POST /v1.0/me/messages", s.api(s.draft))
-	mux.HandleFunc("POST /v1.0/me/messages/{id}/send", s.api(s.send))
-	mux.HandleFunc("DELETE /v1.0/me/messages/{id}", s.api(s.remove))
-	mux.HandleFunc("GET /v1.0/me/mailFolders/sentitems/messages", s.api(s.sentItems))
-	mux.HandleFunc("GET /v1.0/me/mailFolders/inbox/messages/delta", s.api(s.delta))
+	mux.HandleFunc("POST /v1.0/me/messages", s.API(s.draft))
+	mux.HandleFunc("POST /v1.0/me/messages/{id}/send", s.API(s.send))
+	mux.HandleFunc("DELETE /v1.0/me/messages/{id}", s.API(s.remove))
+	mux.HandleFunc("GET /v1.0/me/mailFolders/sentitems/messages", s.API(s.sentItems))
+	mux.HandleFunc("GET /v1.0/me/mailFolders/inbox/messages/delta", s.API(s.delta))
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -144,14 +144,6 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.Refresh(w, r)
 	default:
 		fakeoauth.Fail(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003")
-	}
-}
-
-func (s *Server) api(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if s.Bearer(w, r) {
-			h(w, r)
-		}
 	}
 }
 

@@ -122,6 +122,15 @@ func (t *Tokens) Bearer(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
+// API serves h only to requests with a good access token.
+func (t *Tokens) API(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if t.Bearer(w, r) {
+			h(w, r)
+		}
+	}
+}
+
 // Revoke ends every grant: refresh tokens are refused and access tokens
 // answer 401.
 func (t *Tokens) Revoke() {

@@ -7,15 +7,9 @@ package smtptest
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/mail"
 	"strings"
@@ -25,6 +19,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/pi-crm/pi-crm/internal/testcert"
 )
 
 // Message is one accepted message.
@@ -79,9 +75,9 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.AllowInsecureAuth = !opts.TLS
 	if opts.TLS {
-		cert, pool := selfSigned(tb)
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-		s.ClientTLS = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+		c := testcert.New(tb)
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{c.TLS}}
+		s.ClientTLS = &tls.Config{RootCAs: c.Pool, ServerName: "127.0.0.1"}
 	}
 	go srv.Serve(l)
 	tb.Cleanup(func() { srv.Close() })
@@ -243,31 +239,4 @@ func (x *session) Data(r io.Reader) error {
 		_ = x.conn.Conn().Close()
 	}
 	return nil
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned(tb testing.TB) (tls.Certificate, *x509.CertPool) {
-	tb.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
