@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,9 @@ type Settings struct {
 	// IMAPHost, when set, is an SMTP account's IMAP server, read with the
 	// same sign-in for replies and unsubscribes; IMAPTLS is tls (port
 	// 993), starttls or none.
+	// Conns is how many connections an SMTP account sends on at once
+	// (default 4; servers limit it, Gmail's to about ten).
+	Conns    int    `json:"conns,omitempty"`
 	IMAPHost string `json:"imap_host,omitempty"`
 	IMAPPort int    `json:"imap_port,omitempty"`
 	IMAPTLS  string `json:"imap_tls,omitempty"`
@@ -160,6 +164,9 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		}
 		if s.Auth != "password" && s.Auth != "xoauth2" {
 			f.Add("auth", "Choose an app password or XOAUTH2.")
+		}
+		if s.Conns < 0 || s.Conns > MaxSMTPConns {
+			f.Add("conns", fmt.Sprintf("Send on 1 to %d connections at once (empty: %d).", MaxSMTPConns, DefaultSMTPConns))
 		}
 		s.IMAPHost = strings.TrimSpace(s.IMAPHost)
 		switch {
@@ -329,7 +336,7 @@ func Open(cfg Config, env Env) (Provider, error) {
 	case KindFile:
 		return File{Dir: filepath.Join(dataDir, "mail")}, nil
 	case KindSMTP:
-		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: 4}
+		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: cmp.Or(s.Conns, DefaultSMTPConns)}
 		if s.Auth == "xoauth2" {
 			sc.Password, sc.Token = "", secret
 		}
@@ -348,6 +355,13 @@ func Open(cfg Config, env Env) (Provider, error) {
 		return nil, fmt.Errorf("sending through %q is not built: choose another provider", cfg.Kind)
 	}
 }
+
+// SMTP connections an account sends on at once: the default, and the most
+// the settings take.
+const (
+	DefaultSMTPConns = 4
+	MaxSMTPConns     = 16
+)
 
 // ErrNotSignedIn is opening a Google or Microsoft account that has not
 // been signed in (or whose sign-in was refused since).

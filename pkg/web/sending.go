@@ -68,6 +68,9 @@ func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, sta
 		if st.IMAPPort > 0 {
 			form["imap_port"] = strconv.Itoa(st.IMAPPort)
 		}
+		if st.Conns > 0 {
+			form["conns"] = strconv.Itoa(st.Conns)
+		}
 		if form["from_name"] == "" {
 			form["from_name"] = a.Name
 		}
@@ -101,12 +104,16 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	// The secret is never put back in the form: a refused form asks for it again.
 	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap",
-		"client_id", "tenant", "auth_base", "imap_host", "imap_port", "imap_tls")
+		"client_id", "tenant", "auth_base", "imap_host", "imap_port", "imap_tls", "conns")
 	perMinute, err1 := strconv.Atoi(orZero(form["per_minute"]))
 	dailyCap, err2 := strconv.Atoi(orZero(form["daily_cap"]))
 	_, err3 := strconv.Atoi(orZero(strings.TrimSpace(form["imap_port"])))
-	if err1 != nil || err2 != nil || err3 != nil {
+	conns, err4 := strconv.Atoi(orZero(strings.TrimSpace(form["conns"])))
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
 		fe := map[string]string{}
+		if err4 != nil {
+			fe["conns"] = "Enter how many connections at once as a number, or leave it empty."
+		}
 		if err3 != nil {
 			fe["imap_port"] = "Enter the IMAP port as a number (993 for TLS), or leave it empty."
 		}
@@ -123,7 +130,7 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
 			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"],
 			ClientID: form["client_id"], Tenant: form["tenant"], AuthBase: form["auth_base"],
-			IMAPHost: form["imap_host"], IMAPPort: mailer.Port(form["imap_port"]), IMAPTLS: form["imap_tls"]}}
+			IMAPHost: form["imap_host"], IMAPPort: mailer.Port(form["imap_port"]), IMAPTLS: form["imap_tls"], Conns: conns}}
 	_, err := s.Providers.Set(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
 		s.renderEmailSettings(w, r, statusOfErr(err), form, fe)

@@ -50,6 +50,21 @@ func TestSendingPages(t *testing.T) {
 	if !strings.Contains(body, "Mailgun sending domain") || !strings.Contains(body, `value="Andy N"`) || strings.Contains(body, "key-topsecret") {
 		t.Fatalf("the refused form: %s", apptest.Trim(body))
 	}
+	// SMTP with too many connections, and an IMAP port that is no number.
+	resp, body = app.Do(andy.Client, http.MethodPost, base+"/email", strings.NewReader(url.Values{"kind": {"smtp"}, "from_email": {"andy@example.com"}, "host": {"smtp.example.com"},
+		"port": {"587"}, "conns": {"99"}, "per_minute": {"0"}, "daily_cap": {"0"}}.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Send on 1 to 16 connections at once") || !strings.Contains(body, `value="smtp.example.com"`) {
+		t.Fatalf("too many connections: %s", apptest.Trim(body))
+	}
+	resp, body = app.Do(andy.Client, http.MethodPost, base+"/email", strings.NewReader(url.Values{"kind": {"smtp"}, "from_email": {"andy@example.com"}, "host": {"smtp.example.com"},
+		"port": {"587"}, "imap_host": {"imap.example.com"}, "imap_port": {"nine"}, "per_minute": {"0"}, "daily_cap": {"0"}}.Encode()),
+		http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Sec-Fetch-Site": {"same-origin"}})
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Enter the IMAP port as a number") || !strings.Contains(body, `value="imap.example.com"`) {
+		t.Fatalf("a bad IMAP port: %s", apptest.Trim(body))
+	}
 	if resp := app.PostForm(andy.Client, base+"/email", url.Values{"kind": {"file"}, "from_name": {"Andy"}, "from_email": {"andy@example.com"},
 		"per_minute": {"0"}, "daily_cap": {"0"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("save: %d", resp.StatusCode)
