@@ -69,74 +69,17 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 	if badRequestID(d.RequestID) {
 		f.Add("request_id", errRequestID)
 	}
-	d.Subject = strings.TrimSpace(d.Subject)
-	if d.TemplateID == "" {
-		if d.Subject == "" {
-			f.Add("subject", "Write a subject.")
-		}
-		if utf8.RuneCountInString(d.Subject) > 200 {
-			f.Add("subject", "Use at most 200 characters.")
-		}
-		d.BodyHTML = strings.TrimSpace(c.policy.Clean(d.BodyHTML))
-		if richtext.Text(d.BodyHTML) == "" {
-			f.Add("body", "Write the message.")
-		}
-	}
-	if err := f.Err(); err != nil {
+	tpl, err := c.draftTemplate(ctx, actor, wsID, &d, f)
+	if err != nil {
 		return Queued{}, err
 	}
-	var tpl emailtemplate.Template
-	if d.TemplateID != "" {
-		var err error
-		if tpl, err = c.templates.Get(ctx, actor, wsID, d.TemplateID); err != nil {
-			if errs.KindOf(err) == errs.NotFound {
-				return Queued{}, errs.Fields{"template_id": "Choose one of this workspace's templates."}.Err()
-			}
-			return Queued{}, err
-		}
-	} else {
-		tpl = emailtemplate.Template{Name: "one-off", Subject: d.Subject, BodyHTML: d.BodyHTML}
-	}
 	var q Queued
-	err := workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
-		cfg, ok, err := mailer.ConfigIn(conn, wsID)
+	err = workspace.Write(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		r, err := c.render(conn, wsID, d.ContactID, tpl)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return errs.Fields{"provider": "Set up how this workspace sends email first (Workspace settings → Email)."}.Err()
-		}
-		ct, err := contact.LoadIn(conn, wsID, d.ContactID)
-		if err != nil {
-			return err
-		}
-		to := ct.PrimaryEmail()
-		switch {
-		case ct.DoNotContact:
-			return errs.Fields{"contact": ct.Name() + " is marked do-not-contact."}.Err()
-		case to == "":
-			return errs.Fields{"contact": ct.Name() + " has no email address."}.Err()
-		}
-		flags, err := events.Flags(conn, ct.ID)
-		if err != nil {
-			return err
-		}
-		for _, f := range []string{events.FlagUnsubscribed, events.FlagBounced, events.FlagComplained} {
-			if why, ok := flags[f]; ok {
-				return errs.Fields{"contact": "No email to " + ct.Name() + ": " + why}.Err()
-			}
-		}
-		defs, err := contact.FieldsIn(conn, wsID)
-		if err != nil {
-			return err
-		}
-		e, err := emailtemplate.Render(tpl, emailtemplate.Values(ct, defs, emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, ""), emailtemplate.KeysOf(defs))
-		if err != nil {
-			return fmt.Errorf("render: %w", err)
-		}
-		if len(e.Problems) > 0 {
-			return errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
-		}
+		ct, cfg, to, e := r.contact, r.cfg, r.to, r.email
 		now := c.now()
 		m := outbox.Message{WorkspaceID: wsID, UserID: actor.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: "oneoff:" + actor.UserID + ":" + d.RequestID,
 			Provider: cfg.Kind, To: to, From: cfg.FromEmail, FromName: cfg.FromName, TemplateID: d.TemplateID, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
@@ -151,6 +94,112 @@ func (c *Composer) Email(ctx context.Context, actor auth.Actor, wsID string, d D
 			Summary: "Loan file: emailed " + to + ": " + e.Subject}, activity.NoteBody{HTML: loanFileNote(to, e.Subject, e.Text)})
 	})
 	return q, err
+}
+
+// Previewed is what an email would be: to whom, from whom, and its
+// subject and parts as filled in for the contact.
+type Previewed struct {
+	To, From string
+	Email    emailtemplate.Email
+}
+
+// Preview renders d for its contact as Email would, queuing nothing, with
+// the same refusals.
+func (c *Composer) Preview(ctx context.Context, actor auth.Actor, wsID string, d Draft) (Previewed, error) {
+	tpl, err := c.draftTemplate(ctx, actor, wsID, &d, errs.Fields{})
+	if err != nil {
+		return Previewed{}, err
+	}
+	var p Previewed
+	err = workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
+		r, err := c.render(conn, wsID, d.ContactID, tpl)
+		p = Previewed{To: r.to, From: r.cfg.FromEmail, Email: r.email}
+		return err
+	})
+	return p, err
+}
+
+// draftTemplate checks d's free-form subject and body (adding to f) or
+// loads its template.
+func (c *Composer) draftTemplate(ctx context.Context, actor auth.Actor, wsID string, d *Draft, f errs.Fields) (emailtemplate.Template, error) {
+	d.Subject = strings.TrimSpace(d.Subject)
+	if d.TemplateID == "" {
+		if d.Subject == "" {
+			f.Add("subject", "Write a subject.")
+		}
+		if utf8.RuneCountInString(d.Subject) > 200 {
+			f.Add("subject", "Use at most 200 characters.")
+		}
+		d.BodyHTML = strings.TrimSpace(c.policy.Clean(d.BodyHTML))
+		if richtext.Text(d.BodyHTML) == "" {
+			f.Add("body", "Write the message.")
+		}
+	}
+	if err := f.Err(); err != nil {
+		return emailtemplate.Template{}, err
+	}
+	if d.TemplateID == "" {
+		return emailtemplate.Template{Name: "one-off", Subject: d.Subject, BodyHTML: d.BodyHTML}, nil
+	}
+	tpl, err := c.templates.Get(ctx, actor, wsID, d.TemplateID)
+	if errs.KindOf(err) == errs.NotFound {
+		return tpl, errs.Fields{"template_id": "Choose one of this workspace's templates."}.Err()
+	}
+	return tpl, err
+}
+
+// rendered is a draft filled in for its contact.
+type rendered struct {
+	contact contact.Contact
+	cfg     mailer.Config
+	to      string
+	email   emailtemplate.Email
+}
+
+// render fills tpl for contact id of workspace wsID, inside the caller's
+// transaction, refusing what Email refuses (no provider, no address,
+// do-not-contact, unsubscribed, bounced, an unknown placeholder).
+func (c *Composer) render(conn *sqlite.Conn, wsID, id string, tpl emailtemplate.Template) (rendered, error) {
+	var r rendered
+	cfg, ok, err := mailer.ConfigIn(conn, wsID)
+	if err != nil {
+		return r, err
+	}
+	if !ok {
+		return r, errs.Fields{"provider": "Set up how this workspace sends email first (Workspace settings → Email)."}.Err()
+	}
+	ct, err := contact.LoadIn(conn, wsID, id)
+	if err != nil {
+		return r, err
+	}
+	to := ct.PrimaryEmail()
+	switch {
+	case ct.DoNotContact:
+		return r, errs.Fields{"contact": ct.Name() + " is marked do-not-contact."}.Err()
+	case to == "":
+		return r, errs.Fields{"contact": ct.Name() + " has no email address."}.Err()
+	}
+	flags, err := events.Flags(conn, ct.ID)
+	if err != nil {
+		return r, err
+	}
+	for _, f := range []string{events.FlagUnsubscribed, events.FlagBounced, events.FlagComplained} {
+		if why, ok := flags[f]; ok {
+			return r, errs.Fields{"contact": "No email to " + ct.Name() + ": " + why}.Err()
+		}
+	}
+	defs, err := contact.FieldsIn(conn, wsID)
+	if err != nil {
+		return r, err
+	}
+	e, err := emailtemplate.Render(tpl, emailtemplate.Values(ct, defs, emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, ""), emailtemplate.KeysOf(defs))
+	if err != nil {
+		return r, fmt.Errorf("render: %w", err)
+	}
+	if len(e.Problems) > 0 {
+		return r, errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
+	}
+	return rendered{contact: ct, cfg: cfg, to: to, email: e}, nil
 }
 
 // loanFileNote is the note a transaction-related email leaves: what was

@@ -319,9 +319,15 @@ type contactEmailData struct {
 	RequestID   string
 	Config      mailer.Config
 	Saved       bool
+	// Preview is the message as it would go, after Preview.
+	Preview *compose.Previewed
 }
 
 func (s *Server) renderContactEmail(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string) {
+	s.renderContactEmailWith(w, r, status, form, fieldErrs, nil)
+}
+
+func (s *Server) renderContactEmailWith(w http.ResponseWriter, r *http.Request, status int, form, fieldErrs map[string]string, pv *compose.Previewed) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
 	c, err := s.Contacts.Get(r.Context(), a, ws.ID, chi.URLParam(r, "contact"))
@@ -342,12 +348,31 @@ func (s *Server) renderContactEmail(w http.ResponseWriter, r *http.Request, stat
 	if form == nil {
 		form = map[string]string{"template_id": r.URL.Query().Get("template"), "request_id": store.NewID()}
 	}
-	d := contactEmailData{ContactID: c.ID, ContactName: c.Name(), To: c.PrimaryEmail(), Templates: tpls, RequestID: form["request_id"], Config: cfg, Saved: ok}
+	d := contactEmailData{ContactID: c.ID, ContactName: c.Name(), To: c.PrimaryEmail(), Templates: tpls, RequestID: form["request_id"], Config: cfg, Saved: ok, Preview: pv}
 	s.render(w, r, status, "contact_email", "", s.pageFor(r, "Email "+c.Name(), &page{Section: "contacts", Data: d, Form: form, Errors: fieldErrs}))
 }
 
 func (s *Server) contactEmail(w http.ResponseWriter, r *http.Request) {
 	s.renderContactEmail(w, r, http.StatusOK, nil, nil)
+}
+
+// contactEmailPreview shows the send form with the message as it would go
+// to the contact, what was typed kept; nothing is queued.
+func (s *Server) contactEmailPreview(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	form := formOf(r, "template_id", "subject", "body", "request_id", "transaction")
+	pv, err := s.Compose.Preview(r.Context(), a, ws.ID, compose.Draft{ContactID: chi.URLParam(r, "contact"), TemplateID: form["template_id"],
+		Subject: form["subject"], BodyHTML: form["body"]})
+	if fe := fieldErrors(err); fe != nil {
+		s.renderContactEmail(w, r, statusOfErr(err), form, fe)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.renderContactEmailWith(w, r, http.StatusOK, form, nil, &pv)
 }
 
 func (s *Server) contactEmailSend(w http.ResponseWriter, r *http.Request) {

@@ -83,6 +83,16 @@ func TestSendingPages(t *testing.T) {
 	if !strings.Contains(body, "Write the message.") || !strings.Contains(body, `value="Hi"`) || !strings.Contains(body, `value="1" class="mt-1" checked`) {
 		t.Fatalf("the refused send: %s", apptest.Trim(body))
 	}
+	// Preview: the message as it would go, nothing queued, what was typed kept.
+	resp, body = postForm(app, andy.Client, base+"/contacts/"+tom.ID+"/email/preview", form, false)
+	apptest.Expect(t, resp, body, http.StatusOK)
+	if !strings.Contains(body, `id="preview-subject" >Hi Tom<`) && !strings.Contains(body, `id="preview-subject">Hi Tom<`) || !strings.Contains(body, "Rates moved, Tom.") ||
+		!strings.Contains(body, `value="`+m[1]+`"`) || strings.Contains(body[strings.Index(body, `id="email-preview"`):], "x()") {
+		t.Fatalf("the preview: %s", body)
+	}
+	if msgs, _ := app.Compose.List(context.Background(), andy.Actor, ws.ID, "", 10); len(msgs) != 0 {
+		t.Fatalf("a preview queued %d messages", len(msgs))
+	}
 	for range 2 { // a double submit is one message
 		if resp := app.PostForm(andy.Client, base+"/contacts/"+tom.ID+"/email", form); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("send: %d", resp.StatusCode)

@@ -214,6 +214,7 @@ func (s *Server) Handler() http.Handler {
 					r.Get("/log", s.contactLog)
 					r.Get("/email", s.contactEmail)
 					r.Post("/email", s.contactEmailSend)
+					r.Post("/email/preview", s.contactEmailPreview)
 					r.Get("/text", s.contactText)
 					r.Post("/text", s.contactTextSend)
 					r.Get("/vcard", s.contactVCard)
