@@ -12,12 +12,14 @@ import (
 	"strings"
 	"time"
 
+	gomail "github.com/wneessen/go-mail"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -48,8 +50,11 @@ type Config struct {
 	UpdatedAt   time.Time
 	// HasWebhookKey says a Mailgun webhook signing key is stored.
 	HasWebhookKey bool
-	secret        string // sealed
-	hook          string // the webhook key, sealed
+	// HasDKIMKey says an SMTP account's DKIM signing key is stored.
+	HasDKIMKey bool
+	secret     string // sealed
+	hook       string // the webhook key, sealed
+	dkim       string // the DKIM key, sealed
 }
 
 // Settings are a provider's non-secret settings.
@@ -74,8 +79,12 @@ type Settings struct {
 	// (default 4; servers limit it, Gmail's to about ten).
 	Conns    int    `json:"conns,omitempty"`
 	IMAPHost string `json:"imap_host,omitempty"`
-	IMAPPort int    `json:"imap_port,omitempty"`
-	IMAPTLS  string `json:"imap_tls,omitempty"`
+	// DKIMSelector, with a DKIM key stored, has an SMTP account's mail
+	// signed for the From address's domain (the key's public half in DNS
+	// at selector._domainkey.domain).
+	DKIMSelector string `json:"dkim_selector,omitempty"`
+	IMAPPort     int    `json:"imap_port,omitempty"`
+	IMAPTLS      string `json:"imap_tls,omitempty"`
 }
 
 // Configs reads and writes workspaces' provider settings, sealing the
@@ -91,6 +100,8 @@ func NewConfigs(db *store.DB, ring *secrets.Ring) *Configs { return &Configs{db:
 
 func where(wsID string) string { return "email_providers.secret:" + wsID }
 
+func dkimWhere(wsID string) string { return "email_providers.dkim_key:" + wsID }
+
 // Change is a settings form: Secret empty keeps the stored one.
 type Change struct {
 	Kind      string
@@ -100,8 +111,11 @@ type Change struct {
 	Secret    string
 	// WebhookKey is Mailgun's webhook signing key (empty keeps the stored one).
 	WebhookKey string
-	PerMinute  int
-	DailyCap   int
+	// DKIMKey is an SMTP account's DKIM private key, PEM (empty keeps the
+	// stored one).
+	DKIMKey   string
+	PerMinute int
+	DailyCap  int
 }
 
 // Get returns workspace wsID's provider, or ok false when it has none.
@@ -117,7 +131,7 @@ func (c *Configs) Get(ctx context.Context, actor auth.Actor, wsID string) (cfg C
 func ConfigIn(conn *sqlite.Conn, wsID string) (Config, bool, error) {
 	var cfg Config
 	found := false
-	err := sqlitex.Execute(conn, `SELECT kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret FROM email_providers WHERE workspace_id = ?`,
+	err := sqlitex.Execute(conn, `SELECT kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret, dkim_key FROM email_providers WHERE workspace_id = ?`,
 		&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error {
 			found = true
 			cfg = Config{WorkspaceID: wsID, Kind: st.ColumnText(0), FromName: st.ColumnText(1), FromEmail: st.ColumnText(2), secret: st.ColumnText(4),
@@ -125,6 +139,8 @@ func ConfigIn(conn *sqlite.Conn, wsID string) (Config, bool, error) {
 			cfg.HasSecret = cfg.secret != ""
 			cfg.hook = st.ColumnText(9)
 			cfg.HasWebhookKey = cfg.hook != ""
+			cfg.dkim = st.ColumnText(10)
+			cfg.HasDKIMKey = cfg.dkim != ""
 			cfg.UpdatedAt, _ = store.ParseTime(st.ColumnText(8))
 			return json.Unmarshal([]byte(st.ColumnText(3)), &cfg.Settings)
 		}})
@@ -167,6 +183,15 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		}
 		if s.Conns < 0 || s.Conns > MaxSMTPConns {
 			f.Add("conns", fmt.Sprintf("Send on 1 to %d connections at once (empty: %d).", MaxSMTPConns, DefaultSMTPConns))
+		}
+		s.DKIMSelector = strings.TrimSpace(s.DKIMSelector)
+		if ch.DKIMKey != "" {
+			if _, err := gomail.PrivKeyFromPEM([]byte(ch.DKIMKey)); err != nil {
+				f.Add("dkim_key", "Paste the DKIM private key as PEM (an RSA or Ed25519 key, -----BEGIN ... PRIVATE KEY-----).")
+			}
+			if s.DKIMSelector == "" {
+				f.Add("dkim_selector", "Enter the DKIM selector the key is published under (selector._domainkey.your-domain).")
+			}
 		}
 		s.IMAPHost = strings.TrimSpace(s.IMAPHost)
 		switch {
@@ -241,13 +266,27 @@ func (c *Configs) Set(ctx context.Context, actor auth.Actor, wsID string, ch Cha
 		case ch.WebhookKey == "" && had && old.Kind == ch.Kind:
 			hook = old.hook
 		}
+		dkim := ""
+		switch {
+		case ch.Kind != KindSMTP:
+		case ch.DKIMKey != "":
+			if c.ring == nil {
+				return errNoRing
+			}
+			dkim = c.ring.Seal(ch.DKIMKey, dkimWhere(wsID))
+		case had && old.Kind == ch.Kind:
+			dkim = old.dkim
+		}
+		if ch.Kind == KindSMTP && ch.Settings.DKIMSelector != "" && dkim == "" {
+			return errs.Fields{"dkim_key": "Paste the DKIM private key for this selector, or leave the selector empty."}.Err()
+		}
 		b, _ := json.Marshal(ch.Settings)
 		now := store.FormatTime(time.Now())
-		if err := sqlitex.Execute(conn, `INSERT INTO email_providers (workspace_id, kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, from_name = excluded.from_name,
+		if err := sqlitex.Execute(conn, `INSERT INTO email_providers (workspace_id, kind, from_name, from_email, settings, secret, per_minute, daily_cap, problem, updated_at, webhook_secret, dkim_key)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET kind = excluded.kind, from_name = excluded.from_name,
 	from_email = excluded.from_email, settings = excluded.settings, secret = excluded.secret, per_minute = excluded.per_minute,
-	daily_cap = excluded.daily_cap, problem = '', updated_at = excluded.updated_at, webhook_secret = excluded.webhook_secret`,
-			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now, hook}}); err != nil {
+	daily_cap = excluded.daily_cap, problem = '', updated_at = excluded.updated_at, webhook_secret = excluded.webhook_secret, dkim_key = excluded.dkim_key`,
+			&sqlitex.ExecOptions{Args: []any{wsID, ch.Kind, ch.FromName, ch.FromEmail, string(b), sealed, ch.PerMinute, ch.DailyCap, now, hook, dkim}}); err != nil {
 			return fmt.Errorf("save email provider: %w", err)
 		}
 		if err := sqlitex.Execute(conn, `UPDATE workspace_settings SET email_provider = ? WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Kind, wsID}}); err != nil {
@@ -255,7 +294,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?) ON CONFLICT (workspace_id) DO UPDATE S
 		}
 		// The audit row says what changed, never the secret.
 		if err := audit.Record(conn, actor.Audit("provider.set", "workspace", wsID, map[string]any{"kind": ch.Kind, "from": ch.FromEmail,
-			"secret_changed": ch.Secret != "", "webhook_key_changed": ch.WebhookKey != ""})); err != nil {
+			"secret_changed": ch.Secret != "", "webhook_key_changed": ch.WebhookKey != "", "dkim_key_changed": ch.DKIMKey != ""})); err != nil {
 			return err
 		}
 		out, _, err = ConfigIn(conn, wsID)
@@ -337,6 +376,17 @@ func Open(cfg Config, env Env) (Provider, error) {
 		return File{Dir: filepath.Join(dataDir, "mail")}, nil
 	case KindSMTP:
 		sc := SMTPConfig{Host: s.Host, Port: s.Port, TLS: s.TLS, Username: s.Username, Password: secret, Conns: cmp.Or(s.Conns, DefaultSMTPConns)}
+		if cfg.dkim != "" && s.DKIMSelector != "" {
+			pemKey, err := ring.Open(cfg.dkim, dkimWhere(cfg.WorkspaceID))
+			if err != nil {
+				return nil, fmt.Errorf("dkim key: %w", err)
+			}
+			key, err := gomail.PrivKeyFromPEM([]byte(pemKey))
+			if err != nil {
+				return nil, fmt.Errorf("dkim key: %w", err)
+			}
+			sc.DKIM = gomail.NewDKIMSigner(outbox.DomainOf(cfg.FromEmail), s.DKIMSelector, key)
+		}
 		if s.Auth == "xoauth2" {
 			sc.Password, sc.Token = "", secret
 		}
@@ -409,7 +459,7 @@ func Reseal(ctx context.Context, db *store.DB, ring *secrets.Ring) (moved, kept 
 		for _, col := range []struct {
 			name  string
 			where func(string) string
-		}{{"secret", where}, {"webhook_secret", hookWhere}} {
+		}{{"secret", where}, {"webhook_secret", hookWhere}, {"dkim_key", dkimWhere}} {
 			type row struct{ ws, sealed string }
 			var rows []row
 			if err := sqlitex.Execute(conn, `SELECT workspace_id, `+col.name+` FROM email_providers WHERE `+col.name+` <> ''`, &sqlitex.ExecOptions{

@@ -35,6 +35,8 @@ type SMTPConfig struct {
 	// NoPipelining sends one command a round trip even where the server
 	// offers PIPELINING (tests of that path).
 	NoPipelining bool
+	// DKIM, when set, signs every message.
+	DKIM *gomail.DKIMSigner
 }
 
 // SMTP sends over SMTP, keeping its connections open between messages.
@@ -130,6 +132,9 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (string, error) {
 	msg, err := m.Msg()
 	if err != nil {
 		return "", err
+	}
+	if s.cfg.DKIM != nil {
+		msg.SetDKIM(s.cfg.DKIM)
 	}
 	c, reused, err := s.client(ctx)
 	if err != nil {

@@ -1,12 +1,22 @@
 package mailer_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	gomail "github.com/wneessen/go-mail"
 
 	"github.com/pi-crm/pi-crm/internal/smtptest"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
@@ -123,5 +133,40 @@ func TestSMTPRefusesPlainTextSignIn(t *testing.T) {
 	}
 	if len(srv.Messages()) != 0 {
 		t.Fatal("a message went over plain text")
+	}
+}
+
+// TestSMTPSignsWithDKIM: with a DKIM key, every message carries a
+// signature that verifies against the key's public half published for the
+// selector; changed in transit, it does not.
+func TestSMTPSignsWithDKIM(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	key, err := gomail.PrivKeyFromPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := smtptest.Start(t)
+	p := smtpFor(t, srv, mailer.SMTPConfig{TLS: "none", DKIM: gomail.NewDKIMSigner("example.com", "pi2026", key)})
+	if _, err := p.Send(context.Background(), mailTo("tom@example.net", "dkim", "Signed.\nTwo lines.")); err != nil {
+		t.Fatal(err)
+	}
+	raw := srv.Messages()[0].Raw
+	lookup := &dkim.VerifyOptions{LookupTXT: func(domain string) ([]string, error) {
+		if domain != "pi2026._domainkey.example.com" {
+			return nil, fmt.Errorf("no such record %s", domain)
+		}
+		return []string{"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}, nil
+	}}
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), lookup)
+	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "example.com" {
+		t.Fatalf("verify: %v %+v\n%s", err, vs, raw)
+	}
+	tampered := bytes.Replace(raw, []byte("Two lines."), []byte("Two lies."), 1)
+	if vs, err := dkim.VerifyWithOptions(bytes.NewReader(tampered), lookup); err != nil || len(vs) != 1 || vs[0].Err == nil {
+		t.Fatalf("a changed message verified: %v %+v", err, vs)
 	}
 }

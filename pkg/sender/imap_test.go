@@ -3,8 +3,15 @@ package sender_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +22,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/smtptest"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/sender"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -107,4 +115,93 @@ func TestSMTPRepliesOverIMAP(t *testing.T) {
 	if snippet != "Sounds good." {
 		t.Errorf("snippet %q", snippet)
 	}
+}
+
+// TestDKIMKeyIsCheckedAndSealed: a key that is no PEM, or a selector
+// without a key, is refused naming the field; a good key is stored sealed
+// for its workspace and kept when the settings are saved without it.
+func TestDKIMKeyIsCheckedAndSealed(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	ws := r.andy.Workspace("Relay").ID
+	set := func(key, selector string) error {
+		_, err := r.cfgs.Set(ctx, r.andy.Actor, ws, mailer.Change{Kind: mailer.KindSMTP, FromEmail: "andy@relay.example", DKIMKey: key,
+			Settings: mailer.Settings{Host: "relay.lan", Port: 25, TLS: "none", DKIMSelector: selector}})
+		return err
+	}
+	if f := errsFields(set("not a key", "pi")); f["dkim_key"] == "" {
+		t.Fatalf("a key that is no PEM: %v", f)
+	}
+	if f := errsFields(set("", "pi")); f["dkim_key"] == "" {
+		t.Fatalf("a selector without a key: %v", f)
+	}
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	if f := errsFields(set(pemKey, "")); f["dkim_selector"] == "" {
+		t.Fatalf("a key without a selector: %v", f)
+	}
+	if err := set(pemKey, "pi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := set("", "pi"); err != nil { // saved again: the key is kept
+		t.Fatal(err)
+	}
+	cfg, _, _ := r.cfgs.Get(ctx, r.andy.Actor, ws)
+	var raw string
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitexOne(conn, `SELECT dkim_key FROM email_providers WHERE workspace_id = '`+ws+`'`, &raw)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.HasDKIMKey || raw == "" || strings.Contains(raw, "PRIVATE KEY") {
+		t.Fatalf("stored %q (has %v)", raw, cfg.HasDKIMKey)
+	}
+	if _, err := mailer.Open(cfg, mailer.Env{Ring: r.ring, DataDir: r.dir}); err != nil {
+		t.Fatalf("open with the key: %v", err)
+	}
+}
+
+// TestResealMovesEverySecret: rotating the keys moves the password, the
+// webhook key and the DKIM key to the new key; afterwards the provider
+// opens with a ring holding the new key only.
+func TestResealMovesEverySecret(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	ws := r.andy.Workspace("Relay").ID
+	if _, err := r.cfgs.Set(ctx, r.andy.Actor, ws, mailer.Change{Kind: mailer.KindSMTP, FromEmail: "andy@relay.example", Secret: "app-pw",
+		DKIMKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		Settings: mailer.Settings{Host: "relay.lan", Port: 587, Username: "andy", DKIMSelector: "pi"}}); err != nil {
+		t.Fatal(err)
+	}
+	newKey := secrets.NewKey()
+	rotated, err := secrets.Parse(newKey + "\n" + secretsText(t, r))
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved, _, err := mailer.Reseal(ctx, r.app.DB, rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rig's Mailgun workspace has a key; this one a password and a DKIM key.
+	if moved != 3 {
+		t.Fatalf("%d secrets moved, want 3", moved)
+	}
+	only, _ := secrets.Parse(newKey)
+	cfg, _, _ := mailer.NewConfigs(r.app.DB, only).Get(ctx, r.andy.Actor, ws)
+	if _, err := mailer.Open(cfg, mailer.Env{Ring: only, DataDir: r.dir}); err != nil {
+		t.Fatalf("open with the new key only: %v", err)
+	}
+}
+
+// secretsText is the rig's key file.
+func secretsText(t *testing.T, r *rig) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(r.dir, secrets.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

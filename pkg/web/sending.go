@@ -60,7 +60,7 @@ func (s *Server) renderEmailSettings(w http.ResponseWriter, r *http.Request, sta
 		st := cfg.Settings
 		form = map[string]string{"kind": cfg.Kind, "from_name": cfg.FromName, "from_email": cfg.FromEmail, "host": st.Host, "tls": st.TLS,
 			"username": st.Username, "auth": st.Auth, "domain": st.Domain, "region": st.Region, "base_url": st.BaseURL,
-			"client_id": st.ClientID, "tenant": st.Tenant, "auth_base": st.AuthBase, "imap_host": st.IMAPHost, "imap_tls": st.IMAPTLS,
+			"client_id": st.ClientID, "tenant": st.Tenant, "auth_base": st.AuthBase, "imap_host": st.IMAPHost, "imap_tls": st.IMAPTLS, "dkim_selector": st.DKIMSelector,
 			"per_minute": strconv.Itoa(cfg.PerMinute), "daily_cap": strconv.Itoa(cfg.DailyCap)}
 		if st.Port > 0 {
 			form["port"] = strconv.Itoa(st.Port)
@@ -104,7 +104,7 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
 	// The secret is never put back in the form: a refused form asks for it again.
 	form := formOf(r, "kind", "from_name", "from_email", "host", "port", "tls", "username", "auth", "domain", "region", "base_url", "per_minute", "daily_cap",
-		"client_id", "tenant", "auth_base", "imap_host", "imap_port", "imap_tls", "conns")
+		"client_id", "tenant", "auth_base", "imap_host", "imap_port", "imap_tls", "conns", "dkim_selector")
 	perMinute, err1 := strconv.Atoi(orZero(form["per_minute"]))
 	dailyCap, err2 := strconv.Atoi(orZero(form["daily_cap"]))
 	_, err3 := strconv.Atoi(orZero(strings.TrimSpace(form["imap_port"])))
@@ -126,11 +126,11 @@ func (s *Server) emailSettingsSave(w http.ResponseWriter, r *http.Request) {
 		s.renderEmailSettings(w, r, http.StatusUnprocessableEntity, form, fe)
 		return
 	}
-	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"), WebhookKey: r.PostFormValue("webhook_key"),
+	ch := mailer.Change{Kind: form["kind"], FromName: form["from_name"], FromEmail: form["from_email"], Secret: r.PostFormValue("secret"), WebhookKey: r.PostFormValue("webhook_key"), DKIMKey: r.PostFormValue("dkim_key"),
 		PerMinute: perMinute, DailyCap: dailyCap, Settings: mailer.Settings{Host: form["host"], Port: mailer.Port(form["port"]), TLS: form["tls"],
 			Username: form["username"], Auth: form["auth"], Domain: form["domain"], Region: form["region"], BaseURL: form["base_url"],
 			ClientID: form["client_id"], Tenant: form["tenant"], AuthBase: form["auth_base"],
-			IMAPHost: form["imap_host"], IMAPPort: mailer.Port(form["imap_port"]), IMAPTLS: form["imap_tls"], Conns: conns}}
+			IMAPHost: form["imap_host"], IMAPPort: mailer.Port(form["imap_port"]), IMAPTLS: form["imap_tls"], Conns: conns, DKIMSelector: form["dkim_selector"]}}
 	_, err := s.Providers.Set(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
 		s.renderEmailSettings(w, r, statusOfErr(err), form, fe)
