@@ -172,7 +172,7 @@ func TestResealMovesEverySecret(t *testing.T) {
 	der, _ := x509.MarshalPKCS8PrivateKey(priv)
 	ws := r.andy.Workspace("Relay").ID
 	if _, err := r.cfgs.Set(ctx, r.andy.Actor, ws, mailer.Change{Kind: mailer.KindSMTP, FromEmail: "andy@relay.example", Secret: "app-pw",
-		DKIMKey: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		DKIMKey:  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		Settings: mailer.Settings{Host: "relay.lan", Port: 587, Username: "andy", DKIMSelector: "pi"}}); err != nil {
 		t.Fatal(err)
 	}
