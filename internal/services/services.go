@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
@@ -55,6 +56,8 @@ type Services struct {
 	Providers *mailer.Configs
 	// Compose queues the one-off emails users write.
 	Compose *compose.Composer
+	// Campaigns keeps the workspaces' campaigns.
+	Campaigns *campaign.Store
 }
 
 // Options are the settings the capabilities take.
@@ -85,6 +88,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 		Templates: emailtemplate.NewStore(db, contacts), Images: images.NewStore(db, &images.Fetcher{Allow: o.FetchAllow}),
 		Drafts: aidraft.NewStore(db), Providers: mailer.NewConfigs(db, o.Ring)}
 	s.Compose = compose.New(db, s.Templates)
+	s.Campaigns = campaign.NewStore(db)
 	return s
 }
 

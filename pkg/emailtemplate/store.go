@@ -110,6 +110,10 @@ func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Tem
 	return t, err
 }
 
+// GetIn returns template id of workspace wsID inside the caller's
+// transaction (the caller has checked the workspace), or NotFound.
+func GetIn(conn *sqlite.Conn, wsID, id string) (Template, error) { return get(conn, wsID, id) }
+
 func get(conn *sqlite.Conn, wsID, id string) (Template, error) {
 	var t Template
 	found := false

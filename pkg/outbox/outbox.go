@@ -77,6 +77,8 @@ type Message struct {
 	SentAt      time.Time
 	// Bulk is a campaign's mail: it carries a List-Unsubscribe.
 	Bulk bool
+	// CampaignID is the campaign it is of, if any.
+	CampaignID string
 }
 
 // NewMessageID returns a Message-ID for a message from domain: random, so
@@ -120,10 +122,10 @@ func Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) 
 	}
 	nowS := store.FormatTime(now)
 	err := sqlitex.Execute(conn, `INSERT INTO outbox (id, workspace_id, user_id, contact_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
-	template_id, activity_id, subject, html, text, state, due_at, created_at, updated_at, bulk)
-VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?, 'queued', ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+	template_id, activity_id, subject, html, text, state, due_at, created_at, updated_at, bulk, campaign_id)
+VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
 		&sqlitex.ExecOptions{Args: []any{m.ID, m.WorkspaceID, m.UserID, m.ContactID, m.Channel, m.DedupeKey, m.MessageID, m.Provider, m.To, m.From, m.FromName,
-			m.TemplateID, m.ActivityID, m.Subject, m.HTML, m.Text, store.FormatTime(due), nowS, nowS, m.Bulk}})
+			m.TemplateID, m.ActivityID, m.Subject, m.HTML, m.Text, store.FormatTime(due), nowS, nowS, m.Bulk, m.CampaignID}})
 	if err != nil {
 		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
 	}
@@ -141,7 +143,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
 	coalesce(template_id, ''), subject, html, text, state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk`
+	coalesce(activity_id, ''), bulk, campaign_id`
 
 func scan(st *sqlite.Stmt) Message {
 	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
@@ -149,7 +151,7 @@ func scan(st *sqlite.Stmt) Message {
 		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
-		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25)}
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26)}
 }
 
 func list(conn *sqlite.Conn, q string, args ...any) ([]Message, error) {

@@ -10,6 +10,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
@@ -33,7 +34,7 @@ const (
 	inboxCursor   = "inbox"
 )
 
-// Poll asks each workspace's provider that keeps events (Mailgun) for
+// Poll queues the scheduled campaigns whose time has come, asks each workspace's provider that keeps events (Mailgun) for
 // those since its cursor and records them (each once), and reads each
 // signed-in mailbox (Gmail, Microsoft 365, an SMTP account's IMAP) for the emails that came in
 // since (replies). Mailgun's cursor only moves past events older than
@@ -47,6 +48,11 @@ func (s *Sender) Poll(ctx context.Context) error {
 				ResultFunc: func(st *sqlite.Stmt) error { spaces = append(spaces, st.ColumnText(0)); return nil }})
 	}); err != nil {
 		return fmt.Errorf("poll: %w", err)
+	}
+	if n, err := campaign.EnqueueDue(ctx, s.db, time.Now()); err != nil {
+		s.log.Warn("scheduled campaigns", logkey.Err, err)
+	} else if n > 0 {
+		s.log.Info("scheduled campaigns queued", "campaigns", n)
 	}
 	for _, ws := range spaces {
 		if err := s.pollOne(ctx, ws); err != nil && !errors.Is(err, mailer.ErrNotSignedIn) {

@@ -1,0 +1,156 @@
+package campaign
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/store"
+)
+
+// Segment is who a campaign goes to: the workspace's contacts matching
+// every filter given, or the ones picked by hand; evaluated again at send
+// time.
+type Segment struct {
+	StageID      string    `json:"stage_id,omitempty"` // a stage; "none" for contacts without one
+	TagIDs       []string  `json:"tag_ids,omitempty"`  // in every one of these tags
+	StaleDays    int       `json:"stale_days,omitempty"`
+	CreatedSince time.Time `json:"created_since,omitzero"`
+	ContactIDs   []string  `json:"contact_ids,omitempty"` // picked by hand: only these
+	// NotWithinDays leaves out contacts who got campaign mail in the last
+	// N days.
+	NotWithinDays int `json:"not_within_days,omitempty"`
+}
+
+// MaxPicked is the most contacts a segment picks by hand.
+const MaxPicked = 10000
+
+func (g *Segment) check(conn *sqlite.Conn, wsID string, f errs.Fields) error {
+	if g.StaleDays < 0 || g.StaleDays > 3650 {
+		f.Add("stale_days", "Enter 0 (any) to 3,650 days.")
+	}
+	if g.NotWithinDays < 0 || g.NotWithinDays > 365 {
+		f.Add("not_within_days", "Enter 0 (none) to 365 days.")
+	}
+	if len(g.ContactIDs) > MaxPicked {
+		f.Add("contact_ids", fmt.Sprintf("Pick at most %d contacts; use a list or a tag for more.", MaxPicked))
+	}
+	if g.StageID != "" && g.StageID != "none" {
+		ok, err := store.Exists(conn, `SELECT 1 FROM lists WHERE id = ? AND workspace_id = ? AND kind = 'stage'`, g.StageID, wsID)
+		if err != nil {
+			return fmt.Errorf("check stage: %w", err)
+		}
+		if !ok {
+			f.Add("stage_id", "Choose one of this workspace's stages.")
+		}
+	}
+	for _, t := range g.TagIDs {
+		ok, err := store.Exists(conn, `SELECT 1 FROM lists WHERE id = ? AND workspace_id = ? AND kind = 'tag'`, t, wsID)
+		if err != nil {
+			return fmt.Errorf("check tag: %w", err)
+		}
+		if !ok {
+			f.Add("tag_ids", "Choose this workspace's tags.")
+			break
+		}
+	}
+	return nil
+}
+
+// Recipient is one contact a segment names, and why they are left out
+// ("" when they get it).
+type Recipient struct {
+	ContactID string
+	Name      string
+	Email     string
+	Excluded  string
+}
+
+// Reasons a contact is left out.
+const (
+	WhyDoNotContact = "marked do-not-contact"
+	WhyNoEmail      = "no email address"
+	WhyUnsubscribed = "unsubscribed"
+	WhyBounced      = "their address bounced"
+	WhyComplained   = "marked our mail as spam"
+	WhyAlready      = "already got this campaign"
+	WhyRecent       = "got campaign mail recently"
+)
+
+// Recipients evaluates segment g of workspace wsID now, inside the
+// caller's transaction: every contact it names, the ones left out with
+// why. Only the workspace's own contacts are ever named, picked ids
+// included. campaignID (or "") says which campaign "already got" means.
+func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.Time) ([]Recipient, error) {
+	where := []string{"c.workspace_id = ?"}
+	args := []any{wsID}
+	switch g.StageID {
+	case "":
+	case "none":
+		where = append(where, "c.stage_id IS NULL")
+	default:
+		where = append(where, "c.stage_id = ?")
+		args = append(args, g.StageID)
+	}
+	for _, t := range g.TagIDs {
+		where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
+		args = append(args, t)
+	}
+	if g.StaleDays > 0 {
+		where = append(where, "coalesce(c.last_contact_at, '') < ?")
+		args = append(args, store.FormatTime(now.AddDate(0, 0, -g.StaleDays)))
+	}
+	if !g.CreatedSince.IsZero() {
+		where = append(where, "c.created_at >= ?")
+		args = append(args, store.FormatTime(g.CreatedSince))
+	}
+	if len(g.ContactIDs) > 0 {
+		where = append(where, "c.id IN (SELECT value FROM json_each(?))")
+		b, _ := json.Marshal(g.ContactIDs)
+		args = append(args, string(b))
+	}
+	recent := ""
+	if g.NotWithinDays > 0 {
+		recent = store.FormatTime(now.AddDate(0, 0, -g.NotWithinDays))
+	}
+	q := `SELECT c.id, trim(c.first_name || ' ' || c.last_name), c.do_not_contact,
+	coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC LIMIT 1), ''),
+	coalesce((SELECT group_concat(f.flag) FROM contact_flags f WHERE f.contact_id = c.id AND f.workspace_id = c.workspace_id), ''),
+	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = ? AND o.contact_id = c.id),
+	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ? AND o.campaign_id <> ?)
+FROM contacts c WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id`
+	args = append([]any{campaignID, campaignID, recent, recent, campaignID}, args...)
+	var out []Recipient
+	err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
+		r := Recipient{ContactID: st.ColumnText(0), Name: st.ColumnText(1), Email: st.ColumnText(3)}
+		flags := st.ColumnText(4)
+		switch {
+		case st.ColumnBool(2):
+			r.Excluded = WhyDoNotContact
+		case strings.Contains(flags, events.FlagUnsubscribed):
+			r.Excluded = WhyUnsubscribed
+		case strings.Contains(flags, events.FlagBounced):
+			r.Excluded = WhyBounced
+		case strings.Contains(flags, events.FlagComplained):
+			r.Excluded = WhyComplained
+		case r.Email == "":
+			r.Excluded = WhyNoEmail
+		case st.ColumnBool(5):
+			r.Excluded = WhyAlready
+		case st.ColumnBool(6):
+			r.Excluded = WhyRecent
+		}
+		out = append(out, r)
+		return nil
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate segment: %w", err)
+	}
+	return out, nil
+}
