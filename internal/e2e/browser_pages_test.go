@@ -24,6 +24,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
@@ -267,6 +268,33 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A campaign of this user's, and one of the other user's waiting for
+	// this one's approval.
+	camp, err := app.Campaigns.Create(ctx, actor, ws, campaign.Change{Name: "Spring rates for every past client and prospect", TemplateID: tpl.ID, Segment: campaign.Segment{NotWithinDays: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var toApprove string
+	for _, o := range users {
+		if o.ID == actor.UserID {
+			continue
+		}
+		oa := o.Actor("")
+		ows, _ := app.Workspaces.List(ctx, oa)
+		yes := true
+		if _, err := app.Workspaces.Update(ctx, oa, ows[0].ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &actor.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		otpls, _ := app.Templates.List(ctx, oa, ows[0].ID)
+		oc, err := app.Campaigns.Create(ctx, oa, ows[0].ID, campaign.Change{Name: "Open house weekend for " + name, TemplateID: otpls[0].ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := app.Campaigns.Submit(ctx, oa, ows[0].ID, oc.ID); err != nil {
+			t.Fatal(err)
+		}
+		toApprove = oc.ID
+	}
 	// A Google and a Microsoft 365 workspace in the middle of signing in.
 	signin := map[string]string{}
 	g, ms := fakegoogle.New("cid.apps.googleusercontent.com", "GOCSPX-pages", mailer.GoogleRedirect), fakemicrosoft.New("app-pages")
@@ -292,6 +320,11 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	}
 	return []pageRef{
 		{"dashboard", w},
+		{"campaigns", w + "/campaigns"},
+		{"campaign-new", w + "/campaigns/new"},
+		{"campaign", w + "/campaigns/" + camp.ID},
+		{"approvals", "/approvals"},
+		{"approval", "/approvals/" + toApprove},
 		{"email-google-signin", signin[mailer.KindGoogle]},
 		{"email-microsoft-signin", signin[mailer.KindMicrosoft]},
 		{"email-unset", emailBefore},

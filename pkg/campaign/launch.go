@@ -254,3 +254,65 @@ WHERE o.campaign_id = ? AND o.workspace_id = ? GROUP BY e.kind`, &sqlitex.ExecOp
 	})
 	return st, err
 }
+
+// Review is a pending campaign as its approver sees it: whose it is, what
+// it says (filled in for its first recipient) and how many it reaches.
+type Review struct {
+	Campaign  Campaign
+	Workspace string
+	Author    string
+	Template  string
+	Email     emailtemplate.Email
+	Gets      int
+	Left      int
+}
+
+// ForReview returns pending campaign id for its workspace's approver, or
+// NotFound for anyone else (the narrow grant).
+func (s *Store) ForReview(ctx context.Context, actor auth.Actor, id string) (Review, error) {
+	var rv Review
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		c, err := forApprover(conn, actor, id)
+		if err != nil {
+			return err
+		}
+		rv.Campaign = c
+		if err := sqlitex.Execute(conn, `SELECT w.name, u.name FROM workspaces w JOIN users u ON u.id = ? WHERE w.id = ?`, &sqlitex.ExecOptions{
+			Args: []any{c.UserID, c.WorkspaceID}, ResultFunc: func(st *sqlite.Stmt) error { rv.Workspace, rv.Author = st.ColumnText(0), st.ColumnText(1); return nil }}); err != nil {
+			return fmt.Errorf("review: %w", err)
+		}
+		tpl, err := emailtemplate.GetIn(conn, c.WorkspaceID, c.TemplateID)
+		if err != nil {
+			return err
+		}
+		rv.Template = tpl.Name
+		rs, err := Recipients(conn, c.WorkspaceID, c.ID, c.Segment, s.now())
+		if err != nil {
+			return err
+		}
+		var first contact.Contact
+		for _, r := range rs {
+			if r.Excluded != "" {
+				rv.Left++
+				continue
+			}
+			if rv.Gets == 0 {
+				if first, err = contact.LoadIn(conn, c.WorkspaceID, r.ContactID); err != nil {
+					return err
+				}
+			}
+			rv.Gets++
+		}
+		cfg, _, err := mailer.ConfigIn(conn, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		defs, err := contact.FieldsIn(conn, c.WorkspaceID)
+		if err != nil {
+			return err
+		}
+		rv.Email, err = emailtemplate.Render(tpl, emailtemplate.Values(first, defs, emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, ""), emailtemplate.KeysOf(defs))
+		return err
+	})
+	return rv, err
+}

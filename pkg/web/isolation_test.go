@@ -15,10 +15,12 @@ import (
 	"github.com/pi-crm/pi-crm/internal/fakeai"
 	"github.com/pi-crm/pi-crm/pkg/ai"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 )
 
@@ -80,9 +82,20 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	yes := true
+	if _, err := app.Workspaces.Update(ctx, mona.Actor, monaWS.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &mona.Actor.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	monaCampaign, err := app.Campaigns.Create(ctx, mona.Actor, monaWS.ID, campaign.Change{Name: "Secret", TemplateID: monaTpl.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Campaigns.Submit(ctx, mona.Actor, monaWS.ID, monaCampaign.ID); err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google"}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google"}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -301,12 +314,35 @@ func TestEveryPageRenders(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Andy's campaign, and one of Mona's waiting for Andy's approval.
+	camp, err := app.Campaigns.Create(ctx, andy.Actor, ws.ID, campaign.Change{Name: "C", TemplateID: tpl.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	if _, err := app.Workspaces.Update(ctx, mona.Actor, monaWS.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &andy.Actor.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	mt, err := app.Templates.Create(ctx, mona.Actor, monaWS.ID, emailtemplate.Change{Name: "M", Subject: "Hi", BodyHTML: "<p>Hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	toApprove, err := app.Campaigns.Create(ctx, mona.Actor, monaWS.ID, campaign.Change{Name: "For Andy", TemplateID: mt.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Campaigns.Submit(ctx, mona.Actor, monaWS.ID, toApprove.ID); err != nil {
+		t.Fatal(err)
+	}
 	n := 0
 	for _, r := range walk(t, app.Web.Handler().(chi.Routes)) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID).Replace(r.pattern)
+		if strings.HasPrefix(r.pattern, "/approvals/{campaign}") {
+			path = "/approvals/" + toApprove.ID
+		}
 		if strings.HasPrefix(r.pattern, "/shared/{contact}") {
 			path = "/shared/" + mc.ID
 		}

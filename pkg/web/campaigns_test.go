@@ -1,0 +1,118 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pi-crm/pi-crm/internal/apptest"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+// TestCampaignPages: the form refuses a campaign without a template,
+// keeping what was typed; the campaign's page shows who gets it and who is
+// left out and why; in a workspace that needs approval the author can only
+// submit, the approver sees it in Approvals, sends it back with notes
+// (which the author sees), then approves; the author launches it and the
+// messages are queued.
+func TestCampaignPages(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy, boss := app.NewUser("Andy"), app.NewUser("Boss")
+	ws := andy.Workspace("Loan Factory")
+	ctx := context.Background()
+	yes := true
+	if _, err := app.Workspaces.Update(ctx, andy.Actor, ws.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &boss.Actor.UserID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindFile, FromName: "Andy", FromEmail: "andy@lf.example"}); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := app.Templates.Create(ctx, andy.Actor, ws.ID, emailtemplate.Change{Name: "Promo", Subject: "Rates for {{first_name}}", BodyHTML: "<p>Hi {{first_name}}, rates dipped.</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	andy.Contact(ws.ID, "Ann", "ann@example.com")
+	nomail := "Nomail"
+	if _, err := app.Contacts.Create(ctx, andy.Actor, ws.ID, contact.Fields{FirstName: &nomail}, true); err != nil {
+		t.Fatal(err)
+	}
+	base := "/w/" + ws.ID
+	resp, body := postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Spring promo"}, "stale_days": {"abc"}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `value="Spring promo"`) || !strings.Contains(body, "Enter a number of days") {
+		t.Fatalf("a bad form: %s", apptest.Trim(body))
+	}
+	resp, body = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Spring promo"}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Choose the template it sends") {
+		t.Fatalf("no template: %s", apptest.Trim(body))
+	}
+	resp, _ = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Spring promo"}, "template_id": {tpl.ID}, "not_within_days": {"7"}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	page := resp.Header.Get("Location")
+	id := regexp.MustCompile(`/campaigns/([^/]+)$`).FindStringSubmatch(page)[1]
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, "1 contact gets it; 1 is left out") || !strings.Contains(body, "Nomail") || !strings.Contains(body, "no email address") ||
+		!strings.Contains(body, "Submit for approval") || strings.Contains(body, "now</button>") {
+		t.Fatalf("the campaign's page: %s", body)
+	}
+	if resp := app.PostForm(andy.Client, base+"/campaigns/"+id+"/launch", nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("launch before approval: %d", resp.StatusCode)
+	}
+	if msgs, _ := app.Compose.List(ctx, andy.Actor, ws.ID, "", 10); len(msgs) != 0 {
+		t.Fatal("an unapproved campaign reached the outbox")
+	}
+	app.PostForm(andy.Client, base+"/campaigns/"+id+"/submit", nil)
+	_, body = app.Do(boss.Client, http.MethodGet, "/approvals", nil, nil)
+	if !strings.Contains(body, "Spring promo") {
+		t.Fatalf("the approver's queue: %s", apptest.Trim(body))
+	}
+	_, body = app.Do(boss.Client, http.MethodGet, "/approvals/"+id, nil, nil)
+	m := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, "Rates for Ann") || !strings.Contains(body, "By Andy in Loan Factory") {
+		t.Fatalf("the approval page: %s", body)
+	}
+	resp, body = postForm(app, boss.Client, "/approvals/"+id+"/reject", url.Values{"version": {m[1]}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if resp := app.PostForm(boss.Client, "/approvals/"+id+"/reject", url.Values{"version": {m[1]}, "notes": {"Add the NMLS number"}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("reject: %d", resp.StatusCode)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, "Add the NMLS number") {
+		t.Fatalf("the author does not see the notes: %s", apptest.Trim(body))
+	}
+	app.PostForm(andy.Client, base+"/campaigns/"+id+"/submit", nil)
+	_, body = app.Do(boss.Client, http.MethodGet, "/approvals/"+id, nil, nil)
+	m = regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(body)
+	if resp := app.PostForm(boss.Client, "/approvals/"+id+"/approve", url.Values{"version": {m[1]}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	// Andy cannot reach the approver's page for it; Boss cannot reach the workspace's.
+	if resp, _ := app.Do(andy.Client, http.MethodGet, "/approvals/"+id, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the author on the approval page: %d", resp.StatusCode)
+	}
+	if resp, _ := app.Do(boss.Client, http.MethodGet, page, nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the approver on the workspace's campaign page: %d", resp.StatusCode)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, "Send to 1 contact now") {
+		t.Fatalf("approved: %s", apptest.Trim(body))
+	}
+	app.PostForm(andy.Client, base+"/campaigns/"+id+"/launch", nil)
+	msgs, _ := app.Compose.List(ctx, andy.Actor, ws.ID, "", 10)
+	if len(msgs) != 1 || msgs[0].Subject != "Rates for Ann" || !msgs[0].Bulk || msgs[0].CampaignID != id {
+		t.Fatalf("queued: %+v", msgs)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, `id="campaign-stats"`) || !strings.Contains(body, `data-status="sent"`) {
+		t.Fatalf("after launch: %s", apptest.Trim(body))
+	}
+}
