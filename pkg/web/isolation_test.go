@@ -20,8 +20,8 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
-	"github.com/pi-crm/pi-crm/pkg/workspace"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 type route struct{ method, pattern string }
