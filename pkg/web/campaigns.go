@@ -21,18 +21,20 @@ type campaignFormData struct {
 	Stages    []list.List
 	Tags      []list.List
 	Picked    map[string]bool // tags checked
+	// ContactIDs are the contacts picked by hand on the contact list.
+	ContactIDs []string
 }
 
 // campaignForm is what the form posts, for the store and to show again.
-func campaignForm(r *http.Request) (map[string]string, []string) {
+func campaignForm(r *http.Request) (map[string]string, []string, []string) {
 	form := formOf(r, "name", "template_id", "stage_id", "stale_days", "not_within_days", "send_at")
-	return form, r.PostForm["tag_id"]
+	return form, r.PostForm["tag_id"], r.PostForm["contact_id"]
 }
 
-func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, status int, c *campaign.Campaign, form map[string]string, tags []string, fe map[string]string) {
+func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, status int, c *campaign.Campaign, form map[string]string, tags, picked []string, fe map[string]string) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	d := campaignFormData{Campaign: c, Picked: map[string]bool{}}
+	d := campaignFormData{Campaign: c, Picked: map[string]bool{}, ContactIDs: picked}
 	var err error
 	if d.Templates, err = s.Templates.List(r.Context(), a, ws.ID); err == nil {
 		if d.Stages, err = s.Lists.All(r.Context(), a, ws.ID, list.Stage); err == nil {
@@ -55,7 +57,7 @@ func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, stat
 
 // change reads the form into a campaign change, in the workspace's time
 // zone; a number or a time that does not read is a field error.
-func (s *Server) campaignChange(r *http.Request, form map[string]string, tags []string) (campaign.Change, map[string]string) {
+func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, picked []string) (campaign.Change, map[string]string) {
 	ws, _ := workspaceFrom(r.Context())
 	fe := map[string]string{}
 	num := func(k string) int {
@@ -70,7 +72,7 @@ func (s *Server) campaignChange(r *http.Request, form map[string]string, tags []
 		return n
 	}
 	ch := campaign.Change{Name: form["name"], TemplateID: form["template_id"],
-		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
+		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, ContactIDs: picked, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
 	if v := strings.TrimSpace(form["send_at"]); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zone(ws.Settings.TimeZone))
 		if err != nil {
@@ -95,21 +97,22 @@ func (s *Server) campaignsList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) campaignNew(w http.ResponseWriter, r *http.Request) {
-	s.renderCampaignForm(w, r, http.StatusOK, nil, map[string]string{"not_within_days": "7"}, nil, nil)
+	// Contacts picked on the contact list arrive as id=...
+	s.renderCampaignForm(w, r, http.StatusOK, nil, map[string]string{"not_within_days": "7"}, nil, r.URL.Query()["id"], nil)
 }
 
 func (s *Server) campaignCreate(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	form, tags := campaignForm(r)
-	ch, fe := s.campaignChange(r, form, tags)
+	form, tags, picked := campaignForm(r)
+	ch, fe := s.campaignChange(r, form, tags, picked)
 	if len(fe) > 0 {
-		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nil, form, tags, fe)
+		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nil, form, tags, picked, fe)
 		return
 	}
 	c, err := s.Campaigns.Create(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
-		s.renderCampaignForm(w, r, statusOfErr(err), nil, form, tags, fe)
+		s.renderCampaignForm(w, r, statusOfErr(err), nil, form, tags, picked, fe)
 		return
 	}
 	if err != nil {
@@ -138,7 +141,7 @@ func (s *Server) campaignEdit(w http.ResponseWriter, r *http.Request) {
 	if !c.SendAt.IsZero() {
 		form["send_at"] = c.SendAt.In(s.zone(ws.Settings.TimeZone)).Format("2006-01-02T15:04")
 	}
-	s.renderCampaignForm(w, r, http.StatusOK, &c, form, g.TagIDs, nil)
+	s.renderCampaignForm(w, r, http.StatusOK, &c, form, g.TagIDs, g.ContactIDs, nil)
 }
 
 func (s *Server) campaignUpdate(w http.ResponseWriter, r *http.Request) {
@@ -149,16 +152,15 @@ func (s *Server) campaignUpdate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	form, tags := campaignForm(r)
-	ch, fe := s.campaignChange(r, form, tags)
-	ch.Segment.ContactIDs = c.Segment.ContactIDs
+	form, tags, picked := campaignForm(r)
+	ch, fe := s.campaignChange(r, form, tags, picked)
 	if len(fe) > 0 {
-		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, &c, form, tags, fe)
+		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, &c, form, tags, picked, fe)
 		return
 	}
 	_, err = s.Campaigns.Update(r.Context(), a, ws.ID, c.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
-		s.renderCampaignForm(w, r, statusOfErr(err), &c, form, tags, fe)
+		s.renderCampaignForm(w, r, statusOfErr(err), &c, form, tags, picked, fe)
 		return
 	}
 	if err != nil {

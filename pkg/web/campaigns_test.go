@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/sender"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -26,8 +28,8 @@ func TestCampaignPages(t *testing.T) {
 	andy, boss := app.NewUser("Andy"), app.NewUser("Boss")
 	ws := andy.Workspace("Loan Factory")
 	ctx := context.Background()
-	yes := true
-	if _, err := app.Workspaces.Update(ctx, andy.Actor, ws.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &boss.Actor.UserID}); err != nil {
+	yes, none := true, "" // no quiet hours: the campaign goes whatever the hour
+	if _, err := app.Workspaces.Update(ctx, andy.Actor, ws.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &boss.Actor.UserID, QuietStart: &none, QuietEnd: &none}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindFile, FromName: "Andy", FromEmail: "andy@lf.example"}); err != nil {
@@ -37,7 +39,7 @@ func TestCampaignPages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	andy.Contact(ws.ID, "Ann", "ann@example.com")
+	ann := andy.Contact(ws.ID, "Ann", "ann@example.com")
 	nomail := "Nomail"
 	if _, err := app.Contacts.Create(ctx, andy.Actor, ws.ID, contact.Fields{FirstName: &nomail}, true); err != nil {
 		t.Fatal(err)
@@ -112,7 +114,21 @@ func TestCampaignPages(t *testing.T) {
 		t.Fatalf("queued: %+v", msgs)
 	}
 	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
-	if !strings.Contains(body, `id="campaign-stats"`) || !strings.Contains(body, `data-status="sent"`) {
+	if !strings.Contains(body, `id="campaign-stats"`) || !strings.Contains(body, `data-status="sent"`) || !strings.Contains(body, `hx-trigger="every 2s"`) {
 		t.Fatalf("after launch: %s", apptest.Trim(body))
+	}
+	// Sent: the figures stop asking.
+	s := sender.New(app.DB, slog.New(slog.DiscardHandler), nil, t.TempDir(), sender.Options{})
+	if _, err := s.Turn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if strings.Contains(body, `hx-trigger="every 2s"`) || !regexp.MustCompile(`Sent</dt><dd class="text-lg font-bold">1<`).MatchString(body) {
+		t.Fatalf("once sent: %s", body)
+	}
+	// Contacts picked on the contact list.
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new?id="+ann.ID, nil, nil)
+	if !strings.Contains(body, "1 contact picked on the contact list") || !strings.Contains(body, `name="contact_id" value="`+ann.ID+`"`) {
+		t.Fatalf("picked: %s", apptest.Trim(body))
 	}
 }
