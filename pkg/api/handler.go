@@ -13,6 +13,7 @@ import (
 	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -35,6 +36,7 @@ type Handler struct {
 	contacts   *contact.Store
 	lists      *list.Store
 	templates  *emailtemplate.Store
+	campaigns  *campaign.Store
 	limit      *limiter
 	router     chi.Router
 }
@@ -50,7 +52,7 @@ func New(svc *services.Services, opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	h := &Handler{log: svc.Log, auth: svc.Auth, workspaces: svc.Workspaces, contacts: svc.Contacts, lists: svc.Lists, templates: svc.Templates, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
+	h := &Handler{log: svc.Log, auth: svc.Auth, workspaces: svc.Workspaces, contacts: svc.Contacts, lists: svc.Lists, templates: svc.Templates, campaigns: svc.Campaigns, limit: newLimiter(opts.RatePerSecond, opts.Burst, opts.Now)}
 	r := chi.NewRouter()
 	r.Use(h.authenticate)
 	r.Get("/me", h.me)
@@ -94,6 +96,20 @@ func New(svc *services.Services, opts Options) *Handler {
 		r.With(twrite).Post("/{tpl}/copy", h.templateCopy)
 		r.With(tread).Get("/{tpl}/preview", h.templatePreview)
 	})
+	cread, cwrite, capprove := h.need(auth.ScopeCampaignsRead), h.need(auth.ScopeCampaignsWrite), h.need(auth.ScopeCampaignsApprove)
+	r.Route("/workspaces/{ws}/campaigns", func(r chi.Router) {
+		r.With(cread).Get("/", h.campaignList)
+		r.With(cwrite).Post("/", h.campaignCreate)
+		r.With(cread).Get("/{campaign}", h.campaignGet)
+		r.With(cwrite).Put("/{campaign}", h.campaignUpdate)
+		r.With(cread).Get("/{campaign}/recipients", h.campaignRecipients)
+		r.With(cwrite).Post("/{campaign}/submit", h.campaignSubmit)
+		r.With(cwrite).Post("/{campaign}/launch", h.campaignLaunch)
+		r.With(cwrite).Post("/{campaign}/cancel", h.campaignCancel)
+	})
+	r.With(capprove).Get("/approvals", h.approvalList)
+	r.With(capprove).Post("/approvals/{campaign}/approve", h.approvalDecide(true))
+	r.With(capprove).Post("/approvals/{campaign}/reject", h.approvalDecide(false))
 	r.With(read).Get("/shared", h.sharedList)
 	r.With(read).Get("/shared/{contact}", h.sharedGet)
 	r.With(write).Post("/shared/{contact}/save-as", h.sharedSaveAs)

@@ -14,10 +14,14 @@ const (
 	ScopeContactsWrite   = "contacts:write"
 	ScopeTemplatesRead   = "templates:read"
 	ScopeTemplatesWrite  = "templates:write"
+	ScopeCampaignsRead    = "campaigns:read"
+	ScopeCampaignsWrite   = "campaigns:write"
+	ScopeCampaignsApprove = "campaigns:approve"
 )
 
 // Scopes lists every scope, in the order the UI shows them.
-var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite, ScopeContactsRead, ScopeContactsWrite, ScopeTemplatesRead, ScopeTemplatesWrite}
+var Scopes = []string{ScopeWorkspacesRead, ScopeWorkspacesWrite, ScopeContactsRead, ScopeContactsWrite, ScopeTemplatesRead, ScopeTemplatesWrite,
+	ScopeCampaignsRead, ScopeCampaignsWrite, ScopeCampaignsApprove}
 
 // ValidScope reports whether s is a known scope.
 func ValidScope(s string) bool { return slices.Contains(Scopes, s) }

@@ -171,6 +171,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 				n++
 				body := `{"name":"x"}`
 				switch {
+				case strings.HasPrefix(r.pattern, "/approvals/"):
+					body = `{"version":1,"notes":"x"}`
 				case strings.HasSuffix(r.pattern, "/merge"):
 					body = `{"source_id":"` + monaContact.ID + `"}`
 				case strings.HasSuffix(r.pattern, "/save-as"), strings.HasSuffix(r.pattern, "/copy"):
@@ -208,7 +210,11 @@ func TestIsolationEveryRoute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID, "{tpl}": ownTpl.ID}
+		ownCampaign, err := app.Campaigns.Create(ctx, andy.Actor, own.ID, campaign.Change{Name: "Own", TemplateID: ownTpl.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID, "{tpl}": ownTpl.ID, "{campaign}": ownCampaign.ID}
 		keys := map[string]string{}
 		for _, s := range auth.Scopes {
 			keys[s] = andy.APIKey(s)

@@ -1,0 +1,194 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/pi-crm/pi-crm/pkg/campaign"
+)
+
+// campaignJSON is a campaign as the API shows it.
+type campaignJSON struct {
+	ID              string           `json:"id"`
+	Name            string           `json:"name"`
+	TemplateID      string           `json:"template_id"`
+	Segment         campaign.Segment `json:"segment"`
+	Status          campaign.Status  `json:"status"`
+	SendAt          *time.Time       `json:"send_at"`
+	Version         int              `json:"version"`
+	ApprovedVersion int              `json:"approved_version"`
+	ReviewNotes     string           `json:"review_notes"`
+	Enqueued        int              `json:"enqueued"`
+	CreatedAt       time.Time        `json:"created_at"`
+	UpdatedAt       time.Time        `json:"updated_at"`
+}
+
+func campaignOut(c campaign.Campaign) campaignJSON {
+	out := campaignJSON{ID: c.ID, Name: c.Name, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
+		ApprovedVersion: c.ApprovedVersion, ReviewNotes: c.ReviewNotes, Enqueued: c.Enqueued, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if !c.SendAt.IsZero() {
+		out.SendAt = &c.SendAt
+	}
+	return out
+}
+
+// campaignInput is what a create or a (whole) update takes.
+type campaignInput struct {
+	Name       string           `json:"name"`
+	TemplateID string           `json:"template_id"`
+	Segment    campaign.Segment `json:"segment"`
+	SendAt     *time.Time       `json:"send_at"`
+}
+
+func (in campaignInput) change() campaign.Change {
+	ch := campaign.Change{Name: in.Name, TemplateID: in.TemplateID, Segment: in.Segment}
+	if in.SendAt != nil {
+		ch.SendAt = *in.SendAt
+	}
+	return ch
+}
+
+func (h *Handler) campaignList(w http.ResponseWriter, r *http.Request) {
+	all, err := h.campaigns.List(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	items := make([]campaignJSON, 0, len(all))
+	for _, c := range all {
+		items = append(items, campaignOut(c))
+	}
+	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+}
+
+func (h *Handler) campaignCreate(w http.ResponseWriter, r *http.Request) {
+	var in campaignInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.campaigns.Create(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), in.change())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusCreated, campaignOut(c))
+}
+
+func (h *Handler) campaignGet(w http.ResponseWriter, r *http.Request) {
+	c, err := h.campaigns.Get(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, campaignOut(c))
+}
+
+func (h *Handler) campaignUpdate(w http.ResponseWriter, r *http.Request) {
+	var in campaignInput
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.campaigns.Update(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"), in.change())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, campaignOut(c))
+}
+
+// recipientJSON is one contact a campaign names.
+type recipientJSON struct {
+	ContactID string `json:"contact_id"`
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	Excluded  string `json:"excluded,omitempty"`
+}
+
+func (h *Handler) campaignRecipients(w http.ResponseWriter, r *http.Request) {
+	rs, err := h.campaigns.Recipients(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	items := make([]recipientJSON, 0, len(rs))
+	for _, x := range rs {
+		items = append(items, recipientJSON{ContactID: x.ContactID, Name: x.Name, Email: x.Email, Excluded: x.Excluded})
+	}
+	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+}
+
+func (h *Handler) campaignSubmit(w http.ResponseWriter, r *http.Request) {
+	c, err := h.campaigns.Submit(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, campaignOut(c))
+}
+
+func (h *Handler) campaignLaunch(w http.ResponseWriter, r *http.Request) {
+	l, err := h.campaigns.Launch(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, map[string]any{"campaign": campaignOut(l.Campaign), "scheduled": l.Scheduled, "enqueued": l.Enqueued, "excluded": l.Excluded})
+}
+
+func (h *Handler) campaignCancel(w http.ResponseWriter, r *http.Request) {
+	a, ws, id := actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign")
+	if err := h.campaigns.Cancel(r.Context(), a, ws, id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	c, err := h.campaigns.Get(r.Context(), a, ws, id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ok(w, http.StatusOK, campaignOut(c))
+}
+
+func (h *Handler) approvalList(w http.ResponseWriter, r *http.Request) {
+	all, err := h.campaigns.PendingFor(r.Context(), actorFrom(r.Context()))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	items := make([]campaignJSON, 0, len(all))
+	for _, c := range all {
+		items = append(items, campaignOut(c))
+	}
+	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+}
+
+// approvalDecide approves or rejects a pending campaign: {"version", "notes"}.
+func (h *Handler) approvalDecide(approve bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Version int    `json:"version"`
+			Notes   string `json:"notes"`
+		}
+		if err := decode(r, &in); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		a, id := actorFrom(r.Context()), chi.URLParam(r, "campaign")
+		var c campaign.Campaign
+		var err error
+		if approve {
+			c, err = h.campaigns.Approve(r.Context(), a, id, in.Version, in.Notes)
+		} else {
+			c, err = h.campaigns.Reject(r.Context(), a, id, in.Version, in.Notes)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ok(w, http.StatusOK, campaignOut(c))
+	}
+}
