@@ -12,8 +12,8 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/services"
 	"github.com/pi-crm/pi-crm/pkg/auth"
-	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/campaign"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"

@@ -8,12 +8,12 @@ import (
 
 // The scopes an API key may carry. A session carries all of them.
 const (
-	ScopeWorkspacesRead  = "workspaces:read"
-	ScopeWorkspacesWrite = "workspaces:write"
-	ScopeContactsRead    = "contacts:read"
-	ScopeContactsWrite   = "contacts:write"
-	ScopeTemplatesRead   = "templates:read"
-	ScopeTemplatesWrite  = "templates:write"
+	ScopeWorkspacesRead   = "workspaces:read"
+	ScopeWorkspacesWrite  = "workspaces:write"
+	ScopeContactsRead     = "contacts:read"
+	ScopeContactsWrite    = "contacts:write"
+	ScopeTemplatesRead    = "templates:read"
+	ScopeTemplatesWrite   = "templates:write"
 	ScopeCampaignsRead    = "campaigns:read"
 	ScopeCampaignsWrite   = "campaigns:write"
 	ScopeCampaignsApprove = "campaigns:approve"
