@@ -9,6 +9,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
@@ -26,6 +27,10 @@ type dashboardData struct {
 	Emails   []events.InboundEmail
 	Texts    []events.UnknownText
 	Anything bool
+	// Approvals are the campaigns waiting for this user's approval (any
+	// workspace); Campaigns this workspace's not yet sent or sent lately.
+	Approvals []campaign.Campaign
+	Campaigns []campaign.Campaign
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -61,6 +66,20 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if d.Approvals, err = s.Campaigns.PendingFor(r.Context(), a); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := s.Campaigns.List(r.Context(), a, ws.ID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	for _, c := range all {
+		if c.Status != campaign.Cancelled && (c.Status != campaign.Sent || time.Since(c.UpdatedAt) < 14*24*time.Hour) && len(d.Campaigns) < 5 {
+			d.Campaigns = append(d.Campaigns, c)
+		}
 	}
 	d.Anything = d.Problem != "" || d.Unknown > 0 || len(d.Emails) > 0 || len(d.Texts) > 0
 	p := s.pageFor(r, ws.Name, &page{Data: d})

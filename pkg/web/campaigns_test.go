@@ -77,6 +77,15 @@ func TestCampaignPages(t *testing.T) {
 	if !strings.Contains(body, "Spring promo") {
 		t.Fatalf("the approver's queue: %s", apptest.Trim(body))
 	}
+	// The approver's dashboard (any workspace of theirs) says so.
+	_, body = app.Do(boss.Client, http.MethodGet, "/w/"+boss.Workspace("Boss's").ID, nil, nil)
+	if !strings.Contains(body, `id="pending-approvals"`) || !strings.Contains(body, "/approvals/"+id) {
+		t.Fatalf("the approver's dashboard: %s", apptest.Trim(body))
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base, nil, nil)
+	if strings.Contains(body, `id="pending-approvals"`) || !strings.Contains(body, "Spring promo") {
+		t.Fatalf("the author's dashboard: %s", apptest.Trim(body))
+	}
 	_, body = app.Do(boss.Client, http.MethodGet, "/approvals/"+id, nil, nil)
 	m := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(body)
 	if m == nil || !strings.Contains(body, "Rates for Ann") || !strings.Contains(body, "By Andy in Loan Factory") {
