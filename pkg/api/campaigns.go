@@ -34,6 +34,14 @@ func campaignOut(c campaign.Campaign) campaignJSON {
 	return out
 }
 
+func campaignsOut(all []campaign.Campaign) []campaignJSON {
+	items := make([]campaignJSON, 0, len(all))
+	for _, c := range all {
+		items = append(items, campaignOut(c))
+	}
+	return items
+}
+
 // campaignInput is what a create or a (whole) update takes.
 type campaignInput struct {
 	Name       string           `json:"name"`
@@ -56,11 +64,7 @@ func (h *Handler) campaignList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	items := make([]campaignJSON, 0, len(all))
-	for _, c := range all {
-		items = append(items, campaignOut(c))
-	}
-	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+	ok(w, http.StatusOK, map[string]any{"items": campaignsOut(all), "next": ""})
 }
 
 func (h *Handler) campaignCreate(w http.ResponseWriter, r *http.Request) {
@@ -159,11 +163,7 @@ func (h *Handler) approvalList(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	items := make([]campaignJSON, 0, len(all))
-	for _, c := range all {
-		items = append(items, campaignOut(c))
-	}
-	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+	ok(w, http.StatusOK, map[string]any{"items": campaignsOut(all), "next": ""})
 }
 
 // approvalDecide approves or rejects a pending campaign: {"version", "notes"}.

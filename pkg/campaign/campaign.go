@@ -129,22 +129,29 @@ func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Cam
 func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string) ([]Campaign, error) {
 	var out []Campaign
 	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
-		var serr error
-		err := sqlitex.Execute(conn, `SELECT `+columns+` FROM campaigns WHERE workspace_id = ? ORDER BY created_at DESC, id DESC`, &sqlitex.ExecOptions{Args: []any{wsID},
-			ResultFunc: func(st *sqlite.Stmt) error {
-				c, err := scan(st)
-				if err != nil {
-					serr = err
-				}
-				out = append(out, c)
-				return nil
-			}})
-		if err != nil {
-			return fmt.Errorf("list campaigns: %w", err)
-		}
-		return serr
+		var err error
+		out, err = listWhere(conn, `SELECT `+columns+` FROM campaigns WHERE workspace_id = ? ORDER BY created_at DESC, id DESC`, wsID)
+		return err
 	})
 	return out, err
+}
+
+// listWhere reads the campaigns query q (selecting the columns) finds.
+func listWhere(conn *sqlite.Conn, q string, args ...any) ([]Campaign, error) {
+	var out []Campaign
+	var serr error
+	err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
+		c, err := scan(st)
+		if err != nil {
+			serr = err
+		}
+		out = append(out, c)
+		return nil
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	return out, serr
 }
 
 // check validates ch against workspace wsID (its template must be the
@@ -298,21 +305,10 @@ func (s *Store) Submit(ctx context.Context, actor auth.Actor, wsID, id string) (
 func (s *Store) PendingFor(ctx context.Context, actor auth.Actor) ([]Campaign, error) {
 	var out []Campaign
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		var serr error
-		err := sqlitex.Execute(conn, `SELECT `+prefixed("c.")+` FROM campaigns c JOIN workspace_settings w ON w.workspace_id = c.workspace_id
-WHERE c.status = 'pending' AND w.campaigns_need_approval AND w.approver_user_id = ? ORDER BY c.updated_at`, &sqlitex.ExecOptions{Args: []any{actor.UserID},
-			ResultFunc: func(st *sqlite.Stmt) error {
-				c, err := scan(st)
-				if err != nil {
-					serr = err
-				}
-				out = append(out, c)
-				return nil
-			}})
-		if err != nil {
-			return fmt.Errorf("pending campaigns: %w", err)
-		}
-		return serr
+		var err error
+		out, err = listWhere(conn, `SELECT `+prefixed("c.")+` FROM campaigns c JOIN workspace_settings w ON w.workspace_id = c.workspace_id
+WHERE c.status = 'pending' AND w.campaigns_need_approval AND w.approver_user_id = ? ORDER BY c.updated_at`, actor.UserID)
+		return err
 	})
 	return out, err
 }
