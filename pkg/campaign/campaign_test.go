@@ -172,6 +172,36 @@ func TestSegmentFiltersAndExclusions(t *testing.T) {
 	if g := byName(rs); g["Ann"] != campaign.WhyRecent || g["Fay"] != "" {
 		t.Fatalf("not within 7 days: %v", g)
 	}
+	// A custom field's value, and an added-since date.
+	field, err := r.app.Contacts.CreateField(ctx, r.andy.Actor, r.ws, contact.FieldDef{Name: "Loan type", Type: "text"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Contacts.Update(ctx, r.andy.Actor, r.ws, ann, contact.Fields{Custom: map[string]string{field.ID: "VA"}}, false); err != nil {
+		t.Fatal(err)
+	}
+	va, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "VA", TemplateID: r.tpl,
+		Segment: campaign.Segment{Custom: map[string]string{field.ID: "VA"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := r.app.Campaigns.Recipients(ctx, r.andy.Actor, r.ws, va.ID); len(rs) != 1 || rs[0].ContactID != ann {
+		t.Fatalf("custom field: %+v", rs)
+	}
+	later, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "New ones", TemplateID: r.tpl, Segment: campaign.Segment{CreatedSince: time.Now().Add(time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := r.app.Campaigns.Recipients(ctx, r.andy.Actor, r.ws, later.ID); len(rs) != 0 {
+		t.Fatalf("added since a time to come: %d", len(rs))
+	}
+	monaField, err := r.app.Contacts.CreateField(ctx, r.mona.Actor, monaWS, contact.FieldDef{Name: "Secret", Type: "text"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "X", TemplateID: r.tpl, Segment: campaign.Segment{Custom: map[string]string{monaField.ID: "x"}}}); errs.As(err).Fields["custom"] == "" {
+		t.Fatalf("another workspace's field: %v", err)
+	}
 	// Bad segments are refused by field; another user's workspace is not found.
 	_, err = r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Bad", TemplateID: r.tpl, Segment: campaign.Segment{TagIDs: []string{"nope"}, StaleDays: -1}})
 	if f := errs.As(err).Fields; f["tag_ids"] == "" || f["stale_days"] == "" {

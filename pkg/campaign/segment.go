@@ -23,6 +23,8 @@ type Segment struct {
 	StaleDays    int       `json:"stale_days,omitempty"`
 	CreatedSince time.Time `json:"created_since,omitzero"`
 	ContactIDs   []string  `json:"contact_ids,omitempty"` // picked by hand: only these
+	// Custom keeps contacts whose custom field (by id) has this value.
+	Custom map[string]string `json:"custom,omitempty"`
 	// NotWithinDays leaves out contacts who got campaign mail in the last
 	// N days.
 	NotWithinDays int `json:"not_within_days,omitempty"`
@@ -48,6 +50,16 @@ func (g *Segment) check(conn *sqlite.Conn, wsID string, f errs.Fields) error {
 		}
 		if !ok {
 			f.Add("stage_id", "Choose one of this workspace's stages.")
+		}
+	}
+	for fid := range g.Custom {
+		ok, err := store.Exists(conn, `SELECT 1 FROM custom_fields WHERE id = ? AND workspace_id = ?`, fid, wsID)
+		if err != nil {
+			return fmt.Errorf("check field: %w", err)
+		}
+		if !ok {
+			f.Add("custom", "Choose one of this workspace's custom fields.")
+			break
 		}
 	}
 	for _, t := range g.TagIDs {
@@ -101,6 +113,10 @@ func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.
 	for _, t := range g.TagIDs {
 		where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
 		args = append(args, t)
+	}
+	for fid, v := range g.Custom {
+		where = append(where, "EXISTS (SELECT 1 FROM custom_values cv WHERE cv.contact_id = c.id AND cv.field_id = ? AND cv.value = ?)")
+		args = append(args, fid, v)
 	}
 	if g.StaleDays > 0 {
 		where = append(where, "coalesce(c.last_contact_at, '') < ?")

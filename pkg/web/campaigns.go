@@ -9,6 +9,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/campaign"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -20,6 +21,7 @@ type campaignFormData struct {
 	Templates []emailtemplate.Template
 	Stages    []list.List
 	Tags      []list.List
+	Fields    []contact.FieldDef
 	Picked    map[string]bool // tags checked
 	// ContactIDs are the contacts picked by hand on the contact list.
 	ContactIDs []string
@@ -27,7 +29,7 @@ type campaignFormData struct {
 
 // campaignForm is what the form posts, for the store and to show again.
 func campaignForm(r *http.Request) (map[string]string, []string, []string) {
-	form := formOf(r, "name", "template_id", "stage_id", "stale_days", "not_within_days", "send_at")
+	form := formOf(r, "name", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
 	return form, r.PostForm["tag_id"], r.PostForm["contact_id"]
 }
 
@@ -38,7 +40,9 @@ func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, stat
 	var err error
 	if d.Templates, err = s.Templates.List(r.Context(), a, ws.ID); err == nil {
 		if d.Stages, err = s.Lists.All(r.Context(), a, ws.ID, list.Stage); err == nil {
-			d.Tags, err = s.Lists.All(r.Context(), a, ws.ID, list.Tag)
+			if d.Tags, err = s.Lists.All(r.Context(), a, ws.ID, list.Tag); err == nil {
+				d.Fields, err = s.Contacts.Fields(r.Context(), a, ws.ID)
+			}
 		}
 	}
 	if err != nil {
@@ -73,6 +77,16 @@ func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, p
 	}
 	ch := campaign.Change{Name: form["name"], TemplateID: form["template_id"],
 		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, ContactIDs: picked, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
+	if fid := form["custom_field"]; fid != "" {
+		ch.Segment.Custom = map[string]string{fid: strings.TrimSpace(form["custom_value"])}
+	}
+	if v := strings.TrimSpace(form["created_since"]); v != "" {
+		t, err := time.ParseInLocation("2006-01-02", v, s.zone(ws.Settings.TimeZone))
+		if err != nil {
+			fe["created_since"] = "Enter a date, or leave it empty."
+		}
+		ch.Segment.CreatedSince = t
+	}
 	if v := strings.TrimSpace(form["send_at"]); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zone(ws.Settings.TimeZone))
 		if err != nil {
@@ -137,6 +151,12 @@ func (s *Server) campaignEdit(w http.ResponseWriter, r *http.Request) {
 	}
 	if g.NotWithinDays > 0 {
 		form["not_within_days"] = strconv.Itoa(g.NotWithinDays)
+	}
+	for fid, v := range g.Custom {
+		form["custom_field"], form["custom_value"] = fid, v
+	}
+	if !g.CreatedSince.IsZero() {
+		form["created_since"] = g.CreatedSince.In(s.zone(ws.Settings.TimeZone)).Format("2006-01-02")
 	}
 	if !c.SendAt.IsZero() {
 		form["send_at"] = c.SendAt.In(s.zone(ws.Settings.TimeZone)).Format("2006-01-02T15:04")

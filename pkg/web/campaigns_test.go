@@ -50,6 +50,11 @@ func TestCampaignPages(t *testing.T) {
 	if !strings.Contains(body, `value="Spring promo"`) || !strings.Contains(body, "Enter a number of days") {
 		t.Fatalf("a bad form: %s", apptest.Trim(body))
 	}
+	resp, body = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Spring promo"}, "template_id": {tpl.ID}, "created_since": {"31/12/2026"}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "Enter a date") || !strings.Contains(body, `value="31/12/2026"`) {
+		t.Fatalf("a bad date: %s", apptest.Trim(body))
+	}
 	resp, body = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Spring promo"}}, false)
 	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
 	if !strings.Contains(body, "Choose the template it sends") {
