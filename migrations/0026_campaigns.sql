@@ -1,15 +1,17 @@
 -- Campaigns (issue 16): a template sent through the outbox to a segment of
--- one workspace's contacts, now or at a time; in a workspace that needs
--- approval, only its designated approver can approve one, and any edit
--- after that needs approval again (version against approved_version).
+-- one workspace's contacts, now or at a time (a blast), or a drip of steps
+-- each contact enrolled walks; in a workspace that needs approval, only its
+-- designated approver can approve one, and any edit after that needs
+-- approval again (version against approved_version).
 CREATE TABLE campaigns (
     id               TEXT PRIMARY KEY,
     workspace_id     TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
     user_id          TEXT NOT NULL REFERENCES users(id),
     name             TEXT NOT NULL,
+    kind             TEXT NOT NULL DEFAULT 'blast' CHECK (kind IN ('blast', 'drip')),
     template_id      TEXT NOT NULL,
     segment          TEXT NOT NULL DEFAULT '{}', -- JSON: who gets it (campaign.Segment)
-    status           TEXT NOT NULL CHECK (status IN ('draft', 'pending', 'rejected', 'approved', 'scheduled', 'sent', 'cancelled')),
+    status           TEXT NOT NULL CHECK (status IN ('draft', 'pending', 'rejected', 'approved', 'scheduled', 'sent', 'running', 'paused', 'cancelled')),
     send_at          TEXT NOT NULL DEFAULT '', -- a scheduled blast's time; '' sends when launched
     version          INTEGER NOT NULL DEFAULT 1,
     approved_version INTEGER NOT NULL DEFAULT 0,
@@ -26,3 +28,28 @@ CREATE INDEX campaigns_pending ON campaigns(workspace_id) WHERE status = 'pendin
 ALTER TABLE outbox ADD COLUMN campaign_id TEXT NOT NULL DEFAULT '';
 CREATE INDEX outbox_campaign ON outbox(campaign_id, state) WHERE campaign_id <> '';
 CREATE INDEX outbox_contact_bulk ON outbox(contact_id, created_at) WHERE bulk = 1;
+
+-- A drip's steps: each a template, sent a delay after the step before (the
+-- first: after enrolment).
+CREATE TABLE campaign_steps (
+    campaign_id   TEXT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    position      INTEGER NOT NULL CHECK (position >= 1),
+    delay_minutes INTEGER NOT NULL CHECK (delay_minutes >= 0),
+    template_id   TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, position)
+) STRICT, WITHOUT ROWID;
+
+-- Who walks a drip, where they stand, and why they left it.
+CREATE TABLE enrollments (
+    campaign_id  TEXT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    contact_id   TEXT NOT NULL REFERENCES contacts(id) ON DELETE CASCADE,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    next_step    INTEGER NOT NULL,
+    next_at      TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('active', 'done', 'exited')),
+    exit_reason  TEXT NOT NULL DEFAULT '',
+    enrolled_at  TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (campaign_id, contact_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX enrollments_due ON enrollments(next_at) WHERE status = 'active';

@@ -38,8 +38,26 @@ const (
 	Approved  Status = "approved"
 	Scheduled Status = "scheduled"
 	Sent      Status = "sent"
+	Running   Status = "running" // a drip enrolling and sending its steps
+	Paused    Status = "paused"  // a drip whose steps wait; positions kept
 	Cancelled Status = "cancelled"
 )
+
+// Kinds of campaign.
+const (
+	Blast = "blast" // one message to the segment, now or at a time
+	Drip  = "drip"  // steps each enrolled contact walks
+)
+
+// Step is one message of a drip: a template sent Delay after the step
+// before (the first: after enrolment).
+type Step struct {
+	Delay      time.Duration `json:"delay"`
+	TemplateID string        `json:"template_id"`
+}
+
+// MaxSteps is the most steps a drip has.
+const MaxSteps = 12
 
 // Campaign is one campaign.
 type Campaign struct {
@@ -47,7 +65,9 @@ type Campaign struct {
 	WorkspaceID string
 	UserID      string
 	Name        string
-	TemplateID  string
+	Kind        string
+	TemplateID  string // a blast's; a drip's first step's
+	Steps       []Step // a drip's
 	Segment     Segment
 	Status      Status
 	SendAt      time.Time // a scheduled blast's time; zero sends when launched
@@ -65,7 +85,9 @@ type Campaign struct {
 // Change is what a campaign's form sets.
 type Change struct {
 	Name       string
-	TemplateID string
+	Kind       string // Blast (default) or Drip
+	TemplateID string // a blast's
+	Steps      []Step // a drip's
 	Segment    Segment
 	SendAt     time.Time
 }
@@ -79,13 +101,13 @@ type Store struct {
 // NewStore returns a store over db.
 func NewStore(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
-const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at`
+const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at, kind`
 
 func scan(st *sqlite.Stmt) (Campaign, error) {
 	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
 	c := Campaign{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), Name: st.ColumnText(3), TemplateID: st.ColumnText(4),
 		Status: Status(st.ColumnText(6)), SendAt: t(7), Version: st.ColumnInt(8), ApprovedVersion: st.ColumnInt(9), ReviewedBy: st.ColumnText(10),
-		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14)}
+		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14), Kind: st.ColumnText(15)}
 	if err := json.Unmarshal([]byte(st.ColumnText(5)), &c.Segment); err != nil {
 		return c, fmt.Errorf("campaign %s segment: %w", c.ID, err)
 	}
@@ -111,7 +133,36 @@ func getIn(conn *sqlite.Conn, wsID, id string) (Campaign, error) {
 	if !found {
 		return c, errNotFound
 	}
-	return c, nil
+	c.Steps, err = stepsOf(conn, c.ID)
+	return c, err
+}
+
+// stepsOf reads a drip's steps in order.
+func stepsOf(conn *sqlite.Conn, id string) ([]Step, error) {
+	var out []Step
+	err := sqlitex.Execute(conn, `SELECT delay_minutes, template_id FROM campaign_steps WHERE campaign_id = ? ORDER BY position`, &sqlitex.ExecOptions{Args: []any{id},
+		ResultFunc: func(st *sqlite.Stmt) error {
+			out = append(out, Step{Delay: time.Duration(st.ColumnInt64(0)) * time.Minute, TemplateID: st.ColumnText(1)})
+			return nil
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("read steps: %w", err)
+	}
+	return out, nil
+}
+
+// saveSteps replaces campaign id's steps.
+func saveSteps(conn *sqlite.Conn, id string, steps []Step) error {
+	if err := sqlitex.Execute(conn, `DELETE FROM campaign_steps WHERE campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{id}}); err != nil {
+		return fmt.Errorf("save steps: %w", err)
+	}
+	for i, st := range steps {
+		if err := sqlitex.Execute(conn, `INSERT INTO campaign_steps (campaign_id, position, delay_minutes, template_id) VALUES (?, ?, ?, ?)`,
+			&sqlitex.ExecOptions{Args: []any{id, i + 1, int64(st.Delay / time.Minute), st.TemplateID}}); err != nil {
+			return fmt.Errorf("save steps: %w", err)
+		}
+	}
+	return nil
 }
 
 // Get returns campaign id of the actor's workspace wsID.
@@ -165,12 +216,42 @@ func check(conn *sqlite.Conn, wsID string, ch *Change, now time.Time) error {
 	case utf8.RuneCountInString(ch.Name) > 120:
 		f.Add("name", "Use at most 120 characters.")
 	}
-	if ch.TemplateID == "" {
-		f.Add("template_id", "Choose the template it sends.")
-	} else if _, err := emailtemplate.GetIn(conn, wsID, ch.TemplateID); errs.KindOf(err) == errs.NotFound {
-		f.Add("template_id", "Choose one of this workspace's templates.")
-	} else if err != nil {
-		return err
+	switch ch.Kind {
+	case "", Blast:
+		ch.Kind, ch.Steps = Blast, nil
+	case Drip:
+		switch {
+		case len(ch.Steps) == 0:
+			f.Add("steps", "Give the drip at least one step.")
+		case len(ch.Steps) > MaxSteps:
+			f.Add("steps", fmt.Sprintf("Use at most %d steps.", MaxSteps))
+		default:
+			ch.TemplateID = ch.Steps[0].TemplateID
+		}
+		for i, st := range ch.Steps {
+			if st.Delay < 0 || st.Delay > 365*24*time.Hour {
+				f.Add("steps", fmt.Sprintf("Step %d: wait 0 to 365 days.", i+1))
+			}
+			if _, err := emailtemplate.GetIn(conn, wsID, st.TemplateID); errs.KindOf(err) == errs.NotFound {
+				f.Add("steps", fmt.Sprintf("Step %d: choose one of this workspace's templates.", i+1))
+			} else if err != nil {
+				return err
+			}
+		}
+		if !ch.SendAt.IsZero() {
+			f.Add("send_at", "A drip starts when launched: each contact's steps follow their enrolment.")
+		}
+	default:
+		f.Add("kind", "Choose a blast or a drip.")
+	}
+	if ch.Kind == Blast {
+		if ch.TemplateID == "" {
+			f.Add("template_id", "Choose the template it sends.")
+		} else if _, err := emailtemplate.GetIn(conn, wsID, ch.TemplateID); errs.KindOf(err) == errs.NotFound {
+			f.Add("template_id", "Choose one of this workspace's templates.")
+		} else if err != nil {
+			return err
+		}
 	}
 	if !ch.SendAt.IsZero() && !ch.SendAt.After(now) {
 		f.Add("send_at", "Choose a time in the future, or leave it empty to send when launched.")
@@ -191,9 +272,12 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, ch Ch
 		}
 		seg, _ := json.Marshal(ch.Segment)
 		id, nowS := store.NewID(), store.FormatTime(now)
-		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, template_id, segment, status, send_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS}}); err != nil {
+		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, kind, template_id, segment, status, send_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS}}); err != nil {
 			return fmt.Errorf("create campaign: %w", err)
+		}
+		if err := saveSteps(conn, id, ch.Steps); err != nil {
+			return err
 		}
 		if err := audit.Record(conn, actor.Audit("campaign.create", "campaign", id, map[string]any{"workspace_id": wsID, "name": ch.Name})); err != nil {
 			return err
@@ -229,9 +313,18 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, c
 			return err
 		}
 		seg, _ := json.Marshal(ch.Segment)
-		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, template_id = ?, segment = ?, send_at = ?, version = version + 1, status = 'draft', updated_at = ?
-WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.TemplateID, string(seg), sendAt(ch.SendAt), store.FormatTime(now), id, wsID}}); err != nil {
+		if ch.Kind != old.Kind && old.Status != Draft && old.Status != Rejected && old.Status != Pending && old.Status != Approved {
+			return errs.New(errs.Conflict, "A launched campaign stays a %s.", old.Kind)
+		}
+		// An edit stops a running drip (its steps wait) until it is launched
+		// again, approved first where that is needed; its contacts keep
+		// their places and later steps follow the edit.
+		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, kind = ?, template_id = ?, segment = ?, send_at = ?, version = version + 1, status = 'draft', updated_at = ?
+WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), store.FormatTime(now), id, wsID}}); err != nil {
 			return fmt.Errorf("update campaign: %w", err)
+		}
+		if err := saveSteps(conn, id, ch.Steps); err != nil {
+			return err
 		}
 		if err := audit.Record(conn, actor.Audit("campaign.update", "campaign", id, map[string]any{"workspace_id": wsID, "was": string(old.Status)})); err != nil {
 			return err
@@ -383,6 +476,29 @@ func (s *Store) review(ctx context.Context, actor auth.Actor, id string, version
 		return err
 	})
 	return c, err
+}
+
+// Pause stops a running drip's steps; its contacts keep their places.
+func (s *Store) Pause(ctx context.Context, actor auth.Actor, wsID, id string) error {
+	return s.flip(ctx, actor, wsID, id, Running, Paused, "campaign.pause")
+}
+
+// Resume lets a paused drip's steps go again, from where each contact is.
+func (s *Store) Resume(ctx context.Context, actor auth.Actor, wsID, id string) error {
+	return s.flip(ctx, actor, wsID, id, Paused, Running, "campaign.resume")
+}
+
+func (s *Store) flip(ctx context.Context, actor auth.Actor, wsID, id string, from, to Status, action string) error {
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
+		c, err := getIn(conn, wsID, id)
+		if err != nil {
+			return err
+		}
+		if c.Status != from {
+			return errs.New(errs.Conflict, "Only a %s drip can be: this one is %s.", from, c.Status)
+		}
+		return setStatus(conn, actor, c, to, action, nil, "")
+	})
 }
 
 // Cancel stops a campaign that is not sent yet.

@@ -3,6 +3,7 @@ package campaign_test
 import (
 	"context"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -367,5 +368,123 @@ func TestScheduledBlast(t *testing.T) {
 	sort.Strings(names)
 	if strings.Join(names, " ") != "Dropped:cancelled Holiday:sent" {
 		t.Fatalf("list: %v", names)
+	}
+}
+
+// TestDripWalksStepsAndExits: a three-step drip on a tag sends each step
+// at its delay, each contact each step once however often the tick runs;
+// a contact leaves it on a reply, an unsubscribe, or leaving the tag, or
+// when taken off by hand; pausing holds every place, resuming goes on from
+// it, and an edit stops the drip until it is launched again, places kept.
+func TestDripWalksStepsAndExits(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	none := ""
+	if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, r.ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
+		t.Fatal(err)
+	}
+	ann, bob, cat, dan := r.contact(t, "Ann", "ann@example.com", false, true), r.contact(t, "Bob", "bob@example.com", false, true),
+		r.contact(t, "Cat", "cat@example.com", false, true), r.contact(t, "Dan", "dan@example.com", false, true)
+	steps := []campaign.Step{{Delay: 0, TemplateID: r.tpl}, {Delay: time.Hour, TemplateID: r.tpl}, {Delay: 2 * time.Hour, TemplateID: r.tpl}}
+	if _, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Bad", Kind: campaign.Drip}); errs.As(err).Fields["steps"] == "" {
+		t.Fatalf("a drip without steps: %v", err)
+	}
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Welcome", Kind: campaign.Drip, Steps: steps, Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	l, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil || l.Enqueued != 4 || l.Campaign.Status != campaign.Running {
+		t.Fatalf("launch: %+v %v", l, err)
+	}
+	tick := func(at time.Duration, want int) {
+		t.Helper()
+		n, err := campaign.DripTick(ctx, r.app.DB, t0.Add(at))
+		if err != nil || n != want {
+			t.Fatalf("tick at +%v: %d sent, want %d (%v)", at, n, want, err)
+		}
+	}
+	tick(time.Minute, 4)
+	tick(2*time.Minute, 0)
+	// Ann replies to step 1, Bob unsubscribes, Cat leaves the tag.
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		var annMsg string
+		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND contact_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID, ann},
+			ResultFunc: func(st *sqlite.Stmt) error { annMsg = st.ColumnText(0); return nil }}); err != nil {
+			return err
+		}
+		if _, err := events.Record(conn, events.Event{Provider: "google", ID: "reply:1", WorkspaceID: r.ws, Kind: events.Replied, OutboxID: annMsg, Via: "poll"}); err != nil {
+			return err
+		}
+		return events.SetFlag(conn, r.ws, bob, events.FlagUnsubscribed, "unsubscribed")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.Contacts.Bulk(ctx, r.andy.Actor, r.ws, []string{cat}, nil, r.vip.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	tick(30*time.Minute, 0)
+	tick(61*time.Minute, 1) // Dan's step 2
+	where := func() map[string]string {
+		es, err := r.app.Campaigns.Enrollments(ctx, r.andy.Actor, r.ws, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, e := range es {
+			out[e.ContactID] = e.Status + ":" + e.ExitReason + ":" + strconv.Itoa(e.NextStep)
+		}
+		return out
+	}
+	got := where()
+	want := map[string]string{ann: "exited:replied:2", bob: "exited:" + campaign.WhyUnsubscribed + ":2", cat: "exited:" + campaign.ExitLeft + ":2", dan: "active::3"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("enrollment %s: %q, want %q", k, got[k], v)
+		}
+	}
+	// Paused, nothing goes; resumed, Dan's last step goes and Dan is done.
+	if err := r.app.Campaigns.Pause(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	tick(4*time.Hour, 0)
+	if err := r.app.Campaigns.Resume(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	// An edit stops it until launched again; places are kept.
+	c, err = r.app.Campaigns.Get(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Update(ctx, r.andy.Actor, r.ws, c.ID, campaign.Change{Name: "Welcome (new)", Kind: campaign.Drip, Steps: steps, Segment: c.Segment}); err != nil {
+		t.Fatal(err)
+	}
+	tick(4*time.Hour, 0)
+	if l, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil || l.Enqueued != 0 {
+		t.Fatalf("relaunch: %+v %v", l, err)
+	}
+	tick(4*time.Hour, 1)
+	if where()[dan] != "done::3" {
+		t.Fatalf("Dan at the end: %q", where()[dan])
+	}
+	tick(10*time.Hour, 0)
+	if n := r.outboxCount(t, c.ID); n != 6 {
+		t.Fatalf("%d messages, want 6 (4 + Dan's 2)", n)
+	}
+	// Taken off by hand.
+	d2, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Second", Kind: campaign.Drip, Steps: steps[:1], Segment: campaign.Segment{ContactIDs: []string{dan}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, d2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.Campaigns.Unenroll(ctx, r.andy.Actor, r.ws, d2.ID, dan); err != nil {
+		t.Fatal(err)
+	}
+	tick(11*time.Hour, 0)
+	if err := r.app.Campaigns.Unenroll(ctx, r.mona.Actor, r.ws, d2.ID, dan); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("another user unenrolling: %v", err)
 	}
 }

@@ -45,6 +45,8 @@ func ready(conn *sqlite.Conn, c Campaign) (string, error) {
 	switch {
 	case c.Status == Sent || c.Status == Cancelled:
 		return fmt.Sprintf("This campaign was %s already.", c.Status), nil
+	case c.Status == Running || c.Status == Paused:
+		return fmt.Sprintf("This drip is %s already.", c.Status), nil
 	case need && (c.Status != Approved && c.Status != Scheduled || c.ApprovedVersion != c.Version):
 		return "Campaigns in this workspace need approval: submit it, and launch it once approved.", nil
 	case !need && c.Status != Draft && c.Status != Approved && c.Status != Scheduled:
@@ -79,7 +81,14 @@ func (s *Store) Launch(ctx context.Context, actor auth.Actor, wsID, id string) (
 			return errs.New(errs.Conflict, "%s", why)
 		}
 		now := s.now()
-		if !c.SendAt.IsZero() && c.SendAt.After(now) {
+		if c.Kind == Drip {
+			if l.Enqueued, l.Excluded, err = enroll(conn, c, now); err != nil {
+				return err
+			}
+			if err := setStatus(conn, actor, c, Running, "campaign.launch", map[string]any{"enrolled": l.Enqueued, "excluded": l.Excluded}, ""); err != nil {
+				return err
+			}
+		} else if !c.SendAt.IsZero() && c.SendAt.After(now) {
 			if err := setStatus(conn, actor, c, Scheduled, "campaign.schedule", map[string]any{"send_at": store.FormatTime(c.SendAt)}, ""); err != nil {
 				return err
 			}
@@ -140,67 +149,100 @@ func EnqueueDue(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 // now, logged on each contact, inside the caller's transaction; it returns
 // how many were queued and how many left out.
 func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
-	cfg, ok, err := mailer.ConfigIn(conn, c.WorkspaceID)
-	if err != nil {
-		return 0, 0, err
-	}
-	if !ok {
-		return 0, 0, errs.New(errs.Invalid, "Set up how this workspace sends email first (Workspace settings → Email).")
-	}
-	tpl, err := emailtemplate.GetIn(conn, c.WorkspaceID, c.TemplateID)
-	if err != nil {
-		return 0, 0, fmt.Errorf("campaign template: %w", err)
-	}
-	defs, err := contact.FieldsIn(conn, c.WorkspaceID)
-	if err != nil {
-		return 0, 0, err
-	}
-	keys := emailtemplate.KeysOf(defs)
 	rs, err := Recipients(conn, c.WorkspaceID, c.ID, c.Segment, now)
 	if err != nil {
 		return 0, 0, err
 	}
-	r := emailtemplate.NewRenderer(4)
-	sender := emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}
+	m, err := newMessenger(conn, c)
+	if err != nil {
+		return 0, 0, err
+	}
 	queued, excluded := 0, 0
 	for _, rc := range rs {
 		if rc.Excluded != "" {
 			excluded++
 			continue
 		}
-		ct, err := contact.LoadIn(conn, c.WorkspaceID, rc.ContactID)
+		created, err := m.send(conn, rc.ContactID, rc.Email, c.TemplateID, 0, now)
 		if err != nil {
 			return 0, 0, err
 		}
-		e, err := r.Render(tpl, emailtemplate.Values(ct, defs, sender, ""), keys)
-		if err != nil {
-			return 0, 0, fmt.Errorf("render for %s: %w", ct.ID, err)
+		if created {
+			queued++
 		}
-		if len(e.Problems) > 0 {
-			return 0, 0, errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
-		}
-		m := outbox.Message{WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: "campaign:" + c.ID + ":0:" + ct.ID,
-			Provider: cfg.Kind, To: rc.Email, From: cfg.FromEmail, FromName: cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, HTML: e.HTML, Text: e.Text,
-			Bulk: true, CampaignID: c.ID}
-		id, created, err := outbox.Enqueue(conn, m, now)
-		if err != nil {
-			return 0, 0, err
-		}
-		if !created {
-			continue
-		}
-		entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: c.UserID,
-			Summary: "Campaign “" + c.Name + "”: " + e.Subject}
-		if err := activity.Record(conn, entry, activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: id,
-			Status: string(outbox.Queued), To: rc.Email}); err != nil {
-			return 0, 0, err
-		}
-		if err := outbox.SetActivity(conn, id, entry.ID); err != nil {
-			return 0, 0, err
-		}
-		queued++
 	}
 	return queued, excluded, nil
+}
+
+// messenger queues a campaign's messages: the workspace's provider, its
+// fields, a renderer and the templates, read once.
+type messenger struct {
+	c      Campaign
+	cfg    mailer.Config
+	defs   []contact.FieldDef
+	keys   map[string]bool
+	r      *emailtemplate.Renderer
+	sender emailtemplate.Sender
+	tpls   map[string]emailtemplate.Template
+}
+
+func newMessenger(conn *sqlite.Conn, c Campaign) (*messenger, error) {
+	cfg, ok, err := mailer.ConfigIn(conn, c.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errs.New(errs.Invalid, "Set up how this workspace sends email first (Workspace settings → Email).")
+	}
+	defs, err := contact.FieldsIn(conn, c.WorkspaceID)
+	if err != nil {
+		return nil, err
+	}
+	return &messenger{c: c, cfg: cfg, defs: defs, keys: emailtemplate.KeysOf(defs), r: emailtemplate.NewRenderer(4),
+		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}}, nil
+}
+
+// send queues template tplID, step step (0 for a blast), to contact id at
+// address to, logged on the contact; it reports whether it was new (the
+// outbox's key makes a step reach a contact once).
+func (m *messenger) send(conn *sqlite.Conn, id, to, tplID string, step int, now time.Time) (bool, error) {
+	c := m.c
+	tpl, ok := m.tpls[tplID]
+	if !ok {
+		var err error
+		if tpl, err = emailtemplate.GetIn(conn, c.WorkspaceID, tplID); err != nil {
+			return false, fmt.Errorf("campaign template: %w", err)
+		}
+		m.tpls[tplID] = tpl
+	}
+	ct, err := contact.LoadIn(conn, c.WorkspaceID, id)
+	if err != nil {
+		return false, err
+	}
+	e, err := m.r.Render(tpl, emailtemplate.Values(ct, m.defs, m.sender, ""), m.keys)
+	if err != nil {
+		return false, fmt.Errorf("render for %s: %w", ct.ID, err)
+	}
+	if len(e.Problems) > 0 {
+		return false, errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
+	}
+	msg := outbox.Message{WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID),
+		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, HTML: e.HTML, Text: e.Text,
+		Bulk: true, CampaignID: c.ID}
+	oid, created, err := outbox.Enqueue(conn, msg, now)
+	if err != nil || !created {
+		return false, err
+	}
+	summary := "Campaign “" + c.Name + "”: " + e.Subject
+	if step > 0 {
+		summary = fmt.Sprintf("Campaign “%s”, step %d: %s", c.Name, step, e.Subject)
+	}
+	entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: c.UserID, Summary: summary}
+	if err := activity.Record(conn, entry, activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: oid,
+		Status: string(outbox.Queued), To: to}); err != nil {
+		return false, err
+	}
+	return true, outbox.SetActivity(conn, oid, entry.ID)
 }
 
 // Stats are a campaign's figures from the outbox and the providers'

@@ -54,6 +54,11 @@ func (s *Sender) Poll(ctx context.Context) error {
 	} else if n > 0 {
 		s.log.Info("scheduled campaigns queued", "campaigns", n)
 	}
+	if n, err := campaign.DripTick(ctx, s.db, time.Now()); err != nil {
+		s.log.Warn("drip steps", logkey.Err, err)
+	} else if n > 0 {
+		s.log.Info("drip steps queued", "messages", n)
+	}
 	for _, ws := range spaces {
 		if err := s.pollOne(ctx, ws); err != nil && !errors.Is(err, mailer.ErrNotSignedIn) {
 			s.log.Warn("poll provider events", "workspace", ws, logkey.Err, err)
