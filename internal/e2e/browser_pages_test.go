@@ -274,6 +274,16 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	if err != nil {
 		t.Fatal(err)
 	}
+	drip, err := app.Campaigns.Create(ctx, actor, ws, campaign.Change{Name: "Welcome series for new leads", Kind: campaign.Drip,
+		Steps: []campaign.Step{{TemplateID: tpl.ID}, {Delay: 3 * 24 * time.Hour, TemplateID: tpl.ID}}, Segment: campaign.Segment{StageID: ""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if settings, _ := app.Workspaces.Get(ctx, actor, ws); !settings.Settings.CampaignsNeedApproval {
+		if _, err := app.Campaigns.Launch(ctx, actor, ws, drip.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var toApprove string
 	for _, o := range users {
 		if o.ID == actor.UserID {
@@ -323,6 +333,8 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		{"campaigns", w + "/campaigns"},
 		{"campaign-new", w + "/campaigns/new"},
 		{"campaign", w + "/campaigns/" + camp.ID},
+		{"campaign-drip", w + "/campaigns/" + drip.ID},
+		{"campaign-edit", w + "/campaigns/" + drip.ID + "/edit"},
 		{"approvals", "/approvals"},
 		{"approval", "/approvals/" + toApprove},
 		{"email-google-signin", signin[mailer.KindGoogle]},

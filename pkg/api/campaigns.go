@@ -13,6 +13,8 @@ import (
 type campaignJSON struct {
 	ID              string           `json:"id"`
 	Name            string           `json:"name"`
+	Kind            string           `json:"kind"`
+	Steps           []stepJSON       `json:"steps"`
 	TemplateID      string           `json:"template_id"`
 	Segment         campaign.Segment `json:"segment"`
 	Status          campaign.Status  `json:"status"`
@@ -25,8 +27,18 @@ type campaignJSON struct {
 	UpdatedAt       time.Time        `json:"updated_at"`
 }
 
+// stepJSON is one step of a drip.
+type stepJSON struct {
+	DelayMinutes int    `json:"delay_minutes"`
+	TemplateID   string `json:"template_id"`
+}
+
 func campaignOut(c campaign.Campaign) campaignJSON {
-	out := campaignJSON{ID: c.ID, Name: c.Name, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
+	steps := make([]stepJSON, 0, len(c.Steps))
+	for _, st := range c.Steps {
+		steps = append(steps, stepJSON{DelayMinutes: int(st.Delay / time.Minute), TemplateID: st.TemplateID})
+	}
+	out := campaignJSON{ID: c.ID, Name: c.Name, Kind: c.Kind, Steps: steps, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
 		ApprovedVersion: c.ApprovedVersion, ReviewNotes: c.ReviewNotes, Enqueued: c.Enqueued, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if !c.SendAt.IsZero() {
 		out.SendAt = &c.SendAt
@@ -45,13 +57,18 @@ func campaignsOut(all []campaign.Campaign) []campaignJSON {
 // campaignInput is what a create or a (whole) update takes.
 type campaignInput struct {
 	Name       string           `json:"name"`
+	Kind       string           `json:"kind"`
+	Steps      []stepJSON       `json:"steps"`
 	TemplateID string           `json:"template_id"`
 	Segment    campaign.Segment `json:"segment"`
 	SendAt     *time.Time       `json:"send_at"`
 }
 
 func (in campaignInput) change() campaign.Change {
-	ch := campaign.Change{Name: in.Name, TemplateID: in.TemplateID, Segment: in.Segment}
+	ch := campaign.Change{Name: in.Name, Kind: in.Kind, TemplateID: in.TemplateID, Segment: in.Segment}
+	for _, st := range in.Steps {
+		ch.Steps = append(ch.Steps, campaign.Step{Delay: time.Duration(st.DelayMinutes) * time.Minute, TemplateID: st.TemplateID})
+	}
 	if in.SendAt != nil {
 		ch.SendAt = *in.SendAt
 	}
@@ -155,6 +172,53 @@ func (h *Handler) campaignCancel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ok(w, http.StatusOK, campaignOut(c))
+}
+
+// campaignFlip pauses or resumes a drip.
+func (h *Handler) campaignFlip(pause bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, ws, id := actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign")
+		do := h.campaigns.Resume
+		if pause {
+			do = h.campaigns.Pause
+		}
+		if err := do(r.Context(), a, ws, id); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		h.campaignGet(w, r)
+	}
+}
+
+// enrollmentJSON is where one contact stands in a drip.
+type enrollmentJSON struct {
+	ContactID  string    `json:"contact_id"`
+	NextStep   int       `json:"next_step"`
+	NextAt     time.Time `json:"next_at"`
+	Status     string    `json:"status"`
+	ExitReason string    `json:"exit_reason,omitempty"`
+}
+
+func (h *Handler) campaignEnrollments(w http.ResponseWriter, r *http.Request) {
+	es, err := h.campaigns.Enrollments(r.Context(), actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	items := make([]enrollmentJSON, 0, len(es))
+	for _, e := range es {
+		items = append(items, enrollmentJSON{ContactID: e.ContactID, NextStep: e.NextStep, NextAt: e.NextAt, Status: e.Status, ExitReason: e.ExitReason})
+	}
+	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+}
+
+func (h *Handler) campaignUnenroll(w http.ResponseWriter, r *http.Request) {
+	a, ws, id := actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign")
+	if err := h.campaigns.Unenroll(r.Context(), a, ws, id, chi.URLParam(r, "contact")); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (h *Handler) approvalList(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -25,11 +26,21 @@ type campaignFormData struct {
 	Picked    map[string]bool // tags checked
 	// ContactIDs are the contacts picked by hand on the contact list.
 	ContactIDs []string
+	// StepRows are the drip's step rows (1-based), the filled ones and
+	// room for more.
+	StepRows []int
 }
 
 // campaignForm is what the form posts, for the store and to show again.
 func campaignForm(r *http.Request) (map[string]string, []string, []string) {
-	form := formOf(r, "name", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
+	form := formOf(r, "name", "kind", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
+	for i := 1; i <= campaign.MaxSteps; i++ {
+		for _, k := range []string{"step_tpl_", "step_days_", "step_hours_"} {
+			if v := r.PostFormValue(fmt.Sprintf("%s%d", k, i)); v != "" {
+				form[fmt.Sprintf("%s%d", k, i)] = v
+			}
+		}
+	}
 	return form, r.PostForm["tag_id"], r.PostForm["contact_id"]
 }
 
@@ -51,6 +62,15 @@ func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, stat
 	}
 	for _, t := range tags {
 		d.Picked[t] = true
+	}
+	filled := 0
+	for i := 1; i <= campaign.MaxSteps; i++ {
+		if form[fmt.Sprintf("step_tpl_%d", i)] != "" {
+			filled = i
+		}
+	}
+	for i := 1; i <= min(max(filled+2, 3), campaign.MaxSteps); i++ {
+		d.StepRows = append(d.StepRows, i)
 	}
 	title := "New campaign"
 	if c != nil {
@@ -75,8 +95,18 @@ func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, p
 		}
 		return n
 	}
-	ch := campaign.Change{Name: form["name"], TemplateID: form["template_id"],
+	ch := campaign.Change{Name: form["name"], Kind: form["kind"], TemplateID: form["template_id"],
 		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, ContactIDs: picked, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
+	if ch.Kind == campaign.Drip {
+		for i := 1; i <= campaign.MaxSteps; i++ {
+			tpl := form[fmt.Sprintf("step_tpl_%d", i)]
+			if tpl == "" {
+				continue
+			}
+			days, hours := num(fmt.Sprintf("step_days_%d", i)), num(fmt.Sprintf("step_hours_%d", i))
+			ch.Steps = append(ch.Steps, campaign.Step{TemplateID: tpl, Delay: time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour})
+		}
+	}
 	if fid := form["custom_field"]; fid != "" {
 		ch.Segment.Custom = map[string]string{fid: strings.TrimSpace(form["custom_value"])}
 	}
@@ -145,7 +175,16 @@ func (s *Server) campaignEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := c.Segment
-	form := map[string]string{"name": c.Name, "template_id": c.TemplateID, "stage_id": g.StageID}
+	form := map[string]string{"name": c.Name, "kind": c.Kind, "template_id": c.TemplateID, "stage_id": g.StageID}
+	for i, st := range c.Steps {
+		form[fmt.Sprintf("step_tpl_%d", i+1)] = st.TemplateID
+		if d := int(st.Delay / (24 * time.Hour)); d > 0 {
+			form[fmt.Sprintf("step_days_%d", i+1)] = strconv.Itoa(d)
+		}
+		if h := int(st.Delay%(24*time.Hour)) / int(time.Hour); h > 0 {
+			form[fmt.Sprintf("step_hours_%d", i+1)] = strconv.Itoa(h)
+		}
+	}
 	if g.StaleDays > 0 {
 		form["stale_days"] = strconv.Itoa(g.StaleDays)
 	}
@@ -193,6 +232,9 @@ func (s *Server) campaignUpdate(w http.ResponseWriter, r *http.Request) {
 // campaignData is a campaign's page.
 type campaignData struct {
 	Campaign     campaign.Campaign
+	Enrolled     []enrolledRow
+	StepNames    map[string]string // template id -> name
+	Counts       map[string]int // active, done, exited
 	Template     string
 	NeedApproval bool
 	Gets         []campaign.Recipient
@@ -212,7 +254,34 @@ func (s *Server) campaignShow(w http.ResponseWriter, r *http.Request) {
 	if t, err := s.Templates.Get(r.Context(), a, ws.ID, c.TemplateID); err == nil {
 		d.Template = t.Name
 	}
-	if c.Status == campaign.Sent {
+	d.StepNames = map[string]string{}
+	for _, st := range c.Steps {
+		if t, err := s.Templates.Get(r.Context(), a, ws.ID, st.TemplateID); err == nil {
+			d.StepNames[st.TemplateID] = t.Name
+		}
+	}
+	if c.Kind == campaign.Drip && c.Status != campaign.Draft && c.Status != campaign.Pending && c.Status != campaign.Approved && c.Status != campaign.Rejected {
+		es, err := s.Campaigns.Enrollments(r.Context(), a, ws.ID, c.ID)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Counts = map[string]int{}
+		for _, e := range es {
+			d.Counts[e.Status]++
+			if len(d.Enrolled) < 100 {
+				name := ""
+				if ct, err := s.Contacts.Get(r.Context(), a, ws.ID, e.ContactID); err == nil {
+					name = ct.Name()
+				}
+				d.Enrolled = append(d.Enrolled, enrolledRow{Enrollment: e, Name: name})
+			}
+		}
+		if d.Stats, err = s.Campaigns.StatsOf(r.Context(), a, ws.ID, c.ID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	} else if c.Status == campaign.Sent {
 		if d.Stats, err = s.Campaigns.StatsOf(r.Context(), a, ws.ID, c.ID); err != nil {
 			s.fail(w, r, err)
 			return
@@ -236,6 +305,25 @@ func (s *Server) campaignShow(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "campaign", "", p)
 }
 
+// enrolledRow is one contact of a drip on its page.
+type enrolledRow struct {
+	campaign.Enrollment
+	Name string
+}
+
+// campaignUnenroll takes a contact off a drip.
+func (s *Server) campaignUnenroll(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	id := chi.URLParam(r, "campaign")
+	if err := s.Campaigns.Unenroll(r.Context(), a, ws.ID, id, r.PostFormValue("contact_id")); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.flash(w, r, "Taken off the drip: no more of its steps go to them.")
+	seeOther(w, r, "/w/"+ws.ID+"/campaigns/"+id)
+}
+
 // campaignAct runs a step on the campaign (submit, launch, cancel) and
 // says what happened; a refusal is said, not a failure page.
 func (s *Server) campaignAct(step string) http.HandlerFunc {
@@ -253,12 +341,21 @@ func (s *Server) campaignAct(step string) http.HandlerFunc {
 			var l campaign.Launched
 			l, err = s.Campaigns.Launch(r.Context(), a, ws.ID, id)
 			msg = plural(l.Enqueued, "message", "messages") + " queued; " + plural(l.Excluded, "contact", "contacts") + " left out."
+			if l.Campaign.Kind == campaign.Drip {
+				msg = plural(l.Enqueued, "contact", "contacts") + " enrolled; " + plural(l.Excluded, "contact", "contacts") + " left out. Its steps go as they fall due."
+			}
 			if l.Scheduled {
 				msg = "Scheduled: it goes at its time."
 			}
 		case "cancel":
 			err = s.Campaigns.Cancel(r.Context(), a, ws.ID, id)
 			msg = "Cancelled: nothing more of it is sent."
+		case "pause":
+			err = s.Campaigns.Pause(r.Context(), a, ws.ID, id)
+			msg = "Paused: every contact keeps their place."
+		case "resume":
+			err = s.Campaigns.Resume(r.Context(), a, ws.ID, id)
+			msg = "Resumed: the steps go on from where each contact is."
 		}
 		if k := errs.KindOf(err); err != nil && (k == errs.Conflict || k == errs.Invalid) {
 			e := errs.As(err)

@@ -146,3 +146,73 @@ func TestCampaignPages(t *testing.T) {
 		t.Fatalf("picked: %s", apptest.Trim(body))
 	}
 }
+
+// TestDripPages: a drip made on the form (steps with their waits), its
+// page shows the steps; started, it lists who walks it; pause and resume;
+// a contact taken off by hand.
+func TestDripPages(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("MaiStory")
+	ctx := context.Background()
+	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindFile, FromEmail: "andy@mai.example"}); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := app.Templates.Create(ctx, andy.Actor, ws.ID, emailtemplate.Change{Name: "Welcome", Subject: "Welcome {{first_name}}", BodyHTML: "<p>Hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	follow, err := app.Templates.Create(ctx, andy.Actor, ws.ID, emailtemplate.Change{Name: "Follow-up", Subject: "Still there?", BodyHTML: "<p>Hi again</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := andy.Contact(ws.ID, "Ann", "ann@example.com")
+	andy.Contact(ws.ID, "Bob", "bob@example.com")
+	base := "/w/" + ws.ID
+	resp, body := postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Welcome series"}, "kind": {"drip"}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, "at least one step") {
+		t.Fatalf("a drip without steps: %s", apptest.Trim(body))
+	}
+	resp, _ = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Welcome series"}, "kind": {"drip"},
+		"step_tpl_1": {tpl.ID}, "step_tpl_2": {follow.ID}, "step_days_2": {"3"}, "step_hours_2": {"4"}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	page := resp.Header.Get("Location")
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, "Welcome · at once after joining") || !strings.Contains(body, "Follow-up · 3 days 4 hours after the step before") || !strings.Contains(body, "Start the drip for 2 contacts") {
+		t.Fatalf("the drip's page: %s", body)
+	}
+	id := page[strings.LastIndex(page, "/")+1:]
+	app.PostForm(andy.Client, page+"/launch", nil)
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, "2 walking it") || !strings.Contains(body, "Pause") || strings.Count(body, `data-enrollment="active"`) != 2 {
+		t.Fatalf("started: %s", apptest.Trim(body))
+	}
+	app.PostForm(andy.Client, page+"/pause", nil)
+	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
+	if !strings.Contains(body, `data-status="paused"`) || !strings.Contains(body, ">Resume<") {
+		t.Fatalf("paused: %s", apptest.Trim(body))
+	}
+	app.PostForm(andy.Client, page+"/resume", nil)
+	app.PostForm(andy.Client, page+"/unenroll", url.Values{"contact_id": {ann.ID}})
+	es, err := app.Campaigns.Enrollments(ctx, andy.Actor, ws.ID, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := 0
+	for _, e := range es {
+		if e.ContactID == ann.ID && e.Status == "exited" {
+			left++
+		}
+	}
+	if left != 1 {
+		t.Fatalf("taken off: %+v", es)
+	}
+	// The edit form keeps the steps.
+	_, body = app.Do(andy.Client, http.MethodGet, page+"/edit", nil, nil)
+	if !strings.Contains(body, `name="step_days_2" inputmode="numeric" class="input" value="3"`) {
+		t.Fatalf("the edit form: %s", body)
+	}
+}

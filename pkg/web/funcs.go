@@ -43,6 +43,21 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		"details": auditDetails,
 		// count writes "1 row", "3 rows": count n "row" "rows".
 		"list": func(v ...string) []string { return v },
+		// duration says a drip step's wait: "3 days 4 hours", "at once".
+		"duration": func(d time.Duration) string {
+			days, hours := int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour)
+			var parts []string
+			if days > 0 {
+				parts = append(parts, strconv.Itoa(days)+map[bool]string{true: " day", false: " days"}[days == 1])
+			}
+			if hours > 0 {
+				parts = append(parts, strconv.Itoa(hours)+map[bool]string{true: " hour", false: " hours"}[hours == 1])
+			}
+			if len(parts) == 0 {
+				return "at once"
+			}
+			return strings.Join(parts, " ")
+		},
 		// has reports whether the space-separated words hold w.
 		"has": func(words, w string) bool { return slices.Contains(strings.Fields(words), w) },
 		// seconds is a duration in whole seconds, at least 1.
