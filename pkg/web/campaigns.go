@@ -234,7 +234,7 @@ type campaignData struct {
 	Campaign     campaign.Campaign
 	Enrolled     []enrolledRow
 	StepNames    map[string]string // template id -> name
-	Counts       map[string]int // active, done, exited
+	Counts       map[string]int    // active, done, exited
 	Template     string
 	NeedApproval bool
 	Gets         []campaign.Recipient
