@@ -34,12 +34,14 @@ const (
 	inboxCursor   = "inbox"
 )
 
-// Poll queues the scheduled campaigns whose time has come, asks each workspace's provider that keeps events (Mailgun) for
+// Poll asks each workspace's provider that keeps events (Mailgun) for
 // those since its cursor and records them (each once), and reads each
 // signed-in mailbox (Gmail, Microsoft 365, an SMTP account's IMAP) for the emails that came in
 // since (replies). Mailgun's cursor only moves past events older than
 // Settle: its documented way, since events become visible out of order for
-// a while; what is read again is recorded once all the same.
+// a while; what is read again is recorded once all the same. Then the
+// scheduled campaigns whose time has come are queued and the drips' due
+// steps.
 func (s *Sender) Poll(ctx context.Context) error {
 	var spaces []string
 	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
@@ -48,16 +50,6 @@ func (s *Sender) Poll(ctx context.Context) error {
 				ResultFunc: func(st *sqlite.Stmt) error { spaces = append(spaces, st.ColumnText(0)); return nil }})
 	}); err != nil {
 		return fmt.Errorf("poll: %w", err)
-	}
-	if n, err := campaign.EnqueueDue(ctx, s.db, time.Now()); err != nil {
-		s.log.Warn("scheduled campaigns", logkey.Err, err)
-	} else if n > 0 {
-		s.log.Info("scheduled campaigns queued", "campaigns", n)
-	}
-	if n, err := campaign.DripTick(ctx, s.db, time.Now()); err != nil {
-		s.log.Warn("drip steps", logkey.Err, err)
-	} else if n > 0 {
-		s.log.Info("drip steps queued", "messages", n)
 	}
 	for _, ws := range spaces {
 		if err := s.pollOne(ctx, ws); err != nil && !errors.Is(err, mailer.ErrNotSignedIn) {
@@ -68,6 +60,18 @@ func (s *Sender) Poll(ctx context.Context) error {
 		if err := s.pollTexts(ctx); err != nil {
 			s.log.Warn("poll inbound texts", logkey.Err, err)
 		}
+	}
+	// Campaigns last: a reply, a STOP or an unsubscribe just read takes its
+	// contact off a drip before the drip's next step.
+	if n, err := campaign.EnqueueDue(ctx, s.db, time.Now()); err != nil {
+		s.log.Warn("scheduled campaigns", logkey.Err, err)
+	} else if n > 0 {
+		s.log.Info("scheduled campaigns queued", "campaigns", n)
+	}
+	if n, err := campaign.DripTick(ctx, s.db, time.Now()); err != nil {
+		s.log.Warn("drip steps", logkey.Err, err)
+	} else if n > 0 {
+		s.log.Info("drip steps queued", "messages", n)
 	}
 	return nil
 }
