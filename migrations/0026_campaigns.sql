@@ -18,6 +18,7 @@ CREATE TABLE campaigns (
     reviewed_by      TEXT NOT NULL DEFAULT '',
     review_notes     TEXT NOT NULL DEFAULT '',
     enqueued         INTEGER NOT NULL DEFAULT 0,
+    auto_enroll      INTEGER NOT NULL DEFAULT 0 CHECK (auto_enroll IN (0, 1)), -- a drip enrols who joins its segment later
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL
 ) STRICT;

@@ -15,6 +15,7 @@ type campaignJSON struct {
 	Name            string           `json:"name"`
 	Kind            string           `json:"kind"`
 	Steps           []stepJSON       `json:"steps"`
+	AutoEnroll      bool             `json:"auto_enroll"`
 	TemplateID      string           `json:"template_id"`
 	Segment         campaign.Segment `json:"segment"`
 	Status          campaign.Status  `json:"status"`
@@ -38,7 +39,7 @@ func campaignOut(c campaign.Campaign) campaignJSON {
 	for _, st := range c.Steps {
 		steps = append(steps, stepJSON{DelayMinutes: int(st.Delay / time.Minute), TemplateID: st.TemplateID})
 	}
-	out := campaignJSON{ID: c.ID, Name: c.Name, Kind: c.Kind, Steps: steps, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
+	out := campaignJSON{ID: c.ID, Name: c.Name, Kind: c.Kind, Steps: steps, AutoEnroll: c.AutoEnroll, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
 		ApprovedVersion: c.ApprovedVersion, ReviewNotes: c.ReviewNotes, Enqueued: c.Enqueued, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if !c.SendAt.IsZero() {
 		out.SendAt = &c.SendAt
@@ -59,13 +60,14 @@ type campaignInput struct {
 	Name       string           `json:"name"`
 	Kind       string           `json:"kind"`
 	Steps      []stepJSON       `json:"steps"`
+	AutoEnroll bool             `json:"auto_enroll"`
 	TemplateID string           `json:"template_id"`
 	Segment    campaign.Segment `json:"segment"`
 	SendAt     *time.Time       `json:"send_at"`
 }
 
 func (in campaignInput) change() campaign.Change {
-	ch := campaign.Change{Name: in.Name, Kind: in.Kind, TemplateID: in.TemplateID, Segment: in.Segment}
+	ch := campaign.Change{Name: in.Name, Kind: in.Kind, AutoEnroll: in.AutoEnroll, TemplateID: in.TemplateID, Segment: in.Segment}
 	for _, st := range in.Steps {
 		ch.Steps = append(ch.Steps, campaign.Step{Delay: time.Duration(st.DelayMinutes) * time.Minute, TemplateID: st.TemplateID})
 	}

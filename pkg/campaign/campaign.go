@@ -68,10 +68,13 @@ type Campaign struct {
 	Kind        string
 	TemplateID  string // a blast's; a drip's first step's
 	Steps       []Step // a drip's
-	Segment     Segment
-	Status      Status
-	SendAt      time.Time // a scheduled blast's time; zero sends when launched
-	Version     int
+	// AutoEnroll has a running drip enrol the contacts who join its
+	// segment later (a welcome series for a list).
+	AutoEnroll bool
+	Segment    Segment
+	Status     Status
+	SendAt     time.Time // a scheduled blast's time; zero sends when launched
+	Version    int
 	// ApprovedVersion is the version the approver approved; an edit after
 	// it makes Version larger, and the campaign needs approval again.
 	ApprovedVersion int
@@ -88,6 +91,7 @@ type Change struct {
 	Kind       string // Blast (default) or Drip
 	TemplateID string // a blast's
 	Steps      []Step // a drip's
+	AutoEnroll bool   // a drip's: enrol who joins the segment later
 	Segment    Segment
 	SendAt     time.Time
 }
@@ -101,13 +105,13 @@ type Store struct {
 // NewStore returns a store over db.
 func NewStore(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
-const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at, kind`
+const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at, kind, auto_enroll`
 
 func scan(st *sqlite.Stmt) (Campaign, error) {
 	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
 	c := Campaign{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), Name: st.ColumnText(3), TemplateID: st.ColumnText(4),
 		Status: Status(st.ColumnText(6)), SendAt: t(7), Version: st.ColumnInt(8), ApprovedVersion: st.ColumnInt(9), ReviewedBy: st.ColumnText(10),
-		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14), Kind: st.ColumnText(15)}
+		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14), Kind: st.ColumnText(15), AutoEnroll: st.ColumnBool(16)}
 	if err := json.Unmarshal([]byte(st.ColumnText(5)), &c.Segment); err != nil {
 		return c, fmt.Errorf("campaign %s segment: %w", c.ID, err)
 	}
@@ -218,7 +222,7 @@ func check(conn *sqlite.Conn, wsID string, ch *Change, now time.Time) error {
 	}
 	switch ch.Kind {
 	case "", Blast:
-		ch.Kind, ch.Steps = Blast, nil
+		ch.Kind, ch.Steps, ch.AutoEnroll = Blast, nil, false
 	case Drip:
 		switch {
 		case len(ch.Steps) == 0:
@@ -272,8 +276,8 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, ch Ch
 		}
 		seg, _ := json.Marshal(ch.Segment)
 		id, nowS := store.NewID(), store.FormatTime(now)
-		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, kind, template_id, segment, status, send_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS}}); err != nil {
+		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, kind, template_id, segment, status, send_at, created_at, updated_at, auto_enroll)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS, ch.AutoEnroll}}); err != nil {
 			return fmt.Errorf("create campaign: %w", err)
 		}
 		if err := saveSteps(conn, id, ch.Steps); err != nil {
@@ -319,8 +323,8 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, c
 		// An edit stops a running drip (its steps wait) until it is launched
 		// again, approved first where that is needed; its contacts keep
 		// their places and later steps follow the edit.
-		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, kind = ?, template_id = ?, segment = ?, send_at = ?, version = version + 1, status = 'draft', updated_at = ?
-WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), store.FormatTime(now), id, wsID}}); err != nil {
+		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, kind = ?, template_id = ?, segment = ?, send_at = ?, auto_enroll = ?, version = version + 1, status = 'draft', updated_at = ?
+WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), ch.AutoEnroll, store.FormatTime(now), id, wsID}}); err != nil {
 			return fmt.Errorf("update campaign: %w", err)
 		}
 		if err := saveSteps(conn, id, ch.Steps); err != nil {

@@ -488,3 +488,55 @@ func TestDripWalksStepsAndExits(t *testing.T) {
 		t.Fatalf("another user unenrolling: %v", err)
 	}
 }
+
+// TestWelcomeDripEnrolsNewMembers: a running drip set to enrol who joins
+// its segment later picks up a contact tagged after it started (and sends
+// them the first step); one not set so leaves them out.
+func TestWelcomeDripEnrolsNewMembers(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	none := ""
+	if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, r.ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
+		t.Fatal(err)
+	}
+	r.contact(t, "Ann", "ann@example.com", false, true)
+	steps := []campaign.Step{{TemplateID: r.tpl}, {Delay: 24 * time.Hour, TemplateID: r.tpl}}
+	welcome, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Welcome", Kind: campaign.Drip, AutoEnroll: true, Steps: steps,
+		Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Fixed", Kind: campaign.Drip, Steps: steps,
+		Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{welcome.ID, fixed.ID} {
+		if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, time.Now().Add(time.Minute)); err != nil || n != 2 {
+		t.Fatalf("first steps: %d %v", n, err)
+	}
+	bob := r.contact(t, "Bob", "bob@example.com", false, true) // joins the tag later
+	if n, err := campaign.DripTick(ctx, r.app.DB, time.Now().Add(2*time.Minute)); err != nil || n != 1 {
+		t.Fatalf("after Bob joined: %d %v", n, err)
+	}
+	count := func(id string) int {
+		es, err := r.app.Campaigns.Enrollments(ctx, r.andy.Actor, r.ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range es {
+			if e.ContactID == bob {
+				n++
+			}
+		}
+		return n
+	}
+	if count(welcome.ID) != 1 || count(fixed.ID) != 0 {
+		t.Fatalf("Bob enrolled: welcome %d, fixed %d", count(welcome.ID), count(fixed.ID))
+	}
+}

@@ -50,12 +50,37 @@ VALUES (?, ?, ?, 1, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.ExecOpt
 	return added, left, nil
 }
 
-// DripTick sends the steps that are due of every running drip, checking
-// first whether each contact should leave it (replied, unsubscribed,
-// bounced, do-not-contact, no longer in the segment): crm-sender's poll.
-// Each drip goes in a transaction of its own. It returns how many steps
-// were queued.
+// DripTick enrols, in the running drips that say so, the contacts who
+// joined their segment since, then sends the steps that are due of every
+// running drip, checking first whether each contact should leave it
+// (replied, unsubscribed, bounced, do-not-contact, no longer in the
+// segment): crm-sender's poll. Each drip goes in a transaction of its own.
+// It returns how many steps were queued.
 func DripTick(ctx context.Context, db *store.DB, now time.Time) (int, error) {
+	var auto []string
+	if err := db.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT id FROM campaigns WHERE status = 'running' AND kind = 'drip' AND auto_enroll`, &sqlitex.ExecOptions{
+			ResultFunc: func(st *sqlite.Stmt) error { auto = append(auto, st.ColumnText(0)); return nil }})
+	}); err != nil {
+		return 0, fmt.Errorf("auto-enrolling drips: %w", err)
+	}
+	for _, id := range auto {
+		if err := db.Write(ctx, func(conn *sqlite.Conn) error {
+			var wsID string
+			if err := sqlitex.Execute(conn, `SELECT workspace_id FROM campaigns WHERE id = ? AND status = 'running'`, &sqlitex.ExecOptions{Args: []any{id},
+				ResultFunc: func(st *sqlite.Stmt) error { wsID = st.ColumnText(0); return nil }}); err != nil || wsID == "" {
+				return err
+			}
+			c, err := getIn(conn, wsID, id)
+			if err != nil {
+				return err
+			}
+			_, _, err = enroll(conn, c, now)
+			return err
+		}); err != nil {
+			return 0, fmt.Errorf("drip %s: enrol: %w", id, err)
+		}
+	}
 	var ids []string
 	if err := db.Read(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT DISTINCT e.campaign_id FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id

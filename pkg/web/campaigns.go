@@ -33,7 +33,7 @@ type campaignFormData struct {
 
 // campaignForm is what the form posts, for the store and to show again.
 func campaignForm(r *http.Request) (map[string]string, []string, []string) {
-	form := formOf(r, "name", "kind", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
+	form := formOf(r, "name", "kind", "auto_enroll", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
 	for i := 1; i <= campaign.MaxSteps; i++ {
 		for _, k := range []string{"step_tpl_", "step_days_", "step_hours_"} {
 			if v := r.PostFormValue(fmt.Sprintf("%s%d", k, i)); v != "" {
@@ -95,7 +95,7 @@ func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, p
 		}
 		return n
 	}
-	ch := campaign.Change{Name: form["name"], Kind: form["kind"], TemplateID: form["template_id"],
+	ch := campaign.Change{Name: form["name"], Kind: form["kind"], AutoEnroll: form["auto_enroll"] != "", TemplateID: form["template_id"],
 		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, ContactIDs: picked, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
 	if ch.Kind == campaign.Drip {
 		for i := 1; i <= campaign.MaxSteps; i++ {
@@ -175,7 +175,7 @@ func (s *Server) campaignEdit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := c.Segment
-	form := map[string]string{"name": c.Name, "kind": c.Kind, "template_id": c.TemplateID, "stage_id": g.StageID}
+	form := map[string]string{"name": c.Name, "kind": c.Kind, "template_id": c.TemplateID, "stage_id": g.StageID, "auto_enroll": map[bool]string{true: "1"}[c.AutoEnroll]}
 	for i, st := range c.Steps {
 		form[fmt.Sprintf("step_tpl_%d", i+1)] = st.TemplateID
 		if d := int(st.Delay / (24 * time.Hour)); d > 0 {
