@@ -169,6 +169,18 @@ func saveSteps(conn *sqlite.Conn, id string, steps []Step) error {
 	return nil
 }
 
+// withStatus reads campaign id, whatever its workspace, if it is (still)
+// in status st: crm-sender's ticks, which act for no user.
+func withStatus(conn *sqlite.Conn, id string, st Status) (Campaign, bool, error) {
+	var wsID string
+	if err := sqlitex.Execute(conn, `SELECT workspace_id FROM campaigns WHERE id = ? AND status = ?`, &sqlitex.ExecOptions{Args: []any{id, string(st)},
+		ResultFunc: func(s *sqlite.Stmt) error { wsID = s.ColumnText(0); return nil }}); err != nil || wsID == "" {
+		return Campaign{}, false, err
+	}
+	c, err := getIn(conn, wsID, id)
+	return c, err == nil, err
+}
+
 // Get returns campaign id of the actor's workspace wsID.
 func (s *Store) Get(ctx context.Context, actor auth.Actor, wsID, id string) (Campaign, error) {
 	var c Campaign
@@ -342,13 +354,8 @@ WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch
 // needsApproval reads whether workspace wsID's campaigns need approval,
 // and by whom.
 func needsApproval(conn *sqlite.Conn, wsID string) (bool, string, error) {
-	need, approver := false, ""
-	err := sqlitex.Execute(conn, `SELECT campaigns_need_approval, coalesce(approver_user_id, '') FROM workspace_settings WHERE workspace_id = ?`,
-		&sqlitex.ExecOptions{Args: []any{wsID}, ResultFunc: func(st *sqlite.Stmt) error { need, approver = st.ColumnBool(0), st.ColumnText(1); return nil }})
-	if err != nil {
-		return false, "", fmt.Errorf("read approval setting: %w", err)
-	}
-	return need, approver, nil
+	set, err := workspace.SettingsIn(conn, wsID)
+	return set.CampaignsNeedApproval, set.ApproverUserID, err
 }
 
 // setStatus moves campaign c to status to, audited as action.

@@ -66,13 +66,8 @@ func DripTick(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 	}
 	for _, id := range auto {
 		if err := db.Write(ctx, func(conn *sqlite.Conn) error {
-			var wsID string
-			if err := sqlitex.Execute(conn, `SELECT workspace_id FROM campaigns WHERE id = ? AND status = 'running'`, &sqlitex.ExecOptions{Args: []any{id},
-				ResultFunc: func(st *sqlite.Stmt) error { wsID = st.ColumnText(0); return nil }}); err != nil || wsID == "" {
-				return err
-			}
-			c, err := getIn(conn, wsID, id)
-			if err != nil {
+			c, ok, err := withStatus(conn, id, Running)
+			if err != nil || !ok {
 				return err
 			}
 			_, _, err = enroll(conn, c, now)
@@ -110,15 +105,11 @@ type due struct {
 }
 
 func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
-	var wsID string
-	if err := sqlitex.Execute(conn, `SELECT workspace_id FROM campaigns WHERE id = ? AND status = 'running'`, &sqlitex.ExecOptions{Args: []any{id},
-		ResultFunc: func(st *sqlite.Stmt) error { wsID = st.ColumnText(0); return nil }}); err != nil || wsID == "" {
+	c, ok, err := withStatus(conn, id, Running)
+	if err != nil || !ok {
 		return 0, err
 	}
-	c, err := getIn(conn, wsID, id)
-	if err != nil {
-		return 0, err
-	}
+	wsID := c.WorkspaceID
 	var list []due
 	if err := sqlitex.Execute(conn, `SELECT contact_id, next_step, enrolled_at FROM enrollments WHERE campaign_id = ? AND status = 'active' AND next_at <= ?`,
 		&sqlitex.ExecOptions{Args: []any{id, store.FormatTime(now)}, ResultFunc: func(st *sqlite.Stmt) error {

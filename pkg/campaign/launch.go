@@ -118,13 +118,8 @@ func EnqueueDue(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 	sent := 0
 	for _, id := range due {
 		err := db.Write(ctx, func(conn *sqlite.Conn) error {
-			var wsID string
-			if err := sqlitex.Execute(conn, `SELECT workspace_id FROM campaigns WHERE id = ? AND status = 'scheduled'`, &sqlitex.ExecOptions{Args: []any{id},
-				ResultFunc: func(st *sqlite.Stmt) error { wsID = st.ColumnText(0); return nil }}); err != nil || wsID == "" {
-				return err
-			}
-			c, err := getIn(conn, wsID, id)
-			if err != nil {
+			c, ok, err := withStatus(conn, id, Scheduled)
+			if err != nil || !ok {
 				return err
 			}
 			owner := auth.Actor{UserID: c.UserID}

@@ -9,6 +9,7 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -100,28 +101,9 @@ const (
 // why. Only the workspace's own contacts are ever named, picked ids
 // included. campaignID (or "") says which campaign "already got" means.
 func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.Time) ([]Recipient, error) {
-	where := []string{"c.workspace_id = ?"}
-	args := []any{wsID}
-	switch g.StageID {
-	case "":
-	case "none":
-		where = append(where, "c.stage_id IS NULL")
-	default:
-		where = append(where, "c.stage_id = ?")
-		args = append(args, g.StageID)
-	}
-	for _, t := range g.TagIDs {
-		where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
-		args = append(args, t)
-	}
-	for fid, v := range g.Custom {
-		where = append(where, "EXISTS (SELECT 1 FROM custom_values cv WHERE cv.contact_id = c.id AND cv.field_id = ? AND cv.value = ?)")
-		args = append(args, fid, v)
-	}
-	if g.StaleDays > 0 {
-		where = append(where, "coalesce(c.last_contact_at, '') < ?")
-		args = append(args, store.FormatTime(now.AddDate(0, 0, -g.StaleDays)))
-	}
+	where, args := contact.FilterWhere(contact.Query{StageID: g.StageID, TagIDs: g.TagIDs, Custom: g.Custom, StaleDays: g.StaleDays}, now)
+	where = append([]string{"c.workspace_id = ?"}, where...)
+	args = append([]any{wsID}, args...)
 	if !g.CreatedSince.IsZero() {
 		where = append(where, "c.created_at >= ?")
 		args = append(args, store.FormatTime(g.CreatedSince))

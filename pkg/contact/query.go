@@ -138,6 +138,36 @@ func MatchQuery(q string) string {
 	return strings.Join(terms, " AND ")
 }
 
+// FilterWhere turns q's filters (stage, tags, custom values, last contact
+// older than StaleDays before now) into conditions on contacts aliased c,
+// with their arguments, for the contact list and a campaign's segment
+// alike; the caller adds the workspace.
+func FilterWhere(q Query, now time.Time) ([]string, []any) {
+	var where []string
+	var args []any
+	switch q.StageID {
+	case "":
+	case "none":
+		where = append(where, "c.stage_id IS NULL")
+	default:
+		where = append(where, "c.stage_id = ?")
+		args = append(args, q.StageID)
+	}
+	for _, t := range q.TagIDs {
+		where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
+		args = append(args, t)
+	}
+	for fid, v := range q.Custom {
+		where = append(where, "EXISTS (SELECT 1 FROM custom_values cv WHERE cv.contact_id = c.id AND cv.field_id = ? AND cv.value = ?)")
+		args = append(args, fid, v)
+	}
+	if q.StaleDays > 0 {
+		where = append(where, "coalesce(c.last_contact_at, '') < ?")
+		args = append(args, store.FormatTime(now.AddDate(0, 0, -q.StaleDays)))
+	}
+	return where, args
+}
+
 // List returns a page of the actor's workspace wsID. It returns NotFound
 // for another user's workspace and Invalid for a bad sort or cursor.
 func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query) (Page, error) {
@@ -161,28 +191,9 @@ func (s *Store) List(ctx context.Context, actor auth.Actor, wsID string, q Query
 	var p Page
 	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
 		from := "contacts c"
-		where := []string{"c.workspace_id = ?"}
-		args := []any{wsID}
-		switch q.StageID {
-		case "":
-		case "none":
-			where = append(where, "c.stage_id IS NULL")
-		default:
-			where = append(where, "c.stage_id = ?")
-			args = append(args, q.StageID)
-		}
-		for _, t := range q.TagIDs {
-			where = append(where, "EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)")
-			args = append(args, t)
-		}
-		for fid, v := range q.Custom {
-			where = append(where, "EXISTS (SELECT 1 FROM custom_values cv WHERE cv.contact_id = c.id AND cv.field_id = ? AND cv.value = ?)")
-			args = append(args, fid, v)
-		}
-		if q.StaleDays > 0 {
-			where = append(where, "coalesce(c.last_contact_at, '') < ?")
-			args = append(args, store.FormatTime(time.Now().AddDate(0, 0, -q.StaleDays)))
-		}
+		where, args := FilterWhere(q, time.Now())
+		where = append([]string{"c.workspace_id = ?"}, where...)
+		args = append([]any{wsID}, args...)
 		if phoneLike(q.Search) {
 			// Numbers are found through the phone index by E.164 prefix:
 			// exact and cheap, where a digit prefix in the text index is

@@ -199,6 +199,13 @@ type pendingRow struct {
 // PendingIn returns workspace wsID's sign-in in progress, if any and not
 // expired.
 func (c *Configs) PendingIn(ctx context.Context, actor auth.Actor, wsID string) (Pending, bool, error) {
+	p, ok, err := c.pending(ctx, actor, wsID)
+	return p.Pending, ok, err
+}
+
+// pending reads the actor's workspace wsID's sign-in in progress, with
+// what finishing it needs.
+func (c *Configs) pending(ctx context.Context, actor auth.Actor, wsID string) (pendingRow, bool, error) {
 	var p pendingRow
 	var ok bool
 	err := workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
@@ -206,7 +213,7 @@ func (c *Configs) PendingIn(ctx context.Context, actor auth.Actor, wsID string) 
 		p, ok, err = pendingIn(conn, wsID)
 		return err
 	})
-	return p.Pending, ok, err
+	return p, ok, err
 }
 
 func pendingIn(conn *sqlite.Conn, wsID string) (pendingRow, bool, error) {
@@ -244,12 +251,8 @@ func (c *Configs) FinishGoogle(ctx context.Context, actor auth.Actor, wsID, past
 	if err != nil {
 		return err
 	}
-	var p pendingRow
-	var ok bool
-	if err := workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
-		p, ok, err = pendingIn(conn, wsID)
-		return err
-	}); err != nil {
+	p, ok, err := c.pending(ctx, actor, wsID)
+	if err != nil {
 		return err
 	}
 	if !ok || p.Kind != KindGoogle {
@@ -310,12 +313,8 @@ func (c *Configs) PollMicrosoft(ctx context.Context, actor auth.Actor, wsID stri
 	if err != nil {
 		return false, err
 	}
-	var p pendingRow
-	var ok bool
-	if err := workspace.Read(ctx, c.db, actor, wsID, func(conn *sqlite.Conn) error {
-		p, ok, err = pendingIn(conn, wsID)
-		return err
-	}); err != nil {
+	p, ok, err := c.pending(ctx, actor, wsID)
+	if err != nil {
 		return false, err
 	}
 	if !ok || p.Kind != KindMicrosoft {

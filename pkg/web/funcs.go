@@ -61,13 +61,8 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		// has reports whether the space-separated words hold w.
 		"has": func(words, w string) bool { return slices.Contains(strings.Fields(words), w) },
 		// seconds is a duration in whole seconds, at least 1.
-		"seconds": func(d time.Duration) int { return max(int(d/time.Second), 1) },
-		"count": func(n int, one, many string) string {
-			if n == 1 {
-				return "1 " + one
-			}
-			return fmt.Sprintf("%d %s", n, many)
-		},
+		"seconds":   func(d time.Duration) int { return max(int(d/time.Second), 1) },
+		"count":     plural,
 		"linkify":   linkify,
 		"kindIcon":  kindIcon,
 		"entryBody": func(e activity.Entry) template.HTML { return entryBody(notes, e) },

@@ -425,14 +425,12 @@ func TimeZoneIn(conn *sqlite.Conn, id string) (string, error) {
 // SettingsIn returns workspace id's settings inside the caller's
 // transaction, for a daemon that acts for no user (crm-sender).
 func SettingsIn(conn *sqlite.Conn, id string) (Settings, error) {
-	var set Settings
-	err := sqlitex.Execute(conn, `SELECT s.time_zone, s.quiet_start, s.quiet_end FROM workspace_settings s WHERE s.workspace_id = ?`, &sqlitex.ExecOptions{
-		Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error {
-			set.TimeZone, set.QuietStart, set.QuietEnd = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2)
-			return nil
-		}})
+	var w Workspace
+	var serr error
+	err := sqlitex.Execute(conn, `SELECT `+columns+from+`WHERE w.id = ?`, &sqlitex.ExecOptions{
+		Args: []any{id}, ResultFunc: func(st *sqlite.Stmt) error { w, serr = scan(st); return nil }})
 	if err != nil {
-		return set, fmt.Errorf("read workspace settings: %w", err)
+		return Settings{}, fmt.Errorf("read workspace settings: %w", err)
 	}
-	return set, nil
+	return w.Settings, serr
 }
