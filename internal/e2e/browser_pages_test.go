@@ -263,7 +263,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 			Subject: "Re: A long subject line about this month's rates for a phone screen", Snippet: "Thanks, that works for us. Can we talk tomorrow morning about the refinance?"}); err != nil {
 			return err
 		}
-		_, err := events.Inbound(conn, "SMpages"+name, "+14155550177", "+14155550100", "Hi, is this still available? Saw your sign on Elm Street.", time.Now())
+		_, err := events.Inbound(conn, "SMpages"+name, "+14155550177", "+14155550100", "Hi, is this still available? Saw your sign on Elm Street.", "poll", time.Now())
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -19,8 +19,10 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -49,12 +51,21 @@ const (
 	Drip  = "drip"  // steps each enrolled contact walks
 )
 
-// Step is one message of a drip: a template sent Delay after the step
-// before (the first: after enrolment).
+// Step is one message of a drip, sent Delay after the step before (the
+// first: after enrolment): an email (a template) or a text (its body, with
+// the same placeholders), inside its send window when it has one.
 type Step struct {
 	Delay      time.Duration `json:"delay"`
-	TemplateID string        `json:"template_id"`
+	TemplateID string        `json:"template_id,omitempty"` // an email step's
+	Text       string        `json:"text,omitempty"`        // a text step's
+	Window     Window        `json:"window,omitzero"`
 }
+
+// IsText reports whether the step is a text rather than an email.
+func (s Step) IsText() bool { return s.Text != "" }
+
+// MaxText is the longest text step, in characters (ten segments).
+const MaxText = 1530
 
 // MaxSteps is the most steps a drip has.
 const MaxSteps = 12
@@ -69,9 +80,14 @@ type Campaign struct {
 	TemplateID  string // a blast's; a drip's first step's
 	Steps       []Step // a drip's
 	// AutoEnroll has a running drip enrol the contacts who join its
-	// segment later (a welcome series for a list).
+	// segment later (a welcome series for a list); AskEnroll suggests it
+	// on their page instead.
 	AutoEnroll bool
+	AskEnroll  bool
 	Segment    Segment
+	// SegmentID names a saved segment the campaign goes to instead of
+	// Segment, read again each time it sends.
+	SegmentID string
 	Status     Status
 	SendAt     time.Time // a scheduled blast's time; zero sends when launched
 	Version    int
@@ -92,7 +108,9 @@ type Change struct {
 	TemplateID string // a blast's
 	Steps      []Step // a drip's
 	AutoEnroll bool   // a drip's: enrol who joins the segment later
+	AskEnroll  bool   // a drip's: suggest it on the page of who joins
 	Segment    Segment
+	SegmentID  string // a saved segment instead of Segment
 	SendAt     time.Time
 }
 
@@ -105,13 +123,14 @@ type Store struct {
 // NewStore returns a store over db.
 func NewStore(db *store.DB) *Store { return &Store{db: db, now: time.Now} }
 
-const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at, kind, auto_enroll`
+const columns = `id, workspace_id, user_id, name, template_id, segment, status, send_at, version, approved_version, reviewed_by, review_notes, enqueued, created_at, updated_at, kind, auto_enroll, ask_enroll, segment_id`
 
 func scan(st *sqlite.Stmt) (Campaign, error) {
 	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
 	c := Campaign{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), Name: st.ColumnText(3), TemplateID: st.ColumnText(4),
 		Status: Status(st.ColumnText(6)), SendAt: t(7), Version: st.ColumnInt(8), ApprovedVersion: st.ColumnInt(9), ReviewedBy: st.ColumnText(10),
-		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14), Kind: st.ColumnText(15), AutoEnroll: st.ColumnBool(16)}
+		ReviewNotes: st.ColumnText(11), Enqueued: st.ColumnInt(12), CreatedAt: t(13), UpdatedAt: t(14), Kind: st.ColumnText(15), AutoEnroll: st.ColumnBool(16),
+		AskEnroll: st.ColumnBool(17), SegmentID: st.ColumnText(18)}
 	if err := json.Unmarshal([]byte(st.ColumnText(5)), &c.Segment); err != nil {
 		return c, fmt.Errorf("campaign %s segment: %w", c.ID, err)
 	}
@@ -144,9 +163,10 @@ func getIn(conn *sqlite.Conn, wsID, id string) (Campaign, error) {
 // stepsOf reads a drip's steps in order.
 func stepsOf(conn *sqlite.Conn, id string) ([]Step, error) {
 	var out []Step
-	err := sqlitex.Execute(conn, `SELECT delay_minutes, template_id FROM campaign_steps WHERE campaign_id = ? ORDER BY position`, &sqlitex.ExecOptions{Args: []any{id},
+	err := sqlitex.Execute(conn, `SELECT delay_minutes, template_id, sms_text, window_start, window_end, weekdays FROM campaign_steps WHERE campaign_id = ? ORDER BY position`, &sqlitex.ExecOptions{Args: []any{id},
 		ResultFunc: func(st *sqlite.Stmt) error {
-			out = append(out, Step{Delay: time.Duration(st.ColumnInt64(0)) * time.Minute, TemplateID: st.ColumnText(1)})
+			out = append(out, Step{Delay: time.Duration(st.ColumnInt64(0)) * time.Minute, TemplateID: st.ColumnText(1), Text: st.ColumnText(2),
+				Window: Window{Start: st.ColumnText(3), End: st.ColumnText(4), Weekdays: st.ColumnBool(5)}})
 			return nil
 		}})
 	if err != nil {
@@ -161,8 +181,8 @@ func saveSteps(conn *sqlite.Conn, id string, steps []Step) error {
 		return fmt.Errorf("save steps: %w", err)
 	}
 	for i, st := range steps {
-		if err := sqlitex.Execute(conn, `INSERT INTO campaign_steps (campaign_id, position, delay_minutes, template_id) VALUES (?, ?, ?, ?)`,
-			&sqlitex.ExecOptions{Args: []any{id, i + 1, int64(st.Delay / time.Minute), st.TemplateID}}); err != nil {
+		if err := sqlitex.Execute(conn, `INSERT INTO campaign_steps (campaign_id, position, delay_minutes, template_id, sms_text, window_start, window_end, weekdays) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			&sqlitex.ExecOptions{Args: []any{id, i + 1, int64(st.Delay / time.Minute), st.TemplateID, st.Text, st.Window.Start, st.Window.End, st.Window.Weekdays}}); err != nil {
 			return fmt.Errorf("save steps: %w", err)
 		}
 	}
@@ -234,7 +254,7 @@ func check(conn *sqlite.Conn, wsID string, ch *Change, now time.Time) error {
 	}
 	switch ch.Kind {
 	case "", Blast:
-		ch.Kind, ch.Steps, ch.AutoEnroll = Blast, nil, false
+		ch.Kind, ch.Steps, ch.AutoEnroll, ch.AskEnroll = Blast, nil, false, false
 	case Drip:
 		switch {
 		case len(ch.Steps) == 0:
@@ -244,15 +264,11 @@ func check(conn *sqlite.Conn, wsID string, ch *Change, now time.Time) error {
 		default:
 			ch.TemplateID = ch.Steps[0].TemplateID
 		}
-		for i, st := range ch.Steps {
-			if st.Delay < 0 || st.Delay > 365*24*time.Hour {
-				f.Add("steps", fmt.Sprintf("Step %d: wait 0 to 365 days.", i+1))
-			}
-			if _, err := emailtemplate.GetIn(conn, wsID, st.TemplateID); errs.KindOf(err) == errs.NotFound {
-				f.Add("steps", fmt.Sprintf("Step %d: choose one of this workspace's templates.", i+1))
-			} else if err != nil {
-				return err
-			}
+		if ch.AutoEnroll {
+			ch.AskEnroll = false
+		}
+		if err := checkSteps(conn, wsID, ch.Steps, f); err != nil {
+			return err
 		}
 		if !ch.SendAt.IsZero() {
 			f.Add("send_at", "A drip starts when launched: each contact's steps follow their enrolment.")
@@ -272,10 +288,59 @@ func check(conn *sqlite.Conn, wsID string, ch *Change, now time.Time) error {
 	if !ch.SendAt.IsZero() && !ch.SendAt.After(now) {
 		f.Add("send_at", "Choose a time in the future, or leave it empty to send when launched.")
 	}
+	if ch.SegmentID != "" {
+		ok, err := store.Exists(conn, `SELECT 1 FROM segments WHERE id = ? AND workspace_id = ?`, ch.SegmentID, wsID)
+		if err != nil {
+			return fmt.Errorf("check segment: %w", err)
+		}
+		if !ok {
+			f.Add("segment_id", "Choose one of this workspace's saved segments.")
+		}
+		ch.Segment = Segment{}
+	}
 	if err := ch.Segment.check(conn, wsID, f); err != nil {
 		return err
 	}
 	return f.Err()
+}
+
+// checkSteps validates a drip's steps: each an email of the workspace's
+// templates or a text whose placeholders are known, each wait and window
+// sensible.
+func checkSteps(conn *sqlite.Conn, wsID string, steps []Step, f errs.Fields) error {
+	defs, err := contact.FieldsIn(conn, wsID)
+	if err != nil {
+		return err
+	}
+	keys := emailtemplate.KeysOf(defs)
+	for i := range steps {
+		st := &steps[i]
+		st.Text = strings.TrimSpace(st.Text)
+		if st.Delay < 0 || st.Delay > 365*24*time.Hour {
+			f.Add("steps", fmt.Sprintf("Step %d: wait 0 to 365 days.", i+1))
+		}
+		if msg := st.Window.check(); msg != "" {
+			f.Add("steps", fmt.Sprintf("Step %d: %s", i+1, msg))
+		}
+		switch {
+		case st.IsText() && st.TemplateID != "":
+			f.Add("steps", fmt.Sprintf("Step %d: choose a template or write a text, not both.", i+1))
+		case st.IsText():
+			if utf8.RuneCountInString(st.Text) > MaxText {
+				f.Add("steps", fmt.Sprintf("Step %d: use at most %d characters in a text (ten texts).", i+1, MaxText))
+			}
+			if _, probs := placeholder.Text(st.Text, emailtemplate.Values(contact.Contact{}, defs, emailtemplate.Sender{}, ""), keys); len(probs) > 0 {
+				f.Add("steps", fmt.Sprintf("Step %d: %s at %d: %s", i+1, probs[0].Source, probs[0].Pos, probs[0].Message))
+			}
+		default:
+			if _, err := emailtemplate.GetIn(conn, wsID, st.TemplateID); errs.KindOf(err) == errs.NotFound {
+				f.Add("steps", fmt.Sprintf("Step %d: choose one of this workspace's templates, or write a text.", i+1))
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Create stores a new draft.
@@ -288,8 +353,8 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, ch Ch
 		}
 		seg, _ := json.Marshal(ch.Segment)
 		id, nowS := store.NewID(), store.FormatTime(now)
-		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, kind, template_id, segment, status, send_at, created_at, updated_at, auto_enroll)
-VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS, ch.AutoEnroll}}); err != nil {
+		if err := sqlitex.Execute(conn, `INSERT INTO campaigns (id, workspace_id, user_id, name, kind, template_id, segment, status, send_at, created_at, updated_at, auto_enroll, ask_enroll, segment_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?)`, &sqlitex.ExecOptions{Args: []any{id, wsID, actor.UserID, ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), nowS, nowS, ch.AutoEnroll, ch.AskEnroll, ch.SegmentID}}); err != nil {
 			return fmt.Errorf("create campaign: %w", err)
 		}
 		if err := saveSteps(conn, id, ch.Steps); err != nil {
@@ -335,8 +400,8 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, c
 		// An edit stops a running drip (its steps wait) until it is launched
 		// again, approved first where that is needed; its contacts keep
 		// their places and later steps follow the edit.
-		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, kind = ?, template_id = ?, segment = ?, send_at = ?, auto_enroll = ?, version = version + 1, status = 'draft', updated_at = ?
-WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), ch.AutoEnroll, store.FormatTime(now), id, wsID}}); err != nil {
+		if err := sqlitex.Execute(conn, `UPDATE campaigns SET name = ?, kind = ?, template_id = ?, segment = ?, send_at = ?, auto_enroll = ?, ask_enroll = ?, segment_id = ?, version = version + 1, status = 'draft', updated_at = ?
+WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{ch.Name, ch.Kind, ch.TemplateID, string(seg), sendAt(ch.SendAt), ch.AutoEnroll, ch.AskEnroll, ch.SegmentID, store.FormatTime(now), id, wsID}}); err != nil {
 			return fmt.Errorf("update campaign: %w", err)
 		}
 		if err := saveSteps(conn, id, ch.Steps); err != nil {

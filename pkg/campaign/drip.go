@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"zombiezen.com/go/sqlite"
@@ -23,31 +24,60 @@ const (
 	ExitFinished = "" // done: reached the end
 )
 
-// enroll puts drip c's segment members (the ones it may mail) on its first
-// step, inside the caller's transaction; contacts enrolled before keep
-// their places. It returns how many were new and how many left out.
+// enroll puts drip c's segment members (the ones it may reach) on its
+// first step, inside the caller's transaction; contacts enrolled before
+// keep their places. It returns how many were new and how many left out.
 func enroll(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 	if len(c.Steps) == 0 {
 		return 0, 0, errs.Fields{"steps": "Give the drip at least one step."}.Err()
 	}
-	rs, err := Recipients(conn, c.WorkspaceID, c.ID, c.Segment, now)
+	rs, err := audience(conn, c, now)
 	if err != nil {
 		return 0, 0, err
 	}
-	nowS, first := store.FormatTime(now), store.FormatTime(now.Add(c.Steps[0].Delay))
+	loc, err := zoneOf(conn, c.WorkspaceID)
+	if err != nil {
+		return 0, 0, err
+	}
 	added, left := 0, 0
 	for _, r := range rs {
-		if r.Excluded != "" && r.Excluded != WhyAlready { // already: enrolled before
+		if r.Excluded != "" {
 			left++
 			continue
 		}
-		if err := sqlitex.Execute(conn, `INSERT INTO enrollments (campaign_id, contact_id, workspace_id, next_step, next_at, status, enrolled_at, updated_at)
-VALUES (?, ?, ?, 1, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.ExecOptions{Args: []any{c.ID, r.ContactID, c.WorkspaceID, first, nowS, nowS}}); err != nil {
-			return 0, 0, fmt.Errorf("enroll: %w", err)
+		n, err := enrolOne(conn, c, r.ContactID, now, loc)
+		if err != nil {
+			return 0, 0, err
 		}
-		added += conn.Changes()
+		added += n
 	}
 	return added, left, nil
+}
+
+// enrolOne puts contact id on drip c's first step, due its delay from now
+// (in its window); it returns 0 when they walk or walked it already.
+func enrolOne(conn *sqlite.Conn, c Campaign, id string, now time.Time, loc *time.Location) (int, error) {
+	nowS := store.FormatTime(now)
+	first := store.FormatTime(c.Steps[0].Window.Next(now.Add(c.Steps[0].Delay), loc))
+	if err := sqlitex.Execute(conn, `INSERT INTO enrollments (campaign_id, contact_id, workspace_id, next_step, next_at, status, enrolled_at, updated_at)
+VALUES (?, ?, ?, 1, ?, 'active', ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.ExecOptions{Args: []any{c.ID, id, c.WorkspaceID, first, nowS, nowS}}); err != nil {
+		return 0, fmt.Errorf("enroll: %w", err)
+	}
+	return conn.Changes(), nil
+}
+
+// zoneOf is workspace wsID's time zone, where its drips' send windows are
+// read (UTC when it names none this machine knows).
+func zoneOf(conn *sqlite.Conn, wsID string) (*time.Location, error) {
+	set, err := workspace.SettingsIn(conn, wsID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(set.TimeZone)
+	if err != nil || set.TimeZone == "" {
+		return time.UTC, nil
+	}
+	return loc, nil
 }
 
 // DripTick enrols, in the running drips that say so, the contacts who
@@ -109,7 +139,6 @@ func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
 	if err != nil || !ok {
 		return 0, err
 	}
-	wsID := c.WorkspaceID
 	var list []due
 	if err := sqlitex.Execute(conn, `SELECT contact_id, next_step, enrolled_at FROM enrollments WHERE campaign_id = ? AND status = 'active' AND next_at <= ?`,
 		&sqlitex.ExecOptions{Args: []any{id, store.FormatTime(now)}, ResultFunc: func(st *sqlite.Stmt) error {
@@ -119,8 +148,12 @@ func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
 		}}); err != nil {
 		return 0, fmt.Errorf("due steps: %w", err)
 	}
-	// Who is still in the segment, and may be mailed.
-	members, err := Recipients(conn, wsID, id, c.Segment, now)
+	// Who is still in the segment, and how they may be reached.
+	g, err := segmentOf(conn, c)
+	if err != nil {
+		return 0, err
+	}
+	members, err := Recipients(conn, c.WorkspaceID, id, g, now)
 	if err != nil {
 		return 0, err
 	}
@@ -132,6 +165,10 @@ func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	loc, err := zoneOf(conn, c.WorkspaceID)
+	if err != nil {
+		return 0, err
+	}
 	sent := 0
 	for _, d := range list {
 		r, ok := in[d.contact]
@@ -139,9 +176,11 @@ func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
 		switch {
 		case !ok:
 			why = ExitLeft
-		case r.Excluded != "" && r.Excluded != WhyRecent && r.Excluded != WhyAlready:
-			why = r.Excluded
 		default:
+			why = dripOut(c.Steps, r, false)
+			if why != "" {
+				break
+			}
 			replied, err := store.Exists(conn, `SELECT 1 FROM provider_events e JOIN outbox o ON o.id = e.outbox_id
 WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.contact)
 			if err != nil {
@@ -163,18 +202,34 @@ WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.cont
 			}
 			continue
 		}
-		created, err := m.send(conn, d.contact, r.Email, c.Steps[d.step-1].TemplateID, d.step, now)
-		if err != nil {
-			return sent, err
+		st := c.Steps[d.step-1]
+		if at := st.Window.Next(now, loc); at.After(now) { // outside its window: wait for it
+			if err := sqlitex.Execute(conn, `UPDATE enrollments SET next_at = ?, updated_at = ? WHERE campaign_id = ? AND contact_id = ?`,
+				&sqlitex.ExecOptions{Args: []any{store.FormatTime(at), store.FormatTime(now), id, d.contact}}); err != nil {
+				return sent, fmt.Errorf("wait for window: %w", err)
+			}
+			continue
 		}
-		if created {
-			sent++
+		// A step whose way is closed to them (a text to a contact with no
+		// phone, an email to one with no address) is passed over.
+		if reach := (st.IsText() && r.NoText == "") || (!st.IsText() && r.Email != ""); reach {
+			if err := m.able([]Step{st}); err != nil {
+				continue // texting or email was unset since: the step waits for it
+			}
+			created, err := m.send(conn, r, st, d.step, now)
+			if err != nil {
+				return sent, err
+			}
+			if created {
+				sent++
+			}
 		}
 		if d.step == len(c.Steps) {
 			err = leave(conn, id, d.contact, "done", ExitFinished, now)
 		} else {
+			next := c.Steps[d.step]
 			err = sqlitex.Execute(conn, `UPDATE enrollments SET next_step = ?, next_at = ?, updated_at = ? WHERE campaign_id = ? AND contact_id = ?`,
-				&sqlitex.ExecOptions{Args: []any{d.step + 1, store.FormatTime(now.Add(c.Steps[d.step].Delay)), store.FormatTime(now), id, d.contact}})
+				&sqlitex.ExecOptions{Args: []any{d.step + 1, store.FormatTime(next.Window.Next(now.Add(next.Delay), loc)), store.FormatTime(now), id, d.contact}})
 		}
 		if err != nil {
 			return sent, fmt.Errorf("advance: %w", err)
@@ -234,5 +289,87 @@ func (s *Store) Unenroll(ctx context.Context, actor auth.Actor, wsID, id, contac
 			return errs.NotFoundf("That contact is not walking this drip.")
 		}
 		return audit.Record(conn, actor.Audit("campaign.unenroll", "campaign", id, map[string]any{"workspace_id": wsID, "contact_id": contactID}))
+	})
+}
+
+// member evaluates drip c for contact id alone: whether its segment names
+// them, and why they may not join it ("" when they may).
+func member(conn *sqlite.Conn, c Campaign, id string, now time.Time) (bool, string, error) {
+	g, err := segmentOf(conn, c)
+	if err != nil {
+		return false, "", err
+	}
+	if len(g.ContactIDs) > 0 && !slices.Contains(g.ContactIDs, id) {
+		return false, "", nil
+	}
+	g.ContactIDs = []string{id}
+	rs, err := Recipients(conn, c.WorkspaceID, c.ID, g, now)
+	if err != nil || len(rs) == 0 {
+		return false, "", err
+	}
+	return true, dripOut(c.Steps, rs[0], true), nil
+}
+
+// Suggested returns the running drips of workspace wsID that ask to enrol
+// who joins their segment and that contact id could join: in the segment,
+// reachable, never enrolled (the prompt on the contact's page).
+func (s *Store) Suggested(ctx context.Context, actor auth.Actor, wsID, id string) ([]Campaign, error) {
+	var out []Campaign
+	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
+		all, err := listWhere(conn, `SELECT `+columns+` FROM campaigns c WHERE workspace_id = ? AND status = 'running' AND kind = 'drip' AND ask_enroll
+AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.campaign_id = c.id AND e.contact_id = ?) ORDER BY name`, wsID, id)
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			if c.Steps, err = stepsOf(conn, c.ID); err != nil {
+				return err
+			}
+			in, why, err := member(conn, c, id, s.now())
+			if err != nil {
+				return err
+			}
+			if in && why == "" {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Enroll puts contact id on running drip cid's first step by hand: they
+// must be in its segment and reachable, and not have walked it before.
+func (s *Store) Enroll(ctx context.Context, actor auth.Actor, wsID, cid, id string) error {
+	return workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
+		c, err := getIn(conn, wsID, cid)
+		if err != nil {
+			return err
+		}
+		if c.Kind != Drip || c.Status != Running {
+			return errs.New(errs.Conflict, "Contacts join a drip while it runs; this campaign is %s.", c.Status)
+		}
+		now := s.now()
+		in, why, err := member(conn, c, id, now)
+		switch {
+		case err != nil:
+			return err
+		case !in:
+			return errs.New(errs.Conflict, "That contact is not in the drip's segment.")
+		case why != "":
+			return errs.New(errs.Conflict, "That contact cannot join the drip: %s.", why)
+		}
+		loc, err := zoneOf(conn, wsID)
+		if err != nil {
+			return err
+		}
+		n, err := enrolOne(conn, c, id, now, loc)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return errs.New(errs.Conflict, "That contact walked this drip already.")
+		}
+		return audit.Record(conn, actor.Audit("campaign.enroll", "campaign", c.ID, map[string]any{"workspace_id": wsID, "contact_id": id}))
 	})
 }

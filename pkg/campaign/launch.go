@@ -13,8 +13,10 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -28,10 +30,93 @@ func (s *Store) Recipients(ctx context.Context, actor auth.Actor, wsID, id strin
 		if err != nil {
 			return err
 		}
-		out, err = Recipients(conn, wsID, c.ID, c.Segment, s.now())
+		out, err = audience(conn, c, s.now())
 		return err
 	})
 	return out, err
+}
+
+// stepsOrBlast is what the campaign sends: a drip's steps, or a blast's
+// one email.
+func (c Campaign) stepsOrBlast() []Step {
+	if c.Kind == Drip {
+		return c.Steps
+	}
+	return []Step{{TemplateID: c.TemplateID}}
+}
+
+// segmentOf is who campaign c goes to: its saved segment's definition as
+// it stands now, when it names one, else its own.
+func segmentOf(conn *sqlite.Conn, c Campaign) (Segment, error) {
+	if c.SegmentID == "" {
+		return c.Segment, nil
+	}
+	sg, err := savedIn(conn, c.WorkspaceID, c.SegmentID)
+	if errs.KindOf(err) == errs.NotFound {
+		return Segment{}, errs.Fields{"segment_id": "The campaign's saved segment was deleted: choose who gets it again."}.Err()
+	}
+	return sg.Segment, err
+}
+
+// audience evaluates campaign c's segment now, each contact's Excluded
+// saying why they are left out of c: for a drip, that reaches its
+// contacts by email, by text or both, the drip's own reasons (dripOut).
+func audience(conn *sqlite.Conn, c Campaign, now time.Time) ([]Recipient, error) {
+	g, err := segmentOf(conn, c)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := Recipients(conn, c.WorkspaceID, c.ID, g, now)
+	if err != nil || c.Kind != Drip {
+		return rs, err
+	}
+	for i := range rs {
+		rs[i].Excluded = dripOut(c.Steps, rs[i], true)
+	}
+	return rs, nil
+}
+
+// channels reports whether steps send email, texts, or both.
+func channels(steps []Step) (mail, text bool) {
+	for _, st := range steps {
+		if st.IsText() {
+			text = true
+		} else {
+			mail = true
+		}
+	}
+	return mail, text
+}
+
+// dripOut is why contact r may not walk a drip of these steps ("" when
+// they may): do-not-contact; unsubscribed, bounced or a complaint when it
+// sends email; opted out when it sends texts; no way to reach them by any
+// of its steps; and, joining (not walking already), campaign mail too
+// recently.
+func dripOut(steps []Step, r Recipient, joining bool) string {
+	mail, text := channels(steps)
+	switch r.Excluded {
+	case WhyDoNotContact:
+		return r.Excluded
+	case WhyUnsubscribed, WhyBounced, WhyComplained:
+		if mail {
+			return r.Excluded
+		}
+	case WhyRecent:
+		if joining {
+			return r.Excluded
+		}
+	}
+	switch {
+	case text && r.NoText == WhyTextOptOut:
+		return WhyTextOptOut
+	case (!mail || r.Email == "") && (!text || r.Phone == ""):
+		if mail {
+			return WhyNoEmail
+		}
+		return WhyNoPhone
+	}
+	return ""
 }
 
 // ready reports why campaign c may not be launched in its workspace ("" when
@@ -79,6 +164,13 @@ func (s *Store) Launch(ctx context.Context, actor auth.Actor, wsID, id string) (
 		}
 		if why != "" {
 			return errs.New(errs.Conflict, "%s", why)
+		}
+		m, err := newMessenger(conn, c)
+		if err != nil {
+			return err
+		}
+		if err := m.able(c.stepsOrBlast()); err != nil {
+			return err
 		}
 		now := s.now()
 		if c.Kind == Drip {
@@ -144,7 +236,7 @@ func EnqueueDue(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 // now, logged on each contact, inside the caller's transaction; it returns
 // how many were queued and how many left out.
 func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
-	rs, err := Recipients(conn, c.WorkspaceID, c.ID, c.Segment, now)
+	rs, err := audience(conn, c, now)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -158,7 +250,7 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 			excluded++
 			continue
 		}
-		created, err := m.send(conn, rc.ContactID, rc.Email, c.TemplateID, 0, now)
+		created, err := m.send(conn, rc, Step{TemplateID: c.TemplateID}, 0, now)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -169,11 +261,14 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 	return queued, excluded, nil
 }
 
-// messenger queues a campaign's messages: the workspace's provider, its
-// fields, a renderer and the templates, read once.
+// messenger queues a campaign's messages: the workspace's provider, the
+// appliance's texting number, its fields, a renderer and the templates,
+// read once.
 type messenger struct {
 	c      Campaign
 	cfg    mailer.Config
+	mail   bool   // the workspace can send email
+	from   string // the number texts go from; "" when texting is not set up
 	defs   []contact.FieldDef
 	keys   map[string]bool
 	r      *emailtemplate.Renderer
@@ -181,27 +276,58 @@ type messenger struct {
 	tpls   map[string]emailtemplate.Template
 }
 
+// errNoMail and errNoText refuse a campaign the appliance cannot send.
+var (
+	errNoMail = errs.New(errs.Invalid, "Set up how this workspace sends email first (Workspace settings → Email).")
+	errNoText = errs.New(errs.Invalid, "Texting is not set up: crm-sender needs the Twilio account, number and token (see the README).")
+)
+
 func newMessenger(conn *sqlite.Conn, c Campaign) (*messenger, error) {
-	cfg, ok, err := mailer.ConfigIn(conn, c.WorkspaceID)
+	cfg, mail, err := mailer.ConfigIn(conn, c.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, errs.New(errs.Invalid, "Set up how this workspace sends email first (Workspace settings → Email).")
+	from, err := events.SMSFrom(conn)
+	if err != nil {
+		return nil, err
 	}
 	defs, err := contact.FieldsIn(conn, c.WorkspaceID)
 	if err != nil {
 		return nil, err
 	}
-	return &messenger{c: c, cfg: cfg, defs: defs, keys: emailtemplate.KeysOf(defs), r: emailtemplate.NewRenderer(4),
+	return &messenger{c: c, cfg: cfg, mail: mail, from: from, defs: defs, keys: emailtemplate.KeysOf(defs), r: emailtemplate.NewRenderer(4),
 		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}}, nil
 }
 
-// send queues template tplID, step step (0 for a blast), to contact id at
-// address to, logged on the contact; it reports whether it was new (the
-// outbox's key makes a step reach a contact once).
-func (m *messenger) send(conn *sqlite.Conn, id, to, tplID string, step int, now time.Time) (bool, error) {
+// able says why the campaign's messages of these steps cannot go (nil
+// when they can): no email set up for an email, no texting for a text.
+func (m *messenger) able(steps []Step) error {
+	mail, text := channels(steps)
+	switch {
+	case mail && !m.mail:
+		return errNoMail
+	case text && m.from == "":
+		return errNoText
+	}
+	return nil
+}
+
+// send queues step st (numbered step, 0 for a blast) to recipient rc,
+// logged on the contact; it reports whether it was new (the outbox's key
+// makes a step reach a contact once).
+func (m *messenger) send(conn *sqlite.Conn, rc Recipient, st Step, step int, now time.Time) (bool, error) {
+	if err := m.able([]Step{st}); err != nil {
+		return false, err
+	}
 	c := m.c
+	ct, err := contact.LoadIn(conn, c.WorkspaceID, rc.ContactID)
+	if err != nil {
+		return false, err
+	}
+	if st.IsText() {
+		return m.text(conn, ct, rc.Phone, st.Text, step, now)
+	}
+	to, tplID := rc.Email, st.TemplateID
 	tpl, ok := m.tpls[tplID]
 	if !ok {
 		var err error
@@ -209,10 +335,6 @@ func (m *messenger) send(conn *sqlite.Conn, id, to, tplID string, step int, now 
 			return false, fmt.Errorf("campaign template: %w", err)
 		}
 		m.tpls[tplID] = tpl
-	}
-	ct, err := contact.LoadIn(conn, c.WorkspaceID, id)
-	if err != nil {
-		return false, err
 	}
 	e, err := m.r.Render(tpl, emailtemplate.Values(ct, m.defs, m.sender, ""), m.keys)
 	if err != nil {
@@ -235,6 +357,28 @@ func (m *messenger) send(conn *sqlite.Conn, id, to, tplID string, step int, now 
 	entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: c.UserID, Summary: summary}
 	if err := activity.Record(conn, entry, activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: oid,
 		Status: string(outbox.Queued), To: to}); err != nil {
+		return false, err
+	}
+	return true, outbox.SetActivity(conn, oid, entry.ID)
+}
+
+// text queues text step step to contact ct at phone to, its placeholders
+// filled, logged on the contact.
+func (m *messenger) text(conn *sqlite.Conn, ct contact.Contact, to, text string, step int, now time.Time) (bool, error) {
+	c := m.c
+	body, probs := placeholder.Text(text, emailtemplate.Values(ct, m.defs, m.sender, ""), m.keys)
+	if len(probs) > 0 {
+		return false, errs.Fields{"steps": fmt.Sprintf("Step %d: %s at %d: %s", step, probs[0].Source, probs[0].Pos, probs[0].Message)}.Err()
+	}
+	msg := outbox.Message{WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.SMS, DedupeKey: fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID),
+		Provider: "twilio", To: to, From: m.from, Text: body, Bulk: true, CampaignID: c.ID}
+	oid, created, err := outbox.Enqueue(conn, msg, now)
+	if err != nil || !created {
+		return false, err
+	}
+	entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.SMS, OccurredAt: now, ActorUserID: c.UserID,
+		Summary: fmt.Sprintf("Campaign “%s”, step %d: text to %s: %s", c.Name, step, to, body)}
+	if err := activity.Record(conn, entry, activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: oid, Status: string(outbox.Queued), To: to}); err != nil {
 		return false, err
 	}
 	return true, outbox.SetActivity(conn, oid, entry.ID)
@@ -323,7 +467,7 @@ func (s *Store) ForReview(ctx context.Context, actor auth.Actor, id string) (Rev
 			return err
 		}
 		rv.Template = tpl.Name
-		rs, err := Recipients(conn, c.WorkspaceID, c.ID, c.Segment, s.now())
+		rs, err := audience(conn, c, s.now())
 		if err != nil {
 			return err
 		}

@@ -20,6 +20,8 @@ import (
 // time.
 type Segment struct {
 	StageID      string    `json:"stage_id,omitempty"` // a stage; "none" for contacts without one
+	// StageIDs keeps contacts in any one of these stages ("none" too).
+	StageIDs     []string  `json:"stage_ids,omitempty"`
 	TagIDs       []string  `json:"tag_ids,omitempty"`  // in every one of these tags
 	StaleDays    int       `json:"stale_days,omitempty"`
 	CreatedSince time.Time `json:"created_since,omitzero"`
@@ -44,13 +46,17 @@ func (g *Segment) check(conn *sqlite.Conn, wsID string, f errs.Fields) error {
 	if len(g.ContactIDs) > MaxPicked {
 		f.Add("contact_ids", fmt.Sprintf("Pick at most %d contacts; use a list or a tag for more.", MaxPicked))
 	}
-	if g.StageID != "" && g.StageID != "none" {
-		ok, err := store.Exists(conn, `SELECT 1 FROM lists WHERE id = ? AND workspace_id = ? AND kind = 'stage'`, g.StageID, wsID)
+	for _, id := range append([]string{g.StageID}, g.StageIDs...) {
+		if id == "" || id == "none" {
+			continue
+		}
+		ok, err := store.Exists(conn, `SELECT 1 FROM lists WHERE id = ? AND workspace_id = ? AND kind = 'stage'`, id, wsID)
 		if err != nil {
 			return fmt.Errorf("check stage: %w", err)
 		}
 		if !ok {
 			f.Add("stage_id", "Choose one of this workspace's stages.")
+			break
 		}
 	}
 	for fid := range g.Custom {
@@ -82,7 +88,10 @@ type Recipient struct {
 	ContactID string
 	Name      string
 	Email     string
-	Excluded  string
+	Phone     string // primary, E.164
+	Excluded  string // why no email goes to them
+	// NoText is why no text goes to them ("" when one may).
+	NoText string
 }
 
 // Reasons a contact is left out.
@@ -94,6 +103,8 @@ const (
 	WhyComplained   = "marked our mail as spam"
 	WhyAlready      = "already got this campaign"
 	WhyRecent       = "got campaign mail recently"
+	WhyNoPhone      = "no phone number"
+	WhyTextOptOut   = "opted out of texts"
 )
 
 // Recipients evaluates segment g of workspace wsID now, inside the
@@ -104,6 +115,11 @@ func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.
 	where, args := contact.FilterWhere(contact.Query{StageID: g.StageID, TagIDs: g.TagIDs, Custom: g.Custom, StaleDays: g.StaleDays}, now)
 	where = append([]string{"c.workspace_id = ?"}, where...)
 	args = append([]any{wsID}, args...)
+	if len(g.StageIDs) > 0 {
+		b, _ := json.Marshal(g.StageIDs)
+		where = append(where, "(c.stage_id IN (SELECT value FROM json_each(?)) OR c.stage_id IS NULL AND EXISTS (SELECT 1 FROM json_each(?) WHERE value = 'none'))")
+		args = append(args, string(b), string(b))
+	}
 	if !g.CreatedSince.IsZero() {
 		where = append(where, "c.created_at >= ?")
 		args = append(args, store.FormatTime(g.CreatedSince))
@@ -121,13 +137,22 @@ func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.
 	coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC LIMIT 1), ''),
 	coalesce((SELECT group_concat(f.flag) FROM contact_flags f WHERE f.contact_id = c.id AND f.workspace_id = c.workspace_id), ''),
 	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = ? AND o.contact_id = c.id),
-	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ? AND o.campaign_id <> ?)
+	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ? AND o.campaign_id <> ?),
+	coalesce((SELECT p.e164 FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.is_primary DESC LIMIT 1), '')
 FROM contacts c WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id`
 	args = append([]any{campaignID, campaignID, recent, recent, campaignID}, args...)
 	var out []Recipient
 	err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
-		r := Recipient{ContactID: st.ColumnText(0), Name: st.ColumnText(1), Email: st.ColumnText(3)}
+		r := Recipient{ContactID: st.ColumnText(0), Name: st.ColumnText(1), Email: st.ColumnText(3), Phone: st.ColumnText(7)}
 		flags := st.ColumnText(4)
+		switch {
+		case st.ColumnBool(2):
+			r.NoText = WhyDoNotContact
+		case strings.Contains(flags, events.FlagSMSOptOut):
+			r.NoText = WhyTextOptOut
+		case r.Phone == "":
+			r.NoText = WhyNoPhone
+		}
 		switch {
 		case st.ColumnBool(2):
 			r.Excluded = WhyDoNotContact

@@ -16,8 +16,10 @@ import (
 // its SID: it is logged on every contact with the sender's number (in
 // whichever user's workspace: the household shares the number), a STOP
 // marks them opted out of texts and a START clears it; a number no
-// contact has is kept unmatched. It reports whether the text was new.
-func Inbound(conn *sqlite.Conn, sid, from, to, body string, at time.Time) (bool, error) {
+// contact has is kept unmatched; any other text answers the last text we
+// sent them. via says who heard it (poll or webhook). It reports whether
+// the text was new.
+func Inbound(conn *sqlite.Conn, sid, from, to, body, via string, at time.Time) (bool, error) {
 	type hit struct{ contact, ws string }
 	var hits []hit
 	err := sqlitex.Execute(conn, `SELECT p.contact_id, p.workspace_id FROM workspaces w JOIN contact_phones p ON p.workspace_id = w.id AND p.e164 = ?`,
@@ -44,12 +46,31 @@ func Inbound(conn *sqlite.Conn, sid, from, to, body string, at time.Time) (bool,
 			err = SetFlag(conn, h.ws, h.contact, FlagSMSOptOut, "texted "+body)
 		case sms.Start:
 			err = ClearFlag(conn, h.ws, h.contact, FlagSMSOptOut, "texted "+body)
+		default:
+			err = textReply(conn, sid, h.ws, h.contact, from, via, at)
 		}
 		if err != nil {
 			return false, err
 		}
 	}
 	return true, nil
+}
+
+// textReply records a text from a contact as the reply to the last text
+// we sent them in that workspace (texts have no thread: the last one is
+// what they answer), so a drip that texted them lets them go.
+func textReply(conn *sqlite.Conn, sid, wsID, contactID, from, via string, at time.Time) error {
+	ours := ""
+	if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE contact_id = ? AND workspace_id = ? AND channel = 'sms' AND state = 'sent' AND created_at <= ?
+ORDER BY created_at DESC LIMIT 1`, &sqlitex.ExecOptions{Args: []any{contactID, wsID, store.FormatTime(at)},
+		ResultFunc: func(st *sqlite.Stmt) error { ours = st.ColumnText(0); return nil }}); err != nil {
+		return fmt.Errorf("text reply: %w", err)
+	}
+	if ours == "" {
+		return nil
+	}
+	_, err := Record(conn, Event{Provider: "twilio", ID: "reply:" + sid + ":" + contactID, WorkspaceID: wsID, Kind: Replied, OutboxID: ours, Recipient: from, At: at, Via: via})
+	return err
 }
 
 func snippet(s string) string {

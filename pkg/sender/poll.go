@@ -105,7 +105,7 @@ func (s *Sender) pollTexts(ctx context.Context) error {
 			if t.Direction != "inbound" {
 				continue
 			}
-			if _, err := events.Inbound(conn, t.SID, t.From, t.To, t.Body, t.Sent()); err != nil {
+			if _, err := events.Inbound(conn, t.SID, t.From, t.To, t.Body, "poll", t.Sent()); err != nil {
 				return err
 			}
 		}

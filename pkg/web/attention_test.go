@@ -35,7 +35,7 @@ func TestDashboardAttention(t *testing.T) {
 				return err
 			}
 		}
-		_, err := events.Inbound(conn, "SM9", "+14155550999", "+14155550100", "Is this the realtor?", time.Now())
+		_, err := events.Inbound(conn, "SM9", "+14155550999", "+14155550100", "Is this the realtor?", "poll", time.Now())
 		return err
 	}); err != nil {
 		t.Fatal(err)

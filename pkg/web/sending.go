@@ -475,7 +475,7 @@ func (s *Server) twilioHook(w http.ResponseWriter, r *http.Request) {
 		if sid == "" || f.Get("From") == "" {
 			return nil
 		}
-		_, err = events.Inbound(conn, sid, f.Get("From"), f.Get("To"), f.Get("Body"), time.Now())
+		_, err = events.Inbound(conn, sid, f.Get("From"), f.Get("To"), f.Get("Body"), "webhook", time.Now())
 		return err
 	})
 	switch {

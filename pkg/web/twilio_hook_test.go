@@ -114,7 +114,7 @@ func TestTwilioWebhook(t *testing.T) {
 	}
 	// The poller reading the same texts later adds nothing.
 	if err := app.DB.Write(context.Background(), func(conn *sqlite.Conn) error {
-		isNew, err := events.Inbound(conn, "SM104", phone, ours, "Stop", time.Now())
+		isNew, err := events.Inbound(conn, "SM104", phone, ours, "Stop", "poll", time.Now())
 		if isNew {
 			t.Error("the poller recorded a text the webhook had")
 		}

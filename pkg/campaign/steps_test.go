@@ -1,0 +1,329 @@
+package campaign_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"zombiezen.com/go/sqlite"
+	"zombiezen.com/go/sqlite/sqlitex"
+
+	"github.com/pi-crm/pi-crm/pkg/campaign"
+	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
+)
+
+func la(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("America/Los_Angeles")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+// TestWindowNext: a step's window is read on the workspace's wall clock,
+// across the spring and autumn daylight-saving changes, and weekdays-only
+// skips the weekend.
+func TestWindowNext(t *testing.T) {
+	loc := la(t)
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	office := campaign.Window{Start: "09:00", End: "17:00", Weekdays: true}
+	cases := []struct {
+		w       campaign.Window
+		t, want string
+	}{
+		{office, "2027-03-10 10:30", "2027-03-10 10:30"}, // open: now
+		{office, "2027-03-10 08:59", "2027-03-10 09:00"},
+		{office, "2027-03-10 17:00", "2027-03-11 09:00"}, // shut at its end
+		{office, "2027-03-12 17:30", "2027-03-15 09:00"}, // Friday evening → Monday, after the spring change
+		{office, "2027-11-06 12:00", "2027-11-08 09:00"}, // Saturday → Monday, after the autumn change
+		{campaign.Window{Start: "09:00", End: "17:00"}, "2027-03-13 18:00", "2027-03-14 09:00"},
+		{campaign.Window{Weekdays: true}, "2027-03-13 18:00", "2027-03-15 00:00"},
+		{campaign.Window{}, "2027-03-13 18:00", "2027-03-13 18:00"},
+	}
+	for _, c := range cases {
+		got := c.w.Next(at(c.t), loc)
+		if want := at(c.want); !got.Equal(want) {
+			t.Errorf("%v from %s: %s, want %s", c.w, c.t, got.In(loc), want)
+		}
+	}
+	// 09:00 after the spring change is 16:00 UTC, not 17:00.
+	if got := office.Next(at("2027-03-12 17:30"), loc).UTC().Hour(); got != 16 {
+		t.Errorf("Monday 09:00 PDT is %d:00 UTC", got)
+	}
+}
+
+// TestTextStepsWindowsAndExits walks a drip of a text then an email kept to
+// office hours: the text goes to who has a phone (Cat, without one, is
+// passed over to the email), the email waits for Monday 09:00 across the
+// daylight-saving change, a contact who answers the text and one who texts
+// STOP leave the drip, and Bob, with no email, finishes without it.
+func TestTextStepsWindowsAndExits(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	none, tz := "", "America/Los_Angeles"
+	if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, r.ws, workspace.Change{QuietStart: &none, QuietEnd: &none, TimeZone: &tz}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(first, email, phone string) string {
+		f := contact.Fields{FirstName: &first}
+		if email != "" {
+			f.Emails = &[]contact.EmailInput{{Address: email}}
+		}
+		if phone != "" {
+			f.Phones = &[]contact.PhoneInput{{Number: phone, Primary: true}}
+		}
+		c, err := r.app.Contacts.Create(ctx, r.andy.Actor, r.ws, f, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.app.Contacts.Bulk(ctx, r.andy.Actor, r.ws, []string{c.ID}, nil, r.vip.ID, true); err != nil {
+			t.Fatal(err)
+		}
+		return c.ID
+	}
+	ann, bob := mk("Ann", "ann@example.com", "+14155550101"), mk("Bob", "", "+14155550102")
+	cat, dee := mk("Cat", "cat@example.com", ""), mk("Dee", "dee@example.com", "+14155550104")
+	mk("Eve", "", "") // no way to reach her
+	steps := []campaign.Step{{Text: "Hi {{first_name}}, rates dropped. Reply to chat."},
+		{Delay: time.Hour, TemplateID: r.tpl, Window: campaign.Window{Start: "09:00", End: "17:00", Weekdays: true}}}
+
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Rates", Kind: campaign.Drip, Steps: steps, Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("launch without texting set up: %v", err)
+	}
+	const ours = "+14155550100"
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, ours) }); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := r.app.Campaigns.Recipients(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := byName(rs); got["Bob"] != "" || got["Cat"] != "" || got["Eve"] != campaign.WhyNoEmail {
+		t.Fatalf("who walks a text-and-email drip: %v", got)
+	}
+	l, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil || l.Enqueued != 4 || l.Excluded != 1 {
+		t.Fatalf("launch: %+v %v", l, err)
+	}
+	loc := la(t)
+	friday := time.Date(2027, 3, 12, 16, 30, 0, 0, loc) // the Friday before the spring change
+	if n, err := campaign.DripTick(ctx, r.app.DB, friday); err != nil || n != 3 {
+		t.Fatalf("the texts: %d %v", n, err)
+	}
+	type msg struct{ contact, channel, to, text string }
+	var texts []msg
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.Execute(conn, `SELECT contact_id, channel, to_addr, text FROM outbox WHERE campaign_id = ? ORDER BY to_addr`, &sqlitex.ExecOptions{Args: []any{c.ID},
+			ResultFunc: func(st *sqlite.Stmt) error {
+				texts = append(texts, msg{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)})
+				return nil
+			}}); err != nil {
+			return err
+		}
+		// crm-sender sent them; Ann answers, Dee texts STOP.
+		if err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'sent' WHERE campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID}}); err != nil {
+			return err
+		}
+		if _, err := events.Inbound(conn, "SMa", "+14155550101", ours, "Sounds good, call me", "poll", friday.Add(time.Minute)); err != nil {
+			return err
+		}
+		_, err := events.Inbound(conn, "SMd", "+14155550104", ours, "stop", "poll", friday.Add(time.Minute))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(texts) != 3 || texts[0] != (msg{ann, "sms", "+14155550101", "Hi Ann, rates dropped. Reply to chat."}) || texts[1].contact != bob || texts[2].contact != dee {
+		t.Fatalf("texts queued: %+v", texts)
+	}
+	es, err := r.app.Campaigns.Enrollments(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	monday := time.Date(2027, 3, 15, 9, 0, 0, 0, loc)
+	for _, e := range es {
+		if e.NextStep != 2 || !e.NextAt.Equal(monday) {
+			t.Errorf("%s: step %d at %s, want step 2 at Monday 09:00 PDT", e.ContactID, e.NextStep, e.NextAt.In(loc))
+		}
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, monday.Add(-time.Minute)); err != nil || n != 0 {
+		t.Fatalf("before the window: %d %v", n, err)
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, monday); err != nil || n != 1 {
+		t.Fatalf("Monday 09:00: %d sent (want Cat's email) %v", n, err)
+	}
+	es, err = r.app.Campaigns.Enrollments(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		got[e.ContactID] = e.Status + ":" + e.ExitReason
+	}
+	want := map[string]string{ann: "exited:" + campaign.ExitReplied, bob: "done:", cat: "done:", dee: "exited:" + campaign.WhyTextOptOut}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	if n := r.outboxCount(t, c.ID); n != 4 {
+		t.Fatalf("%d messages, want 3 texts and Cat's email", n)
+	}
+}
+
+// TestTextStepChecks: a step is a template or a text, not both; a text
+// with an unknown placeholder or too long, or a window that does not
+// read, is refused with the step named.
+func TestTextStepChecks(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	long := make([]byte, campaign.MaxText+1)
+	for i := range long {
+		long[i] = 'a'
+	}
+	for name, st := range map[string]campaign.Step{
+		"both":        {TemplateID: r.tpl, Text: "Hi"},
+		"placeholder": {Text: "Hi {{frist_name}}"},
+		"long":        {Text: string(long)},
+		"window":      {Text: "Hi", Window: campaign.Window{Start: "17:00", End: "09:00"}},
+		"half window": {Text: "Hi", Window: campaign.Window{Start: "09:00"}},
+	} {
+		_, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "X", Kind: campaign.Drip, Steps: []campaign.Step{{TemplateID: r.tpl}, st}})
+		if msg := errs.As(err).Fields["steps"]; msg == "" || msg[:7] != "Step 2:" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestSavedSegmentsReadAtSendTime: a campaign naming a saved segment goes
+// to who it names when it is launched, not when it was made; a segment a
+// campaign still needs is not deleted; another user's segment is neither
+// seen nor usable; a name is used once per workspace.
+func TestSavedSegmentsReadAtSendTime(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.contact(t, "Ann", "ann@example.com", false, true)
+	sg, err := r.app.Campaigns.CreateSegment(ctx, r.andy.Actor, r.ws, " VIPs ", campaign.Segment{TagIDs: []string{r.vip.ID}})
+	if err != nil || sg.Name != "VIPs" {
+		t.Fatalf("create: %+v %v", sg, err)
+	}
+	if _, err := r.app.Campaigns.CreateSegment(ctx, r.andy.Actor, r.ws, "VIPs", campaign.Segment{}); errs.As(err).Fields["name"] == "" {
+		t.Fatalf("a second VIPs: %v", err)
+	}
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "News", TemplateID: r.tpl, SegmentID: sg.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.contact(t, "Bob", "bob@example.com", false, true) // joins after the campaign was made
+	if _, err := r.app.Campaigns.UpdateSegment(ctx, r.andy.Actor, r.ws, sg.ID, "VIPs", campaign.Segment{TagIDs: []string{r.vip.ID}, StageIDs: []string{"none"}}); err != nil {
+		t.Fatal(err)
+	}
+	r.contact(t, "Cat", "cat@example.com", true, true) // in a stage: out of the edited segment
+	if err := r.app.Campaigns.DeleteSegment(ctx, r.andy.Actor, r.ws, sg.ID); errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("delete while a draft uses it: %v", err)
+	}
+	members, err := r.app.Campaigns.SegmentMembers(ctx, r.andy.Actor, r.ws, sg.ID)
+	if err != nil || len(members) != 2 {
+		t.Fatalf("members: %+v %v", members, err)
+	}
+	l, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil || l.Enqueued != 2 {
+		t.Fatalf("launch: %+v %v", l, err)
+	}
+	if err := r.app.Campaigns.DeleteSegment(ctx, r.andy.Actor, r.ws, sg.ID); err != nil {
+		t.Fatalf("delete once sent: %v", err)
+	}
+
+	monaWS := r.mona.Workspace("Mine").ID
+	theirs, err := r.app.Campaigns.CreateSegment(ctx, r.mona.Actor, monaWS, "Mine", campaign.Segment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Segment(ctx, r.andy.Actor, monaWS, theirs.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Andy reading Mona's segment: %v", err)
+	}
+	if _, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Sneak", TemplateID: r.tpl, SegmentID: theirs.ID}); errs.As(err).Fields["segment_id"] == "" {
+		t.Fatalf("Andy's campaign to Mona's segment: %v", err)
+	}
+	if err := r.app.Campaigns.DeleteSegment(ctx, r.andy.Actor, r.ws, theirs.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Andy deleting Mona's segment: %v", err)
+	}
+}
+
+// TestAskEnrollSuggests: a drip set to ask is suggested on the page of a
+// contact who joined its segment after it started (not enrolled by
+// itself), once they may join; enrolled by hand, it is suggested no more,
+// and they walk its steps.
+func TestAskEnrollSuggests(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	none := ""
+	if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, r.ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Welcome", Kind: campaign.Drip, AskEnroll: true,
+		Steps: []campaign.Step{{TemplateID: r.tpl}}, Segment: campaign.Segment{StageID: r.prospects.ID}})
+	if err != nil || !c.AskEnroll || c.AutoEnroll {
+		t.Fatalf("create: %+v %v", c, err)
+	}
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	bob := r.contact(t, "Bob", "bob@example.com", true, false)
+	out := r.contact(t, "Out", "out@example.com", false, false)
+	if n, err := campaign.DripTick(ctx, r.app.DB, time.Now().Add(time.Minute)); err != nil || n != 0 {
+		t.Fatalf("a drip that asks enrolled by itself: %d %v", n, err)
+	}
+	sug := func(id string) int {
+		t.Helper()
+		cs, err := r.app.Campaigns.Suggested(ctx, r.andy.Actor, r.ws, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	if sug(bob) != 1 || sug(out) != 0 {
+		t.Fatalf("suggested: Bob %d, a contact outside the stage %d", sug(bob), sug(out))
+	}
+	if err := r.app.Campaigns.Enroll(ctx, r.mona.Actor, r.ws, c.ID, bob); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Mona enrolling Andy's contact: %v", err)
+	}
+	if err := r.app.Campaigns.Enroll(ctx, r.andy.Actor, r.ws, c.ID, out); errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("enrolling a contact outside the segment: %v", err)
+	}
+	if err := r.app.Campaigns.Enroll(ctx, r.andy.Actor, r.ws, c.ID, bob); err != nil {
+		t.Fatal(err)
+	}
+	if sug(bob) != 0 {
+		t.Fatal("still suggested once enrolled")
+	}
+	if err := r.app.Campaigns.Enroll(ctx, r.andy.Actor, r.ws, c.ID, bob); errs.KindOf(err) != errs.Conflict {
+		t.Fatalf("enrolled twice: %v", err)
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, time.Now().Add(time.Minute)); err != nil || n != 1 {
+		t.Fatalf("Bob's step: %d %v", n, err)
+	}
+	var audited int
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT count(*) FROM audit_log WHERE action = 'campaign.enroll' AND entity_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID},
+			ResultFunc: func(st *sqlite.Stmt) error { audited = st.ColumnInt(0); return nil }})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if audited != 1 {
+		t.Fatalf("%d audit rows for the enrolment", audited)
+	}
+}
