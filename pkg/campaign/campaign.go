@@ -88,9 +88,9 @@ type Campaign struct {
 	// SegmentID names a saved segment the campaign goes to instead of
 	// Segment, read again each time it sends.
 	SegmentID string
-	Status     Status
-	SendAt     time.Time // a scheduled blast's time; zero sends when launched
-	Version    int
+	Status    Status
+	SendAt    time.Time // a scheduled blast's time; zero sends when launched
+	Version   int
 	// ApprovedVersion is the version the approver approved; an edit after
 	// it makes Version larger, and the campaign needs approval again.
 	ApprovedVersion int

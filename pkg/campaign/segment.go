@@ -19,10 +19,10 @@ import (
 // every filter given, or the ones picked by hand; evaluated again at send
 // time.
 type Segment struct {
-	StageID      string    `json:"stage_id,omitempty"` // a stage; "none" for contacts without one
+	StageID string `json:"stage_id,omitempty"` // a stage; "none" for contacts without one
 	// StageIDs keeps contacts in any one of these stages ("none" too).
 	StageIDs     []string  `json:"stage_ids,omitempty"`
-	TagIDs       []string  `json:"tag_ids,omitempty"`  // in every one of these tags
+	TagIDs       []string  `json:"tag_ids,omitempty"` // in every one of these tags
 	StaleDays    int       `json:"stale_days,omitempty"`
 	CreatedSince time.Time `json:"created_since,omitzero"`
 	ContactIDs   []string  `json:"contact_ids,omitempty"` // picked by hand: only these
