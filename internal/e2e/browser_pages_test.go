@@ -284,6 +284,10 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 			t.Fatal(err)
 		}
 	}
+	seg, err := app.Campaigns.CreateSegment(ctx, actor, ws, "Warm leads of "+name, campaign.Segment{StaleDays: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var toApprove string
 	for _, o := range users {
 		if o.ID == actor.UserID {
@@ -335,6 +339,8 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		{"campaign", w + "/campaigns/" + camp.ID},
 		{"campaign-drip", w + "/campaigns/" + drip.ID},
 		{"campaign-edit", w + "/campaigns/" + drip.ID + "/edit"},
+		{"segments", w + "/segments"},
+		{"segment", w + "/segments/" + seg.ID},
 		{"approvals", "/approvals"},
 		{"approval", "/approvals/" + toApprove},
 		{"email-google-signin", signin[mailer.KindGoogle]},

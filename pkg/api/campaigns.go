@@ -16,8 +16,10 @@ type campaignJSON struct {
 	Kind            string           `json:"kind"`
 	Steps           []stepJSON       `json:"steps"`
 	AutoEnroll      bool             `json:"auto_enroll"`
+	AskEnroll       bool             `json:"ask_enroll"`
 	TemplateID      string           `json:"template_id"`
 	Segment         campaign.Segment `json:"segment"`
+	SegmentID       string           `json:"segment_id"`
 	Status          campaign.Status  `json:"status"`
 	SendAt          *time.Time       `json:"send_at"`
 	Version         int              `json:"version"`
@@ -28,18 +30,21 @@ type campaignJSON struct {
 	UpdatedAt       time.Time        `json:"updated_at"`
 }
 
-// stepJSON is one step of a drip.
+// stepJSON is one step of a drip: an email (template_id) or a text.
 type stepJSON struct {
-	DelayMinutes int    `json:"delay_minutes"`
-	TemplateID   string `json:"template_id"`
+	DelayMinutes int             `json:"delay_minutes"`
+	TemplateID   string          `json:"template_id,omitempty"`
+	Text         string          `json:"text,omitempty"`
+	Window       campaign.Window `json:"window,omitzero"`
 }
 
 func campaignOut(c campaign.Campaign) campaignJSON {
 	steps := make([]stepJSON, 0, len(c.Steps))
 	for _, st := range c.Steps {
-		steps = append(steps, stepJSON{DelayMinutes: int(st.Delay / time.Minute), TemplateID: st.TemplateID})
+		steps = append(steps, stepJSON{DelayMinutes: int(st.Delay / time.Minute), TemplateID: st.TemplateID, Text: st.Text, Window: st.Window})
 	}
-	out := campaignJSON{ID: c.ID, Name: c.Name, Kind: c.Kind, Steps: steps, AutoEnroll: c.AutoEnroll, TemplateID: c.TemplateID, Segment: c.Segment, Status: c.Status, Version: c.Version,
+	out := campaignJSON{ID: c.ID, Name: c.Name, Kind: c.Kind, Steps: steps, AutoEnroll: c.AutoEnroll, AskEnroll: c.AskEnroll, TemplateID: c.TemplateID,
+		Segment: c.Segment, SegmentID: c.SegmentID, Status: c.Status, Version: c.Version,
 		ApprovedVersion: c.ApprovedVersion, ReviewNotes: c.ReviewNotes, Enqueued: c.Enqueued, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if !c.SendAt.IsZero() {
 		out.SendAt = &c.SendAt
@@ -61,15 +66,17 @@ type campaignInput struct {
 	Kind       string           `json:"kind"`
 	Steps      []stepJSON       `json:"steps"`
 	AutoEnroll bool             `json:"auto_enroll"`
+	AskEnroll  bool             `json:"ask_enroll"`
 	TemplateID string           `json:"template_id"`
 	Segment    campaign.Segment `json:"segment"`
+	SegmentID  string           `json:"segment_id"`
 	SendAt     *time.Time       `json:"send_at"`
 }
 
 func (in campaignInput) change() campaign.Change {
-	ch := campaign.Change{Name: in.Name, Kind: in.Kind, AutoEnroll: in.AutoEnroll, TemplateID: in.TemplateID, Segment: in.Segment}
+	ch := campaign.Change{Name: in.Name, Kind: in.Kind, AutoEnroll: in.AutoEnroll, AskEnroll: in.AskEnroll, TemplateID: in.TemplateID, Segment: in.Segment, SegmentID: in.SegmentID}
 	for _, st := range in.Steps {
-		ch.Steps = append(ch.Steps, campaign.Step{Delay: time.Duration(st.DelayMinutes) * time.Minute, TemplateID: st.TemplateID})
+		ch.Steps = append(ch.Steps, campaign.Step{Delay: time.Duration(st.DelayMinutes) * time.Minute, TemplateID: st.TemplateID, Text: st.Text, Window: st.Window})
 	}
 	if in.SendAt != nil {
 		ch.SendAt = *in.SendAt
@@ -128,7 +135,16 @@ type recipientJSON struct {
 	ContactID string `json:"contact_id"`
 	Name      string `json:"name"`
 	Email     string `json:"email"`
+	Phone     string `json:"phone,omitempty"`
 	Excluded  string `json:"excluded,omitempty"`
+}
+
+func recipientsOut(rs []campaign.Recipient) []recipientJSON {
+	items := make([]recipientJSON, 0, len(rs))
+	for _, x := range rs {
+		items = append(items, recipientJSON{ContactID: x.ContactID, Name: x.Name, Email: x.Email, Phone: x.Phone, Excluded: x.Excluded})
+	}
+	return items
 }
 
 func (h *Handler) campaignRecipients(w http.ResponseWriter, r *http.Request) {
@@ -137,11 +153,7 @@ func (h *Handler) campaignRecipients(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	items := make([]recipientJSON, 0, len(rs))
-	for _, x := range rs {
-		items = append(items, recipientJSON{ContactID: x.ContactID, Name: x.Name, Email: x.Email, Excluded: x.Excluded})
-	}
-	ok(w, http.StatusOK, map[string]any{"items": items, "next": ""})
+	ok(w, http.StatusOK, map[string]any{"items": recipientsOut(rs), "next": ""})
 }
 
 func (h *Handler) campaignSubmit(w http.ResponseWriter, r *http.Request) {
@@ -221,6 +233,23 @@ func (h *Handler) campaignUnenroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// campaignEnroll puts a contact on a running drip: {"contact_id"}.
+func (h *Handler) campaignEnroll(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		ContactID string `json:"contact_id"`
+	}
+	if err := decode(r, &in); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	a, ws, id := actorFrom(r.Context()), chi.URLParam(r, "ws"), chi.URLParam(r, "campaign")
+	if err := h.campaigns.Enroll(r.Context(), a, ws, id, in.ContactID); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.campaignEnrollments(w, r)
 }
 
 func (h *Handler) approvalList(w http.ResponseWriter, r *http.Request) {

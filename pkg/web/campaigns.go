@@ -10,20 +10,15 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/campaign"
-	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
-	"github.com/pi-crm/pi-crm/pkg/list"
 )
 
 // campaignFormData is the campaign form.
 type campaignFormData struct {
+	segmentChoices
 	Campaign  *campaign.Campaign
 	Templates []emailtemplate.Template
-	Stages    []list.List
-	Tags      []list.List
-	Fields    []contact.FieldDef
-	Picked    map[string]bool // tags checked
 	// ContactIDs are the contacts picked by hand on the contact list.
 	ContactIDs []string
 	// StepRows are the drip's step rows (1-based), the filled ones and
@@ -31,41 +26,39 @@ type campaignFormData struct {
 	StepRows []int
 }
 
-// campaignForm is what the form posts, for the store and to show again.
+// stepKeys are a drip step's form keys, each followed by its number.
+var stepKeys = []string{"step_tpl_", "step_text_", "step_days_", "step_hours_", "step_from_", "step_to_", "step_weekdays_"}
+
+// campaignForm is what the form posts, for the store and to show again:
+// its values, the stages and tags checked and the contacts picked.
 func campaignForm(r *http.Request) (map[string]string, []string, []string) {
-	form := formOf(r, "name", "kind", "auto_enroll", "template_id", "stage_id", "stale_days", "not_within_days", "send_at", "custom_field", "custom_value", "created_since")
+	form := formOf(r, append([]string{"name", "kind", "on_join", "template_id", "send_at"}, segmentKeys...)...)
 	for i := 1; i <= campaign.MaxSteps; i++ {
-		for _, k := range []string{"step_tpl_", "step_days_", "step_hours_"} {
+		for _, k := range stepKeys {
 			if v := r.PostFormValue(fmt.Sprintf("%s%d", k, i)); v != "" {
 				form[fmt.Sprintf("%s%d", k, i)] = v
 			}
 		}
 	}
-	return form, r.PostForm["tag_id"], r.PostForm["contact_id"]
+	return form, append(append([]string{}, r.PostForm["stage_id"]...), r.PostForm["tag_id"]...), r.PostForm["contact_id"]
 }
 
-func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, status int, c *campaign.Campaign, form map[string]string, tags, picked []string, fe map[string]string) {
+func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, status int, c *campaign.Campaign, form map[string]string, checked, picked []string, fe map[string]string) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	d := campaignFormData{Campaign: c, Picked: map[string]bool{}, ContactIDs: picked}
-	var err error
-	if d.Templates, err = s.Templates.List(r.Context(), a, ws.ID); err == nil {
-		if d.Stages, err = s.Lists.All(r.Context(), a, ws.ID, list.Stage); err == nil {
-			if d.Tags, err = s.Lists.All(r.Context(), a, ws.ID, list.Tag); err == nil {
-				d.Fields, err = s.Contacts.Fields(r.Context(), a, ws.ID)
-			}
-		}
-	}
+	ch, err := s.choices(r, a, ws, checked)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	for _, t := range tags {
-		d.Picked[t] = true
+	d := campaignFormData{segmentChoices: ch, Campaign: c, ContactIDs: picked}
+	if d.Templates, err = s.Templates.List(r.Context(), a, ws.ID); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	filled := 0
 	for i := 1; i <= campaign.MaxSteps; i++ {
-		if form[fmt.Sprintf("step_tpl_%d", i)] != "" {
+		if form[fmt.Sprintf("step_tpl_%d", i)] != "" || form[fmt.Sprintf("step_text_%d", i)] != "" {
 			filled = i
 		}
 	}
@@ -79,9 +72,10 @@ func (s *Server) renderCampaignForm(w http.ResponseWriter, r *http.Request, stat
 	s.render(w, r, status, "campaign_form", "", s.pageFor(r, title, &page{Section: "campaigns", Data: d, Form: form, Errors: fe}))
 }
 
-// change reads the form into a campaign change, in the workspace's time
-// zone; a number or a time that does not read is a field error.
-func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, picked []string) (campaign.Change, map[string]string) {
+// campaignChange reads the form into a campaign change, in the
+// workspace's time zone; a number or a time that does not read is a field
+// error.
+func (s *Server) campaignChange(r *http.Request, form map[string]string) (campaign.Change, map[string]string) {
 	ws, _ := workspaceFrom(r.Context())
 	fe := map[string]string{}
 	num := func(k string) int {
@@ -91,31 +85,23 @@ func (s *Server) campaignChange(r *http.Request, form map[string]string, tags, p
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			fe[k] = "Enter a number of days, or leave it empty."
+			fe["steps"] = "Enter the waits as numbers of days and hours."
 		}
 		return n
 	}
-	ch := campaign.Change{Name: form["name"], Kind: form["kind"], AutoEnroll: form["auto_enroll"] != "", TemplateID: form["template_id"],
-		Segment: campaign.Segment{StageID: form["stage_id"], TagIDs: tags, ContactIDs: picked, StaleDays: num("stale_days"), NotWithinDays: num("not_within_days")}}
+	ch := campaign.Change{Name: form["name"], Kind: form["kind"], AutoEnroll: form["on_join"] == "auto", AskEnroll: form["on_join"] == "ask",
+		TemplateID: form["template_id"], SegmentID: form["segment_id"], Segment: s.segmentOfForm(r, ws, form, fe)}
 	if ch.Kind == campaign.Drip {
 		for i := 1; i <= campaign.MaxSteps; i++ {
-			tpl := form[fmt.Sprintf("step_tpl_%d", i)]
-			if tpl == "" {
+			key := func(k string) string { return form[fmt.Sprintf("%s%d", k, i)] }
+			if key("step_tpl_") == "" && strings.TrimSpace(key("step_text_")) == "" {
 				continue
 			}
 			days, hours := num(fmt.Sprintf("step_days_%d", i)), num(fmt.Sprintf("step_hours_%d", i))
-			ch.Steps = append(ch.Steps, campaign.Step{TemplateID: tpl, Delay: time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour})
+			ch.Steps = append(ch.Steps, campaign.Step{TemplateID: key("step_tpl_"), Text: key("step_text_"),
+				Delay:  time.Duration(days)*24*time.Hour + time.Duration(hours)*time.Hour,
+				Window: campaign.Window{Start: key("step_from_"), End: key("step_to_"), Weekdays: key("step_weekdays_") != ""}})
 		}
-	}
-	if fid := form["custom_field"]; fid != "" {
-		ch.Segment.Custom = map[string]string{fid: strings.TrimSpace(form["custom_value"])}
-	}
-	if v := strings.TrimSpace(form["created_since"]); v != "" {
-		t, err := time.ParseInLocation("2006-01-02", v, s.zone(ws.Settings.TimeZone))
-		if err != nil {
-			fe["created_since"] = "Enter a date, or leave it empty."
-		}
-		ch.Segment.CreatedSince = t
 	}
 	if v := strings.TrimSpace(form["send_at"]); v != "" {
 		t, err := time.ParseInLocation("2006-01-02T15:04", v, s.zone(ws.Settings.TimeZone))
@@ -142,21 +128,24 @@ func (s *Server) campaignsList(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) campaignNew(w http.ResponseWriter, r *http.Request) {
 	// Contacts picked on the contact list arrive as id=...
-	s.renderCampaignForm(w, r, http.StatusOK, nil, map[string]string{"not_within_days": "7"}, nil, r.URL.Query()["id"], nil)
+	// and a quick segment's stages as stage_id=...
+	q := r.URL.Query()
+	form := map[string]string{"not_within_days": "7", "name": q.Get("name"), "kind": q.Get("kind"), "stale_days": q.Get("stale_days"), "segment_id": q.Get("segment_id")}
+	s.renderCampaignForm(w, r, http.StatusOK, nil, form, q["stage_id"], q["id"], nil)
 }
 
 func (s *Server) campaignCreate(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
 	a, _ := actorFrom(r.Context())
-	form, tags, picked := campaignForm(r)
-	ch, fe := s.campaignChange(r, form, tags, picked)
+	form, checked, picked := campaignForm(r)
+	ch, fe := s.campaignChange(r, form)
 	if len(fe) > 0 {
-		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nil, form, tags, picked, fe)
+		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, nil, form, checked, picked, fe)
 		return
 	}
 	c, err := s.Campaigns.Create(r.Context(), a, ws.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
-		s.renderCampaignForm(w, r, statusOfErr(err), nil, form, tags, picked, fe)
+		s.renderCampaignForm(w, r, statusOfErr(err), nil, form, checked, picked, fe)
 		return
 	}
 	if err != nil {
@@ -174,33 +163,29 @@ func (s *Server) campaignEdit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	g := c.Segment
-	form := map[string]string{"name": c.Name, "kind": c.Kind, "template_id": c.TemplateID, "stage_id": g.StageID, "auto_enroll": map[bool]string{true: "1"}[c.AutoEnroll]}
+	onJoin := map[bool]string{true: "auto"}[c.AutoEnroll]
+	if c.AskEnroll {
+		onJoin = "ask"
+	}
+	form := map[string]string{"name": c.Name, "kind": c.Kind, "template_id": c.TemplateID, "on_join": onJoin, "segment_id": c.SegmentID}
 	for i, st := range c.Steps {
-		form[fmt.Sprintf("step_tpl_%d", i+1)] = st.TemplateID
+		n := strconv.Itoa(i + 1)
+		form["step_tpl_"+n], form["step_text_"+n], form["step_from_"+n], form["step_to_"+n] = st.TemplateID, st.Text, st.Window.Start, st.Window.End
+		if st.Window.Weekdays {
+			form["step_weekdays_"+n] = "1"
+		}
 		if d := int(st.Delay / (24 * time.Hour)); d > 0 {
-			form[fmt.Sprintf("step_days_%d", i+1)] = strconv.Itoa(d)
+			form["step_days_"+n] = strconv.Itoa(d)
 		}
 		if h := int(st.Delay%(24*time.Hour)) / int(time.Hour); h > 0 {
-			form[fmt.Sprintf("step_hours_%d", i+1)] = strconv.Itoa(h)
+			form["step_hours_"+n] = strconv.Itoa(h)
 		}
 	}
-	if g.StaleDays > 0 {
-		form["stale_days"] = strconv.Itoa(g.StaleDays)
-	}
-	if g.NotWithinDays > 0 {
-		form["not_within_days"] = strconv.Itoa(g.NotWithinDays)
-	}
-	for fid, v := range g.Custom {
-		form["custom_field"], form["custom_value"] = fid, v
-	}
-	if !g.CreatedSince.IsZero() {
-		form["created_since"] = g.CreatedSince.In(s.zone(ws.Settings.TimeZone)).Format("2006-01-02")
-	}
+	checked := s.segmentFormValues(ws, c.Segment, form)
 	if !c.SendAt.IsZero() {
 		form["send_at"] = c.SendAt.In(s.zone(ws.Settings.TimeZone)).Format("2006-01-02T15:04")
 	}
-	s.renderCampaignForm(w, r, http.StatusOK, &c, form, g.TagIDs, g.ContactIDs, nil)
+	s.renderCampaignForm(w, r, http.StatusOK, &c, form, checked, c.Segment.ContactIDs, nil)
 }
 
 func (s *Server) campaignUpdate(w http.ResponseWriter, r *http.Request) {
@@ -211,15 +196,15 @@ func (s *Server) campaignUpdate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	form, tags, picked := campaignForm(r)
-	ch, fe := s.campaignChange(r, form, tags, picked)
+	form, checked, picked := campaignForm(r)
+	ch, fe := s.campaignChange(r, form)
 	if len(fe) > 0 {
-		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, &c, form, tags, picked, fe)
+		s.renderCampaignForm(w, r, http.StatusUnprocessableEntity, &c, form, checked, picked, fe)
 		return
 	}
 	_, err = s.Campaigns.Update(r.Context(), a, ws.ID, c.ID, ch)
 	if fe := fieldErrors(err); fe != nil {
-		s.renderCampaignForm(w, r, statusOfErr(err), &c, form, tags, picked, fe)
+		s.renderCampaignForm(w, r, statusOfErr(err), &c, form, checked, picked, fe)
 		return
 	}
 	if err != nil {
@@ -240,6 +225,7 @@ type campaignData struct {
 	Gets         []campaign.Recipient
 	Left         []campaign.Recipient
 	Stats        campaign.Stats
+	SegmentName  string // the saved segment it goes to
 }
 
 func (s *Server) campaignShow(w http.ResponseWriter, r *http.Request) {
@@ -253,6 +239,11 @@ func (s *Server) campaignShow(w http.ResponseWriter, r *http.Request) {
 	d := campaignData{Campaign: c, NeedApproval: ws.Settings.CampaignsNeedApproval}
 	if t, err := s.Templates.Get(r.Context(), a, ws.ID, c.TemplateID); err == nil {
 		d.Template = t.Name
+	}
+	if c.SegmentID != "" {
+		if sg, err := s.Campaigns.Segment(r.Context(), a, ws.ID, c.SegmentID); err == nil {
+			d.SegmentName = sg.Name
+		}
 	}
 	d.StepNames = map[string]string{}
 	for _, st := range c.Steps {
@@ -324,6 +315,25 @@ func (s *Server) campaignUnenroll(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, r, "/w/"+ws.ID+"/campaigns/"+id)
 }
 
+// campaignEnroll puts a contact on a running drip by hand (the offer on
+// their page), and goes back there.
+func (s *Server) campaignEnroll(w http.ResponseWriter, r *http.Request) {
+	ws, _ := workspaceFrom(r.Context())
+	a, _ := actorFrom(r.Context())
+	id, contactID := chi.URLParam(r, "campaign"), r.PostFormValue("contact_id")
+	err := s.Campaigns.Enroll(r.Context(), a, ws.ID, id, contactID)
+	msg, refused := refusal(err)
+	if err != nil && !refused {
+		s.fail(w, r, err)
+		return
+	}
+	if !refused {
+		msg = "Enrolled: the drip's first step goes when it falls due."
+	}
+	s.flash(w, r, msg)
+	seeOther(w, r, "/w/"+ws.ID+"/contacts/"+contactID)
+}
+
 // campaignAct runs a step on the campaign (submit, launch, cancel) and
 // says what happened; a refusal is said, not a failure page.
 func (s *Server) campaignAct(step string) http.HandlerFunc {
@@ -357,12 +367,8 @@ func (s *Server) campaignAct(step string) http.HandlerFunc {
 			err = s.Campaigns.Resume(r.Context(), a, ws.ID, id)
 			msg = "Resumed: the steps go on from where each contact is."
 		}
-		if k := errs.KindOf(err); err != nil && (k == errs.Conflict || k == errs.Invalid) {
-			e := errs.As(err)
-			msg, err = e.Message, nil
-			if len(e.Fields) > 0 {
-				msg = firstOf(e.Fields)
-			}
+		if m, ok := refusal(err); ok {
+			msg, err = m, nil
 		}
 		if err != nil {
 			s.fail(w, r, err)
@@ -371,6 +377,20 @@ func (s *Server) campaignAct(step string) http.HandlerFunc {
 		s.flash(w, r, msg)
 		seeOther(w, r, "/w/"+ws.ID+"/campaigns/"+id)
 	}
+}
+
+// refusal is what to say of err when it is a refusal (a conflict, or a
+// field the user must fix) rather than a failure.
+func refusal(err error) (string, bool) {
+	k := errs.KindOf(err)
+	if err == nil || k != errs.Conflict && k != errs.Invalid {
+		return "", false
+	}
+	e := errs.As(err)
+	if len(e.Fields) > 0 {
+		return firstOf(e.Fields), true
+	}
+	return e.Message, true
 }
 
 // approvals is the approver's queue: every campaign waiting for them.

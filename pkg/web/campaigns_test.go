@@ -9,9 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"zombiezen.com/go/sqlite"
+
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/sender"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -175,16 +179,25 @@ func TestDripPages(t *testing.T) {
 		t.Fatalf("a drip without steps: %s", apptest.Trim(body))
 	}
 	resp, _ = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Welcome series"}, "kind": {"drip"},
-		"step_tpl_1": {tpl.ID}, "step_tpl_2": {follow.ID}, "step_days_2": {"3"}, "step_hours_2": {"4"}}, false)
+		"step_tpl_1": {tpl.ID}, "step_tpl_2": {follow.ID}, "step_days_2": {"3"}, "step_hours_2": {"4"},
+		"step_text_3": {"Hi {{first_name}}, a quick call this week?"}, "step_days_3": {"1"}, "step_from_3": {"09:00"}, "step_to_3": {"17:00"}, "step_weekdays_3": {"1"}}, false)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
 	page := resp.Header.Get("Location")
 	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
-	if !strings.Contains(body, "Welcome · at once after joining") || !strings.Contains(body, "Follow-up · 3 days 4 hours after the step before") || !strings.Contains(body, "Start the drip for 2 contacts") {
+	if !strings.Contains(body, "Email: Welcome · at once after joining") || !strings.Contains(body, "Email: Follow-up · 3 days 4 hours after the step before") ||
+		!strings.Contains(body, "Text: “Hi {{first_name}}, a quick call this week?” · 1 day after the step before · only 09:00–17:00, weekdays") || !strings.Contains(body, "Start the drip for 2 contacts") {
 		t.Fatalf("the drip's page: %s", body)
 	}
 	id := page[strings.LastIndex(page, "/")+1:]
+	app.PostForm(andy.Client, page+"/launch", nil)
+	if _, body = app.Do(andy.Client, http.MethodGet, page, nil, nil); !strings.Contains(body, "Texting is not set up") {
+		t.Fatalf("a drip with a text launched without texting: %s", apptest.Trim(body))
+	}
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, "+14155550100") }); err != nil {
+		t.Fatal(err)
+	}
 	app.PostForm(andy.Client, page+"/launch", nil)
 	_, body = app.Do(andy.Client, http.MethodGet, page, nil, nil)
 	if !strings.Contains(body, "2 walking it") || !strings.Contains(body, "Pause") || strings.Count(body, `data-enrollment="active"`) != 2 {
@@ -212,7 +225,95 @@ func TestDripPages(t *testing.T) {
 	}
 	// The edit form keeps the steps.
 	_, body = app.Do(andy.Client, http.MethodGet, page+"/edit", nil, nil)
-	if !strings.Contains(body, `name="step_days_2" inputmode="numeric" class="input" value="3"`) {
+	if !strings.Contains(body, `name="step_days_2" inputmode="numeric" class="input" value="3"`) || !strings.Contains(body, `>Hi {{first_name}}, a quick call this week?</textarea>`) ||
+		!strings.Contains(body, `name="step_from_3" type="time" class="input w-auto" value="09:00"`) || !strings.Contains(body, `name="step_weekdays_3" value="1" checked`) {
 		t.Fatalf("the edit form: %s", body)
+	}
+}
+
+// TestSegmentPagesAndOffers: a saved segment made on its page keeps what
+// was typed when refused, shows who it names, and a campaign made from it
+// goes to it; the new campaign form offers the quick broad segments, which
+// check their stages; a drip that asks is offered on the page of a contact
+// in its segment, and the offer enrols them.
+func TestSegmentPagesAndOffers(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("MaiStory")
+	ctx := context.Background()
+	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindFile, FromEmail: "andy@mai.example"}); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := app.Templates.Create(ctx, andy.Actor, ws.ID, emailtemplate.Change{Name: "Welcome", Subject: "Welcome {{first_name}}", BodyHTML: "<p>Hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages, err := app.Lists.All(ctx, andy.Actor, ws.ID, list.Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage := map[string]string{}
+	for _, s := range stages {
+		stage[s.Name] = s.ID
+	}
+	ann := andy.Contact(ws.ID, "Ann", "ann@example.com")
+	andy.Contact(ws.ID, "Bob", "bob@example.com")
+	prospects := stage["Prospects"]
+	if err := app.Contacts.Bulk(ctx, andy.Actor, ws.ID, []string{ann.ID}, &prospects, "", true); err != nil {
+		t.Fatal(err)
+	}
+	base := "/w/" + ws.ID
+	resp, body := postForm(app, andy.Client, base+"/segments", url.Values{"name": {"Warm"}, "stage_id": {prospects}, "stale_days": {"soon"}}, false)
+	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
+	if !strings.Contains(body, `value="Warm"`) || !strings.Contains(body, `value="`+prospects+`" checked`) || !strings.Contains(body, `value="soon"`) {
+		t.Fatalf("a refused segment lost what was typed: %s", apptest.Trim(body))
+	}
+	resp, _ = postForm(app, andy.Client, base+"/segments", url.Values{"name": {"Warm"}, "stage_id": {prospects}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create segment: %d", resp.StatusCode)
+	}
+	segPage := resp.Header.Get("Location")
+	_, body = app.Do(andy.Client, http.MethodGet, segPage, nil, nil)
+	if !strings.Contains(body, "1 contact gets campaign mail") || !strings.Contains(body, ">Ann<") || strings.Contains(body, ">Bob<") {
+		t.Fatalf("the segment's page: %s", apptest.Trim(body))
+	}
+	segID := segPage[strings.LastIndex(segPage, "/")+1:]
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new", nil, nil)
+	if !strings.Contains(body, "Prospects and past clients") || !strings.Contains(body, "All active (not lost)") || !strings.Contains(body, `<option value="`+segID+`">Warm</option>`) {
+		t.Fatalf("the new campaign form: %s", body[strings.Index(body, "<main"):])
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new?stage_id="+stage["Leads"]+"&stage_id="+prospects+"&stage_id="+stage["Closed"], nil, nil)
+	if strings.Count(body, `" checked> `) != 3 || !strings.Contains(body, `value="`+stage["Closed"]+`" checked`) {
+		t.Fatalf("a quick segment's stages unchecked: %s", apptest.Trim(body))
+	}
+	// A drip that asks, to the saved segment.
+	resp, _ = postForm(app, andy.Client, base+"/campaigns", url.Values{"name": {"Welcome"}, "kind": {"drip"}, "step_tpl_1": {tpl.ID}, "segment_id": {segID}, "on_join": {"ask"}}, false)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create drip: %d", resp.StatusCode)
+	}
+	drip := resp.Header.Get("Location")
+	dripID := drip[strings.LastIndex(drip, "/")+1:]
+	_, body = app.Do(andy.Client, http.MethodGet, drip, nil, nil)
+	if !strings.Contains(body, "offered to who joins its segment") || !strings.Contains(body, "to the segment") {
+		t.Fatalf("the drip's page: %s", apptest.Trim(body))
+	}
+	app.PostForm(andy.Client, drip+"/launch", nil)
+	if err := app.Campaigns.Unenroll(ctx, andy.Actor, ws.ID, dripID, ann.ID); err != nil { // walked it: no longer offered
+		t.Fatal(err)
+	}
+	cat := andy.Contact(ws.ID, "Cat", "cat@example.com")
+	if err := app.Contacts.Bulk(ctx, andy.Actor, ws.ID, []string{cat.ID}, &prospects, "", true); err != nil {
+		t.Fatal(err)
+	}
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+cat.ID, nil, nil)
+	if !strings.Contains(body, `data-offer="`+dripID+`"`) || !strings.Contains(body, "is in the segment of the drip “Welcome”") {
+		t.Fatalf("no offer on Cat's page: %s", apptest.Trim(body))
+	}
+	if _, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+ann.ID, nil, nil); strings.Contains(body, `data-offer=`) {
+		t.Fatal("offered to a contact who walked it")
+	}
+	app.PostForm(andy.Client, drip+"/enroll", url.Values{"contact_id": {cat.ID}})
+	if _, body = app.Do(andy.Client, http.MethodGet, base+"/contacts/"+cat.ID, nil, nil); strings.Contains(body, `data-offer=`) || !strings.Contains(body, "Enrolled") {
+		t.Fatalf("after enrolling: %s", apptest.Trim(body))
 	}
 }

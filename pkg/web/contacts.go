@@ -12,6 +12,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/auth"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -255,6 +256,9 @@ type contactShowData struct {
 	SharedTo []string
 	Form     contactForm
 	Now      time.Time
+	// Offers are the running drips that ask to enrol who joins their
+	// segment, and this contact could join.
+	Offers []campaign.Campaign
 }
 
 type notice struct{ Kind, Text string }
@@ -296,6 +300,9 @@ func (s *Server) loadContactShow(r *http.Request, tab string) (contactShowData, 
 		d.Notices = append(d.Notices, notice{"info", "Last email " + last.OccurredAt.Format("Jan 2, 2006") + ": " + last.Summary})
 	}
 	d.Notices = append(d.Notices, notices(c, d)...)
+	if d.Offers, err = s.Campaigns.Suggested(r.Context(), a, ws.ID, id); err != nil {
+		return d, err
+	}
 	return d, nil
 }
 

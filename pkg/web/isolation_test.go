@@ -86,6 +86,10 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if _, err := app.Workspaces.Update(ctx, mona.Actor, monaWS.ID, workspace.Change{CampaignsNeedApproval: &yes, ApproverUserID: &mona.Actor.UserID}); err != nil {
 		t.Fatal(err)
 	}
+	monaSegment, err := app.Campaigns.CreateSegment(ctx, mona.Actor, monaWS.ID, "Secret", campaign.Segment{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	monaCampaign, err := app.Campaigns.Create(ctx, mona.Actor, monaWS.ID, campaign.Change{Name: "Secret", TemplateID: monaTpl.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -94,8 +98,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -183,6 +187,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 					body = `{"html":"x"}`
 				case strings.HasSuffix(r.pattern, "/calls"):
 					body = `{"duration_seconds":60}`
+				case strings.HasSuffix(r.pattern, "/enrollments"):
+					body = `{"contact_id":"` + monaContact.ID + `"}`
 				case strings.Contains(r.pattern, "/fields"):
 					body = `{"name":"x","type":"text"}`
 				case strings.Contains(r.pattern, "/contacts"):
@@ -214,7 +220,11 @@ func TestIsolationEveryRoute(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID, "{tpl}": ownTpl.ID, "{campaign}": ownCampaign.ID}
+		ownSegment, err := app.Campaigns.CreateSegment(ctx, andy.Actor, own.ID, "Own", campaign.Segment{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownParams := map[string]string{"{ws}": own.ID, "{contact}": ownContact.ID, "{list}": ownStages[0].ID, "{user}": mona.ID, "{field}": ownField.ID, "{tpl}": ownTpl.ID, "{campaign}": ownCampaign.ID, "{segment}": ownSegment.ID}
 		keys := map[string]string{}
 		for _, s := range auth.Scopes {
 			keys[s] = andy.APIKey(s)
@@ -321,6 +331,10 @@ func TestEveryPageRenders(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Andy's campaign, and one of Mona's waiting for Andy's approval.
+	seg, err := app.Campaigns.CreateSegment(ctx, andy.Actor, ws.ID, "S", campaign.Segment{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	camp, err := app.Campaigns.Create(ctx, andy.Actor, ws.ID, campaign.Change{Name: "C", TemplateID: tpl.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +359,7 @@ func TestEveryPageRenders(t *testing.T) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID).Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID, "{segment}", seg.ID).Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/approvals/{campaign}") {
 			path = "/approvals/" + toApprove.ID
 		}
