@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -325,5 +327,55 @@ func TestAskEnrollSuggests(t *testing.T) {
 	}
 	if audited != 1 {
 		t.Fatalf("%d audit rows for the enrolment", audited)
+	}
+}
+
+// TestReengageCounts: the suggestion counts the workspace's prospects and
+// leads with no contact in 60 days, not the ones heard from lately, not a
+// do-not-contact one, not another stage, not another user's.
+func TestReengageCounts(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	stages, err := r.app.Lists.All(ctx, r.andy.Actor, r.ws, list.Stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]string{}
+	for _, s := range stages {
+		byName[s.Name] = s.ID
+	}
+	put := func(first, stage string, lastContact time.Duration, dnc bool) {
+		id := r.contact(t, first, first+"@example.com", false, false)
+		st := byName[stage]
+		if err := r.app.Contacts.Bulk(ctx, r.andy.Actor, r.ws, []string{id}, &st, "", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+			last := any(nil)
+			if lastContact > 0 {
+				last = time.Now().Add(-lastContact).UTC().Format(time.RFC3339Nano)
+			}
+			return sqlitex.Execute(conn, `UPDATE contacts SET last_contact_at = ?, do_not_contact = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{last, dnc, id}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	day := 24 * time.Hour
+	put("ann", "Prospects", 90*day, false) // counts
+	put("ned", "Leads", 0, false)          // never contacted: counts
+	put("bob", "Prospects", 10*day, false)
+	put("cat", "Leads", 90*day, true)
+	put("dan", "Closed", 90*day, false)
+	monaWS := r.mona.Workspace("Mine").ID
+	r.mona.Contact(monaWS, "Secret", "secret@example.com")
+	g, err := r.app.Campaigns.Reengage(ctx, r.andy.Actor, r.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Count != 2 || g.Days != 60 || len(g.Stages) != 3 /* and the rig's Spring leads */ || !strings.Contains(g.Query, "stale_days=60") || !strings.Contains(g.Query, byName["Prospects"]) || strings.Contains(g.Query, byName["Closed"]) {
+		t.Fatalf("suggestion: %+v", g)
+	}
+	if _, err := r.app.Campaigns.Reengage(ctx, r.mona.Actor, r.ws); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Mona reading Andy's suggestion: %v", err)
 	}
 }

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -31,6 +33,10 @@ type dashboardData struct {
 	// workspace); Campaigns this workspace's not yet sent or sent lately.
 	Approvals []campaign.Campaign
 	Campaigns []campaign.Campaign
+	// Reengage suggests a campaign to the prospects and leads not heard
+	// from in a while.
+	Reengage    campaign.Reengagement
+	ReengageURL template.URL // the new campaign form, pre-filled
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +87,11 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 			d.Campaigns = append(d.Campaigns, c)
 		}
 	}
+	if d.Reengage, err = s.Campaigns.Reengage(r.Context(), a, ws.ID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d.ReengageURL = template.URL("/w/" + url.PathEscape(ws.ID) + "/campaigns/new?" + d.Reengage.Query)
 	d.Anything = d.Problem != "" || d.Unknown > 0 || len(d.Emails) > 0 || len(d.Texts) > 0
 	p := s.pageFor(r, ws.Name, &page{Data: d})
 	p.Flash = s.takeFlash(w, r)

@@ -263,6 +263,11 @@ func TestSegmentPagesAndOffers(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "/w/" + ws.ID
+	// Ann, a prospect never contacted, is worth a re-engagement campaign.
+	_, body := app.Do(andy.Client, http.MethodGet, base, nil, nil)
+	if !strings.Contains(body, "1 contact in Leads, Prospects has not heard from you in 60 days") || !strings.Contains(body, `campaigns/new?name=Re-engagement&amp;stage_id=`) {
+		t.Fatalf("no re-engagement suggestion: %s", apptest.Trim(body))
+	}
 	resp, body := postForm(app, andy.Client, base+"/segments", url.Values{"name": {"Warm"}, "stage_id": {prospects}, "stale_days": {"soon"}}, false)
 	apptest.Expect(t, resp, body, http.StatusUnprocessableEntity)
 	if !strings.Contains(body, `value="Warm"`) || !strings.Contains(body, `value="`+prospects+`" checked`) || !strings.Contains(body, `value="soon"`) {
