@@ -106,6 +106,11 @@ func DripTick(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 			return 0, fmt.Errorf("drip %s: enrol: %w", id, err)
 		}
 	}
+	// Who replied, or was marked do-not-contact, leaves now, not when
+	// their next step falls due.
+	if err := db.Write(ctx, func(conn *sqlite.Conn) error { return sweep(conn, now) }); err != nil {
+		return 0, err
+	}
 	var ids []string
 	if err := db.Read(ctx, func(conn *sqlite.Conn) error {
 		return sqlitex.Execute(conn, `SELECT DISTINCT e.campaign_id FROM enrollments e JOIN campaigns c ON c.id = e.campaign_id
@@ -181,7 +186,7 @@ func tickOne(conn *sqlite.Conn, id string, now time.Time) (int, error) {
 			if why != "" {
 				break
 			}
-			replied, err := store.Exists(conn, `SELECT 1 FROM provider_events e JOIN outbox o ON o.id = e.outbox_id
+			replied, err := store.Exists(conn, `SELECT 1 FROM outbox o JOIN provider_events e ON e.outbox_id = o.id AND e.outbox_id <> ''
 WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.contact)
 			if err != nil {
 				return sent, fmt.Errorf("replies: %w", err)
@@ -239,6 +244,24 @@ WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.cont
 		err = sqlitex.Execute(conn, `UPDATE campaigns SET enqueued = enqueued + ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{sent, id}})
 	}
 	return sent, err
+}
+
+// sweep takes off every drip the contacts walking it who replied to it or
+// were marked do-not-contact since.
+func sweep(conn *sqlite.Conn, now time.Time) error {
+	nowS := store.FormatTime(now)
+	if err := sqlitex.Execute(conn, `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
+AND EXISTS (SELECT 1 FROM outbox o JOIN provider_events e ON e.outbox_id = o.id AND e.outbox_id <> ''
+	WHERE o.campaign_id = enrollments.campaign_id AND o.contact_id = enrollments.contact_id AND e.kind = 'replied')`,
+		&sqlitex.ExecOptions{Args: []any{ExitReplied, nowS}}); err != nil {
+		return fmt.Errorf("drip exits on replies: %w", err)
+	}
+	if err := sqlitex.Execute(conn, `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
+AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = enrollments.contact_id AND c.do_not_contact)`,
+		&sqlitex.ExecOptions{Args: []any{WhyDoNotContact, nowS}}); err != nil {
+		return fmt.Errorf("drip exits on do-not-contact: %w", err)
+	}
+	return nil
 }
 
 func leave(conn *sqlite.Conn, id, contactID, status, why string, now time.Time) error {

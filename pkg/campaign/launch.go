@@ -415,7 +415,7 @@ func (s *Store) StatsOf(ctx context.Context, actor auth.Actor, wsID, id string) 
 			}}); err != nil {
 			return fmt.Errorf("campaign stats: %w", err)
 		}
-		return sqlitex.Execute(conn, `SELECT e.kind, count(DISTINCT e.outbox_id) FROM provider_events e JOIN outbox o ON o.id = e.outbox_id
+		return sqlitex.Execute(conn, `SELECT e.kind, count(DISTINCT e.outbox_id) FROM outbox o JOIN provider_events e ON e.outbox_id = o.id AND e.outbox_id <> ''
 WHERE o.campaign_id = ? AND o.workspace_id = ? GROUP BY e.kind`, &sqlitex.ExecOptions{Args: []any{id, wsID}, ResultFunc: func(row *sqlite.Stmt) error {
 			n := row.ColumnInt(1)
 			switch row.ColumnText(0) {
@@ -437,15 +437,25 @@ WHERE o.campaign_id = ? AND o.workspace_id = ? GROUP BY e.kind`, &sqlitex.ExecOp
 }
 
 // Review is a pending campaign as its approver sees it: whose it is, what
-// it says (filled in for its first recipient) and how many it reaches.
+// each of its messages says (filled in for its first recipient) and how
+// many it reaches.
 type Review struct {
 	Campaign  Campaign
 	Workspace string
 	Author    string
-	Template  string
-	Email     emailtemplate.Email
+	Messages  []ReviewMessage
 	Gets      int
 	Left      int
+}
+
+// ReviewMessage is one message of a campaign under review: a blast's
+// email, or a drip's step.
+type ReviewMessage struct {
+	Step     Step
+	Number   int    // the drip's step, 0 for a blast
+	Template string // an email's template's name
+	Subject  string
+	Text     string // the email's text part, or the text
 }
 
 // ForReview returns pending campaign id for its workspace's approver, or
@@ -457,16 +467,14 @@ func (s *Store) ForReview(ctx context.Context, actor auth.Actor, id string) (Rev
 		if err != nil {
 			return err
 		}
+		if c.Steps, err = stepsOf(conn, c.ID); err != nil {
+			return err
+		}
 		rv.Campaign = c
 		if err := sqlitex.Execute(conn, `SELECT w.name, u.name FROM workspaces w JOIN users u ON u.id = ? WHERE w.id = ?`, &sqlitex.ExecOptions{
 			Args: []any{c.UserID, c.WorkspaceID}, ResultFunc: func(st *sqlite.Stmt) error { rv.Workspace, rv.Author = st.ColumnText(0), st.ColumnText(1); return nil }}); err != nil {
 			return fmt.Errorf("review: %w", err)
 		}
-		tpl, err := emailtemplate.GetIn(conn, c.WorkspaceID, c.TemplateID)
-		if err != nil {
-			return err
-		}
-		rv.Template = tpl.Name
 		rs, err := audience(conn, c, s.now())
 		if err != nil {
 			return err
@@ -484,16 +492,33 @@ func (s *Store) ForReview(ctx context.Context, actor auth.Actor, id string) (Rev
 			}
 			rv.Gets++
 		}
-		cfg, _, err := mailer.ConfigIn(conn, c.WorkspaceID)
+		m, err := newMessenger(conn, c)
 		if err != nil {
 			return err
 		}
-		defs, err := contact.FieldsIn(conn, c.WorkspaceID)
-		if err != nil {
-			return err
+		values := emailtemplate.Values(first, m.defs, m.sender, "")
+		steps := c.stepsOrBlast()
+		for i, st := range steps {
+			msg := ReviewMessage{Step: st}
+			if c.Kind == Drip {
+				msg.Number = i + 1
+			}
+			if st.IsText() {
+				msg.Text, _ = placeholder.Text(st.Text, values, m.keys)
+			} else {
+				tpl, err := emailtemplate.GetIn(conn, c.WorkspaceID, st.TemplateID)
+				if err != nil {
+					return err
+				}
+				e, err := m.r.Render(tpl, values, m.keys)
+				if err != nil {
+					return err
+				}
+				msg.Template, msg.Subject, msg.Text = tpl.Name, e.Subject, e.Text
+			}
+			rv.Messages = append(rv.Messages, msg)
 		}
-		rv.Email, err = emailtemplate.Render(tpl, emailtemplate.Values(first, defs, emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, ""), emailtemplate.KeysOf(defs))
-		return err
+		return nil
 	})
 	return rv, err
 }

@@ -44,6 +44,9 @@ var realEstate = map[string]bool{"Coldwell Banker Contacts": true, "Real Estate 
 // through Mailgun, Family & Friends and Monalisa's through Microsoft 365.
 // None is set up (the Email page says so); choosing the file provider there
 // makes `make run` send into the data folder.
+// needsApproval names the demo's workspaces whose campaigns need approval.
+var needsApproval = map[string]bool{"Loan Factory": true}
+
 var plannedProvider = map[string]string{"Loan Factory": "google", "RateReady Realtors": "mailgun", "MaiStory": "mailgun", "AI Consulting": "mailgun",
 	"Real Estate Open Houses": "mailgun", "Family & Friends": "microsoft", "Coldwell Banker Contacts": "microsoft"}
 
@@ -71,7 +74,12 @@ func Seed(ctx context.Context, users *auth.Store, workspaces *workspace.Store) (
 			if planned == "" {
 				planned = "file"
 			}
-			if _, err := workspaces.Update(ctx, actor, w.ID, workspace.Change{RealEstate: &re, EmailProvider: &planned}); err != nil {
+			ch := workspace.Change{RealEstate: &re, EmailProvider: &planned}
+			if needsApproval[name] { // the owner is its approver in the demo
+				yes := true
+				ch.CampaignsNeedApproval, ch.ApproverUserID = &yes, &u.ID
+			}
+			if _, err := workspaces.Update(ctx, actor, w.ID, ch); err != nil {
 				return logins, fmt.Errorf("demo workspace %q: %w", name, err)
 			}
 		}

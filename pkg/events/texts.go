@@ -62,7 +62,7 @@ func Inbound(conn *sqlite.Conn, sid, from, to, body, via string, at time.Time) (
 func textReply(conn *sqlite.Conn, sid, wsID, contactID, from, via string, at time.Time) error {
 	ours := ""
 	if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE contact_id = ? AND workspace_id = ? AND channel = 'sms' AND state = 'sent' AND created_at <= ?
-ORDER BY created_at DESC LIMIT 1`, &sqlitex.ExecOptions{Args: []any{contactID, wsID, store.FormatTime(at)},
+ORDER BY created_at DESC LIMIT 1`, &sqlitex.ExecOptions{Args: []any{contactID, wsID, store.FormatTime(at.Add(time.Second))}, // Twilio dates in whole seconds
 		ResultFunc: func(st *sqlite.Stmt) error { ours = st.ColumnText(0); return nil }}); err != nil {
 		return fmt.Errorf("text reply: %w", err)
 	}
