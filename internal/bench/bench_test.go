@@ -98,7 +98,7 @@ func TestBench(t *testing.T) {
 	if b.want("ai_job_pickup") {
 		b.aiPickup()
 	}
-	if b.want("campaign_") || b.want("drip_") {
+	if b.want("campaign_") || b.want("campaign_page") || b.want("campaign_enqueue") || b.want("drip_") {
 		b.campaigns()
 	}
 	if b.want("outbox_") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") || b.want("sender_file") {

@@ -398,8 +398,10 @@ func (s *Store) StatsOf(ctx context.Context, actor auth.Actor, wsID, id string) 
 		if _, err := getIn(conn, wsID, id); err != nil {
 			return err
 		}
-		if err := sqlitex.Execute(conn, `SELECT state, count(*) FROM outbox WHERE campaign_id = ? AND workspace_id = ? GROUP BY state`, &sqlitex.ExecOptions{
-			Args: []any{id, wsID}, ResultFunc: func(row *sqlite.Stmt) error {
+		// Counted as they change (migration 0028): the campaign is this
+		// workspace's (getIn), and so are its messages.
+		if err := sqlitex.Execute(conn, `SELECT state, messages FROM campaign_states WHERE campaign_id = ?`, &sqlitex.ExecOptions{
+			Args: []any{id}, ResultFunc: func(row *sqlite.Stmt) error {
 				n := row.ColumnInt(1)
 				switch outbox.State(row.ColumnText(0)) {
 				case outbox.Queued, outbox.Claimed, outbox.Retrying:
@@ -415,8 +417,7 @@ func (s *Store) StatsOf(ctx context.Context, actor auth.Actor, wsID, id string) 
 			}}); err != nil {
 			return fmt.Errorf("campaign stats: %w", err)
 		}
-		return sqlitex.Execute(conn, `SELECT e.kind, count(DISTINCT e.outbox_id) FROM outbox o JOIN provider_events e ON e.outbox_id = o.id AND e.outbox_id <> ''
-WHERE o.campaign_id = ? AND o.workspace_id = ? GROUP BY e.kind`, &sqlitex.ExecOptions{Args: []any{id, wsID}, ResultFunc: func(row *sqlite.Stmt) error {
+		return sqlitex.Execute(conn, `SELECT kind, messages FROM campaign_events WHERE campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(row *sqlite.Stmt) error {
 			n := row.ColumnInt(1)
 			switch row.ColumnText(0) {
 			case "delivered":

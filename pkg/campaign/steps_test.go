@@ -379,3 +379,57 @@ func TestReengageCounts(t *testing.T) {
 		t.Fatalf("Mona reading Andy's suggestion: %v", err)
 	}
 }
+
+// TestStatsCountAsTheyChange: a blast's figures follow its messages'
+// states and the providers' events as they are recorded, each event kind
+// once per message, and match a count of the outbox.
+func TestStatsCountAsTheyChange(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	for _, n := range []string{"Ann", "Bob", "Cat", "Dan"} {
+		r.contact(t, n, strings.ToLower(n)+"@example.com", false, true)
+	}
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "News", TemplateID: r.tpl, Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		var ids []string
+		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? ORDER BY to_addr`, &sqlitex.ExecOptions{Args: []any{c.ID},
+			ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }}); err != nil {
+			return err
+		}
+		for i, state := range []string{"claimed", "sent", "sent", "failed"} {
+			if err := sqlitex.Execute(conn, `UPDATE outbox SET state = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{state, ids[i]}}); err != nil {
+				return err
+			}
+		}
+		if err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'sent' WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{ids[0]}}); err != nil {
+			return err
+		}
+		for _, e := range []events.Event{{ID: "d1", Kind: events.Delivered, OutboxID: ids[0]}, {ID: "d1b", Kind: events.Delivered, OutboxID: ids[0]},
+			{ID: "d2", Kind: events.Delivered, OutboxID: ids[1]}, {ID: "r1", Kind: events.Replied, OutboxID: ids[1]}, {ID: "b3", Kind: events.Bounced, OutboxID: ids[2]}} {
+			e.Provider, e.WorkspaceID, e.Via = "file", r.ws, "poll"
+			if _, err := events.Record(conn, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.app.Campaigns.StatsOf(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := campaign.Stats{Sent: 3, Failed: 1, Delivered: 2, Replied: 1, Bounced: 1}
+	if st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	if _, err := r.app.Campaigns.StatsOf(ctx, r.mona.Actor, r.ws, c.ID); errs.KindOf(err) != errs.NotFound {
+		t.Fatalf("Mona reading Andy's stats: %v", err)
+	}
+}

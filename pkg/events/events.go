@@ -100,6 +100,9 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.ExecO
 	if !found {
 		return true, nil
 	}
+	if err := countForCampaign(conn, m, e.Kind); err != nil {
+		return false, err
+	}
 	if e.Kind != Opened && e.Kind != Clicked {
 		if err := outbox.SetDelivery(conn, m.ID, e.Kind); err != nil {
 			return false, err
@@ -113,6 +116,27 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, &sqlitex.ExecO
 		return false, err
 	}
 	return true, nil
+}
+
+// countForCampaign counts an event just recorded on campaign message m in
+// its campaign's figures, once per message and kind.
+func countForCampaign(conn *sqlite.Conn, m outbox.Message, kind string) error {
+	if m.CampaignID == "" {
+		return nil
+	}
+	n := 0
+	if err := sqlitex.Execute(conn, `SELECT count(*) FROM provider_events WHERE outbox_id = ? AND outbox_id <> '' AND kind = ?`, &sqlitex.ExecOptions{Args: []any{m.ID, kind},
+		ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt(0); return nil }}); err != nil {
+		return fmt.Errorf("campaign figures: %w", err)
+	}
+	if n != 1 {
+		return nil // the message had one of these already
+	}
+	if err := sqlitex.Execute(conn, `INSERT INTO campaign_events (campaign_id, kind, messages) VALUES (?, ?, 1)
+ON CONFLICT (campaign_id, kind) DO UPDATE SET messages = messages + 1`, &sqlitex.ExecOptions{Args: []any{m.CampaignID, kind}}); err != nil {
+		return fmt.Errorf("campaign figures: %w", err)
+	}
+	return nil
 }
 
 func detailSuffix(d string) string {
