@@ -102,6 +102,14 @@ func TestCampaignChaos(t *testing.T) {
 	if contacts != total || perContact != total {
 		t.Fatalf("%d messages for %d contacts, want %d each", perContact, contacts, total)
 	}
+	// The figures kept through every kill match the outbox: all sent.
+	st, err := r.svc.Campaigns.StatsOf(ctx, r.actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Sent != total || st.Queued != 0 || st.Unknown != 0 || st.Failed != 0 {
+		t.Fatalf("the campaign's figures after the kills: %+v, want %d sent", st, total)
+	}
 }
 
 // chaosRig is an appliance with a Mailgun workspace (no quiet hours) on a

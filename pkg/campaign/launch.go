@@ -398,24 +398,23 @@ func (s *Store) StatsOf(ctx context.Context, actor auth.Actor, wsID, id string) 
 		if _, err := getIn(conn, wsID, id); err != nil {
 			return err
 		}
-		// Counted as they change (migration 0028): the campaign is this
-		// workspace's (getIn), and so are its messages.
-		if err := sqlitex.Execute(conn, `SELECT state, messages FROM campaign_states WHERE campaign_id = ?`, &sqlitex.ExecOptions{
-			Args: []any{id}, ResultFunc: func(row *sqlite.Stmt) error {
-				n := row.ColumnInt(1)
-				switch outbox.State(row.ColumnText(0)) {
-				case outbox.Queued, outbox.Claimed, outbox.Retrying:
-					st.Queued += n
-				case outbox.Sent:
-					st.Sent += n
-				case outbox.Failed, outbox.Dropped:
-					st.Failed += n
-				case outbox.Unknown:
-					st.Unknown += n
-				}
-				return nil
-			}}); err != nil {
-			return fmt.Errorf("campaign stats: %w", err)
+		// Counted as they change (outbox.CampaignStates): the campaign is
+		// this workspace's (getIn), and so are its messages.
+		states, err := outbox.CampaignStates(conn, id)
+		if err != nil {
+			return err
+		}
+		for state, n := range states {
+			switch state {
+			case outbox.Queued, outbox.Claimed, outbox.Retrying:
+				st.Queued += n
+			case outbox.Sent:
+				st.Sent += n
+			case outbox.Failed, outbox.Dropped:
+				st.Failed += n
+			case outbox.Unknown:
+				st.Unknown += n
+			}
 		}
 		return sqlitex.Execute(conn, `SELECT kind, messages FROM campaign_events WHERE campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{id}, ResultFunc: func(row *sqlite.Stmt) error {
 			n := row.ColumnInt(1)

@@ -2,6 +2,8 @@ package campaign_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -380,9 +383,10 @@ func TestReengageCounts(t *testing.T) {
 	}
 }
 
-// TestStatsCountAsTheyChange: a blast's figures follow its messages'
-// states and the providers' events as they are recorded, each event kind
-// once per message, and match a count of the outbox.
+// TestStatsCountAsTheyChange: a blast's figures follow its messages
+// through claims, outcomes (a stale one counted nowhere), an expired claim
+// and a resend, and the providers' events as they are recorded, each kind
+// once per message; they match a count of the outbox.
 func TestStatsCountAsTheyChange(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -396,22 +400,35 @@ func TestStatsCountAsTheyChange(t *testing.T) {
 	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
 		t.Fatal(err)
 	}
+	stats := func() campaign.Stats {
+		t.Helper()
+		st, err := r.app.Campaigns.StatsOf(ctx, r.andy.Actor, r.ws, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	if st := stats(); st != (campaign.Stats{Queued: 4}) {
+		t.Fatalf("launched: %+v", st)
+	}
+	now := time.Now()
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
-		var ids []string
-		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? ORDER BY to_addr`, &sqlitex.ExecOptions{Args: []any{c.ID},
-			ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }}); err != nil {
+		ms, err := outbox.Claim(conn, 10, time.Minute, now)
+		if err != nil || len(ms) != 4 {
+			return fmt.Errorf("claim: %d %v", len(ms), err)
+		}
+		slices.SortFunc(ms, func(a, b outbox.Message) int { return strings.Compare(a.To, b.To) }) // ann, bob, cat, dan
+		if _, err := outbox.Record(conn, now, outbox.Outcome{ID: ms[0].ID, AttemptID: ms[0].AttemptID, State: outbox.Sent, Ref: "r0"},
+			outbox.Outcome{ID: ms[1].ID, AttemptID: ms[1].AttemptID, State: outbox.Sent, Ref: "r1"},
+			outbox.Outcome{ID: ms[2].ID, AttemptID: ms[2].AttemptID, State: outbox.Failed, Error: "refused"},
+			outbox.Outcome{ID: ms[2].ID, AttemptID: "stale", State: outbox.Sent}); err != nil { // an outcome of no current attempt: counted nowhere
 			return err
 		}
-		for i, state := range []string{"claimed", "sent", "sent", "failed"} {
-			if err := sqlitex.Execute(conn, `UPDATE outbox SET state = ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{state, ids[i]}}); err != nil {
-				return err
-			}
+		if n, err := outbox.Expire(conn, now.Add(2*time.Minute)); err != nil || n != 1 { // Dan's claim runs out
+			return fmt.Errorf("expire: %d %v", n, err)
 		}
-		if err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'sent' WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{ids[0]}}); err != nil {
-			return err
-		}
-		for _, e := range []events.Event{{ID: "d1", Kind: events.Delivered, OutboxID: ids[0]}, {ID: "d1b", Kind: events.Delivered, OutboxID: ids[0]},
-			{ID: "d2", Kind: events.Delivered, OutboxID: ids[1]}, {ID: "r1", Kind: events.Replied, OutboxID: ids[1]}, {ID: "b3", Kind: events.Bounced, OutboxID: ids[2]}} {
+		for _, e := range []events.Event{{ID: "d1", Kind: events.Delivered, OutboxID: ms[0].ID}, {ID: "d1b", Kind: events.Delivered, OutboxID: ms[0].ID},
+			{ID: "d2", Kind: events.Delivered, OutboxID: ms[1].ID}, {ID: "r1", Kind: events.Replied, OutboxID: ms[1].ID}, {ID: "b3", Kind: events.Bounced, OutboxID: ms[2].ID}} {
 			e.Provider, e.WorkspaceID, e.Via = "file", r.ws, "poll"
 			if _, err := events.Record(conn, e); err != nil {
 				return err
@@ -421,13 +438,44 @@ func TestStatsCountAsTheyChange(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := r.app.Campaigns.StatsOf(ctx, r.andy.Actor, r.ws, c.ID)
-	if err != nil {
+	if st, want := stats(), (campaign.Stats{Sent: 2, Failed: 1, Unknown: 1, Delivered: 2, Replied: 1, Bounced: 1}); st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	// The user resends Dan's: queued again; and the figures match a count of the outbox.
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		var dan string
+		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND state = 'unknown'`, &sqlitex.ExecOptions{Args: []any{c.ID},
+			ResultFunc: func(st *sqlite.Stmt) error { dan = st.ColumnText(0); return nil }}); err != nil {
+			return err
+		}
+		return outbox.Decide(conn, dan, outbox.Queued, now)
+	}); err != nil {
 		t.Fatal(err)
 	}
-	want := campaign.Stats{Sent: 3, Failed: 1, Delivered: 2, Replied: 1, Bounced: 1}
-	if st != want {
-		t.Fatalf("stats %+v, want %+v", st, want)
+	if st := stats(); st.Queued != 1 || st.Unknown != 0 || st.Sent != 2 {
+		t.Fatalf("after the resend: %+v", st)
+	}
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		kept, err := outbox.CampaignStates(conn, c.ID)
+		if err != nil {
+			return err
+		}
+		counted := map[outbox.State]int{}
+		if err := sqlitex.Execute(conn, `SELECT state, count(*) FROM outbox WHERE campaign_id = ? GROUP BY state`, &sqlitex.ExecOptions{Args: []any{c.ID},
+			ResultFunc: func(st *sqlite.Stmt) error { counted[outbox.State(st.ColumnText(0))] = st.ColumnInt(1); return nil }}); err != nil {
+			return err
+		}
+		for k, v := range kept {
+			if v == 0 {
+				delete(kept, k)
+			}
+		}
+		if fmt.Sprint(kept) != fmt.Sprint(counted) {
+			return fmt.Errorf("kept %v, counted %v", kept, counted)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := r.app.Campaigns.StatsOf(ctx, r.mona.Actor, r.ws, c.ID); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("Mona reading Andy's stats: %v", err)

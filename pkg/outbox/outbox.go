@@ -130,7 +130,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
 	}
 	if conn.Changes() == 1 {
-		return m.ID, true, nil
+		return m.ID, true, count(conn, m.CampaignID, "", Queued)
 	}
 	id := ""
 	err = sqlitex.Execute(conn, `SELECT id FROM outbox WHERE dedupe_key = ?`, &sqlitex.ExecOptions{Args: []any{m.DedupeKey},
@@ -197,6 +197,9 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE id = ?`)
 	for i := range due {
 		m := &due[i]
+		if err := count(conn, m.CampaignID, m.State, Claimed); err != nil {
+			return nil, err
+		}
 		m.AttemptID, m.State, m.ClaimedAt = store.NewID(), Claimed, now
 		m.Attempts++
 		stmt.BindText(1, m.AttemptID)
@@ -249,7 +252,7 @@ type Outcome struct {
 func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error) {
 	stmt := conn.Prep(`UPDATE outbox SET state = ?, provider_ref = ?, error = ?, due_at = CASE WHEN ? = '' THEN due_at ELSE ? END,
 	sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_until = '', updated_at = ?, attempts = attempts - ?
-WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
+WHERE id = ? AND attempt_id = ? AND state = 'claimed' RETURNING campaign_id`)
 	nowS := store.FormatTime(now)
 	var took []Outcome
 	for _, o := range outs {
@@ -263,13 +266,24 @@ WHERE id = ? AND attempt_id = ? AND state = 'claimed'`)
 		stmt.BindBool(9, o.Deferred)
 		stmt.BindText(10, o.ID)
 		stmt.BindText(11, o.AttemptID)
-		if _, err := stmt.Step(); err != nil {
+		row, err := stmt.Step()
+		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
+		}
+		campaign := ""
+		if row {
+			campaign = stmt.ColumnText(0)
+			if _, err := stmt.Step(); err != nil { // to its end: one row at most
+				return nil, fmt.Errorf("record %s: %w", o.ID, err)
+			}
 		}
 		if err := stmt.Reset(); err != nil {
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
 		}
-		if conn.Changes() == 1 {
+		if row {
+			if err := count(conn, campaign, Claimed, o.State); err != nil {
+				return nil, err
+			}
 			took = append(took, o)
 			if !o.Logged {
 				continue
@@ -296,13 +310,22 @@ FROM outbox o WHERE o.id = ? AND activities.id = o.activity_id`, &sqlitex.ExecOp
 // sender stopped between the claim and the answer) and returns how many.
 func Expire(conn *sqlite.Conn, now time.Time) (int, error) {
 	nowS := store.FormatTime(now)
-	var ids []string
+	var ids, campaigns []string
 	err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'unknown', lease_until = '', updated_at = ?,
 	error = 'The sender stopped while sending: checking with the provider before sending again.'
-WHERE state = 'claimed' AND lease_until < ? RETURNING id`, &sqlitex.ExecOptions{Args: []any{nowS, nowS},
-		ResultFunc: func(st *sqlite.Stmt) error { ids = append(ids, st.ColumnText(0)); return nil }})
+WHERE state = 'claimed' AND lease_until < ? RETURNING id, campaign_id`, &sqlitex.ExecOptions{Args: []any{nowS, nowS},
+		ResultFunc: func(st *sqlite.Stmt) error {
+			ids = append(ids, st.ColumnText(0))
+			campaigns = append(campaigns, st.ColumnText(1))
+			return nil
+		}})
 	if err != nil {
 		return 0, fmt.Errorf("expire claims: %w", err)
+	}
+	for _, c := range campaigns {
+		if err := count(conn, c, Claimed, Unknown); err != nil {
+			return 0, err
+		}
 	}
 	for _, id := range ids {
 		if err := showState(conn, id); err != nil {
@@ -342,18 +365,68 @@ func Reconciled(conn *sqlite.Conn, id string, v Verdict, ref, reason string, now
 	nowS := store.FormatTime(now)
 	var q string
 	var args []any
+	to := Unknown
 	switch v {
 	case WasSent:
-		q, args = `UPDATE outbox SET state = 'sent', provider_ref = ?, sent_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{ref, nowS, nowS, id}
+		to, q, args = Sent, `UPDATE outbox SET state = 'sent', provider_ref = ?, sent_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{ref, nowS, nowS, id}
 	case NeverSent:
-		q, args = `UPDATE outbox SET state = 'queued', due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{nowS, nowS, id}
+		to, q, args = Queued, `UPDATE outbox SET state = 'queued', due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`, []any{nowS, nowS, id}
 	default:
 		q, args = `UPDATE outbox SET updated_at = ?, error = CASE WHEN ? = '' THEN error ELSE ? END WHERE id = ? AND state = 'unknown'`, []any{nowS, reason, reason, id}
 	}
-	if err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args}); err != nil {
+	if err := moved(conn, q, args, Unknown, to); err != nil {
 		return fmt.Errorf("reconcile %s: %w", id, err)
 	}
 	return showState(conn, id)
+}
+
+// moved runs update q (one message, from state from) and counts the
+// message, if it moved to state to, in its campaign's figures.
+func moved(conn *sqlite.Conn, q string, args []any, from, to State) error {
+	var campaigns []string
+	if err := sqlitex.Execute(conn, q+` RETURNING campaign_id`, &sqlitex.ExecOptions{Args: args,
+		ResultFunc: func(st *sqlite.Stmt) error { campaigns = append(campaigns, st.ColumnText(0)); return nil }}); err != nil {
+		return err
+	}
+	for _, c := range campaigns {
+		if err := count(conn, c, from, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count moves one of campaign c's messages from state from ("": a new
+// one) to state to in its figures (campaign_states), which its page reads
+// rather than counting the outbox's long rows. Every change of a campaign
+// message's state passes here.
+func count(conn *sqlite.Conn, c string, from, to State) error {
+	if c == "" || from == to {
+		return nil
+	}
+	if from != "" {
+		if err := sqlitex.Execute(conn, `UPDATE campaign_states SET messages = messages - 1 WHERE campaign_id = ? AND state = ?`,
+			&sqlitex.ExecOptions{Args: []any{c, string(from)}}); err != nil {
+			return fmt.Errorf("campaign figures: %w", err)
+		}
+	}
+	if err := sqlitex.Execute(conn, `INSERT INTO campaign_states (campaign_id, state, messages) VALUES (?, ?, 1)
+ON CONFLICT (campaign_id, state) DO UPDATE SET messages = messages + 1`, &sqlitex.ExecOptions{Args: []any{c, string(to)}}); err != nil {
+		return fmt.Errorf("campaign figures: %w", err)
+	}
+	return nil
+}
+
+// CampaignStates returns how many of campaign c's messages are in each
+// state, inside the caller's transaction.
+func CampaignStates(conn *sqlite.Conn, c string) (map[State]int, error) {
+	out := map[State]int{}
+	err := sqlitex.Execute(conn, `SELECT state, messages FROM campaign_states WHERE campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{c},
+		ResultFunc: func(st *sqlite.Stmt) error { out[State(st.ColumnText(0))] = st.ColumnInt(1); return nil }})
+	if err != nil {
+		return nil, fmt.Errorf("campaign figures: %w", err)
+	}
+	return out, nil
 }
 
 // Counts returns how many messages are in each state, for /metrics and
@@ -404,8 +477,8 @@ func Decide(conn *sqlite.Conn, id string, to State, now time.Time) error {
 		return fmt.Errorf("decide %s: %s is not a decision", id, to)
 	}
 	nowS := store.FormatTime(now)
-	if err := sqlitex.Execute(conn, `UPDATE outbox SET state = ?, due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`,
-		&sqlitex.ExecOptions{Args: []any{string(to), nowS, nowS, id}}); err != nil {
+	if err := moved(conn, `UPDATE outbox SET state = ?, due_at = ?, error = '', updated_at = ? WHERE id = ? AND state = 'unknown'`,
+		[]any{string(to), nowS, nowS, id}, Unknown, to); err != nil {
 		return fmt.Errorf("decide %s: %w", id, err)
 	}
 	return showState(conn, id)
