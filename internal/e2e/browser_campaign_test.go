@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
-	"github.com/pi-crm/pi-crm/internal/faketwilio"
-	"github.com/pi-crm/pi-crm/internal/testrig"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -70,22 +66,8 @@ func TestBrowserDripApprovalAndReply(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	tw := faketwilio.New("AC7", "tw-token")
-	t.Cleanup(tw.Close)
 	e := newEnv(t)
-	creds := filepath.Join(e.dir, "creds")
-	if err := os.MkdirAll(creds, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(creds, "twilio-auth-token"), []byte("tw-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := e.cmd("crm-sender")
-	c.Env = append(c.Env, "PICRM_DB="+app.DB.Path(), "PICRM_LOG_LEVEL=debug", "CREDENTIALS_DIRECTORY="+creds, "PICRM_SENDER_POLL=1s",
-		"PICRM_TWILIO_ACCOUNT_SID=AC7", "PICRM_TWILIO_FROM="+ours, "PICRM_TWILIO_BASE_URL="+tw.URL)
-	sender := testrig.Start(t, c)
-	sender.Await(t, regexp.MustCompile(`msg=started`), 20*time.Second)
-	t.Cleanup(func() { _ = sender.Stop(5 * time.Second) })
+	tw, sender := senderOnTwilio(t, e, app, ours)
 
 	bctx := browserFor(t, 3*time.Minute)
 	login(t, bctx, app.URL, andy.Email, andy.Password)

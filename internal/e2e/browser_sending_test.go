@@ -138,22 +138,8 @@ func TestBrowserTextAndReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw := faketwilio.New("AC7", "tw-token")
-	t.Cleanup(tw.Close)
 	e := newEnv(t)
-	creds := filepath.Join(e.dir, "creds")
-	if err := os.MkdirAll(creds, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(creds, "twilio-auth-token"), []byte("tw-token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c := e.cmd("crm-sender")
-	c.Env = append(c.Env, "PICRM_DB="+app.DB.Path(), "PICRM_LOG_LEVEL=debug", "CREDENTIALS_DIRECTORY="+creds, "PICRM_SENDER_POLL=1s",
-		"PICRM_TWILIO_ACCOUNT_SID=AC7", "PICRM_TWILIO_FROM="+ours, "PICRM_TWILIO_BASE_URL="+tw.URL)
-	sender := testrig.Start(t, c)
-	sender.Await(t, regexp.MustCompile(`msg=started`), 20*time.Second)
-	t.Cleanup(func() { _ = sender.Stop(5 * time.Second) })
+	tw, sender := senderOnTwilio(t, e, app, ours)
 
 	ctx := browserFor(t, 2*time.Minute)
 	login(t, ctx, app.URL, andy.Email, andy.Password)
@@ -203,4 +189,27 @@ func TestBrowserTextAndReply(t *testing.T) {
 		t.Errorf("the contact page at 390 px: %v %v", problems, err)
 	}
 	shot(t, ctx, "texting-timeline-390")
+}
+
+// senderOnTwilio starts the real crm-sender on app's database, polling
+// every second, with a local Twilio whose number is ours; both stop with
+// the test.
+func senderOnTwilio(t *testing.T, e *env, app *apptest.App, ours string) (*faketwilio.Server, *testrig.Process) {
+	t.Helper()
+	tw := faketwilio.New("AC7", "tw-token")
+	t.Cleanup(tw.Close)
+	creds := filepath.Join(e.dir, "creds")
+	if err := os.MkdirAll(creds, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(creds, "twilio-auth-token"), []byte("tw-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := e.cmd("crm-sender")
+	c.Env = append(c.Env, "PICRM_DB="+app.DB.Path(), "PICRM_LOG_LEVEL=debug", "CREDENTIALS_DIRECTORY="+creds, "PICRM_SENDER_POLL=1s",
+		"PICRM_TWILIO_ACCOUNT_SID=AC7", "PICRM_TWILIO_FROM="+ours, "PICRM_TWILIO_BASE_URL="+tw.URL)
+	sender := testrig.Start(t, c)
+	sender.Await(t, regexp.MustCompile(`msg=started`), 20*time.Second)
+	t.Cleanup(func() { _ = sender.Stop(5 * time.Second) })
+	return tw, sender
 }
