@@ -31,6 +31,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -332,8 +333,17 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 		}
 		signin[kind] = "/w/" + sw.ID + "/email"
 	}
+	// To-dos, one overdue and about a contact, on the dashboard, the
+	// contact's page and their own.
+	for _, ch := range []todo.Change{{Title: "Send the rate sheet to the contact with the longest name we have", DueOn: time.Now().AddDate(0, 0, -3).Format(todo.DateLayout), ContactID: ids[0]},
+		{Title: "Renew the license"}} {
+		if _, err := app.Todos.Create(ctx, actor, ws, ch); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return []pageRef{
 		{"dashboard", w},
+		{"todos", w + "/todos"},
 		{"campaigns", w + "/campaigns"},
 		{"campaign-new", w + "/campaigns/new"},
 		{"campaign", w + "/campaigns/" + camp.ID},

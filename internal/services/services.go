@@ -27,6 +27,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/transfer"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -58,6 +59,8 @@ type Services struct {
 	Compose *compose.Composer
 	// Campaigns keeps the workspaces' campaigns.
 	Campaigns *campaign.Store
+	// Todos are the workspaces' to-dos.
+	Todos *todo.Store
 }
 
 // Options are the settings the capabilities take.
@@ -89,6 +92,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 		Drafts: aidraft.NewStore(db), Providers: mailer.NewConfigs(db, o.Ring)}
 	s.Compose = compose.New(db, s.Templates)
 	s.Campaigns = campaign.NewStore(db)
+	s.Todos = todo.NewStore(db)
 	return s
 }
 

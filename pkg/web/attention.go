@@ -15,6 +15,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -37,6 +38,11 @@ type dashboardData struct {
 	// from in a while.
 	Reengage    campaign.Reengagement
 	ReengageURL template.URL // the new campaign form, pre-filled
+	// Todos are the open to-dos, overdue and soonest first (at most 8 of
+	// TodoOpen); Today is the workspace's date, which says what is overdue.
+	Todos                 []todo.Todo
+	TodoOpen, TodoOverdue int
+	Today                 string
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +72,15 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		if d.Emails, err = events.OpenEmails(conn, ws.ID, 10); err != nil {
 			return err
 		}
-		d.Texts, err = events.OpenUnknownTexts(conn, 5)
+		if d.Texts, err = events.OpenUnknownTexts(conn, 5); err != nil {
+			return err
+		}
+		d.Today = s.todayIn(ws.Settings.TimeZone)
+		ids := []string{ws.ID}
+		if d.Todos, err = todo.OpenIn(conn, ids, 8); err != nil {
+			return err
+		}
+		d.TodoOpen, d.TodoOverdue, err = todo.CountOpen(conn, ids, d.Today)
 		return err
 	})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/todo"
 )
 
 // rowView is a contact list row with its display strings made in Go: a
@@ -259,6 +260,10 @@ type contactShowData struct {
 	// Offers are the running drips that ask to enrol who joins their
 	// segment, and this contact could join.
 	Offers []campaign.Campaign
+	// Todos are the contact's open to-dos, pinned at the top; Today is
+	// the workspace's date.
+	Todos []todo.Todo
+	Today string
 }
 
 type notice struct{ Kind, Text string }
@@ -301,6 +306,10 @@ func (s *Server) loadContactShow(r *http.Request, tab string) (contactShowData, 
 	}
 	d.Notices = append(d.Notices, notices(c, d)...)
 	if d.Offers, err = s.Campaigns.Suggested(r.Context(), a, ws.ID, id); err != nil {
+		return d, err
+	}
+	d.Today = s.todayIn(ws.Settings.TimeZone)
+	if d.Todos, err = s.Todos.ForContact(r.Context(), a, ws.ID, id); err != nil {
 		return d, err
 	}
 	return d, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -97,9 +98,13 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if _, err := app.Campaigns.Submit(ctx, mona.Actor, monaWS.ID, monaCampaign.ID); err != nil {
 		t.Fatal(err)
 	}
+	monaTodo, err := app.Todos.Create(ctx, mona.Actor, monaWS.ID, todo.Change{Title: "Secret", ContactID: monaContact.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -359,7 +364,7 @@ func TestEveryPageRenders(t *testing.T) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID, "{segment}", seg.ID).Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID, "{segment}", seg.ID, "{todo}", "x").Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/approvals/{campaign}") {
 			path = "/approvals/" + toApprove.ID
 		}
