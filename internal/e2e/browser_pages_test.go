@@ -344,6 +344,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	return []pageRef{
 		{"dashboard", w},
 		{"todos", w + "/todos"},
+		{"settings-calendar", "/settings/calendar"},
 		{"campaigns", w + "/campaigns"},
 		{"campaign-new", w + "/campaigns/new"},
 		{"campaign", w + "/campaigns/" + camp.ID},

@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/audit"
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/backup/ledger"
+	"github.com/pi-crm/pi-crm/pkg/calendar"
 	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/compose"
 	"github.com/pi-crm/pi-crm/pkg/contact"
@@ -61,6 +62,8 @@ type Services struct {
 	Campaigns *campaign.Store
 	// Todos are the workspaces' to-dos.
 	Todos *todo.Store
+	// Calendars are the users' private calendar feeds.
+	Calendars *calendar.Feeds
 }
 
 // Options are the settings the capabilities take.
@@ -93,6 +96,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	s.Compose = compose.New(db, s.Templates)
 	s.Campaigns = campaign.NewStore(db)
 	s.Todos = todo.NewStore(db)
+	s.Calendars = calendar.NewFeeds(db)
 	return s
 }
 

@@ -103,8 +103,8 @@ func TestIsolationEveryRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{file}": "not-a-secret.ics"}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{file}": "not-a-secret.ics"}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -267,7 +267,8 @@ func TestSignedOutRedirects(t *testing.T) {
 		switch {
 		case strings.HasPrefix(r.pattern, "/api/"), strings.HasPrefix(r.pattern, "/static"),
 			r.pattern == "/login", r.pattern == "/healthz",
-			strings.HasPrefix(r.pattern, "/hooks/"): // signed by the provider, not a session (TestMailgunWebhook)
+			strings.HasPrefix(r.pattern, "/hooks/"), // signed by the provider, not a session (TestMailgunWebhook)
+			r.pattern == "/calendar/{file}":         // its secret is the credential (TestCalendarFeed)
 			continue
 		}
 		path := strings.NewReplacer("{ws}", ws.ID, "{id}", "x", "{contact}", "x", "{list}", "x", "{user}", "x", "{item}", "x", "{field}", "x", "{tpl}", "x", "{img}", "x", "{req}", "x", "{fav}", "x", "{msg}", "x").Replace(r.pattern)
@@ -383,6 +384,13 @@ func TestEveryPageRenders(t *testing.T) {
 				t.Fatal(err)
 			}
 			path = strings.Replace(path, "/import/x", "/import/"+job.ID, 1)
+		}
+		if r.pattern == "/calendar/{file}" {
+			token, err := app.Calendars.Rotate(ctx, andy.Actor)
+			if err != nil {
+				t.Fatal(err)
+			}
+			path = "/calendar/" + token + ".ics"
 		}
 		if r.pattern == "/system/backup/{id}" {
 			id, err := app.Backups.Request(ctx, andy.ID, "127.0.0.1")

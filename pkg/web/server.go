@@ -122,6 +122,9 @@ func (s *Server) Handler() http.Handler {
 	// provider's signature is the credential (pi-crm polls otherwise).
 	r.Post("/hooks/mailgun/{ws}", s.mailgunHook)
 	r.Post("/hooks/twilio", s.twilioHook)
+	// A phone's calendar app fetches the feed with no session: the secret
+	// in the address is the credential.
+	r.Get("/calendar/{file}", s.calendarFeed)
 	r.Group(func(r chi.Router) {
 		// Browsers' cross-origin state-changing requests are refused
 		// (Sec-Fetch-Site / Origin checks, Go's CrossOriginProtection); the
@@ -277,6 +280,9 @@ func (s *Server) Handler() http.Handler {
 			r.Post("/settings/api-keys", s.apiKeyCreate)
 			r.Post("/settings/api-keys/{id}/revoke", s.apiKeyRevoke)
 			r.Get("/settings/audit", s.auditShow)
+			r.Get("/settings/calendar", s.calendarShow)
+			r.Post("/settings/calendar/rotate", s.calendarRotate)
+			r.Post("/settings/calendar/stop", s.calendarStop)
 			r.Get("/approvals", s.approvals)
 			r.Get("/approvals/{campaign}", s.approvalShow)
 			r.Post("/approvals/{campaign}/approve", s.approvalDecide(true))
