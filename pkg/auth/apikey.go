@@ -74,7 +74,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, in NewAPIKey) (st
 	if err := f.Err(); err != nil {
 		return "", APIKey{}, err
 	}
-	key := APIKeyPrefix + newToken()
+	key := APIKeyPrefix + NewToken()
 	k := APIKey{ID: store.NewID(), Name: in.Name, Prefix: key[:len(APIKeyPrefix)+6], Scopes: scopes, CreatedAt: now, ExpiresAt: in.ExpiresAt}
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		var exp any
@@ -82,7 +82,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, actor Actor, in NewAPIKey) (st
 			exp = store.FormatTime(*k.ExpiresAt)
 		}
 		err := sqlitex.Execute(conn, `INSERT INTO api_keys (id, user_id, name, prefix, key_hash, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			&sqlitex.ExecOptions{Args: []any{k.ID, actor.UserID, k.Name, k.Prefix, hashToken(key), strings.Join(scopes, " "), store.FormatTime(now), exp}})
+			&sqlitex.ExecOptions{Args: []any{k.ID, actor.UserID, k.Name, k.Prefix, HashToken(key), strings.Join(scopes, " "), store.FormatTime(now), exp}})
 		if err != nil {
 			return fmt.Errorf("insert api key: %w", err)
 		}
@@ -152,7 +152,7 @@ func (s *Store) APIKeyActor(ctx context.Context, key, ip string) (Actor, error) 
 		return Actor{}, bad
 	}
 	now := s.now()
-	h := hashToken(key)
+	h := HashToken(key)
 	var (
 		a        Actor
 		ok       bool

@@ -31,13 +31,17 @@ type Session struct {
 	ExpiresAt time.Time
 }
 
-func newToken() string {
+// NewToken returns a fresh random secret (32 bytes, base64url): a
+// session's, an API key's, a calendar feed's.
+func NewToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-func hashToken(token string) string {
+// HashToken returns the hex SHA-256 of token: what is stored in its place,
+// so a copy of the database hands out no live secret.
+func HashToken(token string) string {
 	h := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(h[:])
 }
@@ -121,7 +125,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 	}
 	ok := known && bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil
 	s.hashed()
-	sess := Session{Token: newToken(), User: user, ExpiresAt: now.Add(s.opts.SessionMax)}
+	sess := Session{Token: NewToken(), User: user, ExpiresAt: now.Add(s.opts.SessionMax)}
 	err = s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		if !ok {
 			return audit.Record(conn, failed) // counted by reserve
@@ -139,7 +143,7 @@ func (s *Store) Login(ctx context.Context, email, password, ip, userAgent string
 			userAgent = userAgent[:200]
 		}
 		err := sqlitex.Execute(conn, `INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			&sqlitex.ExecOptions{Args: []any{hashToken(sess.Token), user.ID, ts, ts, store.FormatTime(sess.ExpiresAt), ip, userAgent}})
+			&sqlitex.ExecOptions{Args: []any{HashToken(sess.Token), user.ID, ts, ts, store.FormatTime(sess.ExpiresAt), ip, userAgent}})
 		if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
@@ -169,7 +173,7 @@ func emailDomain(email string) string {
 // Logout ends the session of token, if any, and audits it.
 func (s *Store) Logout(ctx context.Context, actor Actor, token string) error {
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := sqlitex.Execute(conn, `DELETE FROM sessions WHERE token_hash = ? AND user_id = ?`, &sqlitex.ExecOptions{Args: []any{hashToken(token), actor.UserID}}); err != nil {
+		if err := sqlitex.Execute(conn, `DELETE FROM sessions WHERE token_hash = ? AND user_id = ?`, &sqlitex.ExecOptions{Args: []any{HashToken(token), actor.UserID}}); err != nil {
 			return fmt.Errorf("delete session: %w", err)
 		}
 		return audit.Record(conn, actor.Audit("auth.logout", "user", actor.UserID, nil))
@@ -184,7 +188,7 @@ func (s *Store) SessionActor(ctx context.Context, token, ip string) (Actor, erro
 		return Actor{}, errs.New(errs.Unauthorized, "Please log in.")
 	}
 	now := s.now()
-	h := hashToken(token)
+	h := HashToken(token)
 	var (
 		a        Actor
 		found    bool
@@ -247,7 +251,7 @@ func (s *Store) Sessions(ctx context.Context, actor Actor, currentToken string) 
 	now := s.now()
 	cur := ""
 	if currentToken != "" {
-		cur = hashToken(currentToken)[:sessionIDLen]
+		cur = HashToken(currentToken)[:sessionIDLen]
 	}
 	var out []SessionInfo
 	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
@@ -281,7 +285,7 @@ func (s *Store) EndSession(ctx context.Context, actor Actor, id, currentToken st
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		var err error
 		if id == "others" {
-			err = sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, &sqlitex.ExecOptions{Args: []any{actor.UserID, hashToken(currentToken)}})
+			err = sqlitex.Execute(conn, `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`, &sqlitex.ExecOptions{Args: []any{actor.UserID, HashToken(currentToken)}})
 		} else {
 			if len(id) != sessionIDLen {
 				return errs.NotFoundf("No such session.")

@@ -211,7 +211,7 @@ func (s *Store) ChangePassword(ctx context.Context, actor Actor, old, password, 
 	return s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		keep := ""
 		if keepToken != "" {
-			keep = hashToken(keepToken)
+			keep = HashToken(keepToken)
 		}
 		if err := throttleClear(conn, keys); err != nil {
 			return err

@@ -7,10 +7,6 @@ package calendar
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -61,28 +57,19 @@ func NewFeeds(db *store.DB) *Feeds { return &Feeds{db: db, now: time.Now} }
 // SetClock replaces the clock (tests).
 func (f *Feeds) SetClock(now func() time.Time) { f.now = now }
 
-func hash(token string) string {
-	h := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(h[:])
-}
-
-// Rotate makes a new secret for the actor's feed and returns it: the URL
-// with the old one answers nothing from now on.
-func (f *Feeds) Rotate(ctx context.Context, actor auth.Actor) (string, error) {
-	b := make([]byte, 24)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("calendar secret: %w", err)
-	}
-	token := base64.RawURLEncoding.EncodeToString(b)
+// Rotate makes a new secret for the actor's feed and returns it and when it
+// was made: the URL with the old one answers nothing from now on.
+func (f *Feeds) Rotate(ctx context.Context, actor auth.Actor) (string, time.Time, error) {
+	token, now := auth.NewToken(), f.now()
 	err := f.db.Write(ctx, func(conn *sqlite.Conn) error {
 		if err := sqlitex.Execute(conn, `INSERT INTO calendar_feeds (user_id, token_hash, created_at) VALUES (?, ?, ?)
 ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, created_at = excluded.created_at`,
-			&sqlitex.ExecOptions{Args: []any{actor.UserID, hash(token), store.FormatTime(f.now())}}); err != nil {
+			&sqlitex.ExecOptions{Args: []any{actor.UserID, auth.HashToken(token), store.FormatTime(now)}}); err != nil {
 			return fmt.Errorf("save calendar secret: %w", err)
 		}
 		return audit.Record(conn, actor.Audit("calendar.rotate", "user", actor.UserID, nil))
 	})
-	return token, err
+	return token, now, err
 }
 
 // Stop ends the actor's feed.
@@ -115,7 +102,7 @@ func (f *Feeds) Owner(ctx context.Context, token string) (string, bool, error) {
 		return "", false, nil
 	}
 	err := f.db.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT user_id FROM calendar_feeds WHERE token_hash = ?`, &sqlitex.ExecOptions{Args: []any{hash(token)},
+		return sqlitex.Execute(conn, `SELECT user_id FROM calendar_feeds WHERE token_hash = ?`, &sqlitex.ExecOptions{Args: []any{auth.HashToken(token)},
 			ResultFunc: func(st *sqlite.Stmt) error { user = st.ColumnText(0); return nil }})
 	})
 	if err != nil {

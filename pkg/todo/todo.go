@@ -112,9 +112,7 @@ func checkContact(conn *sqlite.Conn, wsID, contactID string) error {
 	if contactID == "" {
 		return nil
 	}
-	found := false
-	err := sqlitex.Execute(conn, `SELECT 1 FROM contacts WHERE id = ? AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{contactID, wsID},
-		ResultFunc: func(*sqlite.Stmt) error { found = true; return nil }})
+	found, err := store.Exists(conn, `SELECT 1 FROM contacts WHERE id = ? AND workspace_id = ?`, contactID, wsID)
 	if err != nil {
 		return fmt.Errorf("to-do contact: %w", err)
 	}

@@ -42,12 +42,7 @@ func (s *Server) calendarShow(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) calendarRotate(w http.ResponseWriter, r *http.Request) {
 	a, _ := actorFrom(r.Context())
-	token, err := s.Calendars.Rotate(r.Context(), a)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	since, err := s.Calendars.Since(r.Context(), a)
+	token, since, err := s.Calendars.Rotate(r.Context(), a)
 	if err != nil {
 		s.fail(w, r, err)
 		return

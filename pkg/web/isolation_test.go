@@ -386,7 +386,7 @@ func TestEveryPageRenders(t *testing.T) {
 			path = strings.Replace(path, "/import/x", "/import/"+job.ID, 1)
 		}
 		if r.pattern == "/calendar/{file}" {
-			token, err := app.Calendars.Rotate(ctx, andy.Actor)
+			token, _, err := app.Calendars.Rotate(ctx, andy.Actor)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -443,11 +443,7 @@ func (s *Server) twilioHook(w http.ResponseWriter, r *http.Request) {
 	}
 	full := strings.TrimSuffix(h.PublicURL, "/") + r.URL.RequestURI()
 	if h.PublicURL == "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		full = scheme + "://" + r.Host + r.URL.RequestURI()
+		full = siteBase(r) + r.URL.RequestURI()
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
 	if !sms.ValidSignature(h.AuthToken, full, r.PostForm, sig) {

@@ -23,12 +23,11 @@ type todosData struct {
 func (s *Server) todayIn(tz string) string { return time.Now().In(s.zone(tz)).Format(todo.DateLayout) }
 
 // backTo returns the form's back address when it is a page of workspace
-// wsID, else the workspace's to-do page: a form never sends the user off
-// the site.
+// wsID (and a path safeNext keeps on this site), else the workspace's
+// to-do page: a form never sends the user off the site.
 func backTo(r *http.Request, wsID string) string {
-	b := r.PostFormValue("back")
-	prefix := "/w/" + wsID + "/"
-	if b == "/w/"+wsID || (strings.HasPrefix(b, prefix) && !strings.Contains(b, "//") && !strings.ContainsAny(b, "\\\r\n")) {
+	b, prefix := r.PostFormValue("back"), "/w/"+wsID+"/"
+	if safeNext(b) == b && (b == "/w/"+wsID || (strings.HasPrefix(b, prefix) && !strings.Contains(b, "//"))) {
 		return b
 	}
 	return prefix + "todos"
