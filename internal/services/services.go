@@ -23,6 +23,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/images"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
@@ -64,6 +65,8 @@ type Services struct {
 	Todos *todo.Store
 	// Calendars are the users' private calendar feeds.
 	Calendars *calendar.Feeds
+	// Insights are what crm-insights found in the workspaces' data.
+	Insights *insight.Store
 }
 
 // Options are the settings the capabilities take.
@@ -97,6 +100,7 @@ func New(db *store.DB, log *slog.Logger, o Options) *Services {
 	s.Campaigns = campaign.NewStore(db)
 	s.Todos = todo.NewStore(db)
 	s.Calendars = calendar.NewFeeds(db)
+	s.Insights = insight.NewStore(db)
 	return s
 }
 
