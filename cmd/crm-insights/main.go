@@ -1,6 +1,8 @@
 // Command crm-insights runs the AI jobs: it claims the template drafts the
 // UI queues (kind ai.draft) and asks an OpenAI-compatible model for them.
-// Scheduled insights and the weekly summary come next. Like every worker
+// Every PICRM_INSIGHTS_EVERY (1h) it also runs the insight finders over
+// every workspace (pkg/insight), the model phrasing them when there is
+// one. The weekly summary comes next. Like every worker
 // it checks the schema, serves /metrics on PICRM_INSIGHTS_METRICS_ADDR,
 // writes its heartbeat row and pets the systemd watchdog from its loop.
 //
@@ -12,7 +14,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -21,6 +25,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/aidraft"
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -49,7 +54,28 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	case !errors.Is(err, config.ErrNoCredential):
 		e.Fail("ai-key", "%v", err)
 	}
-	cfg.Setup = func(_ *daemon.Loop, db *store.DB) error {
+	every := e.Duration("PICRM_INSIGHTS_EVERY", time.Hour)
+	cfg.Setup = func(l *daemon.Loop, db *store.DB) error {
+		var model insight.Model
+		if mc.Configured() {
+			c := ai.New(mc)
+			model = func(ctx context.Context, system, user, name string, schema json.RawMessage, out any) error {
+				_, err := c.JSON(ctx, system, user, name, schema, out)
+				return err
+			}
+		}
+		log := l.Log().With("job", "insights")
+		eng := insight.NewEngine(db, model, log)
+		// a minute in, so a restart loop does not run it over and over
+		l.EveryAfter("insights", time.Minute, every, func(ctx context.Context) error {
+			start := time.Now()
+			st, err := eng.Run(ctx)
+			if err != nil {
+				return fmt.Errorf("insights run: %w", err)
+			}
+			log.Info("insights run", "workspaces", st.Workspaces, "found", st.Found, "new", st.New, "back", st.Back, "gone", st.Gone, "phrased", st.Phrased, "took", time.Since(start).Round(time.Millisecond))
+			return nil
+		})
 		// crm-web reads which model there is (it never sees the key).
 		return aidraft.SetModel(context.Background(), db, mc)
 	}

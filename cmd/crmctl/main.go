@@ -22,6 +22,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/config"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -352,6 +353,10 @@ func (a *app) demo(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(a.stderr, "generated %d contacts and %d log entries in %v\n", *contacts, *activities, time.Since(start).Round(time.Millisecond))
+	}
+	// the dashboard's insights, as crm-insights will keep them
+	if _, err := insight.NewEngine(a.svc.DB, nil, nil).Run(ctx); err != nil {
+		return err
 	}
 	fmt.Fprint(a.stdout, demo.Format(logins))
 	return nil

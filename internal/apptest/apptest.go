@@ -32,6 +32,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/daemon"
 	"github.com/pi-crm/pi-crm/pkg/demo"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/web"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -295,6 +296,9 @@ func (a *App) SeedDemo(contacts, activities int) []demo.Login {
 		if err := demo.Fill(ctx, a.Auth, a.Workspaces, a.Contacts, contacts, activities); err != nil {
 			a.TB.Fatal(err)
 		}
+	}
+	if _, err := insight.NewEngine(a.DB, nil, nil).Run(ctx); err != nil {
+		a.TB.Fatal(err)
 	}
 	return logins
 }

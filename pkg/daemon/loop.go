@@ -77,6 +77,9 @@ func (l *Loop) EveryAfter(name string, first, interval time.Duration, job func(c
 	l.every = append(l.every, &periodic{name: name, first: first, interval: interval, job: job})
 }
 
+// Log is the daemon's logger, for the jobs a setup adds.
+func (l *Loop) Log() *slog.Logger { return l.log }
+
 // Go runs task for the loop's life; when it returns before the loop ends,
 // with an error or not, the loop ends with that error.
 func (l *Loop) Go(name string, run func(ctx context.Context) error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/events"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -43,6 +44,8 @@ type dashboardData struct {
 	Todos                 []todo.Todo
 	TodoOpen, TodoOverdue int
 	Today                 string
+	// Insights are the workspace's shown insights, best first.
+	Insights []insight.Insight
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +83,10 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 		if d.Todos, err = todo.OpenIn(conn, ids, 8); err != nil {
 			return err
 		}
-		d.TodoOpen, d.TodoOverdue, err = todo.CountOpen(conn, ids, d.Today)
+		if d.TodoOpen, d.TodoOverdue, err = todo.CountOpen(conn, ids, d.Today); err != nil {
+			return err
+		}
+		d.Insights, err = insight.OpenIn(conn, ids, 6)
 		return err
 	})
 	if err != nil {

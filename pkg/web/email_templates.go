@@ -10,6 +10,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/insight"
 )
 
 // templateFields are the form fields of a template.
@@ -48,6 +49,9 @@ type templateEditData struct {
 	Others       []otherWorkspace // where it can be copied
 	Users        []userOption     // who it can be shared with
 	SharedTo     []userOption     // who it is shared with
+	// Insights, on a new template, are what the workspace's templates
+	// taught: near-duplicates, bounces, the one that gets replies.
+	Insights []insight.Insight
 }
 
 type otherWorkspace struct{ ID, Name string }
@@ -69,6 +73,12 @@ func (s *Server) renderTemplateEdit(w http.ResponseWriter, r *http.Request, stat
 	for _, o := range p.Workspaces {
 		if o.ID != ws.ID {
 			d.Others = append(d.Others, otherWorkspace{ID: o.ID, Name: o.Name})
+		}
+	}
+	if id == "" {
+		if d.Insights, err = s.Insights.Open(r.Context(), a, ws.ID, 3, insight.KindTemplate, insight.KindSimilar); err != nil {
+			s.fail(w, r, err)
+			return
 		}
 	}
 	if id != "" {

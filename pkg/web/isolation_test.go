@@ -21,6 +21,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -102,9 +103,16 @@ func TestIsolationEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	monaInsight := store.NewID()
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `INSERT INTO insights (id, workspace_id, kind, dedupe_key, subject, confidence, facts_hash, action, action_ref, created_at, updated_at)
+VALUES (?, ?, 'birthday', 'birthday:x', 'Secret birthday', 1, 'h', 'todo', '{"title":"Secret"}', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`, &sqlitex.ExecOptions{Args: []any{monaInsight, monaWS.ID}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// Monalisa's objects, under her workspace and under Andy's own.
-	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{file}": "not-a-secret.ics"}
-	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{file}": "not-a-secret.ics"}
+	params := map[string]string{"{ws}": monaWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{insight}": monaInsight, "{file}": "not-a-secret.ics"}
+	mixed := map[string]string{"{ws}": andyWS.ID, "{id}": monaKey.ID, "{contact}": monaContact.ID, "{list}": monaStages[0].ID, "{user}": andy.ID, "{item}": monaContact.Emails[0].ID, "{field}": monaField.ID, "{tpl}": monaTpl.ID, "{img}": monaImg.ID, "{req}": monaReq.ID, "{fav}": monaFav.ID, "{msg}": monaMsg.Message.ID, "{provider}": "google", "{campaign}": monaCampaign.ID, "{segment}": monaSegment.ID, "{todo}": monaTodo.ID, "{insight}": monaInsight, "{file}": "not-a-secret.ics"}
 	fillWith := func(p string, params map[string]string) (string, bool) {
 		named := false
 		for k, v := range params {
@@ -365,7 +373,7 @@ func TestEveryPageRenders(t *testing.T) {
 		if r.method != http.MethodGet || strings.HasPrefix(r.pattern, "/api/") || strings.HasPrefix(r.pattern, "/static") {
 			continue
 		}
-		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID, "{segment}", seg.ID, "{todo}", "x").Replace(r.pattern)
+		path := strings.NewReplacer("{ws}", ws.ID, "{contact}", c.ID, "{list}", stages[0].ID, "{id}", "x", "{user}", mona.ID, "{item}", "x", "{field}", "x", "{tpl}", tpl.ID, "{img}", img.ID, "{req}", req.ID, "{msg}", "x", "{campaign}", camp.ID, "{segment}", seg.ID, "{todo}", "x", "{insight}", "x").Replace(r.pattern)
 		if strings.HasPrefix(r.pattern, "/approvals/{campaign}") {
 			path = "/approvals/" + toApprove.ID
 		}
