@@ -45,6 +45,8 @@ commands:
                                             seed the demo users, their workspaces and
                                             sample contacts (not with --bare); with
                                             --contacts, fill Andy's Loan Factory too
+  insights                                  recompute every workspace's insights now
+                                            (crm-insights does it hourly)
   backup snapshot [--trigger timer|manual|cli]
                                             take a verified snapshot now: copy, check,
                                             compress, encrypt (age), rotate, upload, copy
@@ -182,6 +184,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return usageError("secrets: want rotate")
 		}
 		return a.secretsRotate(ctx)
+	case "insights":
+		// what crm-insights does hourly, now (no model: it phrases them on its next run)
+		st, err := insight.NewEngine(a.db, nil, nil).Run(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "insights: %d workspaces, %d found, %d new, %d back, %d gone\n", st.Workspaces, st.Found, st.New, st.Back, st.Gone)
+		return nil
 	case "backup":
 		if len(args) < 2 || args[1] != "snapshot" {
 			return usageError("backup: want snapshot")

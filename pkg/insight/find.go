@@ -1,7 +1,10 @@
 package insight
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"sort"
 	"strings"
 	"time"
@@ -73,13 +76,38 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-// names lists up to three names and how many more.
-func names(ns []string) string {
-	if len(ns) <= 3 {
-		return strings.Join(ns, ", ")
-	}
-	return strings.Join(ns[:3], ", ") + fmt.Sprintf(" and %d more", len(ns)-3)
+// members are the contacts an insight is about, kept small however many
+// there are: a count, the first names for the card, and a running hash of
+// the ids (in id order) for the facts.
+type members struct {
+	n       int
+	first   []string
+	firstID string
+	h       hash.Hash
 }
+
+func (m *members) add(id, name string) {
+	if m.h == nil {
+		m.h, m.firstID = sha256.New(), id
+	}
+	m.n++
+	if len(m.first) < 3 {
+		m.first = append(m.first, name)
+	}
+	m.h.Write([]byte(id))
+	m.h.Write([]byte{0})
+}
+
+// names lists up to three names and how many more.
+func (m *members) names() string {
+	s := strings.Join(m.first, ", ")
+	if m.n > len(m.first) {
+		s += fmt.Sprintf(" and %d more", m.n-len(m.first))
+	}
+	return s
+}
+
+func (m *members) facts() string { return hex.EncodeToString(m.h.Sum(nil)) }
 
 // findBirthdays finds contacts whose birthday falls in the next
 // BirthdayDays days, in the workspace's time zone: one card each, which
@@ -89,7 +117,7 @@ func findBirthdays(conn *sqlite.Conn, wsID string, now time.Time, loc *time.Loca
 	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
 	var out []Found
 	err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+`, c.birthday_month, c.birthday_day FROM contacts c
-WHERE c.workspace_id = ? AND c.birthday_month > 0 AND c.birthday_day > 0 ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID},
+WHERE c.workspace_id = ? AND c.birthday_month IS NOT NULL AND c.birthday_month > 0 AND c.birthday_day > 0 ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID},
 		ResultFunc: func(st *sqlite.Stmt) error {
 			m, d := time.Month(st.ColumnInt(2)), st.ColumnInt(3)
 			next := time.Date(today.Year(), m, d, 0, 0, 0, 0, loc)
@@ -178,18 +206,17 @@ func findInactive(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Locatio
 		if l.kind == "tag" {
 			member = `EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)`
 		}
-		var ids, ns []string
+		var m members
 		err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+` FROM contacts c WHERE c.workspace_id = ? AND `+member+`
 AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				ids = append(ids, st.ColumnText(0))
-				ns = append(ns, st.ColumnText(1))
+				m.add(st.ColumnText(0), st.ColumnText(1))
 				return nil
 			}})
 		if err != nil {
 			return nil, fmt.Errorf("inactive in %s: %w", l.name, err)
 		}
-		if len(ids) == 0 {
+		if m.n == 0 {
 			continue
 		}
 		param := "stage_id"
@@ -197,9 +224,9 @@ AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER
 			param = "tag_id"
 		}
 		out = append(out, Found{Kind: KindInactive, Key: "inactive:" + l.id,
-			Subject:    fmt.Sprintf("%s in %s not contacted in %d days", plural(len(ids), "contact", "contacts"), l.name, days),
-			Evidence:   names(ns) + fmt.Sprintf(": no email, text or logged contact since %s or earlier.", now.AddDate(0, 0, -days).Format("January 2")),
-			Confidence: min(1, 0.6+0.1*float64(len(ids))), Facts: strings.Join(ids, ","),
+			Subject:    fmt.Sprintf("%s in %s not contacted in %d days", plural(m.n, "contact", "contacts"), l.name, days),
+			Evidence:   m.names() + fmt.Sprintf(": no email, text or logged contact since %s or earlier.", now.AddDate(0, 0, -days).Format("January 2")),
+			Confidence: min(1, 0.6+0.1*float64(m.n)), Facts: m.facts(),
 			Action: ActCampaign, Ref: Ref{Query: map[string]string{"name": "Re-engagement: " + l.name, param: l.id, "stale_days": fmt.Sprint(days)}},
 			Weight: 0.8})
 	}
@@ -224,28 +251,27 @@ func findStalled(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Location
 			days = DefaultStallDays
 		}
 		cut := store.FormatTime(now.AddDate(0, 0, -days))
-		var ids, ns []string
+		var m members
 		err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+` FROM contacts c WHERE c.workspace_id = ? AND c.stage_id = ?
 AND NOT c.do_not_contact AND max(coalesce(c.stage_changed_at, c.created_at), coalesce(c.last_contact_at, '')) < ? ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				ids = append(ids, st.ColumnText(0))
-				ns = append(ns, st.ColumnText(1))
+				m.add(st.ColumnText(0), st.ColumnText(1))
 				return nil
 			}})
 		if err != nil {
 			return nil, fmt.Errorf("stalled in %s: %w", l.name, err)
 		}
-		if len(ids) == 0 {
+		if m.n == 0 {
 			continue
 		}
-		ref := Ref{Title: fmt.Sprintf("Follow up with the %s stalled in %s", plural(len(ids), "contact", "contacts"), l.name)}
-		if len(ids) == 1 {
-			ref = Ref{Title: "Follow up with " + ns[0] + " (stalled in " + l.name + ")", ContactID: ids[0]}
+		ref := Ref{Title: fmt.Sprintf("Follow up with the %s stalled in %s", plural(m.n, "contact", "contacts"), l.name)}
+		if m.n == 1 {
+			ref = Ref{Title: "Follow up with " + m.first[0] + " (stalled in " + l.name + ")", ContactID: m.firstID}
 		}
 		out = append(out, Found{Kind: KindStalled, Key: "stalled:" + l.id,
-			Subject:    fmt.Sprintf("%s stalled in %s for over %d days", plural(len(ids), "contact", "contacts"), l.name, days),
-			Evidence:   names(ns) + fmt.Sprintf(": in %s with no activity for more than %d days (the stage's threshold).", l.name, days),
-			Confidence: min(1, 0.7+0.1*float64(len(ids))), Facts: strings.Join(ids, ","),
+			Subject:    fmt.Sprintf("%s stalled in %s for over %d days", plural(m.n, "contact", "contacts"), l.name, days),
+			Evidence:   m.names() + fmt.Sprintf(": in %s with no activity for more than %d days (the stage's threshold).", l.name, days),
+			Confidence: min(1, 0.7+0.1*float64(m.n)), Facts: m.facts(),
 			Action: ActTodo, Ref: ref, Weight: 0.9})
 	}
 	return out, nil
@@ -295,10 +321,10 @@ func findTemplatePerformance(conn *sqlite.Conn, wsID string, now time.Time, _ *t
 	since := store.FormatTime(now.AddDate(0, 0, -90))
 	err := sqlitex.Execute(conn, `
 SELECT t.id, t.name, count(*) AS sent,
-  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id = o.id AND e.kind = 'delivered')),
-  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id = o.id AND e.kind = 'bounced')),
-  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id = o.id AND e.kind IN ('unsubscribed', 'complained'))),
-  sum(EXISTS (SELECT 1 FROM inbound_emails i WHERE i.outbox_id = o.id))
+  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id <> '' AND e.outbox_id = o.id AND e.kind = 'delivered')),
+  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id <> '' AND e.outbox_id = o.id AND e.kind = 'bounced')),
+  sum(EXISTS (SELECT 1 FROM provider_events e WHERE e.outbox_id <> '' AND e.outbox_id = o.id AND e.kind IN ('unsubscribed', 'complained'))),
+  sum(o.id IN (SELECT i.outbox_id FROM inbound_emails i WHERE i.workspace_id = o.workspace_id AND i.outbox_id <> ''))
 FROM outbox o JOIN email_templates t ON t.id = o.template_id
 WHERE o.workspace_id = ? AND o.channel = 'email' AND o.state = 'sent' AND o.created_at >= ?
 GROUP BY t.id ORDER BY t.id`, &sqlitex.ExecOptions{Args: []any{wsID, since},

@@ -320,3 +320,54 @@ func TestModelPhrasesAndRanks(t *testing.T) {
 		t.Fatalf("ideas after two runs: %d", ideas)
 	}
 }
+
+// TestTemplatePerformance: from the outbox, the providers' events and the
+// replies, a template bouncing 15% shows with its figures, one replied to
+// far more than the rest shows as the one to start from, and a template
+// with too few sends says nothing.
+func TestTemplatePerformance(t *testing.T) {
+	s := seed(t)
+	ctx := context.Background()
+	tpl := func(name string) string {
+		id := store.NewID()
+		exec(t, s.app, `INSERT INTO email_templates (id, workspace_id, name, subject, body_html, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			id, s.ws, name, name, "<p>"+name+" "+id+"</p>", ago(50), ago(50))
+		return id
+	}
+	bouncy, liked, few := tpl("Spring list"), tpl("Coffee chat"), tpl("Rare")
+	send := func(tplID string, n, bounced, replied int) {
+		for i := range n {
+			id := store.NewID()
+			exec(t, s.app, `INSERT INTO outbox (id, workspace_id, user_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, template_id, state, due_at, sent_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, 'email', ?1, ?1, 'file', 'x@example.com', 'ann@example.com', ?4, 'sent', ?5, ?5, ?5, ?5)`, id, s.ws, s.ann.ID, tplID, ago(10))
+			exec(t, s.app, `INSERT INTO provider_events (provider, event_id, workspace_id, kind, outbox_id, occurred_at, via, recorded_at) VALUES ('file', ?1, ?2, ?3, ?4, ?5, 'poll', ?5)`,
+				store.NewID(), s.ws, map[bool]string{true: "bounced", false: "delivered"}[i < bounced], id, ago(9))
+			if i >= bounced && i < bounced+replied {
+				exec(t, s.app, `INSERT INTO inbound_emails (provider, provider_id, workspace_id, from_email, outbox_id, received_at, recorded_at) VALUES ('file', ?1, ?2, 'x@example.com', ?3, ?4, ?4)`,
+					store.NewID(), s.ws, id, ago(8))
+			}
+		}
+	}
+	send(bouncy, 20, 3, 0)
+	send(liked, 20, 0, 6)
+	send(few, 5, 5, 0)
+	e := insight.NewEngine(s.app.DB, nil, nil)
+	e.SetClock(func() time.Time { return now })
+	run(t, e)
+	got, _ := s.app.Insights.Open(ctx, s.ann.Actor, s.ws, 50, insight.KindTemplate)
+	found := map[string]insight.Insight{}
+	for _, in := range got {
+		found[in.Key] = in
+	}
+	b, ok := found["bounces:"+bouncy]
+	if !ok || b.Subject != `"Spring list" bounces 15% of the time` || !strings.Contains(b.Evidence, "20 sent, 17 delivered, 3 bounced") || !strings.HasSuffix(b.URL(), "/templates/"+bouncy) {
+		t.Fatalf("bounce insight %+v in %v", b, keys(got))
+	}
+	r, ok := found["replies:"+liked]
+	if !ok || r.Subject != `"Coffee chat" gets 30% replies, your other templates 0%` {
+		t.Fatalf("replies insight %+v in %v", r, keys(got))
+	}
+	if len(found) != 2 {
+		t.Fatalf("template insights %v: a template with 5 sends says nothing", keys(got))
+	}
+}

@@ -42,7 +42,7 @@ type Stats struct {
 	Workspaces, Found, New, Back, Gone, Phrased int
 }
 
-func hash(f Found) string {
+func factsHash(f Found) string {
 	h := sha256.Sum256([]byte(f.Kind + "\x00" + f.Facts))
 	return hex.EncodeToString(h[:8])
 }
@@ -124,7 +124,7 @@ func (e *Engine) keep(conn *sqlite.Conn, wsID string, found []Found, now time.Ti
 			continue
 		}
 		seen[f.Key] = true
-		h := hash(f)
+		h := factsHash(f)
 		ref, _ := json.Marshal(f.Ref)
 		rank := f.Confidence * f.Weight
 		old, ok := have[f.Key]
