@@ -2,7 +2,8 @@
 // UI queues (kind ai.draft) and asks an OpenAI-compatible model for them.
 // Every PICRM_INSIGHTS_EVERY (1h) it also runs the insight finders over
 // every workspace (pkg/insight), the model phrasing them when there is
-// one. The weekly summary comes next. Like every worker
+// one, and every 10 minutes queues the weekly summaries that are due
+// (pkg/summary: Monday from 07:00 in each user's zone, once a week). Like every worker
 // it checks the schema, serves /metrics on PICRM_INSIGHTS_METRICS_ADDR,
 // writes its heartbeat row and pets the systemd watchdog from its loop.
 //
@@ -28,6 +29,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/insight"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/summary"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -75,6 +77,11 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 			}
 			log.Info("insights run", "workspaces", st.Workspaces, "found", st.Found, "new", st.New, "back", st.Back, "gone", st.Gone, "phrased", st.Phrased, "took", time.Since(start).Round(time.Millisecond))
 			return nil
+		})
+		weekly := summary.New(db, l.Log().With("job", "weekly-summary"))
+		l.EveryAfter("weekly-summary", time.Minute, 10*time.Minute, func(ctx context.Context) error {
+			_, err := weekly.Run(ctx)
+			return err
 		})
 		// crm-web reads which model there is (it never sees the key).
 		return aidraft.SetModel(context.Background(), db, mc)

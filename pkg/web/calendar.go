@@ -9,14 +9,16 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/pi-crm/pi-crm/pkg/calendar"
+	"github.com/pi-crm/pi-crm/pkg/summary"
 )
 
 // calendarData is the calendar settings page: whether there is a feed,
 // since when, and its address right after it was made (the secret is
 // never stored, so it is shown only then).
 type calendarData struct {
-	Since time.Time
-	URL   string
+	Since  time.Time
+	URL    string
+	Weekly bool // the weekly summary email is on
 }
 
 // siteBase is the address the user reached crm-web at.
@@ -35,7 +37,12 @@ func (s *Server) calendarShow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	p := s.pageFor(r, "Calendar feed", &page{Section: "settings", Data: calendarData{Since: since}})
+	weekly, err := summary.Wanted(r.Context(), s.DB, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := s.pageFor(r, "Calendar feed", &page{Section: "settings", Data: calendarData{Since: since, Weekly: weekly}})
 	p.Flash = s.takeFlash(w, r)
 	s.render(w, r, http.StatusOK, "settings_calendar", "", p)
 }
@@ -47,7 +54,12 @@ func (s *Server) calendarRotate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := calendarData{Since: since, URL: siteBase(r) + "/calendar/" + token + ".ics"}
+	weekly, err := summary.Wanted(r.Context(), s.DB, a)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := calendarData{Since: since, URL: siteBase(r) + "/calendar/" + token + ".ics", Weekly: weekly}
 	s.render(w, r, http.StatusOK, "settings_calendar", "", s.pageFor(r, "Calendar feed", &page{Section: "settings", Data: d,
 		Flash: "A new calendar address is ready; the old one no longer works."}))
 }
@@ -59,6 +71,22 @@ func (s *Server) calendarStop(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.flash(w, r, "The calendar feed is off.")
+	seeOther(w, r, "/settings/calendar")
+}
+
+// weeklySummarySave turns the user's weekly summary email on or off.
+func (s *Server) weeklySummarySave(w http.ResponseWriter, r *http.Request) {
+	a, _ := actorFrom(r.Context())
+	on := r.PostFormValue("weekly") == "on"
+	if err := summary.Want(r.Context(), s.DB, a, on); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg := "The weekly summary is off."
+	if on {
+		msg = "The weekly summary is on: Monday mornings, in your time zone."
+	}
+	s.flash(w, r, msg)
 	seeOther(w, r, "/settings/calendar")
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/summary"
 	"github.com/pi-crm/pi-crm/pkg/todo"
 )
 
@@ -87,5 +89,30 @@ func TestCalendarFeed(t *testing.T) {
 	postForm(app, andy.Client, "/settings/calendar/stop", nil, false)
 	if resp, _ := get(fresh); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the feed still answers once off: %d", resp.StatusCode)
+	}
+}
+
+// TestWeeklySummarySetting: the weekly summary is on for a new user,
+// the settings page turns it off and on, and the page says which.
+func TestWeeklySummarySetting(t *testing.T) {
+	app := apptest.New(t, apptest.Options{})
+	ann := app.NewUser("Ann")
+	_, page := app.Do(ann.Client, http.MethodGet, "/settings/calendar", nil, nil)
+	if !strings.Contains(page, `name="weekly" value="on" checked`) {
+		t.Fatalf("a new user's summary is not on: %s", apptest.Trim(page))
+	}
+	if resp, _ := postForm(app, ann.Client, "/settings/summary", url.Values{}, false); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("turn off: %d", resp.StatusCode)
+	}
+	_, page = app.Do(ann.Client, http.MethodGet, "/settings/calendar", nil, nil)
+	if strings.Contains(page, `name="weekly" value="on" checked`) || !strings.Contains(page, "The weekly summary is off.") {
+		t.Fatalf("after turning it off: %s", apptest.Trim(page))
+	}
+	if on, _ := summary.Wanted(context.Background(), app.DB, ann.Actor); on {
+		t.Fatal("still on in the database")
+	}
+	postForm(app, ann.Client, "/settings/summary", url.Values{"weekly": {"on"}}, false)
+	if on, _ := summary.Wanted(context.Background(), app.DB, ann.Actor); !on {
+		t.Fatal("not on again")
 	}
 }

@@ -287,6 +287,7 @@ func (s *Server) Handler() http.Handler {
 			r.Get("/settings/calendar", s.calendarShow)
 			r.Post("/settings/calendar/rotate", s.calendarRotate)
 			r.Post("/settings/calendar/stop", s.calendarStop)
+			r.Post("/settings/summary", s.weeklySummarySave)
 			r.Get("/approvals", s.approvals)
 			r.Get("/approvals/{campaign}", s.approvalShow)
 			r.Post("/approvals/{campaign}/approve", s.approvalDecide(true))
