@@ -356,6 +356,9 @@ func (a *app) demo(ctx context.Context, args []string) error {
 		if err := demo.Templates(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Templates); err != nil {
 			return err
 		}
+		if err := demo.Todos(ctx, a.svc.Auth, a.svc.Workspaces, a.svc.Todos); err != nil {
+			return err
+		}
 	}
 	if *contacts > 0 {
 		start := time.Now()

@@ -292,6 +292,9 @@ func (a *App) SeedDemo(contacts, activities int) []demo.Login {
 	if err := demo.Templates(ctx, a.Auth, a.Workspaces, a.Templates); err != nil {
 		a.TB.Fatal(err)
 	}
+	if err := demo.Todos(ctx, a.Auth, a.Workspaces, a.Todos); err != nil {
+		a.TB.Fatal(err)
+	}
 	if contacts > 0 {
 		if err := demo.Fill(ctx, a.Auth, a.Workspaces, a.Contacts, contacts, activities); err != nil {
 			a.TB.Fatal(err)

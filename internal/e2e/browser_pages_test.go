@@ -85,6 +85,13 @@ func TestBrowserEveryPageFits(t *testing.T) {
 					if err := chromedp.Do(bctx, chromedp.Navigate(app.URL+pg.path), chromedp.WaitVisible(chromedp.CSS(`main`))); err != nil {
 						t.Fatalf("%s: %v", pg.name, err)
 					}
+					// the dashboard's widgets load on their own: wait for them all
+					if _, err := chromedp.Run(bctx, chromedp.Poll[bool](`document.querySelector('[aria-busy="true"]') === null`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+						t.Fatalf("%s: widgets still loading: %v", pg.name, err)
+					}
+					if pg.name == "dashboard" || pg.name == "dashboard-all" {
+						checkWidgets(t, bctx, l.Name, pg.name, size.name)
+					}
 					title, _ := chromedp.Run(bctx, chromedp.Title())
 					if strings.HasPrefix(title, "Not found") || strings.HasPrefix(title, "Error") {
 						t.Errorf("%s (%s) shows %q", pg.name, pg.path, title)
@@ -152,6 +159,38 @@ func TestBrowserEveryPageFits(t *testing.T) {
 			}
 			t.Logf("%d pages checked at two widths; screenshots in %s", checked/2, dir)
 		})
+	}
+}
+
+// checkWidgets checks the loaded dashboard: its widgets in our users'
+// order (approvals only for the approver) and each showing the demo's
+// data.
+func checkWidgets(t *testing.T, bctx context.Context, user, page, width string) {
+	t.Helper()
+	order, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#widgets > [data-widget]")].map(s => s.dataset.widget)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// approvals come first, when some wait for this user
+	if len(order) > 0 && order[0] == "approvals" {
+		order = order[1:]
+	}
+	if got, want := strings.Join(order, ","), "attention,todos,contacts,campaigns,insights,calendar,stats"; got != want {
+		t.Errorf("%s's %s at %s px: widgets %s, want %s", user, page, width, got, want)
+	}
+	// each with the demo's data
+	for sel, what := range map[string]string{
+		"#w-todos [data-todo]": "to-dos", "#w-todos [data-overdue]": "an overdue to-do", "#w-contacts #recent-contacts li": "recent contacts",
+		"#w-insights [data-insight]": "insights", "#w-calendar [data-kind]": "calendar items", "#w-attention li, #w-attention p": "attention",
+	} {
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(` + "`" + sel + "`" + `).length`))
+		if err != nil || n == 0 {
+			t.Errorf("%s's %s at %s px shows no %s (%s): %v", user, page, width, what, sel, err)
+		}
+	}
+	stats, _ := chromedp.Run(bctx, chromedp.Text(`#w-stats dd`))
+	if stats == "" || stats == "0" {
+		t.Errorf("%s's quick stats are empty", user)
 	}
 }
 
@@ -343,6 +382,7 @@ func pagesOf(t *testing.T, app *apptest.App, actor auth.Actor, name string) []pa
 	}
 	return []pageRef{
 		{"dashboard", w},
+		{"dashboard-all", w + "?scope=all"},
 		{"todos", w + "/todos"},
 		{"settings-calendar", "/settings/calendar"},
 		{"campaigns", w + "/campaigns"},

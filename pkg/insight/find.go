@@ -264,9 +264,9 @@ AND NOT c.do_not_contact AND max(coalesce(c.stage_changed_at, c.created_at), coa
 		if m.n == 0 {
 			continue
 		}
-		ref := Ref{Title: fmt.Sprintf("Follow up with the %s stalled in %s", plural(m.n, "contact", "contacts"), l.name)}
+		ref := Ref{Title: fmt.Sprintf("Follow up with the %s stalled in %s", plural(m.n, "contact", "contacts"), l.name), ListID: l.id}
 		if m.n == 1 {
-			ref = Ref{Title: "Follow up with " + m.first[0] + " (stalled in " + l.name + ")", ContactID: m.firstID}
+			ref = Ref{Title: "Follow up with " + m.first[0] + " (stalled in " + l.name + ")", ContactID: m.firstID, ListID: l.id}
 		}
 		out = append(out, Found{Kind: KindStalled, Key: "stalled:" + l.id,
 			Subject:    fmt.Sprintf("%s stalled in %s for over %d days", plural(m.n, "contact", "contacts"), l.name, days),

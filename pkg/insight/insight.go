@@ -56,6 +56,7 @@ type Ref struct {
 	Query      map[string]string `json:"query,omitempty"` // the new campaign form's
 	TemplateID string            `json:"template_id,omitempty"`
 	OtherID    string            `json:"other_id,omitempty"` // the similar template
+	ListID     string            `json:"list_id,omitempty"`  // the stage or tag it is about
 	Steps      []string          `json:"steps,omitempty"`    // an idea's next steps
 	Estimate   string            `json:"estimate,omitempty"` // an idea's revenue estimate
 }

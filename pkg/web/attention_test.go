@@ -48,7 +48,7 @@ func TestDashboardAttention(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID, nil, nil)
+	body := dashboard(t, app, andy.Client, "/w/"+ws.ID)
 	for _, want := range []string{`id="attention"`, "no longer accepts", "Question about rates", "/contacts/" + tom.ID, "stranger@example.net (no contact has this address)", "Is this the realtor?"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the dashboard lacks %q", want)
@@ -76,7 +76,7 @@ func TestDashboardAttention(t *testing.T) {
 	if resp := app.PostForm(andy.Client, "/w/"+ws.ID+"/attention/text/done", url.Values{"sid": {"SM9"}}); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("mark the text done: %d", resp.StatusCode)
 	}
-	_, body = app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID, nil, nil)
+	body = dashboard(t, app, andy.Client, "/w/"+ws.ID)
 	if strings.Contains(body, "Question about rates") || strings.Contains(body, "Is this the realtor?") || !strings.Contains(body, "Hello there") {
 		t.Fatalf("after marking done: %s", apptest.Trim(body))
 	}

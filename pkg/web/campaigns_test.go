@@ -87,11 +87,11 @@ func TestCampaignPages(t *testing.T) {
 		t.Fatalf("the approver's queue: %s", apptest.Trim(body))
 	}
 	// The approver's dashboard (any workspace of theirs) says so.
-	_, body = app.Do(boss.Client, http.MethodGet, "/w/"+boss.Workspace("Boss's").ID, nil, nil)
+	body = dashboard(t, app, boss.Client, "/w/"+boss.Workspace("Boss's").ID)
 	if !strings.Contains(body, `id="pending-approvals"`) || !strings.Contains(body, "/approvals/"+id) {
 		t.Fatalf("the approver's dashboard: %s", apptest.Trim(body))
 	}
-	_, body = app.Do(andy.Client, http.MethodGet, base, nil, nil)
+	body = dashboard(t, app, andy.Client, base)
 	if strings.Contains(body, `id="pending-approvals"`) || !strings.Contains(body, "Spring promo") {
 		t.Fatalf("the author's dashboard: %s", apptest.Trim(body))
 	}
@@ -264,7 +264,7 @@ func TestSegmentPagesAndOffers(t *testing.T) {
 	}
 	base := "/w/" + ws.ID
 	// Ann, a prospect never contacted, is worth a re-engagement campaign.
-	_, body := app.Do(andy.Client, http.MethodGet, base, nil, nil)
+	body := dashboard(t, app, andy.Client, base)
 	if !strings.Contains(body, "1 contact in Leads, Prospects has not heard from you in 60 days") || !strings.Contains(body, `campaigns/new?name=Re-engagement&amp;stage_id=`) {
 		t.Fatalf("no re-engagement suggestion: %s", apptest.Trim(body))
 	}

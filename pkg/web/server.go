@@ -145,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 				r.Get("/", s.dashboard)
 				r.Post("/attention/email/{provider}/done", s.attentionEmailDone)
 				r.Post("/attention/text/done", s.attentionTextDone)
+				r.Post("/attention/done", s.attentionDone)
+				r.Get("/widgets/{widget}", s.widget)
 				r.Post("/insights/{insight}/act", s.insightAct("act"))
 				r.Post("/insights/{insight}/dismiss", s.insightAct("dismiss"))
 				r.Post("/insights/{insight}/useful", s.insightAct("useful"))

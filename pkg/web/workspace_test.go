@@ -142,14 +142,20 @@ func TestDashboardCountsContacts(t *testing.T) {
 		andy.Contact(ws.ID, n, strings.ToLower(n)+"@example.com")
 	}
 	andy.Contact(other.ID, "Di", "di@example.com")
-	_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/", nil, nil)
-	card := body[strings.Index(body, `id="contacts-card"`):]
-	card = card[:strings.Index(card, "</section>")]
-	if !strings.Contains(card, ">3</p>") || !strings.Contains(card, "3 new in the last 30 days") {
-		t.Fatalf("Loan Factory's contacts card: %s", card)
+	stats := func(path string) string {
+		body := dashboard(t, app, andy.Client, path)
+		card := body[strings.Index(body, `id="contacts-card"`):]
+		return card[:strings.Index(card, "</dl>")]
+	}
+	if card := stats("/w/" + ws.ID + "/"); !strings.Contains(card, `Contacts</dt><dd class="text-2xl font-bold">3</dd>`) || !strings.Contains(card, `New in 30 days</dt><dd class="text-2xl font-bold">3</dd>`) {
+		t.Fatalf("Loan Factory's quick stats: %s", card)
+	}
+	// all of Andy's workspaces: both
+	if card := stats("/w/" + ws.ID + "/?scope=all"); !strings.Contains(card, `Contacts</dt><dd class="text-2xl font-bold">4</dd>`) {
+		t.Fatalf("all workspaces' quick stats: %s", card)
 	}
 	empty := andy.Workspace("Empty")
-	if _, body := app.Do(andy.Client, http.MethodGet, "/w/"+empty.ID+"/", nil, nil); !strings.Contains(body, "No contacts yet") || !strings.Contains(body, "/import") {
+	if body := dashboard(t, app, andy.Client, "/w/"+empty.ID+"/"); !strings.Contains(body, "No contacts yet") || !strings.Contains(body, "/import") {
 		t.Fatal("an empty workspace's card does not invite an import")
 	}
 }
