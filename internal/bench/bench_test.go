@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -86,7 +84,7 @@ func TestBench(t *testing.T) {
 	if b.want("web_idle") || b.want("sender_idle") || b.want("insights_idle") || b.want("health_idle") {
 		b.idleRSS()
 	}
-	if b.want("login_page") || b.want("dashboard") {
+	if b.want("login_page") {
 		b.latency()
 	}
 	if b.want("jobs_") {
@@ -184,32 +182,11 @@ func (b *bench) idleRSS() {
 func (b *bench) latency() {
 	base, web := startWeb(b.t, b.bin, b.vars)
 	defer web.Stop(10 * time.Second)
-	logins, err := os.ReadFile(filepath.Join(b.dir, "demo-logins.txt"))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	f := strings.Fields(strings.Split(string(logins), "\n")[0])
-	email, pw := f[1], f[2]
 	transport := &http.Transport{MaxIdleConnsPerHost: 32}
 	if b.want("login_page_p99_ms") {
 		b.report("login_page_p99_ms", p99(b.t, 16, 10*time.Second, func() *http.Client {
 			return &http.Client{Transport: transport}
 		}, base+"/login"), "ms")
-	}
-	if b.want("dashboard_p99_ms") {
-		b.report("dashboard_p99_ms", p99(b.t, 16, 10*time.Second, func() *http.Client {
-			jar, _ := cookiejar.New(nil)
-			cl := &http.Client{Transport: transport, Jar: jar}
-			req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"email": {email}, "password": {pw}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.Header.Set("Sec-Fetch-Site", "same-origin")
-			resp, err := cl.Do(req) // follows to the first workspace's dashboard
-			if err != nil {
-				b.t.Fatal(err)
-			}
-			resp.Body.Close()
-			return cl
-		}, base+"/"), "ms")
 	}
 }
 

@@ -28,7 +28,7 @@ import (
 // log entries (crmctl demo) and measures the contact pages under 8 clients.
 func TestBenchContacts(t *testing.T) {
 	want := benchOnly(t)
-	if !want("contacts_list_p99_ms") && !want("contacts_search_p99_ms") && !want("contact_detail_p99_ms") && !want("web_rss_mb_under_load") {
+	if !want("contacts_list_p99_ms") && !want("contacts_search_p99_ms") && !want("contact_detail_p99_ms") && !want("web_rss_mb_under_load") && !want("dashboard_") {
 		return
 	}
 	bin := os.Getenv("PICRM_BIN_DIR")
@@ -115,10 +115,77 @@ func TestBenchContacts(t *testing.T) {
 			b.report(f.name, p99, "ms")
 		}
 	}
+	if want("dashboard_") {
+		dashboardLoad(t, b, mk, base, wsID)
+	}
 	close(done)
 	if want("web_rss_mb_under_load") {
 		b.report("web_rss_mb_under_load", float64(maxRSS.Load())/1024, "MB")
 	}
+}
+
+var widgetLink = regexp.MustCompile(`hx-get="([^"]+/widgets/[^"]+)"`)
+
+// dashboardLoad measures the dashboard on the filled workspace under 8
+// clients: dashboard_p99_ms is the whole page as a browser loads it (the
+// page, then its widgets at once), dashboard_widget_p99_ms the slowest
+// widget's own p99, each widget loaded alone.
+func dashboardLoad(t *testing.T, b *bench, mk func() *http.Client, base, wsID string) {
+	page := base + "/w/" + wsID
+	cl := mk()
+	var widgets []string
+	for _, m := range widgetLink.FindAllStringSubmatch(get(t, cl, page, nil), -1) {
+		widgets = append(widgets, base+html.UnescapeString(m[1]))
+	}
+	if len(widgets) != 8 {
+		t.Fatalf("the dashboard asks for %d widgets, want 8", len(widgets))
+	}
+	hx := http.Header{"HX-Request": {"true"}}
+	var (
+		mu   sync.Mutex
+		lats []float64
+		wg   sync.WaitGroup
+	)
+	deadline := time.Now().Add(10 * time.Second)
+	for range 8 {
+		c := mk()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []float64
+			for time.Now().Before(deadline) {
+				start := time.Now()
+				get(t, c, page, nil)
+				var all sync.WaitGroup
+				for _, w := range widgets {
+					all.Add(1)
+					go func() { defer all.Done(); get(t, c, w, hx) }()
+				}
+				all.Wait()
+				mine = append(mine, float64(time.Since(start).Microseconds())/1000)
+			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if b.want("dashboard_p99_ms") {
+		b.report("dashboard_p99_ms", testrig.Percentile(lats, 0.99), "ms")
+	}
+	if !b.want("dashboard_widget") {
+		return
+	}
+	worst, name := 0.0, ""
+	for _, w := range widgets {
+		p := load(t, 8, 3*time.Second, mk, []string{w}, hx)
+		t.Logf("widget %s p99 %.1f ms", w[strings.LastIndex(w, "/")+1:], p)
+		if p > worst {
+			worst, name = p, w[strings.LastIndex(w, "/")+1:]
+		}
+	}
+	t.Logf("slowest widget: %s", name)
+	b.report("dashboard_widget_p99_ms", worst, "ms")
 }
 
 // ids returns the filled workspace and its contact with the most log entries.

@@ -17,6 +17,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/calendar"
 	"github.com/pi-crm/pi-crm/pkg/campaign"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/insight"
@@ -29,6 +30,9 @@ import (
 // widgets are the dashboard's cards, in our users' order. Each loads on
 // its own (htmx), so a slow one never holds the page.
 var widgets = []string{"approvals", "attention", "todos", "contacts", "campaigns", "insights", "calendar", "stats"}
+
+// dashboardTTL is how old the dashboard's whole-workspace figures may be.
+const dashboardTTL = 30 * time.Second
 
 // recentDays is how far back the dashboard looks for new shares, bounces
 // and hot leads, and ahead for the calendar.
@@ -412,7 +416,7 @@ func (s *Server) campaignRows(ctx context.Context, a auth.Actor, wss []workspace
 	}
 	if !d.All {
 		var err error
-		if d.Reengage, err = s.Campaigns.Reengage(ctx, a, d.WS.ID); err != nil {
+		if d.Reengage, err = s.reengage.get(a.UserID+"/"+d.WS.ID, func() (campaign.Reengagement, error) { return s.Campaigns.Reengage(ctx, a, d.WS.ID) }); err != nil {
 			return err
 		}
 		d.ReURL = template.URL("/w/" + url.PathEscape(d.WS.ID) + "/campaigns/new?" + d.Reengage.Query)
@@ -463,7 +467,7 @@ func (s *Server) quickStats(ctx context.Context, a auth.Actor, wss []workspace.W
 	week := store.FormatTime(time.Now().AddDate(0, 0, -7))
 	d.Stats.Workspaces = len(wss)
 	for _, ws := range wss {
-		c, err := s.Contacts.Count(ctx, a, ws.ID)
+		c, err := s.counts.get(a.UserID+"/"+ws.ID, func() (contact.Counts, error) { return s.Contacts.Count(ctx, a, ws.ID) })
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pi-crm/pi-crm/internal/services"
+	"github.com/pi-crm/pi-crm/pkg/campaign"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/logkey"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -75,6 +77,10 @@ type Server struct {
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	zones   sync.Map // time zone name -> *time.Location
+	// counts and reengage keep the dashboard's whole-workspace figures
+	// for a short while (memo.go).
+	counts   *memo[contact.Counts]
+	reengage *memo[campaign.Reengagement]
 }
 
 // New parses the templates and loads the assets. It returns an error if an
@@ -89,6 +95,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{Deps: d, tmpl: t, static: st, started: time.Now(), pid: os.Getpid(),
+		counts: newMemo[contact.Counts](dashboardTTL), reengage: newMemo[campaign.Reengagement](dashboardTTL),
 		reqs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "picrm_http_requests_total", Help: "HTTP requests served by crm-web, by route pattern, method and status code.",
 		}, []string{"route", "method", "code"}),
