@@ -183,7 +183,7 @@ func checkWidgets(t *testing.T, bctx context.Context, user, page, width string) 
 		"#w-todos [data-todo]": "to-dos", "#w-todos [data-overdue]": "an overdue to-do", "#w-contacts #recent-contacts li": "recent contacts",
 		"#w-insights [data-insight]": "insights", "#w-calendar [data-kind]": "calendar items", "#w-attention li, #w-attention p": "attention",
 	} {
-		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(` + "`" + sel + "`" + `).length`))
+		n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+sel+"`"+`).length`))
 		if err != nil || n == 0 {
 			t.Errorf("%s's %s at %s px shows no %s (%s): %v", user, page, width, what, sel, err)
 		}
