@@ -50,7 +50,7 @@ type Found struct {
 type finder func(conn *sqlite.Conn, wsID string, now time.Time, loc *time.Location) ([]Found, error)
 
 // finders run in this order; Find's result keeps it.
-var finders = []finder{findBirthdays, findInactive, findStalled, findDuplicateContacts, findTemplatePerformance, findSimilarTemplates}
+var finders = []finder{findBirthdays, findInactive, findStalled, findDuplicateContacts, findTemplatePerformance, findSimilarTemplates, findReplyDays}
 
 // Find runs every finder on the workspace wsID (the caller has checked
 // it) and returns what they found, the same every time on the same data.
@@ -436,4 +436,56 @@ func findSimilarTemplates(conn *sqlite.Conn, wsID string, _ time.Time, _ *time.L
 		}
 	}
 	return out, nil
+}
+
+// findReplyDays finds the weekday whose emails get replies: of the last
+// 90 days' sends (at least 30, with 5 replies), the local weekday with 10
+// or more sends whose reply rate is at least 1.5 times the overall one.
+func findReplyDays(conn *sqlite.Conn, wsID string, now time.Time, loc *time.Location) ([]Found, error) {
+	var sent, replied [7]int
+	err := sqlitex.Execute(conn, `SELECT o.sent_at, o.id IN (SELECT i.outbox_id FROM inbound_emails i WHERE i.workspace_id = o.workspace_id AND i.outbox_id <> '')
+FROM outbox o WHERE o.workspace_id = ? AND o.state = 'sent' AND o.channel = 'email' AND o.sent_at >= ?`, &sqlitex.ExecOptions{Args: []any{wsID, store.FormatTime(now.AddDate(0, 0, -90))},
+		ResultFunc: func(st *sqlite.Stmt) error {
+			at, err := store.ParseTime(st.ColumnText(0))
+			if err != nil {
+				return nil
+			}
+			d := at.In(loc).Weekday()
+			sent[d]++
+			if st.ColumnBool(1) {
+				replied[d]++
+			}
+			return nil
+		}})
+	if err != nil {
+		return nil, fmt.Errorf("reply days: %w", err)
+	}
+	var totalSent, totalReplied int
+	for d := range 7 {
+		totalSent += sent[d]
+		totalReplied += replied[d]
+	}
+	if totalSent < 30 || totalReplied < 5 {
+		return nil, nil
+	}
+	overall := float64(totalReplied) / float64(totalSent)
+	best, bestRate := -1, 0.0
+	for d := range 7 {
+		if sent[d] < 10 {
+			continue
+		}
+		if r := float64(replied[d]) / float64(sent[d]); r >= 1.5*overall && r > bestRate {
+			best, bestRate = d, r
+		}
+	}
+	if best < 0 {
+		return nil, nil
+	}
+	day := time.Weekday(best).String()
+	times := bestRate / overall
+	return []Found{{Kind: KindUsage, Key: "reply-day",
+		Subject:    fmt.Sprintf("Emails you send on %ss get %.1f× the replies", day, times),
+		Evidence:   fmt.Sprintf("Last 90 days: %d of %d sent on %ss were answered (%d%%), against %d of %d overall (%d%%).", replied[best], sent[best], day, int(bestRate*100+0.5), totalReplied, totalSent, int(overall*100+0.5)),
+		Confidence: min(1, 0.4+float64(sent[best])/50), Facts: fmt.Sprintf("%d|%d", best, int(times*2)),
+		Action: ActCampaign, Ref: Ref{Query: map[string]string{"name": day + " send"}}, Weight: 0.55}}, nil
 }

@@ -34,7 +34,8 @@ const (
 	KindDuplicates = "duplicates"
 	KindTemplate   = "template" // a template's bounces, unsubscribes or replies
 	KindSimilar    = "similar_templates"
-	KindIdea       = "idea" // the model's income idea
+	KindUsage      = "usage" // how the user's sending does: the weekday that gets replies
+	KindIdea       = "idea"  // the model's income idea
 )
 
 // Actions an insight offers.

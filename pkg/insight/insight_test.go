@@ -371,3 +371,42 @@ VALUES (?1, ?2, ?3, 'email', ?1, ?1, 'file', 'x@example.com', 'ann@example.com',
 		t.Fatalf("template insights %v: a template with 5 sends says nothing", keys(got))
 	}
 }
+
+// TestReplyDay: the weekday whose sends get replies stands out (in the
+// workspace's zone), and with replies spread evenly nothing does.
+func TestReplyDay(t *testing.T) {
+	s := seed(t)
+	ctx := context.Background()
+	exec(t, s.app, `UPDATE workspace_settings SET time_zone = 'America/Los_Angeles' WHERE workspace_id = ?`, s.ws)
+	// 2026-11-03 is a Tuesday; 03:00 UTC on Wednesday is Tuesday evening in Los Angeles
+	send := func(day time.Time, n, replied int) {
+		for i := range n {
+			id := store.NewID()
+			at := store.FormatTime(day)
+			exec(t, s.app, `INSERT INTO outbox (id, workspace_id, user_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, state, due_at, sent_at, created_at, updated_at)
+VALUES (?1, ?2, ?3, 'email', ?1, ?1, 'file', 'x@example.com', 'ann@example.com', 'sent', ?4, ?4, ?4, ?4)`, id, s.ws, s.ann.ID, at)
+			if i < replied {
+				exec(t, s.app, `INSERT INTO inbound_emails (provider, provider_id, workspace_id, from_email, outbox_id, received_at, recorded_at) VALUES ('file', ?1, ?2, 'x@example.com', ?3, ?4, ?4)`,
+					store.NewID(), s.ws, id, at)
+			}
+		}
+	}
+	tuesdayEvening := time.Date(2026, 11, 4, 3, 0, 0, 0, time.UTC)
+	send(tuesdayEvening, 20, 8)
+	send(tuesdayEvening.AddDate(0, 0, 2), 20, 1) // Thursday
+	send(tuesdayEvening.AddDate(0, 0, 3), 20, 1) // Friday
+	e := insight.NewEngine(s.app.DB, nil, nil)
+	e.SetClock(func() time.Time { return now })
+	run(t, e)
+	got, _ := s.app.Insights.Open(ctx, s.ann.Actor, s.ws, 10, insight.KindUsage)
+	if len(got) != 1 || got[0].Subject != "Emails you send on Tuesdays get 2.4× the replies" || !strings.Contains(got[0].Evidence, "8 of 20 sent on Tuesdays") {
+		t.Fatalf("reply day: %+v", got)
+	}
+	// replies on the other days too: no day stands out, the card goes
+	send(tuesdayEvening.AddDate(0, 0, 2), 10, 10)
+	send(tuesdayEvening.AddDate(0, 0, 3), 10, 10)
+	run(t, e)
+	if got, _ := s.app.Insights.Open(ctx, s.ann.Actor, s.ws, 10, insight.KindUsage); len(got) != 0 {
+		t.Fatalf("reply day with even replies: %+v", got)
+	}
+}

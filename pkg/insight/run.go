@@ -256,9 +256,11 @@ ORDER BY rank DESC, dedupe_key LIMIT 20`, &sqlitex.ExecOptions{Args: []any{wsID,
 		if haveIdea || strings.TrimSpace(idea.Title) == "" {
 			return nil
 		}
-		ref, _ := json.Marshal(Ref{Estimate: idea.Estimate, Steps: idea.Steps})
-		return sqlitex.Execute(conn, `INSERT INTO insights (id, workspace_id, kind, dedupe_key, subject, evidence, confidence, facts_hash, action_ref, phrased, by_model, rank, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, 0.7, '', ?, '', 1, 0.5, ?, ?) ON CONFLICT DO NOTHING`,
-			&sqlitex.ExecOptions{Args: []any{store.NewID(), wsID, KindIdea, week, strings.TrimSpace(idea.Title), strings.TrimSpace(idea.Why), string(ref), ts, ts}})
+		title := strings.TrimSpace(idea.Title)
+		// its action is a to-do to start on it
+		ref, _ := json.Marshal(Ref{Title: "Start on: " + string([]rune(title)[:min(len([]rune(title)), 280)]), Estimate: idea.Estimate, Steps: idea.Steps})
+		return sqlitex.Execute(conn, `INSERT INTO insights (id, workspace_id, kind, dedupe_key, subject, evidence, confidence, facts_hash, action, action_ref, phrased, by_model, rank, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, 0.7, '', 'todo', ?, '', 1, 0.5, ?, ?) ON CONFLICT DO NOTHING`,
+			&sqlitex.ExecOptions{Args: []any{store.NewID(), wsID, KindIdea, week, title, strings.TrimSpace(idea.Why), string(ref), ts, ts}})
 	})
 }
