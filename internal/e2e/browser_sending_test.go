@@ -173,6 +173,10 @@ func TestBrowserTextAndReply(t *testing.T) {
 		return ""
 	}
 	timeline("Hi Quyen, still on for 5pm?")
+	// the log shows the text once it is queued; crm-sender sends it just after
+	for deadline := time.Now().Add(20 * time.Second); len(tw.Sent()[phone]) == 0 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	if sent := tw.Sent()[phone]; len(sent) != 1 || sent[0] != "Hi Quyen, still on for 5pm?" {
 		t.Fatalf("at Twilio: %v", tw.Sent())
 	}
