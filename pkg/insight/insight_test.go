@@ -29,6 +29,7 @@ type seeded struct {
 	ws, other  string
 	maria, ned string
 	prospects  string
+	vip        string // a tag with a 3-day cadence, Ned in it
 }
 
 func exec(t *testing.T, app *apptest.App, q string, args ...any) {
@@ -71,6 +72,9 @@ func seed(t *testing.T) seeded {
 	s.maria, s.ned = m.ID, n.ID
 	exec(t, app, `UPDATE contacts SET stage_id = ?, created_at = ?, stage_changed_at = ?, last_contact_at = ? WHERE id = ?`, s.prospects, ago(120), ago(100), ago(90), m.ID)
 	exec(t, app, `UPDATE contacts SET stage_id = ?, created_at = ?, stage_changed_at = ?, last_contact_at = ? WHERE id = ?`, s.prospects, ago(120), ago(5), ago(5), n.ID)
+	s.vip = store.NewID()
+	exec(t, app, `INSERT INTO lists (id, workspace_id, kind, name, position, created_at, cadence_days) VALUES (?, ?, 'tag', 'VIP', 1, ?, 3)`, s.vip, s.ws, ago(200))
+	exec(t, app, `INSERT INTO contact_tags (contact_id, list_id) VALUES (?, ?)`, n.ID, s.vip)
 	bea := s.ann.Contact(s.ws, "Bea", "bea@example.com")
 	exec(t, app, `UPDATE contacts SET birthday_month = 12, birthday_day = 10 WHERE id = ?`, bea.ID)
 	s.ann.Contact(s.ws, "Carl", "carl@example.com")
@@ -115,7 +119,7 @@ func TestFindersOnSeededData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"inactive:" + s.prospects: true, "stalled:" + s.prospects: true, "duplicates": true}
+	want := map[string]bool{"inactive:" + s.prospects: true, "stalled:" + s.prospects: true, "duplicates": true, "inactive:" + s.vip: true}
 	var birthday, similar bool
 	for _, in := range got {
 		switch {
@@ -142,8 +146,11 @@ func TestFindersOnSeededData(t *testing.T) {
 		t.Fatalf("missing %v (birthday %v, similar %v) in %v", want, birthday, similar, keys(got))
 	}
 	for _, in := range got {
-		if strings.HasPrefix(in.Key, "inactive:") && (!strings.Contains(in.Subject, "1 contact in Prospects not contacted in 60 days") || !strings.Contains(in.Evidence, "Maria") || strings.Contains(in.Evidence, "Ned")) {
+		if in.Key == "inactive:"+s.prospects && (!strings.Contains(in.Subject, "1 contact in Prospects not contacted in 60 days") || !strings.Contains(in.Evidence, "Maria") || strings.Contains(in.Evidence, "Ned")) {
 			t.Errorf("inactive %+v", in)
+		}
+		if in.Key == "inactive:"+s.vip && (in.Subject != "1 contact in VIP not contacted in 3 days" || in.Ref.Query["tag_id"] != s.vip || !strings.Contains(in.Evidence, "Ned")) {
+			t.Errorf("quiet VIP %+v", in)
 		}
 		if strings.HasPrefix(in.Key, "stalled:") && in.Ref.ContactID != s.maria {
 			t.Errorf("stalled %+v", in)
