@@ -111,9 +111,17 @@ func (s *Sender) one(ctx context.Context, u user) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	queued := false
-	err = s.db.Write(ctx, func(conn *sqlite.Conn) error {
-		if done, err := store.Exists(conn, `SELECT 1 FROM weekly_summaries WHERE user_id = ? AND week = ?`, u.id, week); err != nil || done {
+	// what it says is read first, so the write below holds the lock only
+	// to queue it
+	var (
+		done bool
+		via  string
+		cfg  mailer.Config
+		f    facts
+	)
+	err = s.db.Read(ctx, func(conn *sqlite.Conn) error {
+		var err error
+		if done, err = sent(conn, u.id, week); err != nil || done {
 			return err
 		}
 		var wss []string
@@ -122,8 +130,6 @@ func (s *Sender) one(ctx context.Context, u user) (bool, error) {
 			return fmt.Errorf("workspaces: %w", err)
 		}
 		// it goes out through the first of their workspaces that can send
-		var via string
-		var cfg mailer.Config
 		for _, ws := range wss {
 			c, ok, err := mailer.ConfigIn(conn, ws)
 			if err != nil {
@@ -135,18 +141,28 @@ func (s *Sender) one(ctx context.Context, u user) (bool, error) {
 			}
 		}
 		if via == "" {
-			s.log.Info("weekly summary: no workspace of the user can send email yet", "user", u.id)
 			return nil
 		}
-		f, err := gather(conn, wss, from, to, now, loc)
-		if err != nil {
+		f, err = gather(conn, wss, from, to, now, loc)
+		return err
+	})
+	if err != nil || done {
+		return false, err
+	}
+	if via == "" {
+		s.log.Info("weekly summary: no workspace of the user can send email yet", "user", u.id)
+		return false, nil
+	}
+	e, err := emailtemplate.Render(emailtemplate.Template{Name: "weekly summary", Subject: "Your week in pi-crm: " + from.Format("Jan 2") + " to " + to.AddDate(0, 0, -1).Format("Jan 2"),
+		Preheader: fmt.Sprintf("%d log entries, %d emails sent, %d replies, %d to-dos open", f.logged, f.sent, f.replies, f.open),
+		BodyHTML:  body(u.name, f)}, nil, nil)
+	if err != nil {
+		return false, fmt.Errorf("render: %w", err)
+	}
+	queued := false
+	err = s.db.Write(ctx, func(conn *sqlite.Conn) error {
+		if done, err := sent(conn, u.id, week); err != nil || done {
 			return err
-		}
-		e, err := emailtemplate.Render(emailtemplate.Template{Name: "weekly summary", Subject: "Your week in pi-crm: " + from.Format("Jan 2") + " to " + to.AddDate(0, 0, -1).Format("Jan 2"),
-			Preheader: fmt.Sprintf("%d log entries, %d emails sent, %d replies, %d to-dos open", f.logged, f.sent, f.replies, f.open),
-			BodyHTML:  body(u.name, f)}, nil, nil)
-		if err != nil {
-			return fmt.Errorf("render: %w", err)
 		}
 		id, created, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: via, UserID: u.id, Channel: outbox.Email, DedupeKey: "weekly:" + u.id + ":" + week,
 			Provider: cfg.Kind, To: u.email, From: cfg.FromEmail, FromName: cfg.FromName, Subject: e.Subject, HTML: e.HTML, Text: e.Text}, now)
@@ -158,9 +174,14 @@ func (s *Sender) one(ctx context.Context, u user) (bool, error) {
 			return fmt.Errorf("record the week: %w", err)
 		}
 		queued = created
-		return audit.Record(conn, audit.Entry{UserID: u.id, Action: "summary.queue", EntityType: "outbox", EntityID: id, Details: map[string]any{"week": week, "workspace_id": via}})
+		return audit.Record(conn, auth.JobActor(u.id).Audit("summary.queue", "outbox", id, map[string]any{"week": week, "workspace_id": via}))
 	})
 	return queued, err
+}
+
+// sent reports whether the user's summary of week is already queued.
+func sent(conn *sqlite.Conn, userID, week string) (bool, error) {
+	return store.Exists(conn, `SELECT 1 FROM weekly_summaries WHERE user_id = ? AND week = ?`, userID, week)
 }
 
 // gather counts the week [from, to) over the workspaces wss.
