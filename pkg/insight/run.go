@@ -191,12 +191,9 @@ If the insights suggest one, also propose an income idea: a title, why it fits t
 // it has not phrased yet, and, once a week, for an income idea: marked as
 // the model's.
 func (e *Engine) phrase(ctx context.Context, wsID string, now time.Time, st *Stats) error {
-	var todo []Insight
-	week := ""
-	{
-		y, w := now.ISOWeek()
-		week = fmt.Sprintf("%s:%d-W%02d", KindIdea, y, w)
-	}
+	var pending []Insight
+	y, w := now.ISOWeek()
+	week := fmt.Sprintf("%s:%d-W%02d", KindIdea, y, w)
 	haveIdea := false
 	err := e.db.Read(ctx, func(conn *sqlite.Conn) error {
 		var err error
@@ -205,17 +202,17 @@ func (e *Engine) phrase(ctx context.Context, wsID string, now time.Time, st *Sta
 		}
 		return sqlitex.Execute(conn, `SELECT `+columns+` FROM insights WHERE workspace_id = ? AND status = 'open' AND phrased = '' AND NOT by_model AND confidence >= ?
 ORDER BY rank DESC, dedupe_key LIMIT 20`, &sqlitex.ExecOptions{Args: []any{wsID, Threshold},
-			ResultFunc: func(s *sqlite.Stmt) error { todo = append(todo, scan(s)); return nil }})
+			ResultFunc: func(s *sqlite.Stmt) error { pending = append(pending, scan(s)); return nil }})
 	})
 	if err != nil {
 		return fmt.Errorf("insights to phrase: %w", err)
 	}
-	if len(todo) == 0 {
+	if len(pending) == 0 {
 		return nil
 	}
 	type item struct{ Key, Kind, Subject, Evidence string }
-	items := make([]item, len(todo))
-	for i, in := range todo {
+	items := make([]item, len(pending))
+	for i, in := range pending {
 		items[i] = item{in.Key, in.Kind, in.Subject, in.Evidence}
 	}
 	user, _ := json.Marshal(map[string]any{"insights": items, "want_idea": !haveIdea})
@@ -224,7 +221,7 @@ ORDER BY rank DESC, dedupe_key LIMIT 20`, &sqlitex.ExecOptions{Args: []any{wsID,
 		return err
 	}
 	asked := map[string]bool{}
-	for _, in := range todo {
+	for _, in := range pending {
 		asked[in.Key] = true
 	}
 	ts := store.FormatTime(now)
