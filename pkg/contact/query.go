@@ -320,3 +320,15 @@ func NewestIn(conn *sqlite.Conn, wsID string) (string, error) {
 	}
 	return id, nil
 }
+
+// NameColumns are the columns of contacts c a query selects to name a
+// contact as DisplayName does (first name, last name, company, primary
+// or else first email); NameAt reads them back.
+const NameColumns = `c.first_name, c.last_name, c.company,
+  coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC LIMIT 1), '')`
+
+// NameAt is DisplayName of the NameColumns that start at column col of
+// st.
+func NameAt(st *sqlite.Stmt, col int) string {
+	return DisplayName(st.ColumnText(col), st.ColumnText(col+1), st.ColumnText(col+2), st.ColumnText(col+3))
+}

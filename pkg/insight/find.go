@@ -3,6 +3,7 @@ package insight
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"sort"
@@ -12,6 +13,8 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/calendar"
+	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -66,9 +69,6 @@ func Find(conn *sqlite.Conn, wsID string, now time.Time, loc *time.Location) ([]
 	return all, nil
 }
 
-// displayName is the SQL for a contact's name on a card.
-const displayName = `coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.company, ''), 'A contact')`
-
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return fmt.Sprintf("%d %s", n, one)
@@ -77,25 +77,43 @@ func plural(n int, one, many string) string {
 }
 
 // members are the contacts an insight is about, kept small however many
-// there are: a count, the first names for the card, and a running hash of
-// the ids (in id order) for the facts.
+// there are: a count, the first three ids (named for the card once the
+// scan is done) and a running hash of every id (in id order) for the
+// facts.
 type members struct {
-	n       int
-	first   []string
-	firstID string
-	h       hash.Hash
+	n     int
+	ids   []string // the first three
+	first []string // their names, after named
+	h     hash.Hash
 }
 
-func (m *members) add(id, name string) {
+// add counts contact id.
+func (m *members) add(id string) {
 	if m.h == nil {
-		m.h, m.firstID = sha256.New(), id
+		m.h = sha256.New()
 	}
 	m.n++
-	if len(m.first) < 3 {
-		m.first = append(m.first, name)
+	if len(m.ids) < 3 {
+		m.ids = append(m.ids, id)
 	}
 	m.h.Write([]byte(id))
 	m.h.Write([]byte{0})
+}
+
+// named names the first three as every page does.
+func (m *members) named(conn *sqlite.Conn) error {
+	ids, _ := json.Marshal(m.ids)
+	byID := map[string]string{}
+	err := sqlitex.Execute(conn, `SELECT c.id, `+contact.NameColumns+` FROM contacts c WHERE c.id IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{Args: []any{string(ids)},
+		ResultFunc: func(st *sqlite.Stmt) error { byID[st.ColumnText(0)] = contact.NameAt(st, 1); return nil }})
+	if err != nil {
+		return fmt.Errorf("name contacts: %w", err)
+	}
+	m.first = m.first[:0]
+	for _, id := range m.ids {
+		m.first = append(m.first, byID[id])
+	}
+	return nil
 }
 
 // names lists up to three names and how many more.
@@ -113,21 +131,14 @@ func (m *members) facts() string { return hex.EncodeToString(m.h.Sum(nil)) }
 // BirthdayDays days, in the workspace's time zone: one card each, which
 // makes a to-do on the day.
 func findBirthdays(conn *sqlite.Conn, wsID string, now time.Time, loc *time.Location) ([]Found, error) {
-	today := now.In(loc)
-	today = time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, loc)
+	l := now.In(loc)
+	today := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC) // the local date, as calendar.NextBirthday wants it
 	var out []Found
-	err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+`, c.birthday_month, c.birthday_day FROM contacts c
+	err := sqlitex.Execute(conn, `SELECT c.id, c.birthday_month, c.birthday_day, `+contact.NameColumns+` FROM contacts c
 WHERE c.workspace_id = ? AND c.birthday_month IS NOT NULL AND c.birthday_month > 0 AND c.birthday_day > 0 ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID},
 		ResultFunc: func(st *sqlite.Stmt) error {
-			m, d := time.Month(st.ColumnInt(2)), st.ColumnInt(3)
-			next := time.Date(today.Year(), m, d, 0, 0, 0, 0, loc)
-			if next.Month() != m { // 29 February in a common year: the 28th
-				next = time.Date(today.Year(), m, 28, 0, 0, 0, 0, loc)
-			}
-			if next.Before(today) {
-				next = next.AddDate(1, 0, 0)
-			}
-			days := int(next.Sub(today).Hours()/24 + 0.5)
+			next := calendar.NextBirthday(today, time.Month(st.ColumnInt(1)), st.ColumnInt(2))
+			days := int(next.Sub(today).Hours() / 24)
 			if days > BirthdayDays {
 				return nil
 			}
@@ -138,7 +149,7 @@ WHERE c.workspace_id = ? AND c.birthday_month IS NOT NULL AND c.birthday_month >
 			case days > 1:
 				when = "on " + next.Format("Monday, January 2")
 			}
-			id, name, day := st.ColumnText(0), st.ColumnText(1), next.Format("2006-01-02")
+			id, name, day := st.ColumnText(0), contact.NameAt(st, 3), next.Format("2006-01-02")
 			out = append(out, Found{Kind: KindBirthday, Key: "birthday:" + id + ":" + day,
 				Subject:  name + "'s birthday is " + when,
 				Evidence: "Their birthday is on " + next.Format("January 2") + ".", Confidence: 1, Facts: day,
@@ -207,10 +218,10 @@ func findInactive(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Locatio
 			member = `EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.list_id = ?)`
 		}
 		var m members
-		err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+` FROM contacts c WHERE c.workspace_id = ? AND `+member+`
+		err := sqlitex.Execute(conn, `SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND `+member+`
 AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				m.add(st.ColumnText(0), st.ColumnText(1))
+				m.add(st.ColumnText(0))
 				return nil
 			}})
 		if err != nil {
@@ -218,6 +229,9 @@ AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER
 		}
 		if m.n == 0 {
 			continue
+		}
+		if err := m.named(conn); err != nil {
+			return nil, err
 		}
 		param := "stage_id"
 		if l.kind == "tag" {
@@ -252,10 +266,10 @@ func findStalled(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Location
 		}
 		cut := store.FormatTime(now.AddDate(0, 0, -days))
 		var m members
-		err := sqlitex.Execute(conn, `SELECT c.id, `+displayName+` FROM contacts c WHERE c.workspace_id = ? AND c.stage_id = ?
+		err := sqlitex.Execute(conn, `SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND c.stage_id = ?
 AND NOT c.do_not_contact AND max(coalesce(c.stage_changed_at, c.created_at), coalesce(c.last_contact_at, '')) < ? ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				m.add(st.ColumnText(0), st.ColumnText(1))
+				m.add(st.ColumnText(0))
 				return nil
 			}})
 		if err != nil {
@@ -264,9 +278,12 @@ AND NOT c.do_not_contact AND max(coalesce(c.stage_changed_at, c.created_at), coa
 		if m.n == 0 {
 			continue
 		}
+		if err := m.named(conn); err != nil {
+			return nil, err
+		}
 		ref := Ref{Title: fmt.Sprintf("Follow up with the %s stalled in %s", plural(m.n, "contact", "contacts"), l.name), ListID: l.id}
 		if m.n == 1 {
-			ref = Ref{Title: "Follow up with " + m.first[0] + " (stalled in " + l.name + ")", ContactID: m.firstID, ListID: l.id}
+			ref = Ref{Title: "Follow up with " + m.first[0] + " (stalled in " + l.name + ")", ContactID: m.ids[0], ListID: l.id}
 		}
 		out = append(out, Found{Kind: KindStalled, Key: "stalled:" + l.id,
 			Subject:    fmt.Sprintf("%s stalled in %s for over %d days", plural(m.n, "contact", "contacts"), l.name, days),

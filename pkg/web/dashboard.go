@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -44,6 +45,16 @@ type dashboardPage struct {
 	Query   string // "?scope=all" or ""
 }
 
+// scopeOf reads the dashboard's scope from the request: all of the
+// user's workspaces (?scope=all) or the page's, and the query that keeps
+// it on the links.
+func scopeOf(r *http.Request) (all bool, query string) {
+	if r.URL.Query().Get("scope") == "all" {
+		return true, "?scope=all"
+	}
+	return false, ""
+}
+
 // wsRef is a workspace a widget item belongs to.
 type wsRef struct{ ID, Name string }
 
@@ -55,7 +66,8 @@ type attentionItem struct {
 	Link string
 	// Done, when set, is where the item's Done button posts (with Key).
 	Done, Key, Field string
-	Email            events.InboundEmail
+	Email            events.InboundEmail // an email's
+	From             string              // a text's number
 	At               time.Time
 }
 
@@ -76,7 +88,6 @@ type contactRow struct {
 
 // widgetData is what one widget shows.
 type widgetData struct {
-	Name  string
 	All   bool
 	Query string
 	WS    wsRef // the page's workspace
@@ -102,15 +113,12 @@ type widgetData struct {
 type dashStats struct {
 	Contacts, NewContacts, DNC int
 	SentWeek, RepliesWeek      int
-	Workspaces                 int
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 	ws, _ := workspaceFrom(r.Context())
-	d := dashboardPage{Widgets: widgets, All: r.URL.Query().Get("scope") == "all"}
-	if d.All {
-		d.Query = "?scope=all"
-	}
+	d := dashboardPage{Widgets: widgets}
+	d.All, d.Query = scopeOf(r)
 	title := ws.Name
 	if d.All {
 		title = "All workspaces"
@@ -124,7 +132,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) {
 // scope=all every one the actor owns.
 func (s *Server) scope(r *http.Request) ([]workspace.Workspace, error) {
 	ws, _ := workspaceFrom(r.Context())
-	if r.URL.Query().Get("scope") != "all" {
+	if all, _ := scopeOf(r); !all {
 		return []workspace.Workspace{ws}, nil
 	}
 	a, _ := actorFrom(r.Context())
@@ -134,11 +142,7 @@ func (s *Server) scope(r *http.Request) ([]workspace.Workspace, error) {
 // widget serves one dashboard card.
 func (s *Server) widget(w http.ResponseWriter, r *http.Request) {
 	name := chi.URLParam(r, "widget")
-	known := false
-	for _, n := range widgets {
-		known = known || n == name
-	}
-	if !known {
+	if !slices.Contains(widgets, name) {
 		http.NotFound(w, r)
 		return
 	}
@@ -149,10 +153,8 @@ func (s *Server) widget(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	d := widgetData{Name: name, All: r.URL.Query().Get("scope") == "all", WS: wsRef{ws.ID, ws.Name}, Today: s.todayIn(ws.Settings.TimeZone), Names: map[string]string{}}
-	if d.All {
-		d.Query = "?scope=all"
-	}
+	d := widgetData{WS: wsRef{ws.ID, ws.Name}, Today: s.todayIn(ws.Settings.TimeZone), Names: map[string]string{}}
+	d.All, d.Query = scopeOf(r)
 	ids := make([]string, len(wss))
 	for i, x := range wss {
 		ids[i], d.Names[x.ID] = x.ID, x.Name
@@ -252,17 +254,16 @@ func (s *Server) attention(ctx context.Context, a auth.Actor, wss []workspace.Wo
 				out = append(out, it)
 			}
 			// bounces: the address no longer takes mail
-			err = sqlitex.Execute(conn, `SELECT e.provider || ':' || e.event_id, e.recipient, e.occurred_at, coalesce(o.contact_id, ''),
-  coalesce(trim(c.first_name || ' ' || c.last_name), '')
-FROM provider_events e LEFT JOIN outbox o ON o.id = e.outbox_id AND e.outbox_id <> '' LEFT JOIN contacts c ON c.id = o.contact_id
-WHERE e.workspace_id = ? AND e.kind = 'bounced' AND e.occurred_at >= ?
-  AND NOT EXISTS (SELECT 1 FROM attention_done d WHERE d.user_id = ? AND d.item = 'bounce:' || e.provider || ':' || e.event_id)
-ORDER BY e.occurred_at DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID, since, a.UserID},
+			err = sqlitex.Execute(conn, `SELECT p.provider || ':' || p.event_id, p.recipient, p.occurred_at, coalesce(o.contact_id, ''), `+contact.NameColumns+`
+FROM provider_events p LEFT JOIN outbox o ON o.id = p.outbox_id AND p.outbox_id <> '' LEFT JOIN contacts c ON c.id = o.contact_id
+WHERE p.workspace_id = ? AND p.kind = 'bounced' AND p.occurred_at >= ?
+  AND NOT EXISTS (SELECT 1 FROM attention_done d WHERE d.user_id = ? AND d.item = 'bounce:' || p.provider || ':' || p.event_id)
+ORDER BY p.occurred_at DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID, since, a.UserID},
 				ResultFunc: func(st *sqlite.Stmt) error {
 					at, _ := store.ParseTime(st.ColumnText(2))
-					who := st.ColumnText(4)
-					if who == "" {
-						who = st.ColumnText(1)
+					who := st.ColumnText(1) // a message no contact's: its address
+					if st.ColumnText(3) != "" {
+						who = contact.NameAt(st, 4)
 					}
 					it := attentionItem{Kind: "bounce", WS: ref, Text: "An email to " + who + " bounced (" + st.ColumnText(1) + " no longer takes mail).", At: at,
 						Done: base + "/attention/done", Field: "item", Key: "bounce:" + st.ColumnText(0)}
@@ -302,17 +303,17 @@ ORDER BY e.occurred_at DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID, si
 		if len(wss) > 0 {
 			for _, t := range texts {
 				out = append(out, attentionItem{Kind: "text", WS: wsRef{wss[0].ID, wss[0].Name}, Text: t.Body, Key: t.SID, Field: "sid", At: t.At,
-					Done: "/w/" + url.PathEscape(wss[0].ID) + "/attention/text/done", Email: events.InboundEmail{From: t.From}})
+					Done: "/w/" + url.PathEscape(wss[0].ID) + "/attention/text/done", From: t.From})
 			}
 		}
-		return sqlitex.Execute(conn, `SELECT s.contact_id, coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), 'a contact'), u.name, s.created_at
+		return sqlitex.Execute(conn, `SELECT s.contact_id, u.name, s.created_at, `+contact.NameColumns+`
 FROM contact_shares s JOIN contacts c ON c.id = s.contact_id JOIN workspaces w ON w.id = c.workspace_id JOIN users u ON u.id = w.owner_id
 WHERE s.viewer_user_id = ? AND s.created_at >= ?
   AND NOT EXISTS (SELECT 1 FROM attention_done d WHERE d.user_id = s.viewer_user_id AND d.item = 'share:' || s.contact_id)
 ORDER BY s.created_at DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{a.UserID, since},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				at, _ := store.ParseTime(st.ColumnText(3))
-				out = append(out, attentionItem{Kind: "share", Text: st.ColumnText(2) + " shared " + st.ColumnText(1) + " with you.", At: at,
+				at, _ := store.ParseTime(st.ColumnText(2))
+				out = append(out, attentionItem{Kind: "share", Text: st.ColumnText(1) + " shared " + contact.NameAt(st, 3) + " with you.", At: at,
 					Link: "/shared/" + url.PathEscape(st.ColumnText(0)), Done: "/w/" + url.PathEscape(wss[0].ID) + "/attention/done", Field: "item", Key: "share:" + st.ColumnText(0)})
 				return nil
 			}})
@@ -362,23 +363,22 @@ func recentContacts(conn *sqlite.Conn, d *widgetData, wss []workspace.Workspace)
 	since := store.FormatTime(time.Now().AddDate(0, 0, -recentDays))
 	for _, ws := range wss {
 		ref := wsRef{ws.ID, ws.Name}
-		err := sqlitex.Execute(conn, `SELECT c.id, coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.company, ''), 'No name'), c.updated_at,
-  CASE WHEN c.created_at = c.updated_at THEN 'added' ELSE 'updated' END
+		err := sqlitex.Execute(conn, `SELECT c.id, c.updated_at, CASE WHEN c.created_at = c.updated_at THEN 'added' ELSE 'updated' END, `+contact.NameColumns+`
 FROM contacts c WHERE c.workspace_id = ? ORDER BY c.updated_at DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				at, _ := store.ParseTime(st.ColumnText(2))
-				d.Recent = append(d.Recent, contactRow{ID: st.ColumnText(0), Name: st.ColumnText(1), At: at, Why: st.ColumnText(3), WS: ref})
+				at, _ := store.ParseTime(st.ColumnText(1))
+				d.Recent = append(d.Recent, contactRow{ID: st.ColumnText(0), Name: contact.NameAt(st, 3), At: at, Why: st.ColumnText(2), WS: ref})
 				return nil
 			}})
 		if err != nil {
 			return err
 		}
-		err = sqlitex.Execute(conn, `SELECT c.id, coalesce(nullif(trim(c.first_name || ' ' || c.last_name), ''), nullif(c.company, ''), 'No name'), max(e.received_at), count(*)
-FROM inbound_emails e JOIN contacts c ON c.id = e.contact_id
-WHERE e.workspace_id = ? AND e.contact_id <> '' AND e.received_at >= ? GROUP BY c.id ORDER BY max(e.received_at) DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID, since},
+		err = sqlitex.Execute(conn, `SELECT c.id, max(i.received_at), count(*), `+contact.NameColumns+`
+FROM inbound_emails i JOIN contacts c ON c.id = i.contact_id
+WHERE i.workspace_id = ? AND i.contact_id <> '' AND i.received_at >= ? GROUP BY c.id ORDER BY max(i.received_at) DESC LIMIT 5`, &sqlitex.ExecOptions{Args: []any{ws.ID, since},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				at, _ := store.ParseTime(st.ColumnText(2))
-				d.Hot = append(d.Hot, contactRow{ID: st.ColumnText(0), Name: st.ColumnText(1), At: at, Why: plural(st.ColumnInt(3), "email", "emails") + " from them lately", WS: ref})
+				at, _ := store.ParseTime(st.ColumnText(1))
+				d.Hot = append(d.Hot, contactRow{ID: st.ColumnText(0), Name: contact.NameAt(st, 3), At: at, Why: plural(st.ColumnInt(2), "email", "emails") + " from them lately", WS: ref})
 				return nil
 			}})
 		if err != nil {
@@ -433,7 +433,8 @@ func (s *Server) calendarRows(ctx context.Context, a auth.Actor, ws workspace.Wo
 		return err
 	}
 	loc := s.zone(ws.Settings.TimeZone)
-	today, _ := time.ParseInLocation(todo.DateLayout, d.Today, time.UTC)
+	l := time.Now().In(loc)
+	today := time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC) // items' days are UTC midnights
 	end := today.AddDate(0, 0, recentDays)
 	for _, it := range items {
 		day := it.Day
@@ -465,7 +466,6 @@ func inScope(link string, ids []string) bool {
 // quickStats fills the quick figures over the scope.
 func (s *Server) quickStats(ctx context.Context, a auth.Actor, wss []workspace.Workspace, d *widgetData) error {
 	week := store.FormatTime(time.Now().AddDate(0, 0, -7))
-	d.Stats.Workspaces = len(wss)
 	for _, ws := range wss {
 		c, err := s.counts.get(a.UserID+"/"+ws.ID, func() (contact.Counts, error) { return s.Contacts.Count(ctx, a, ws.ID) })
 		if err != nil {
