@@ -79,9 +79,10 @@ node_modules/.bin/tailwindcss: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-# Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some.
+# Benchmarks print `BENCH <name> <value> <unit>`; ONLY=<prefix> picks some;
+# PROFILE=<dir> keeps a CPU profile of each daemon run (<dir>/<name>-<n>.prof).
 bench: build tools
-	@mkdir -p var; PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
+	@mkdir -p var; PICRM_TOOLS_DIR=$(TOOLS_DIR)/$(HOST_PLATFORM) PICRM_BENCH=1 PICRM_BENCH_ONLY='$(ONLY)' PICRM_BENCH_PROFILE='$(abspath $(PROFILE))' PICRM_BIN_DIR=$(CURDIR)/bin $(GO) test -count=1 -run '^TestBench' -v -timeout 30m ./internal/bench/ > var/bench.log 2>&1; rc=$$?; \
 	grep '^BENCH ' var/bench.log; if [ $$rc -ne 0 ]; then cat var/bench.log; fi; exit $$rc
 
 # Breaks the code in a dozen ways, one at a time in a copy of HEAD, and checks

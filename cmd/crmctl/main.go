@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -75,13 +74,8 @@ func main() {
 	daemon.PrivateFiles()
 	// PICRM_CPUPROFILE writes a CPU profile of the command: a developer's
 	// aid for a slow import or export, off unless set.
-	if p := os.Getenv("PICRM_CPUPROFILE"); p != "" {
-		if f, err := os.Create(p); err == nil {
-			if pprof.StartCPUProfile(f) == nil {
-				defer pprof.StopCPUProfile()
-			}
-		}
-	}
+	stopProfile := daemon.CPUProfile()
+	defer stopProfile()
 	if err := run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "crmctl:", err)
 		var ue usageError
@@ -89,7 +83,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, usage)
 			os.Exit(2)
 		}
-		pprof.StopCPUProfile()
+		stopProfile()
 		os.Exit(1)
 	}
 }

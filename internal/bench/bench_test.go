@@ -29,6 +29,7 @@ type bench struct {
 	dir  string
 	only string
 	vars []string
+	runs int // daemons started, which names their profiles
 }
 
 // benchOnly skips t outside `make bench` and returns whether a figure
@@ -55,6 +56,10 @@ func (b *bench) report(name string, v float64, unit string) {
 func (b *bench) cmd(name string, extra ...string) *exec.Cmd {
 	c := exec.Command(filepath.Join(b.bin, name))
 	c.Env = append(append([]string(nil), b.vars...), extra...)
+	if d := os.Getenv("PICRM_BENCH_PROFILE"); d != "" {
+		b.runs++
+		c.Env = append(c.Env, fmt.Sprintf("PICRM_CPUPROFILE=%s/%s-%d.prof", d, name, b.runs))
+	}
 	return c
 }
 

@@ -132,7 +132,7 @@ func TestTextStepsWindowsAndExits(t *testing.T) {
 	type msg struct{ contact, channel, to, text string }
 	var texts []msg
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
-		if err := sqlitex.Execute(conn, `SELECT contact_id, channel, to_addr, text FROM outbox WHERE campaign_id = ? ORDER BY to_addr`, &sqlitex.ExecOptions{Args: []any{c.ID},
+		if err := sqlitex.Execute(conn, `SELECT contact_id, channel, to_addr, coalesce(b.text, '') FROM outbox LEFT JOIN outbox_bodies b ON b.outbox_id = outbox.id WHERE campaign_id = ? ORDER BY to_addr`, &sqlitex.ExecOptions{Args: []any{c.ID},
 			ResultFunc: func(st *sqlite.Stmt) error {
 				texts = append(texts, msg{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3)})
 				return nil

@@ -143,6 +143,7 @@ func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func
 	}
 	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
 	TuneMemory()
+	defer CPUProfile()()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	w, err := OpenWorker(log, cfg)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -101,14 +102,16 @@ func (m *Mail) Msg() (*gomail.Msg, error) {
 	for k, v := range m.Headers {
 		msg.SetGenHeader(gomail.Header(k), v)
 	}
+	text, textEnc := part(m.Text)
+	html, htmlEnc := part(m.HTML)
 	switch {
 	case m.HTML == "":
-		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
+		msg.SetBodyString(gomail.TypeTextPlain, text, textEnc)
 	case m.Text == "":
-		msg.SetBodyString(gomail.TypeTextHTML, m.HTML)
+		msg.SetBodyString(gomail.TypeTextHTML, html, htmlEnc)
 	default:
-		msg.SetBodyString(gomail.TypeTextPlain, m.Text)
-		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
+		msg.SetBodyString(gomail.TypeTextPlain, text, textEnc)
+		msg.AddAlternativeString(gomail.TypeTextHTML, html, htmlEnc)
 	}
 	for _, img := range m.Inline {
 		if err := msg.EmbedReader(img.CID, bytes.NewReader(img.Data), gomail.WithFileContentID(img.CID), gomail.WithFileContentType(gomail.ContentType(img.ContentType))); err != nil {
@@ -116,6 +119,72 @@ func (m *Mail) Msg() (*gomail.Msg, error) {
 		}
 	}
 	return msg, nil
+}
+
+// part returns body as a part's content and its encoding: as it is (CRLF
+// line ends) when it is 7-bit ASCII in lines SMTP carries unchanged, which
+// a template's HTML and text usually are, and quoted-printable otherwise
+// (non-ASCII letters, a line over 998 bytes). Quoted-printable costs more
+// CPU than building the rest of the message, and would only have written
+// every "=" as "=3D".
+func part(body string) (string, gomail.PartOption) {
+	qp := gomail.WithPartEncoding(gomail.EncodingQP)
+	bare := 0 // line feeds without a carriage return before them
+	for rest := body; rest != ""; {
+		line := rest
+		if i := strings.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+			if l, ok := strings.CutSuffix(line, "\r"); ok {
+				line = l
+			} else {
+				bare++
+			}
+		} else {
+			rest = ""
+		}
+		if len(line) > 998 || !sevenBit(line) {
+			return body, qp
+		}
+	}
+	if bare > 0 {
+		var b strings.Builder
+		b.Grow(len(body) + bare)
+		for rest := body; rest != ""; {
+			i := strings.IndexByte(rest, '\n')
+			if i < 0 {
+				b.WriteString(rest)
+				break
+			}
+			b.WriteString(strings.TrimSuffix(rest[:i], "\r"))
+			b.WriteString("\r\n")
+			rest = rest[i+1:]
+		}
+		body = b.String()
+	}
+	// go-mail calls an unencoded part 8bit; its content is 7-bit here.
+	return body, gomail.WithPartEncoding(gomail.NoEncoding)
+}
+
+// sevenBit reports whether line is US-ASCII without a NUL or a CR, eight
+// bytes at a time.
+func sevenBit(line string) bool {
+	if strings.IndexByte(line, '\r') >= 0 || strings.IndexByte(line, 0) >= 0 {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(line); i += 8 {
+		w := uint64(line[i]) | uint64(line[i+1])<<8 | uint64(line[i+2])<<16 | uint64(line[i+3])<<24 |
+			uint64(line[i+4])<<32 | uint64(line[i+5])<<40 | uint64(line[i+6])<<48 | uint64(line[i+7])<<56
+		if w&0x8080808080808080 != 0 {
+			return false
+		}
+	}
+	for ; i < len(line); i++ {
+		if line[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // MIME returns m as the bytes of a message.

@@ -50,6 +50,10 @@ const (
 
 // Message is one outbox row.
 type Message struct {
+	// Row is the row's rowid, as read: the sender's updates of a batch
+	// find the row by it (and check the id) rather than searching the
+	// index of ids for each message.
+	Row         int64
 	ID          string
 	WorkspaceID string
 	UserID      string
@@ -122,14 +126,20 @@ func Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) 
 	}
 	nowS := store.FormatTime(now)
 	err := sqlitex.Execute(conn, `INSERT INTO outbox (id, workspace_id, user_id, contact_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
-	template_id, activity_id, subject, html, text, state, due_at, created_at, updated_at, bulk, campaign_id)
-VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
+	template_id, activity_id, subject, state, due_at, created_at, updated_at, bulk, campaign_id)
+VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''), ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING`,
 		&sqlitex.ExecOptions{Args: []any{m.ID, m.WorkspaceID, m.UserID, m.ContactID, m.Channel, m.DedupeKey, m.MessageID, m.Provider, m.To, m.From, m.FromName,
-			m.TemplateID, m.ActivityID, m.Subject, m.HTML, m.Text, store.FormatTime(due), nowS, nowS, m.Bulk, m.CampaignID}})
+			m.TemplateID, m.ActivityID, m.Subject, store.FormatTime(due), nowS, nowS, m.Bulk, m.CampaignID}})
 	if err != nil {
 		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
 	}
 	if conn.Changes() == 1 {
+		if m.HTML != "" || m.Text != "" {
+			if err := sqlitex.Execute(conn, `INSERT INTO outbox_bodies (outbox_id, html, text) VALUES (?, ?, ?)`,
+				&sqlitex.ExecOptions{Args: []any{m.ID, m.HTML, m.Text}}); err != nil {
+				return "", false, fmt.Errorf("enqueue %s: body: %w", m.DedupeKey, err)
+			}
+		}
 		return m.ID, true, count(conn, m.CampaignID, "", Queued)
 	}
 	id := ""
@@ -142,21 +152,28 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 }
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
-	coalesce(template_id, ''), subject, html, text, state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk, campaign_id`
+	coalesce(template_id, ''), subject, coalesce(b.html, ''), coalesce(b.text, ''), state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
+	coalesce(activity_id, ''), bulk, campaign_id, outbox.rowid`
 
 func scan(st *sqlite.Stmt) Message {
-	t := func(i int) time.Time { v, _ := store.ParseTime(st.ColumnText(i)); return v }
+	t := func(i int) time.Time {
+		s := st.ColumnText(i)
+		if s == "" {
+			return time.Time{} // not yet: no error to make and throw away
+		}
+		v, _ := store.ParseTime(s)
+		return v
+	}
 	return Message{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), ContactID: st.ColumnText(3), Channel: st.ColumnText(4),
 		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
-		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26)}
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), Row: st.ColumnInt64(27)}
 }
 
 func list(conn *sqlite.Conn, q string, args ...any) ([]Message, error) {
 	var out []Message
-	err := sqlitex.Execute(conn, `SELECT `+columns+` FROM outbox `+q, &sqlitex.ExecOptions{Args: args,
+	err := sqlitex.Execute(conn, `SELECT `+columns+` FROM outbox LEFT JOIN outbox_bodies b ON b.outbox_id = outbox.id `+q, &sqlitex.ExecOptions{Args: args,
 		ResultFunc: func(st *sqlite.Stmt) error { out = append(out, scan(st)); return nil }})
 	if err != nil {
 		return nil, fmt.Errorf("read outbox: %w", err)
@@ -194,19 +211,19 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 		return nil, err
 	}
 	nowS, until := store.FormatTime(now), store.FormatTime(now.Add(lease))
-	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE id = ?`)
+	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE rowid = ? AND id = ?`)
+	moves := tally{}
 	for i := range due {
 		m := &due[i]
-		if err := count(conn, m.CampaignID, m.State, Claimed); err != nil {
-			return nil, err
-		}
+		moves.move(m.CampaignID, m.State, Claimed)
 		m.AttemptID, m.State, m.ClaimedAt = store.NewID(), Claimed, now
 		m.Attempts++
 		stmt.BindText(1, m.AttemptID)
 		stmt.BindText(2, until)
 		stmt.BindText(3, nowS)
 		stmt.BindText(4, nowS)
-		stmt.BindText(5, m.ID)
+		stmt.BindInt64(5, m.Row)
+		stmt.BindText(6, m.ID)
 		if _, err := stmt.Step(); err != nil {
 			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
 		}
@@ -214,7 +231,7 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
 		}
 	}
-	return due, nil
+	return due, moves.store(conn)
 }
 
 // Renew extends the lease of the attempts still in flight.
@@ -236,6 +253,7 @@ func Renew(conn *sqlite.Conn, lease time.Duration, now time.Time, attempts ...st
 // Outcome is what became of one attempt.
 type Outcome struct {
 	ID, AttemptID string
+	Row           int64     // the message's rowid, when read with it (0: found by id)
 	State         State     // Sent, Retrying, Failed or Unknown
 	Ref           string    // the provider's id (Sent)
 	Error         string    // why (Retrying, Failed, Unknown)
@@ -250,22 +268,29 @@ type Outcome struct {
 // (its lease ran out and the row moved on) changes nothing. It returns the
 // outcomes that took.
 func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error) {
-	stmt := conn.Prep(`UPDATE outbox SET state = ?, provider_ref = ?, error = ?, due_at = CASE WHEN ? = '' THEN due_at ELSE ? END,
-	sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, lease_until = '', updated_at = ?, attempts = attempts - ?
-WHERE id = ? AND attempt_id = ? AND state = 'claimed' RETURNING campaign_id`)
+	const set = `UPDATE outbox SET state = ?1, provider_ref = ?2, error = ?3, due_at = CASE WHEN ?4 = '' THEN due_at ELSE ?4 END,
+	sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END, lease_until = '', updated_at = ?5, attempts = attempts - ?6 `
+	const fence = ` AND id = ?7 AND attempt_id = ?8 AND state = 'claimed' RETURNING campaign_id`
+	byID, byRow := conn.Prep(set+`WHERE true`+fence), conn.Prep(set+`WHERE rowid = ?9`+fence)
 	nowS := store.FormatTime(now)
 	var took []Outcome
+	moves := tally{}
 	for _, o := range outs {
+		stmt := byID
+		if o.Row != 0 {
+			stmt = byRow
+			stmt.BindInt64(9, o.Row)
+		}
 		due := ""
 		if !o.Due.IsZero() {
 			due = store.FormatTime(o.Due)
 		}
-		for i, v := range []string{string(o.State), o.Ref, o.Error, due, due, string(o.State), nowS, nowS} {
+		for i, v := range []string{string(o.State), o.Ref, o.Error, due, nowS} {
 			stmt.BindText(i+1, v)
 		}
-		stmt.BindBool(9, o.Deferred)
-		stmt.BindText(10, o.ID)
-		stmt.BindText(11, o.AttemptID)
+		stmt.BindBool(6, o.Deferred)
+		stmt.BindText(7, o.ID)
+		stmt.BindText(8, o.AttemptID)
 		row, err := stmt.Step()
 		if err != nil {
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
@@ -281,9 +306,7 @@ WHERE id = ? AND attempt_id = ? AND state = 'claimed' RETURNING campaign_id`)
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
 		}
 		if row {
-			if err := count(conn, campaign, Claimed, o.State); err != nil {
-				return nil, err
-			}
+			moves.move(campaign, Claimed, o.State)
 			took = append(took, o)
 			if !o.Logged {
 				continue
@@ -293,7 +316,7 @@ WHERE id = ? AND attempt_id = ? AND state = 'claimed' RETURNING campaign_id`)
 			}
 		}
 	}
-	return took, nil
+	return took, moves.store(conn)
 }
 
 // showState copies message id's state to its log entry, if it has one.
@@ -322,10 +345,12 @@ WHERE state = 'claimed' AND lease_until < ? RETURNING id, campaign_id`, &sqlitex
 	if err != nil {
 		return 0, fmt.Errorf("expire claims: %w", err)
 	}
+	moves := tally{}
 	for _, c := range campaigns {
-		if err := count(conn, c, Claimed, Unknown); err != nil {
-			return 0, err
-		}
+		moves.move(c, Claimed, Unknown)
+	}
+	if err := moves.store(conn); err != nil {
+		return 0, err
 	}
 	for _, id := range ids {
 		if err := showState(conn, id); err != nil {
@@ -396,25 +421,55 @@ func moved(conn *sqlite.Conn, q string, args []any, from, to State) error {
 	return nil
 }
 
+// tally is the change a batch of messages makes to their campaigns'
+// figures, by campaign and state, stored in one statement per figure
+// rather than two per message.
+type tally map[[2]string]int
+
+// move counts one of campaign c's messages gone from state from ("": a
+// new one) to state to.
+func (t tally) move(c string, from, to State) {
+	if c == "" || from == to {
+		return
+	}
+	if from != "" {
+		t[[2]string{c, string(from)}]--
+	}
+	t[[2]string{c, string(to)}]++
+}
+
+// store adds the tally to campaign_states.
+func (t tally) store(conn *sqlite.Conn) error {
+	if len(t) == 0 {
+		return nil
+	}
+	stmt := conn.Prep(`INSERT INTO campaign_states (campaign_id, state, messages) VALUES (?, ?, ?)
+ON CONFLICT (campaign_id, state) DO UPDATE SET messages = messages + excluded.messages`)
+	for k, n := range t {
+		if n == 0 {
+			continue
+		}
+		stmt.BindText(1, k[0])
+		stmt.BindText(2, k[1])
+		stmt.BindInt64(3, int64(n))
+		if _, err := stmt.Step(); err != nil {
+			return fmt.Errorf("campaign figures: %w", err)
+		}
+		if err := stmt.Reset(); err != nil {
+			return fmt.Errorf("campaign figures: %w", err)
+		}
+	}
+	return nil
+}
+
 // count moves one of campaign c's messages from state from ("": a new
 // one) to state to in its figures (campaign_states), which its page reads
 // rather than counting the outbox's long rows. Every change of a campaign
 // message's state passes here.
 func count(conn *sqlite.Conn, c string, from, to State) error {
-	if c == "" || from == to {
-		return nil
-	}
-	if from != "" {
-		if err := sqlitex.Execute(conn, `UPDATE campaign_states SET messages = messages - 1 WHERE campaign_id = ? AND state = ?`,
-			&sqlitex.ExecOptions{Args: []any{c, string(from)}}); err != nil {
-			return fmt.Errorf("campaign figures: %w", err)
-		}
-	}
-	if err := sqlitex.Execute(conn, `INSERT INTO campaign_states (campaign_id, state, messages) VALUES (?, ?, 1)
-ON CONFLICT (campaign_id, state) DO UPDATE SET messages = messages + 1`, &sqlitex.ExecOptions{Args: []any{c, string(to)}}); err != nil {
-		return fmt.Errorf("campaign figures: %w", err)
-	}
-	return nil
+	t := tally{}
+	t.move(c, from, to)
+	return t.store(conn)
 }
 
 // CampaignStates returns how many of campaign c's messages are in each

@@ -104,7 +104,7 @@ func TestSummaryOncePerWeek(t *testing.T) {
 	rows := func() []row {
 		var out []row
 		_ = app.DB.Read(ctx, func(conn *sqlite.Conn) error {
-			return sqlitex.Execute(conn, `SELECT user_id, dedupe_key, to_addr, subject, html FROM outbox WHERE dedupe_key LIKE 'weekly:%' ORDER BY created_at, dedupe_key`, &sqlitex.ExecOptions{
+			return sqlitex.Execute(conn, `SELECT user_id, dedupe_key, to_addr, subject, coalesce(b.html, '') FROM outbox LEFT JOIN outbox_bodies b ON b.outbox_id = outbox.id WHERE dedupe_key LIKE 'weekly:%' ORDER BY created_at, dedupe_key`, &sqlitex.ExecOptions{
 				ResultFunc: func(st *sqlite.Stmt) error {
 					out = append(out, row{st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), st.ColumnText(3), st.ColumnText(4)})
 					return nil

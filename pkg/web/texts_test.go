@@ -76,7 +76,7 @@ func TestBulkTexts(t *testing.T) {
 	}
 	var rows []row
 	if err := app.DB.Read(ctx, func(conn *sqlite.Conn) error {
-		return sqlitex.Execute(conn, `SELECT coalesce(contact_id, ''), text, bulk FROM outbox WHERE channel = 'sms'`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
+		return sqlitex.Execute(conn, `SELECT coalesce(contact_id, ''), coalesce(b.text, ''), bulk FROM outbox LEFT JOIN outbox_bodies b ON b.outbox_id = outbox.id WHERE channel = 'sms'`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error {
 			rows = append(rows, row{st.ColumnText(0), st.ColumnText(1), st.ColumnBool(2)})
 			return nil
 		}})
