@@ -86,11 +86,16 @@ type Entry struct {
 	Summary     string          // one line, shown collapsed
 	Body        json.RawMessage // typed by Kind, see the package doc
 	ActorUserID string
+	// Bulk marks a campaign's email or text: logged like any other, but
+	// not a personal touch, so the contact's last-contact time stays (a
+	// holiday blast must not make every contact look recently reached;
+	// "last campaign" is its own filter, read from the outbox).
+	Bulk bool
 }
 
 // Record writes e inside the caller's transaction, filling the ID (unless
-// the caller chose one) and the time, and
-// moves the contact's last-contact time forward for emails, texts and calls.
+// the caller chose one) and the time, and moves the contact's last-contact
+// time forward for emails, texts and calls that are not a campaign's.
 func Record(conn *sqlite.Conn, e Entry, body any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -111,7 +116,7 @@ func Record(conn *sqlite.Conn, e Entry, body any) error {
 		&sqlitex.ExecOptions{Args: []any{e.ID, e.WorkspaceID, e.ContactID, string(e.Kind), at, e.Summary, string(b), actor}}); err != nil {
 		return fmt.Errorf("log %s: %w", e.Kind, err)
 	}
-	if touchesContact[e.Kind] {
+	if touchesContact[e.Kind] && !e.Bulk {
 		if err := sqlitex.Execute(conn, `UPDATE contacts SET last_contact_at = max(coalesce(last_contact_at, ''), ?) WHERE id = ?`,
 			&sqlitex.ExecOptions{Args: []any{at, e.ContactID}}); err != nil {
 			return fmt.Errorf("log %s: last contact: %w", e.Kind, err)

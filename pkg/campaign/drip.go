@@ -240,6 +240,9 @@ WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.cont
 			return sent, fmt.Errorf("advance: %w", err)
 		}
 	}
+	if err := m.flush(conn); err != nil {
+		return sent, err
+	}
 	if sent > 0 {
 		err = sqlitex.Execute(conn, `UPDATE campaigns SET enqueued = enqueued + ? WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{sent, id}})
 	}

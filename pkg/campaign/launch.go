@@ -245,20 +245,49 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 		return 0, 0, err
 	}
 	queued, excluded := 0, 0
+	st := Step{TemplateID: c.TemplateID}
+	if err := m.able([]Step{st}); err != nil {
+		return 0, 0, err
+	}
+	in := make([]Recipient, 0, len(rs))
 	for _, rc := range rs {
 		if rc.Excluded != "" {
 			excluded++
 			continue
 		}
-		created, err := m.send(conn, rc, Step{TemplateID: c.TemplateID}, 0, now)
+		in = append(in, rc)
+	}
+	// The recipients' contacts are read 500 at a time, not one by one.
+	for len(in) > 0 {
+		chunk := in[:min(len(in), 500)]
+		in = in[len(chunk):]
+		ids := make([]string, len(chunk))
+		for i, rc := range chunk {
+			ids[i] = rc.ContactID
+		}
+		cts, err := contact.LoadAllIn(conn, c.WorkspaceID, ids)
 		if err != nil {
 			return 0, 0, err
 		}
-		if created {
-			queued++
+		byID := make(map[string]contact.Contact, len(cts))
+		for _, ct := range cts {
+			byID[ct.ID] = ct
+		}
+		for _, rc := range chunk {
+			ct, ok := byID[rc.ContactID]
+			if !ok {
+				continue // not the workspace's: never happens within the transaction that read the segment
+			}
+			created, err := m.sendTo(conn, ct, rc, st, 0, now)
+			if err != nil {
+				return 0, 0, err
+			}
+			if created {
+				queued++
+			}
 		}
 	}
-	return queued, excluded, nil
+	return queued, excluded, m.flush(conn)
 }
 
 // messenger queues a campaign's messages: the workspace's provider, the
@@ -274,6 +303,7 @@ type messenger struct {
 	r      *emailtemplate.Renderer
 	sender emailtemplate.Sender
 	tpls   map[string]emailtemplate.Template
+	queue  outbox.Batch // what was queued; flush stores the campaign's figures
 }
 
 // errNoMail and errNoText refuse a campaign the appliance cannot send.
@@ -319,13 +349,27 @@ func (m *messenger) send(conn *sqlite.Conn, rc Recipient, st Step, step int, now
 	if err := m.able([]Step{st}); err != nil {
 		return false, err
 	}
-	c := m.c
-	ct, err := contact.LoadIn(conn, c.WorkspaceID, rc.ContactID)
+	ct, err := contact.LoadIn(conn, m.c.WorkspaceID, rc.ContactID)
 	if err != nil {
 		return false, err
 	}
+	return m.sendTo(conn, ct, rc, st, step, now)
+}
+
+// flush stores the figures of what the messenger queued; it comes before
+// the transaction commits.
+func (m *messenger) flush(conn *sqlite.Conn) error { return m.queue.Flush(conn) }
+
+// sendTo is send to contact ct of recipient rc, read already; the caller
+// has checked the step can go.
+func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, st Step, step int, now time.Time) (bool, error) {
+	c := m.c
+	key := fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID)
+	if had, err := outbox.Has(conn, key); err != nil || had {
+		return false, err // queued before (a relaunch): once is all
+	}
 	if st.IsText() {
-		return m.text(conn, ct, rc.Phone, st.Text, step, now)
+		return m.text(conn, ct, key, rc.Phone, st.Text, step, now)
 	}
 	to, tplID := rc.Email, st.TemplateID
 	tpl, ok := m.tpls[tplID]
@@ -343,45 +387,46 @@ func (m *messenger) send(conn *sqlite.Conn, rc Recipient, st Step, step int, now
 	if len(e.Problems) > 0 {
 		return false, errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
 	}
-	msg := outbox.Message{WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID),
-		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, HTML: e.HTML, Text: e.Text,
-		Bulk: true, CampaignID: c.ID}
-	oid, created, err := outbox.Enqueue(conn, msg, now)
-	if err != nil || !created {
-		return false, err
-	}
 	summary := "Campaign “" + c.Name + "”: " + e.Subject
 	if step > 0 {
 		summary = fmt.Sprintf("Campaign “%s”, step %d: %s", c.Name, step, e.Subject)
 	}
-	entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.Email, OccurredAt: now, ActorUserID: c.UserID, Summary: summary}
-	if err := activity.Record(conn, entry, activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: oid,
-		Status: string(outbox.Queued), To: to}); err != nil {
+	msg := outbox.Message{ID: store.NewID(), WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: key,
+		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, HTML: e.HTML, Text: e.Text,
+		Bulk: true, CampaignID: c.ID}
+	return m.put(conn, msg, activity.Entry{Kind: activity.Email, Summary: summary},
+		activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: msg.ID, Status: string(outbox.Queued), To: to}, now)
+}
+
+// put queues msg (its id set, its dedupe key not yet queued) logged on its
+// contact: the log entry (entry, of body) first, so the message is written
+// once, already tied to it.
+func (m *messenger) put(conn *sqlite.Conn, msg outbox.Message, entry activity.Entry, body any, now time.Time) (bool, error) {
+	entry.ID, entry.WorkspaceID, entry.ContactID, entry.OccurredAt, entry.ActorUserID, entry.Bulk = store.NewID(), msg.WorkspaceID, msg.ContactID, now, msg.UserID, true
+	if err := activity.Record(conn, entry, body); err != nil {
 		return false, err
 	}
-	return true, outbox.SetActivity(conn, oid, entry.ID)
+	msg.ActivityID = entry.ID
+	if _, created, err := m.queue.Enqueue(conn, msg, now); err != nil {
+		return false, err
+	} else if !created {
+		return false, fmt.Errorf("queue %s: already queued", msg.DedupeKey) // Has said it was not, in this transaction
+	}
+	return true, nil
 }
 
 // text queues text step step to contact ct at phone to, its placeholders
 // filled, logged on the contact.
-func (m *messenger) text(conn *sqlite.Conn, ct contact.Contact, to, text string, step int, now time.Time) (bool, error) {
+func (m *messenger) text(conn *sqlite.Conn, ct contact.Contact, key, to, text string, step int, now time.Time) (bool, error) {
 	c := m.c
 	body, probs := placeholder.Text(text, emailtemplate.Values(ct, m.defs, m.sender, ""), m.keys)
 	if len(probs) > 0 {
 		return false, errs.Fields{"steps": fmt.Sprintf("Step %d: %s at %d: %s", step, probs[0].Source, probs[0].Pos, probs[0].Message)}.Err()
 	}
-	msg := outbox.Message{WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.SMS, DedupeKey: fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID),
+	msg := outbox.Message{ID: store.NewID(), WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.SMS, DedupeKey: key,
 		Provider: "twilio", To: to, From: m.from, Text: body, Bulk: true, CampaignID: c.ID}
-	oid, created, err := outbox.Enqueue(conn, msg, now)
-	if err != nil || !created {
-		return false, err
-	}
-	entry := activity.Entry{ID: store.NewID(), WorkspaceID: c.WorkspaceID, ContactID: ct.ID, Kind: activity.SMS, OccurredAt: now, ActorUserID: c.UserID,
-		Summary: fmt.Sprintf("Campaign “%s”, step %d: text to %s: %s", c.Name, step, to, body)}
-	if err := activity.Record(conn, entry, activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: oid, Status: string(outbox.Queued), To: to}); err != nil {
-		return false, err
-	}
-	return true, outbox.SetActivity(conn, oid, entry.ID)
+	return m.put(conn, msg, activity.Entry{Kind: activity.SMS, Summary: fmt.Sprintf("Campaign “%s”, step %d: text to %s: %s", c.Name, step, to, body)},
+		activity.SMSBody{Text: body, Direction: activity.Out, OutboxID: msg.ID, Status: string(outbox.Queued), To: to}, now)
 }
 
 // Stats are a campaign's figures from the outbox and the providers'

@@ -334,8 +334,9 @@ func TestAskEnrollSuggests(t *testing.T) {
 }
 
 // TestReengageCounts: the suggestion counts the workspace's prospects and
-// leads with no contact in 60 days, not the ones heard from lately, not a
-// do-not-contact one, not another stage, not another user's.
+// leads with no contact in 60 days, not the ones heard from lately or
+// reached by a campaign lately, not a do-not-contact one, not another
+// stage, not another user's.
 func TestReengageCounts(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -369,13 +370,23 @@ func TestReengageCounts(t *testing.T) {
 	put("bob", "Prospects", 10*day, false)
 	put("cat", "Leads", 90*day, true)
 	put("dan", "Closed", 90*day, false)
+	// Eve is as quiet as Ann, but a campaign reached her last week.
+	put("eve", "Prospects", 90*day, false)
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		week := time.Now().Add(-7 * day).UTC().Format(time.RFC3339Nano)
+		return sqlitex.Execute(conn, `INSERT INTO outbox (id, workspace_id, user_id, contact_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, state, due_at, sent_at, created_at, updated_at, bulk)
+SELECT 'eve-news', workspace_id, ?, id, 'email', 'campaign:x:0:eve', 'eve-1@example.com', 'file', 'eve@example.com', 'andy@example.com', 'sent', ?2, ?2, ?2, ?2, 1 FROM contacts WHERE first_name = 'eve'`,
+			&sqlitex.ExecOptions{Args: []any{r.andy.ID, week}})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	monaWS := r.mona.Workspace("Mine").ID
 	r.mona.Contact(monaWS, "Secret", "secret@example.com")
 	g, err := r.app.Campaigns.Reengage(ctx, r.andy.Actor, r.ws)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Count != 2 || g.Days != 60 || len(g.Stages) != 3 /* and the rig's Spring leads */ || !strings.Contains(g.Query, "stale_days=60") || !strings.Contains(g.Query, byName["Prospects"]) || strings.Contains(g.Query, byName["Closed"]) {
+	if g.Count != 2 || g.Days != 60 || len(g.Stages) != 3 /* and the rig's Spring leads */ || !strings.Contains(g.Query, "stale_days=60") || !strings.Contains(g.Query, "not_within_days=60") || !strings.Contains(g.Query, byName["Prospects"]) || strings.Contains(g.Query, byName["Closed"]) {
 		t.Fatalf("suggestion: %+v", g)
 	}
 	if _, err := r.app.Campaigns.Reengage(ctx, r.mona.Actor, r.ws); errs.KindOf(err) != errs.NotFound {
@@ -410,6 +421,22 @@ func TestStatsCountAsTheyChange(t *testing.T) {
 	}
 	if st := stats(); st != (campaign.Stats{Queued: 4}) {
 		t.Fatalf("launched: %+v", st)
+	}
+	// Each message is tied to its contact's log entry; campaign mail is no
+	// personal contact, so no last-contact time moved.
+	var tied, touched int
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		if err := sqlitex.Execute(conn, `SELECT count(*) FROM outbox o JOIN activities a ON a.id = o.activity_id AND a.contact_id = o.contact_id AND a.kind = 'email'
+WHERE o.campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID}, ResultFunc: func(st *sqlite.Stmt) error { tied = st.ColumnInt(0); return nil }}); err != nil {
+			return err
+		}
+		return sqlitex.Execute(conn, `SELECT count(*) FROM contacts WHERE workspace_id = ? AND last_contact_at IS NOT NULL`,
+			&sqlitex.ExecOptions{Args: []any{r.ws}, ResultFunc: func(st *sqlite.Stmt) error { touched = st.ColumnInt(0); return nil }})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if tied != 4 || touched != 0 {
+		t.Fatalf("%d messages tied to their log entries (want 4), %d contacts' last contact moved (want 0)", tied, touched)
 	}
 	now := time.Now()
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {

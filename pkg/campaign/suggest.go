@@ -13,6 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -42,7 +43,10 @@ func warmStage(name string) bool {
 func (s *Store) Reengage(ctx context.Context, actor auth.Actor, wsID string) (Reengagement, error) {
 	g := Reengagement{Days: ReengageDays}
 	err := workspace.Read(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
-		q := url.Values{"name": {"Re-engagement"}, "stale_days": {strconv.Itoa(ReengageDays)}}
+		// Nor those a campaign reached in that time: campaign mail is not a
+		// personal contact (it leaves last_contact_at alone), but the
+		// suggestion must not come back the day after it was acted on.
+		q := url.Values{"name": {"Re-engagement"}, "stale_days": {strconv.Itoa(ReengageDays)}, "not_within_days": {strconv.Itoa(ReengageDays)}}
 		if err := sqlitex.Execute(conn, `SELECT id, name FROM lists WHERE workspace_id = ? AND kind = 'stage' ORDER BY position, name`, &sqlitex.ExecOptions{Args: []any{wsID},
 			ResultFunc: func(st *sqlite.Stmt) error {
 				if warmStage(st.ColumnText(1)) {
@@ -59,6 +63,8 @@ func (s *Store) Reengage(ctx context.Context, actor auth.Actor, wsID string) (Re
 		where, args := contact.FilterWhere(contact.Query{StaleDays: ReengageDays}, s.now())
 		ids, _ := json.Marshal(q["stage_id"])
 		args = append([]any{wsID, string(ids)}, args...)
+		where = append(where, `NOT EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ?)`)
+		args = append(args, store.FormatTime(s.now().AddDate(0, 0, -ReengageDays)))
 		sql := `SELECT count(*) FROM contacts c WHERE c.workspace_id = ? AND NOT c.do_not_contact
 AND c.stage_id IN (SELECT value FROM json_each(?)) AND ` + strings.Join(where, " AND ")
 		g.Query = q.Encode()

@@ -196,8 +196,10 @@ func closed(name string) bool {
 
 // findInactive finds, per stage and per tag, the contacts not contacted
 // within the list's cadence (DefaultCadenceDays when it sets none):
-// do-not-contact ones aside. The action is a re-engagement campaign to
-// them, pre-filled.
+// do-not-contact ones aside, and those a campaign reached in that time
+// (campaign mail leaves last_contact_at alone, yet after the suggested
+// campaign went they are not quiet). The action is a re-engagement
+// campaign to them, pre-filled to leave out who got one in that time.
 func findInactive(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Location) ([]Found, error) {
 	ls, err := listsOf(conn, wsID)
 	if err != nil {
@@ -219,7 +221,8 @@ func findInactive(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Locatio
 		}
 		var m members
 		err := sqlitex.Execute(conn, `SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND `+member+`
-AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
+AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ?
+AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ?3) ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
 				m.add(st.ColumnText(0))
 				return nil
@@ -241,7 +244,7 @@ AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ? ORDER
 			Subject:    fmt.Sprintf("%s in %s not contacted in %d days", plural(m.n, "contact", "contacts"), l.name, days),
 			Evidence:   m.names() + fmt.Sprintf(": no email, text or logged contact since %s or earlier.", now.AddDate(0, 0, -days).Format("January 2")),
 			Confidence: min(1, 0.6+0.1*float64(m.n)), Facts: m.facts(),
-			Action: ActCampaign, Ref: Ref{Query: map[string]string{"name": "Re-engagement: " + l.name, param: l.id, "stale_days": fmt.Sprint(days)}},
+			Action: ActCampaign, Ref: Ref{Query: map[string]string{"name": "Re-engagement: " + l.name, param: l.id, "stale_days": fmt.Sprint(days), "not_within_days": fmt.Sprint(min(days, 365))}},
 			Weight: 0.8})
 	}
 	return out, nil

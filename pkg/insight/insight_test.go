@@ -72,6 +72,12 @@ func seed(t *testing.T) seeded {
 	s.maria, s.ned = m.ID, n.ID
 	exec(t, app, `UPDATE contacts SET stage_id = ?, created_at = ?, stage_changed_at = ?, last_contact_at = ? WHERE id = ?`, s.prospects, ago(120), ago(100), ago(90), m.ID)
 	exec(t, app, `UPDATE contacts SET stage_id = ?, created_at = ?, stage_changed_at = ?, last_contact_at = ? WHERE id = ?`, s.prospects, ago(120), ago(5), ago(5), n.ID)
+	// Cleo, quiet as long, but a campaign reached her five days ago: not
+	// quiet for the suggestion, though campaign mail is no personal contact.
+	cleo := s.ann.Contact(s.ws, "Cleo", "cleo@example.com")
+	exec(t, app, `UPDATE contacts SET stage_id = ?, created_at = ?, stage_changed_at = ?, last_contact_at = ? WHERE id = ?`, s.prospects, ago(120), ago(5), ago(90), cleo.ID)
+	exec(t, app, `INSERT INTO outbox (id, workspace_id, user_id, contact_id, channel, dedupe_key, message_id, provider, to_addr, from_addr, state, due_at, sent_at, created_at, updated_at, bulk)
+VALUES (?, ?, ?, ?, 'email', 'campaign:x:0:cleo', 'cleo-1@example.com', 'file', 'cleo@example.com', 'ann@example.com', 'sent', ?5, ?5, ?5, ?5, 1)`, store.NewID(), s.ws, s.ann.ID, cleo.ID, ago(5))
 	s.vip = store.NewID()
 	exec(t, app, `INSERT INTO lists (id, workspace_id, kind, name, position, created_at, cadence_days) VALUES (?, ?, 'tag', 'VIP', 1, ?, 3)`, s.vip, s.ws, ago(200))
 	exec(t, app, `INSERT INTO contact_tags (contact_id, list_id) VALUES (?, ?)`, n.ID, s.vip)
@@ -146,7 +152,7 @@ func TestFindersOnSeededData(t *testing.T) {
 		t.Fatalf("missing %v (birthday %v, similar %v) in %v", want, birthday, similar, keys(got))
 	}
 	for _, in := range got {
-		if in.Key == "inactive:"+s.prospects && (!strings.Contains(in.Subject, "1 contact in Prospects not contacted in 60 days") || !strings.Contains(in.Evidence, "Maria") || strings.Contains(in.Evidence, "Ned")) {
+		if in.Key == "inactive:"+s.prospects && (!strings.Contains(in.Subject, "1 contact in Prospects not contacted in 60 days") || !strings.Contains(in.Evidence, "Maria") || strings.Contains(in.Evidence, "Ned") || strings.Contains(in.Evidence, "Cleo")) {
 			t.Errorf("inactive %+v", in)
 		}
 		if in.Key == "inactive:"+s.vip && (in.Subject != "1 contact in VIP not contacted in 3 days" || in.Ref.Query["tag_id"] != s.vip || !strings.Contains(in.Evidence, "Ned")) {
@@ -155,7 +161,7 @@ func TestFindersOnSeededData(t *testing.T) {
 		if strings.HasPrefix(in.Key, "stalled:") && in.Ref.ContactID != s.maria {
 			t.Errorf("stalled %+v", in)
 		}
-		if in.Key == "inactive:"+s.prospects && (!strings.Contains(in.URL(), "stage_id="+s.prospects) || !strings.Contains(in.URL(), "stale_days=60")) {
+		if in.Key == "inactive:"+s.prospects && (!strings.Contains(in.URL(), "stage_id="+s.prospects) || !strings.Contains(in.URL(), "stale_days=60") || !strings.Contains(in.URL(), "not_within_days=60")) {
 			t.Errorf("re-engagement campaign link %q", in.URL())
 		}
 	}

@@ -108,6 +108,32 @@ func DomainOf(addr string) string {
 // message whose dedupe key is already in the outbox is not added again:
 // Enqueue returns the first one's id and false.
 func Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) {
+	var b Batch
+	id, created, err := b.Enqueue(conn, m, now)
+	if err != nil {
+		return "", false, err
+	}
+	return id, created, b.Flush(conn)
+}
+
+// Has reports whether a message with dedupe key key is in the outbox,
+// inside the caller's transaction.
+func Has(conn *sqlite.Conn, key string) (bool, error) {
+	ok, err := store.Exists(conn, `SELECT 1 FROM outbox WHERE dedupe_key = ?`, key)
+	if err != nil {
+		return false, fmt.Errorf("look for %s: %w", key, err)
+	}
+	return ok, nil
+}
+
+// Batch queues many messages in the caller's transaction, a campaign's,
+// and adds them to their campaigns' figures once, at Flush, which must
+// come before the transaction commits.
+type Batch struct{ moves tally }
+
+// Enqueue adds m as the package's Enqueue does, its campaign figure kept
+// for Flush.
+func (b *Batch) Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) {
 	if m.DedupeKey == "" || m.To == "" || m.WorkspaceID == "" || m.UserID == "" {
 		return "", false, fmt.Errorf("enqueue: a message needs a dedupe key, a workspace, a user and a recipient")
 	}
@@ -140,7 +166,11 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 				return "", false, fmt.Errorf("enqueue %s: body: %w", m.DedupeKey, err)
 			}
 		}
-		return m.ID, true, count(conn, m.CampaignID, "", Queued)
+		if b.moves == nil {
+			b.moves = tally{}
+		}
+		b.moves.move(m.CampaignID, "", Queued)
+		return m.ID, true, nil
 	}
 	id := ""
 	err = sqlitex.Execute(conn, `SELECT id FROM outbox WHERE dedupe_key = ?`, &sqlitex.ExecOptions{Args: []any{m.DedupeKey},
@@ -419,6 +449,13 @@ func moved(conn *sqlite.Conn, q string, args []any, from, to State) error {
 		}
 	}
 	return nil
+}
+
+// Flush stores the batch's campaign figures.
+func (b *Batch) Flush(conn *sqlite.Conn) error {
+	err := b.moves.store(conn)
+	b.moves = nil
+	return err
 }
 
 // tally is the change a batch of messages makes to their campaigns'

@@ -130,7 +130,11 @@ func (s *Server) campaignNew(w http.ResponseWriter, r *http.Request) {
 	// Contacts picked on the contact list arrive as id=...
 	// and a quick segment's stages as stage_id=...
 	q := r.URL.Query()
-	form := map[string]string{"not_within_days": "7", "name": q.Get("name"), "kind": q.Get("kind"), "stale_days": q.Get("stale_days"), "segment_id": q.Get("segment_id")}
+	within := q.Get("not_within_days")
+	if within == "" {
+		within = "7"
+	}
+	form := map[string]string{"not_within_days": within, "name": q.Get("name"), "kind": q.Get("kind"), "stale_days": q.Get("stale_days"), "segment_id": q.Get("segment_id")}
 	s.renderCampaignForm(w, r, http.StatusOK, nil, form, q["stage_id"], q["id"], nil)
 }
 

@@ -265,7 +265,7 @@ func TestSegmentPagesAndOffers(t *testing.T) {
 	base := "/w/" + ws.ID
 	// Ann, a prospect never contacted, is worth a re-engagement campaign.
 	body := dashboard(t, app, andy.Client, base)
-	if !strings.Contains(body, "1 contact in Leads, Prospects has not heard from you in 60 days") || !strings.Contains(body, `campaigns/new?name=Re-engagement&amp;stage_id=`) {
+	if !strings.Contains(body, "1 contact in Leads, Prospects has not heard from you in 60 days") || !strings.Contains(body, `campaigns/new?name=Re-engagement&amp;not_within_days=60&amp;stage_id=`) {
 		t.Fatalf("no re-engagement suggestion: %s", apptest.Trim(body))
 	}
 	resp, body := postForm(app, andy.Client, base+"/segments", url.Values{"name": {"Warm"}, "stage_id": {prospects}, "stale_days": {"soon"}}, false)
@@ -286,6 +286,11 @@ func TestSegmentPagesAndOffers(t *testing.T) {
 	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new", nil, nil)
 	if !strings.Contains(body, "Prospects and past clients") || !strings.Contains(body, "All active (not lost)") || !strings.Contains(body, `<option value="`+segID+`">Warm</option>`) {
 		t.Fatalf("the new campaign form: %s", body[strings.Index(body, "<main"):])
+	}
+	// The suggestion's link leaves out who a campaign reached in its 60 days.
+	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new?name=Re-engagement&not_within_days=60&stale_days=60", nil, nil)
+	if !regexp.MustCompile(`name="not_within_days"[^>]*value="60"`).MatchString(body) {
+		t.Fatalf("the re-engagement form's exclusion: %s", apptest.Trim(body))
 	}
 	_, body = app.Do(andy.Client, http.MethodGet, base+"/campaigns/new?stage_id="+stage["Leads"]+"&stage_id="+prospects+"&stage_id="+stage["Closed"], nil, nil)
 	if strings.Count(body, `" checked> `) != 3 || !strings.Contains(body, `value="`+stage["Closed"]+`" checked`) {
