@@ -304,6 +304,8 @@ type messenger struct {
 	sender emailtemplate.Sender
 	tpls   map[string]emailtemplate.Template
 	queue  outbox.Batch // what was queued; flush stores the campaign's figures
+	// layouts are the layouts stored in this transaction.
+	layouts map[string]bool
 }
 
 // errNoMail and errNoText refuse a campaign the appliance cannot send.
@@ -326,7 +328,7 @@ func newMessenger(conn *sqlite.Conn, c Campaign) (*messenger, error) {
 		return nil, err
 	}
 	return &messenger{c: c, cfg: cfg, mail: mail, from: from, defs: defs, keys: emailtemplate.KeysOf(defs), r: emailtemplate.NewRenderer(4),
-		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}}, nil
+		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}, layouts: map[string]bool{}}, nil
 }
 
 // able says why the campaign's messages of these steps cannot go (nil
@@ -380,19 +382,28 @@ func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, 
 		}
 		m.tpls[tplID] = tpl
 	}
-	e, err := m.r.Render(tpl, emailtemplate.Values(ct, m.defs, m.sender, ""), m.keys)
+	v := emailtemplate.Values(ct, m.defs, m.sender, "")
+	e, err := m.r.Render(tpl, v, m.keys)
 	if err != nil {
 		return false, fmt.Errorf("render for %s: %w", ct.ID, err)
 	}
 	if len(e.Problems) > 0 {
 		return false, errs.Fields{"template_id": fmt.Sprintf("The template has a placeholder that is not known: %s. Fix it in the editor first.", e.Problems[0].Source)}.Err()
 	}
+	// The layout is stored once; each message keeps its values, and
+	// crm-sender fills it as it sends (what Render made here).
+	if l := e.Layout; !m.layouts[l.ID] {
+		if err := outbox.SaveLayout(conn, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
+			return false, err
+		}
+		m.layouts[l.ID] = true
+	}
 	summary := "Campaign “" + c.Name + "”: " + e.Subject
 	if step > 0 {
 		summary = fmt.Sprintf("Campaign “%s”, step %d: %s", c.Name, step, e.Subject)
 	}
 	msg := outbox.Message{ID: store.NewID(), WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: key,
-		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, HTML: e.HTML, Text: e.Text,
+		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, LayoutID: e.Layout.ID, Fill: v,
 		Bulk: true, CampaignID: c.ID}
 	return m.put(conn, msg, activity.Entry{Kind: activity.Email, Summary: summary},
 		activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: msg.ID, Status: string(outbox.Queued), To: to}, now)

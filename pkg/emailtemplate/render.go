@@ -3,6 +3,8 @@ package emailtemplate
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"slices"
@@ -32,7 +34,10 @@ type Email struct {
 	// Problems are the placeholders that did not resolve (unknown names),
 	// with where they are; the preview flags them.
 	Problems []placeholder.Problem
-	size     int // the HTML part's size, measured without making it (Measure)
+	// Layout is what HTML and Text were filled from, for a caller that
+	// stores it once and the values for each recipient (Renderer.Fill).
+	Layout Layout
+	size   int // the HTML part's size, measured without making it (Measure)
 }
 
 // Size is the HTML part's size in bytes.
@@ -98,6 +103,44 @@ type skeleton struct {
 	html     *placeholder.Compiled
 	text     []placeholder.Node
 	problems []placeholder.Problem
+	layout   Layout // the sources html and text were compiled from
+}
+
+// Layout is a template's message with its placeholders unfilled: the
+// layout around the body with the CSS inlined, and the text part. A
+// campaign stores it once for all its messages and crm-sender fills each
+// (Fill); ID is a digest of the rest.
+type Layout struct {
+	ID, HTML, Text string
+	Custom         string // the custom-field keys the placeholders were read with, comma-separated
+}
+
+func newLayout(html, text, custom string) Layout {
+	sum := sha256.Sum256([]byte(html + "\x00" + text + "\x00" + custom))
+	return Layout{ID: hex.EncodeToString(sum[:16]), HTML: html, Text: text, Custom: custom}
+}
+
+// Fill makes a recipient's HTML and text parts from stored layout l and
+// their values v: what Render made for them, which also returned the
+// layout. The compiled layout is kept like a skeleton.
+func (r *Renderer) Fill(l Layout, v placeholder.Values) (html, text string) {
+	key := skeletonKey{body: l.ID, custom: l.Custom, layout: true}
+	r.mu.Lock()
+	sk, ok := r.cache[key]
+	r.mu.Unlock()
+	if !ok {
+		custom := map[string]bool{}
+		for k := range strings.SplitSeq(l.Custom, ",") {
+			if k != "" {
+				custom[k] = true
+			}
+		}
+		sk = &skeleton{layout: l}
+		sk.html, _ = placeholder.Compile(l.HTML, custom)
+		sk.text, _ = placeholder.Parse(l.Text, custom)
+		r.keep(key, sk)
+	}
+	return sk.html.Fill(v), placeholder.Fill(sk.text, v, func(_, value string) string { return value })
 }
 
 // skeletonKey is everything a skeleton is made from. As a map key it is
@@ -107,6 +150,7 @@ type skeletonKey struct {
 	subject, preheader, body, signature string
 	custom                              string // the custom field keys, sorted
 	unsub                               bool
+	layout                              bool // a stored layout's, by its id (body)
 }
 
 func keyOf(t Template, custom map[string]bool, unsub bool) skeletonKey {
@@ -117,7 +161,7 @@ func keyOf(t Template, custom map[string]bool, unsub bool) skeletonKey {
 		}
 	}
 	slices.Sort(keys)
-	return skeletonKey{t.Subject, t.Preheader, t.BodyHTML, t.Signature, strings.Join(keys, ","), unsub}
+	return skeletonKey{subject: t.Subject, preheader: t.Preheader, body: t.BodyHTML, signature: t.Signature, custom: strings.Join(keys, ","), unsub: unsub}
 }
 
 func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
@@ -131,8 +175,18 @@ func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*sk
 		}
 	}
 	sk, err := build(t, custom, unsub)
-	if err != nil || r.Size <= 0 {
+	if err != nil {
 		return sk, err
+	}
+	sk.layout = newLayout(sk.layout.HTML, sk.layout.Text, key.custom)
+	r.keep(key, sk)
+	return sk, nil
+}
+
+// keep caches sk under key, the oldest going when there are Size.
+func (r *Renderer) keep(key skeletonKey, sk *skeleton) {
+	if r.Size <= 0 {
+		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -147,7 +201,6 @@ func (r *Renderer) skeleton(t Template, custom map[string]bool, unsub bool) (*sk
 			r.order = r.order[1:]
 		}
 	}
-	return sk, nil
 }
 
 // build lays t out with its placeholders unfilled, inlines the CSS, makes
@@ -194,8 +247,9 @@ func build(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
 	if err != nil {
 		return nil, fmt.Errorf("render template %q: text part: %w", t.Name, err)
 	}
-	sk.html, _ = placeholder.Compile(inlined, custom)
-	sk.text, _ = placeholder.Parse(tidyText(text, t.Preheader), custom)
+	sk.layout.HTML, sk.layout.Text = inlined, tidyText(text, t.Preheader)
+	sk.html, _ = placeholder.Compile(sk.layout.HTML, custom)
+	sk.text, _ = placeholder.Parse(sk.layout.Text, custom)
 	return sk, nil
 }
 
@@ -205,7 +259,7 @@ func (r *Renderer) Render(t Template, v placeholder.Values, custom map[string]bo
 	if err != nil {
 		return Email{}, err
 	}
-	e := Email{Problems: sk.problems}
+	e := Email{Problems: sk.problems, Layout: sk.layout}
 	e.Subject, _ = placeholder.Text(t.Subject, v, custom)
 	e.Preheader, _ = placeholder.Text(t.Preheader, v, custom)
 	e.HTML = sk.html.Fill(v)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
 )
 
 func TestRenderFillsEscapesInlinesAndMakesText(t *testing.T) {
@@ -152,5 +153,43 @@ func TestInlineImagesForSending(t *testing.T) {
 	}
 	if strings.Count(html, `src="cid:img-0190bbbb-0000-7000-8000-00000000000a@pi-crm"`) != 2 || strings.Contains(html, "/images/") {
 		t.Fatalf("inlined: %s", html)
+	}
+}
+
+// TestFillFromAStoredLayoutIsRender: a recipient's parts filled from the
+// layout Render returned (as crm-sender fills a campaign's, by a fresh
+// renderer that never saw the template) are Render's, escaping and custom
+// fields included; the layout is the same for every recipient and another
+// template's differs.
+func TestFillFromAStoredLayoutIsRender(t *testing.T) {
+	tpl := emailtemplate.Template{Name: "t", Subject: "Hi {{first_name}}", Preheader: "For {{company | \"you\"}}",
+		BodyHTML: `<p>Hi {{first_name | "there"}} of {{company}}, your rate is {{custom.rate}}. <a href="https://x.example/?e={{email}}">Yours</a></p>`}
+	custom := map[string]bool{"rate": true}
+	r := emailtemplate.NewRenderer(4)
+	var first emailtemplate.Layout
+	for i, v := range []placeholder.Values{
+		{"first_name": "Ann", "company": "Homes & <Co>", "email": "ann+1@example.com", "custom.rate": "6.1%"},
+		{"first_name": "", "company": "", "email": "bob@example.com"},
+	} {
+		e, err := r.Render(tpl, v, custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = e.Layout
+		} else if e.Layout != first {
+			t.Fatalf("a second recipient got another layout: %s vs %s", e.Layout.ID, first.ID)
+		}
+		html, text := emailtemplate.NewRenderer(4).Fill(e.Layout, v)
+		if html != e.HTML || text != e.Text {
+			t.Fatalf("recipient %d: filled from the layout\n%s\n%s\nwant\n%s\n%s", i, html, text, e.HTML, e.Text)
+		}
+	}
+	if !strings.Contains(first.HTML, "{{first_name") || first.ID == "" {
+		t.Fatalf("the layout is not unfilled: %+v", first)
+	}
+	tpl.BodyHTML = "<p>Other</p>"
+	if e, _ := r.Render(tpl, nil, custom); e.Layout.ID == first.ID {
+		t.Fatal("another template has the same layout id")
 	}
 }

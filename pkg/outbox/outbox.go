@@ -18,6 +18,7 @@ package outbox
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -70,6 +71,11 @@ type Message struct {
 	Subject     string
 	HTML        string
 	Text        string
+	// LayoutID, when set, names the stored layout (SaveLayout) whose
+	// placeholders Fill's values fill to make HTML and Text, which are then
+	// empty: a campaign's messages share one.
+	LayoutID    string
+	Fill        map[string]string
 	State       State
 	AttemptID   string
 	Attempts    int
@@ -116,6 +122,40 @@ func Enqueue(conn *sqlite.Conn, m Message, now time.Time) (string, bool, error) 
 	return id, created, b.Flush(conn)
 }
 
+// Layout is a stored layout: HTML and text with placeholders unfilled,
+// read with the custom-field keys Custom (comma-separated).
+type Layout struct {
+	ID, HTML, Text, Custom string
+}
+
+// SaveLayout stores layout l, once, inside the caller's transaction (its
+// id is a digest of the rest, so a second save is the same layout).
+func SaveLayout(conn *sqlite.Conn, l Layout, now time.Time) error {
+	if err := sqlitex.Execute(conn, `INSERT INTO outbox_layouts (id, html, text, custom, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		&sqlitex.ExecOptions{Args: []any{l.ID, l.HTML, l.Text, l.Custom, store.FormatTime(now)}}); err != nil {
+		return fmt.Errorf("save layout: %w", err)
+	}
+	return nil
+}
+
+// LayoutIn returns stored layout id.
+func LayoutIn(conn *sqlite.Conn, id string) (Layout, error) {
+	l := Layout{ID: id}
+	found := false
+	err := sqlitex.Execute(conn, `SELECT html, text, custom FROM outbox_layouts WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{id},
+		ResultFunc: func(st *sqlite.Stmt) error {
+			l.HTML, l.Text, l.Custom, found = st.ColumnText(0), st.ColumnText(1), st.ColumnText(2), true
+			return nil
+		}})
+	if err != nil {
+		return l, fmt.Errorf("read layout %s: %w", id, err)
+	}
+	if !found {
+		return l, fmt.Errorf("read layout %s: not stored", id)
+	}
+	return l, nil
+}
+
 // Has reports whether a message with dedupe key key is in the outbox,
 // inside the caller's transaction.
 func Has(conn *sqlite.Conn, key string) (bool, error) {
@@ -160,7 +200,17 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 		return "", false, fmt.Errorf("enqueue %s: %w", m.DedupeKey, err)
 	}
 	if conn.Changes() == 1 {
-		if m.HTML != "" || m.Text != "" {
+		switch {
+		case m.LayoutID != "":
+			fill, err := json.Marshal(m.Fill)
+			if err != nil {
+				return "", false, fmt.Errorf("enqueue %s: values: %w", m.DedupeKey, err)
+			}
+			if err := sqlitex.Execute(conn, `INSERT INTO outbox_bodies (outbox_id, layout_id, fill) VALUES (?, ?, ?)`,
+				&sqlitex.ExecOptions{Args: []any{m.ID, m.LayoutID, string(fill)}}); err != nil {
+				return "", false, fmt.Errorf("enqueue %s: body: %w", m.DedupeKey, err)
+			}
+		case m.HTML != "" || m.Text != "":
 			if err := sqlitex.Execute(conn, `INSERT INTO outbox_bodies (outbox_id, html, text) VALUES (?, ?, ?)`,
 				&sqlitex.ExecOptions{Args: []any{m.ID, m.HTML, m.Text}}); err != nil {
 				return "", false, fmt.Errorf("enqueue %s: body: %w", m.DedupeKey, err)
@@ -183,7 +233,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
 	coalesce(template_id, ''), subject, coalesce(b.html, ''), coalesce(b.text, ''), state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk, campaign_id, outbox.rowid`
+	coalesce(activity_id, ''), bulk, campaign_id, outbox.rowid, coalesce(b.layout_id, ''), coalesce(b.fill, '')`
 
 func scan(st *sqlite.Stmt) Message {
 	t := func(i int) time.Time {
@@ -194,11 +244,15 @@ func scan(st *sqlite.Stmt) Message {
 		v, _ := store.ParseTime(s)
 		return v
 	}
-	return Message{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), ContactID: st.ColumnText(3), Channel: st.ColumnText(4),
+	m := Message{ID: st.ColumnText(0), WorkspaceID: st.ColumnText(1), UserID: st.ColumnText(2), ContactID: st.ColumnText(3), Channel: st.ColumnText(4),
 		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
-		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), Row: st.ColumnInt64(27)}
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), Row: st.ColumnInt64(27), LayoutID: st.ColumnText(28)}
+	if fill := st.ColumnText(29); fill != "" && m.LayoutID != "" {
+		_ = json.Unmarshal([]byte(fill), &m.Fill) // written by Enqueue from a map: it reads back
+	}
+	return m
 }
 
 func list(conn *sqlite.Conn, q string, args ...any) ([]Message, error) {

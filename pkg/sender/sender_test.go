@@ -19,9 +19,11 @@ import (
 	"github.com/pi-crm/pi-crm/internal/apptest"
 	"github.com/pi-crm/pi-crm/internal/fakemailgun"
 	"github.com/pi-crm/pi-crm/pkg/compose"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
+	"github.com/pi-crm/pi-crm/pkg/placeholder"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/sender"
 	"github.com/pi-crm/pi-crm/pkg/store"
@@ -375,5 +377,64 @@ func (r *rig) turnsUntil(t *testing.T, s *sender.Sender, done func() bool) {
 			t.Fatal(err)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestCampaignMessagesFilledFromTheirLayout: messages queued as a
+// campaign's are, one stored layout and each recipient's values, go out
+// through the file provider and Mailgun as their own whole messages
+// (values escaped in the HTML, as they are in the text); a message naming
+// no stored layout is never queued.
+func TestCampaignMessagesFilledFromTheirLayout(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	tpl := emailtemplate.Template{Name: "News", Subject: "News for {{first_name}}", BodyHTML: `<p>Hi {{first_name}} of {{company}}</p>`}
+	rd := emailtemplate.NewRenderer(2)
+	now := time.Now()
+	var ids []string
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		for i, v := range []placeholder.Values{{"first_name": "Ann", "company": "Homes & Co"}, {"first_name": "Bob", "company": "Bob's <Barn>"}} {
+			e, err := rd.Render(tpl, v, nil)
+			if err != nil {
+				return err
+			}
+			l := e.Layout
+			if err := outbox.SaveLayout(conn, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
+				return err
+			}
+			ws := []string{r.fileWS, r.mgWS}[i]
+			id, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: ws, UserID: r.andy.ID, DedupeKey: fmt.Sprintf("campaign:news:0:%d", i), Provider: []string{"file", "mailgun"}[i],
+				To: strings.ToLower(v["first_name"]) + "@example.com", From: "andy@family.example", Subject: e.Subject, LayoutID: l.ID, Fill: v, Bulk: true}, now)
+			ids = append(ids, id)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A message naming no stored layout is refused, not queued to go blank.
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		_, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: r.fileWS, UserID: r.andy.ID, DedupeKey: "campaign:news:0:lost", Provider: "file",
+			To: "cat@example.com", From: "andy@family.example", Subject: "News for Cat", LayoutID: "no-such-layout", Fill: map[string]string{"first_name": "Cat"}, Bulk: true}, now)
+		return err
+	}); err == nil {
+		t.Fatal("a message of no stored layout was queued")
+	}
+	if _, err := r.sender(sender.Options{}).Turn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ann := r.get(t, ids[0])
+	eml, err := os.ReadFile(filepath.Join(r.dir, "mail", ann.MessageID+".eml"))
+	if err != nil || ann.State != outbox.Sent || ann.HTML != "" {
+		t.Fatalf("Ann's message: %s %q (%v), %d bytes of HTML kept", ann.State, ann.Error, err, len(ann.HTML))
+	}
+	if !strings.Contains(string(eml), "Hi Ann of Homes &amp; Co") || !strings.Contains(string(eml), "Hi Ann of Homes & Co") || strings.Contains(string(eml), "{{") {
+		t.Fatalf("Ann's email is not hers, filled:\n%s", eml)
+	}
+	sent := r.mg.Accepted()
+	if len(sent) != 1 || !strings.Contains(sent[0].MIME, "Hi Bob of Bob&#39;s &lt;Barn&gt;") || !strings.Contains(sent[0].MIME, "Hi Bob of Bob's <Barn>") {
+		t.Fatalf("Bob's at Mailgun: %+v", sent)
 	}
 }
