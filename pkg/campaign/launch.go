@@ -265,7 +265,7 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 		for i, rc := range chunk {
 			ids[i] = rc.ContactID
 		}
-		cts, err := contact.LoadAllIn(conn, c.WorkspaceID, ids)
+		cts, err := contact.MergeFieldsIn(conn, c.WorkspaceID, ids)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -278,7 +278,9 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 			if !ok {
 				continue // not the workspace's: never happens within the transaction that read the segment
 			}
-			created, err := m.sendTo(conn, ct, rc, st, 0, now)
+			// The audience left out whoever got this campaign: no check
+			// of the dedupe key is needed (the outbox's unique key holds).
+			created, err := m.sendTo(conn, ct, rc, st, 0, now, false)
 			if err != nil {
 				return 0, 0, err
 			}
@@ -355,20 +357,23 @@ func (m *messenger) send(conn *sqlite.Conn, rc Recipient, st Step, step int, now
 	if err != nil {
 		return false, err
 	}
-	return m.sendTo(conn, ct, rc, st, step, now)
+	return m.sendTo(conn, ct, rc, st, step, now, true)
 }
 
 // flush stores the figures of what the messenger queued; it comes before
 // the transaction commits.
 func (m *messenger) flush(conn *sqlite.Conn) error { return m.queue.Flush(conn) }
 
-// sendTo is send to contact ct of recipient rc, read already; the caller
-// has checked the step can go.
-func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, st Step, step int, now time.Time) (bool, error) {
+// sendTo is send to contact ct of recipient rc, read already (the fields
+// placeholders read at least); the caller has checked the step can go,
+// and asks for a look for the message first unless it knows there is none.
+func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, st Step, step int, now time.Time, look bool) (bool, error) {
 	c := m.c
 	key := fmt.Sprintf("campaign:%s:%d:%s", c.ID, step, ct.ID)
-	if had, err := outbox.Has(conn, key); err != nil || had {
-		return false, err // queued before (a relaunch): once is all
+	if look {
+		if had, err := outbox.Has(conn, key); err != nil || had {
+			return false, err // queued before: once is all
+		}
 	}
 	if st.IsText() {
 		return m.text(conn, ct, key, rc.Phone, st.Text, step, now)
@@ -383,7 +388,7 @@ func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, 
 		m.tpls[tplID] = tpl
 	}
 	v := emailtemplate.Values(ct, m.defs, m.sender, "")
-	e, err := m.r.Render(tpl, v, m.keys)
+	e, err := m.r.RenderLayout(tpl, v, m.keys)
 	if err != nil {
 		return false, fmt.Errorf("render for %s: %w", ct.ID, err)
 	}
@@ -403,10 +408,22 @@ func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, 
 		summary = fmt.Sprintf("Campaign “%s”, step %d: %s", c.Name, step, e.Subject)
 	}
 	msg := outbox.Message{ID: store.NewID(), WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: key,
-		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, LayoutID: e.Layout.ID, Fill: v,
+		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, LayoutID: e.Layout.ID, Fill: filled(v),
 		Bulk: true, CampaignID: c.ID}
 	return m.put(conn, msg, activity.Entry{Kind: activity.Email, Summary: summary},
 		activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: msg.ID, Status: string(outbox.Queued), To: to}, now)
+}
+
+// filled is v without its empty values, which fill a placeholder as a
+// missing one does: what a message keeps to be filled.
+func filled(v placeholder.Values) map[string]string {
+	out := make(map[string]string, len(v))
+	for k, x := range v {
+		if x != "" {
+			out[k] = x
+		}
+	}
+	return out
 }
 
 // put queues msg (its id set, its dedupe key not yet queued) logged on its

@@ -255,16 +255,30 @@ func build(t Template, custom map[string]bool, unsub bool) (*skeleton, error) {
 
 // Render fills t for one recipient (see the package function Render).
 func (r *Renderer) Render(t Template, v placeholder.Values, custom map[string]bool) (Email, error) {
+	e, sk, err := r.render(t, v, custom)
+	if err == nil {
+		e.HTML = sk.html.Fill(v)
+	}
+	return e, err
+}
+
+// RenderLayout is Render without the HTML part, for a caller that stores
+// the layout and fills it later (a campaign's messages, Fill).
+func (r *Renderer) RenderLayout(t Template, v placeholder.Values, custom map[string]bool) (Email, error) {
+	e, _, err := r.render(t, v, custom)
+	return e, err
+}
+
+func (r *Renderer) render(t Template, v placeholder.Values, custom map[string]bool) (Email, *skeleton, error) {
 	sk, err := r.skeleton(t, custom, v["unsubscribe_url"] != "")
 	if err != nil {
-		return Email{}, err
+		return Email{}, nil, err
 	}
 	e := Email{Problems: sk.problems, Layout: sk.layout}
 	e.Subject, _ = placeholder.Text(t.Subject, v, custom)
 	e.Preheader, _ = placeholder.Text(t.Preheader, v, custom)
-	e.HTML = sk.html.Fill(v)
 	e.Text = placeholder.Fill(sk.text, v, func(_, value string) string { return value })
-	return e, nil
+	return e, sk, nil
 }
 
 // Measure is Render without the parts: the subject, preheader, problems

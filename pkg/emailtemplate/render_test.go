@@ -184,6 +184,9 @@ func TestFillFromAStoredLayoutIsRender(t *testing.T) {
 		if html != e.HTML || text != e.Text {
 			t.Fatalf("recipient %d: filled from the layout\n%s\n%s\nwant\n%s\n%s", i, html, text, e.HTML, e.Text)
 		}
+		if l, err := r.RenderLayout(tpl, v, custom); err != nil || l.HTML != "" || l.Text != e.Text || l.Subject != e.Subject || l.Layout != e.Layout {
+			t.Fatalf("recipient %d: RenderLayout %+v %v", i, l, err)
+		}
 	}
 	if !strings.Contains(first.HTML, "{{first_name") || first.ID == "" {
 		t.Fatalf("the layout is not unfilled: %+v", first)
