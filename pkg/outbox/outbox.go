@@ -49,10 +49,6 @@ const (
 
 // Message is one outbox row.
 type Message struct {
-	// Row is the row's rowid, as read: the sender's updates of a batch
-	// find the row by it (and check the id) rather than searching the
-	// index of ids for each message.
-	Row         int64
 	ID          string
 	WorkspaceID string
 	UserID      string
@@ -231,7 +227,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
 	coalesce(template_id, ''), subject, coalesce(b.html, ''), coalesce(b.text, ''), state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk, campaign_id, outbox.rowid, coalesce(b.layout_id, ''), coalesce(b.fill, '')`
+	coalesce(activity_id, ''), bulk, campaign_id, coalesce(b.layout_id, ''), coalesce(b.fill, '')`
 
 func scan(st *sqlite.Stmt) Message {
 	t := func(i int) time.Time {
@@ -246,8 +242,8 @@ func scan(st *sqlite.Stmt) Message {
 		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
-		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), Row: st.ColumnInt64(27), LayoutID: st.ColumnText(28)}
-	if fill := st.ColumnText(29); fill != "" && m.LayoutID != "" {
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), LayoutID: st.ColumnText(27)}
+	if fill := st.ColumnText(28); fill != "" && m.LayoutID != "" {
 		_ = json.Unmarshal([]byte(fill), &m.Fill) // written by Enqueue from a map: it reads back
 	}
 	return m
@@ -293,7 +289,7 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 		return nil, err
 	}
 	nowS, until := store.FormatTime(now), store.FormatTime(now.Add(lease))
-	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE rowid = ? AND id = ?`)
+	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE id = ?`)
 	moves := tally{}
 	for i := range due {
 		m := &due[i]
@@ -304,8 +300,7 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 		stmt.BindText(2, until)
 		stmt.BindText(3, nowS)
 		stmt.BindText(4, nowS)
-		stmt.BindInt64(5, m.Row)
-		stmt.BindText(6, m.ID)
+		stmt.BindText(5, m.ID)
 		if _, err := stmt.Step(); err != nil {
 			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
 		}
@@ -335,7 +330,6 @@ func Renew(conn *sqlite.Conn, lease time.Duration, now time.Time, attempts ...st
 // Outcome is what became of one attempt.
 type Outcome struct {
 	ID, AttemptID string
-	Row           int64     // the message's rowid, when read with it (0: found by id)
 	State         State     // Sent, Retrying, Failed or Unknown
 	Ref           string    // the provider's id (Sent)
 	Error         string    // why (Retrying, Failed, Unknown)
@@ -350,19 +344,13 @@ type Outcome struct {
 // (its lease ran out and the row moved on) changes nothing. It returns the
 // outcomes that took.
 func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error) {
-	const set = `UPDATE outbox SET state = ?1, provider_ref = ?2, error = ?3, due_at = CASE WHEN ?4 = '' THEN due_at ELSE ?4 END,
-	sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END, lease_until = '', updated_at = ?5, attempts = attempts - ?6 `
-	const fence = ` AND id = ?7 AND attempt_id = ?8 AND state = 'claimed' RETURNING campaign_id`
-	byID, byRow := conn.Prep(set+`WHERE true`+fence), conn.Prep(set+`WHERE rowid = ?9`+fence)
+	stmt := conn.Prep(`UPDATE outbox SET state = ?1, provider_ref = ?2, error = ?3, due_at = CASE WHEN ?4 = '' THEN due_at ELSE ?4 END,
+	sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END, lease_until = '', updated_at = ?5, attempts = attempts - ?6
+WHERE id = ?7 AND attempt_id = ?8 AND state = 'claimed' RETURNING campaign_id`)
 	nowS := store.FormatTime(now)
 	var took []Outcome
 	moves := tally{}
 	for _, o := range outs {
-		stmt := byID
-		if o.Row != 0 {
-			stmt = byRow
-			stmt.BindInt64(9, o.Row)
-		}
 		due := ""
 		if !o.Due.IsZero() {
 			due = store.FormatTime(o.Due)
