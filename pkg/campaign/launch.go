@@ -306,8 +306,9 @@ type messenger struct {
 	sender emailtemplate.Sender
 	tpls   map[string]emailtemplate.Template
 	queue  outbox.Batch // what was queued; flush stores the campaign's figures
-	// layouts are the layouts stored in this transaction.
-	layouts map[string]bool
+	// layouts are the ids of the layouts stored in this transaction, by
+	// their digest.
+	layouts map[string]string
 }
 
 // errNoMail and errNoText refuse a campaign the appliance cannot send.
@@ -330,7 +331,7 @@ func newMessenger(conn *sqlite.Conn, c Campaign) (*messenger, error) {
 		return nil, err
 	}
 	return &messenger{c: c, cfg: cfg, mail: mail, from: from, defs: defs, keys: emailtemplate.KeysOf(defs), r: emailtemplate.NewRenderer(4),
-		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}, layouts: map[string]bool{}}, nil
+		sender: emailtemplate.Sender{Name: cfg.FromName, Email: cfg.FromEmail}, tpls: map[string]emailtemplate.Template{}, layouts: map[string]string{}}, nil
 }
 
 // able says why the campaign's messages of these steps cannot go (nil
@@ -397,18 +398,20 @@ func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, 
 	}
 	// The layout is stored once; each message keeps its values, and
 	// crm-sender fills it as it sends (what Render made here).
-	if l := e.Layout; !m.layouts[l.ID] {
-		if err := outbox.SaveLayout(conn, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
+	layout, ok := m.layouts[e.Layout.ID]
+	if !ok {
+		l := e.Layout
+		if layout, err = outbox.SaveLayout(conn, c.WorkspaceID, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
 			return false, err
 		}
-		m.layouts[l.ID] = true
+		m.layouts[l.ID] = layout
 	}
 	summary := "Campaign “" + c.Name + "”: " + e.Subject
 	if step > 0 {
 		summary = fmt.Sprintf("Campaign “%s”, step %d: %s", c.Name, step, e.Subject)
 	}
 	msg := outbox.Message{ID: store.NewID(), WorkspaceID: c.WorkspaceID, UserID: c.UserID, ContactID: ct.ID, Channel: outbox.Email, DedupeKey: key,
-		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, LayoutID: e.Layout.ID, Fill: filled(v),
+		Provider: m.cfg.Kind, To: to, From: m.cfg.FromEmail, FromName: m.cfg.FromName, TemplateID: tpl.ID, Subject: e.Subject, LayoutID: layout, Fill: filled(v),
 		Bulk: true, CampaignID: c.ID}
 	return m.put(conn, msg, activity.Entry{Kind: activity.Email, Summary: summary},
 		activity.EmailBody{Subject: e.Subject, Text: e.Text, CampaignID: c.ID, Direction: activity.Out, OutboxID: msg.ID, Status: string(outbox.Queued), To: to}, now)

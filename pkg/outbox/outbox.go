@@ -16,6 +16,8 @@
 package outbox
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -122,14 +124,18 @@ type Layout struct {
 	ID, HTML, Text, Custom string
 }
 
-// SaveLayout stores layout l, once, inside the caller's transaction (its
-// id is a digest of the rest, so a second save is the same layout).
-func SaveLayout(conn *sqlite.Conn, l Layout, now time.Time) error {
-	if err := sqlitex.Execute(conn, `INSERT INTO outbox_layouts (id, html, text, custom, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		&sqlitex.ExecOptions{Args: []any{l.ID, l.HTML, l.Text, l.Custom, store.FormatTime(now)}}); err != nil {
-		return fmt.Errorf("save layout: %w", err)
+// SaveLayout stores layout l, its ID a digest of the rest, for workspace
+// wsID's messages, once, inside the caller's transaction, and returns the
+// id they name it by: a digest of the workspace and l.ID, so a layout is
+// one workspace's, deleted with it.
+func SaveLayout(conn *sqlite.Conn, wsID string, l Layout, now time.Time) (string, error) {
+	sum := sha256.Sum256([]byte(wsID + "\x00" + l.ID))
+	id := hex.EncodeToString(sum[:16])
+	if err := sqlitex.Execute(conn, `INSERT INTO outbox_layouts (id, workspace_id, html, text, custom, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		&sqlitex.ExecOptions{Args: []any{id, wsID, l.HTML, l.Text, l.Custom, store.FormatTime(now)}}); err != nil {
+		return "", fmt.Errorf("save layout: %w", err)
 	}
-	return nil
+	return id, nil
 }
 
 // LayoutIn returns stored layout id.

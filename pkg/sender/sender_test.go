@@ -399,12 +399,13 @@ func TestCampaignMessagesFilledFromTheirLayout(t *testing.T) {
 				return err
 			}
 			l := e.Layout
-			if err := outbox.SaveLayout(conn, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
+			ws := []string{r.fileWS, r.mgWS}[i]
+			layout, err := outbox.SaveLayout(conn, ws, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now)
+			if err != nil {
 				return err
 			}
-			ws := []string{r.fileWS, r.mgWS}[i]
 			id, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: ws, UserID: r.andy.ID, DedupeKey: fmt.Sprintf("campaign:news:0:%d", i), Provider: []string{"file", "mailgun"}[i],
-				To: strings.ToLower(v["first_name"]) + "@example.com", From: "andy@family.example", Subject: e.Subject, LayoutID: l.ID, Fill: v, Bulk: true}, now)
+				To: strings.ToLower(v["first_name"]) + "@example.com", From: "andy@family.example", Subject: e.Subject, LayoutID: layout, Fill: v, Bulk: true}, now)
 			ids = append(ids, id)
 			if err != nil {
 				return err
@@ -436,5 +437,22 @@ func TestCampaignMessagesFilledFromTheirLayout(t *testing.T) {
 	sent := r.mg.Accepted()
 	if len(sent) != 1 || !strings.Contains(sent[0].MIME, "Hi Bob of Bob&#39;s &lt;Barn&gt;") || !strings.Contains(sent[0].MIME, "Hi Bob of Bob's <Barn>") {
 		t.Fatalf("Bob's at Mailgun: %+v", sent)
+	}
+	// The same template in two workspaces is a layout each, and one goes
+	// with its workspace.
+	layouts := func() (n int) {
+		_ = r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+			return sqlitex.Execute(conn, `SELECT count(*) FROM outbox_layouts`, &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt(0); return nil }})
+		})
+		return n
+	}
+	if n := layouts(); n != 2 {
+		t.Fatalf("%d layouts for two workspaces", n)
+	}
+	if err := r.app.Workspaces.Delete(ctx, r.andy.Actor, r.fileWS, "Family"); err != nil {
+		t.Fatal(err)
+	}
+	if n := layouts(); n != 1 {
+		t.Fatalf("%d layouts after one workspace went", n)
 	}
 }
