@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -272,5 +273,79 @@ func TestOpenRefusesAMissingDatabaseTheMarkerVouchesFor(t *testing.T) {
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatal("Open created the missing database")
+	}
+}
+
+// TestDeletesFindWhatNamesTheDeletedByIndex: every foreign key onto the
+// rows deleted one by one and in bulk (contacts, log entries, messages)
+// has an index led by its column(s), without a WHERE, so a delete finds
+// the rows it must delete or clear instead of reading the whole table for
+// each row it deletes.
+func TestDeletesFindWhatNamesTheDeletedByIndex(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(filepath.Join(t.TempDir(), "pi-crm.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deleted := map[string]bool{"contacts": true, "activities": true, "outbox": true}
+	checked := 0
+	if err := db.Read(ctx, func(conn *sqlite.Conn) error {
+		var tables []string
+		if err := sqlitex.Execute(conn, `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND sql NOT LIKE 'CREATE VIRTUAL%'`,
+			&sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { tables = append(tables, st.ColumnText(0)); return nil }}); err != nil {
+			return err
+		}
+		for _, tbl := range tables {
+			keys := map[int][]string{} // foreign key id -> its columns, in order
+			parent := map[int]string{}
+			if err := sqlitex.Execute(conn, `SELECT id, "table", "from" FROM pragma_foreign_key_list(?) ORDER BY id, seq`, &sqlitex.ExecOptions{Args: []any{tbl},
+				ResultFunc: func(st *sqlite.Stmt) error {
+					id := st.ColumnInt(0)
+					parent[id] = st.ColumnText(1)
+					keys[id] = append(keys[id], st.ColumnText(2))
+					return nil
+				}}); err != nil {
+				return err
+			}
+			// Each usable index's columns: one without a WHERE, or whose
+			// WHERE is only that its first column is set (a key = ? implies it).
+			var leads [][]string
+			if err := sqlitex.Execute(conn, `SELECT l.name, l.partial, coalesce(s.sql, '') FROM pragma_index_list(?) l LEFT JOIN sqlite_schema s ON s.name = l.name`, &sqlitex.ExecOptions{Args: []any{tbl},
+				ResultFunc: func(st *sqlite.Stmt) error {
+					var cols []string
+					name, partial, sql := st.ColumnText(0), st.ColumnBool(1), st.ColumnText(2)
+					err := sqlitex.Execute(conn, `SELECT name FROM pragma_index_info(?) ORDER BY seqno`, &sqlitex.ExecOptions{Args: []any{name},
+						ResultFunc: func(st *sqlite.Stmt) error { cols = append(cols, st.ColumnText(0)); return nil }})
+					if !partial || len(cols) > 0 && strings.HasSuffix(sql, "WHERE "+cols[0]+" IS NOT NULL") {
+						leads = append(leads, cols)
+					}
+					return err
+				}}); err != nil {
+				return err
+			}
+			for id, cols := range keys {
+				if !deleted[parent[id]] {
+					continue
+				}
+				checked++
+				found := false
+				for _, l := range leads {
+					found = found || (len(l) >= len(cols) && slices.Equal(l[:len(cols)], cols))
+				}
+				if !found {
+					t.Errorf("%s(%s) names %s with no index led by it: each delete of one reads all of %s", tbl, strings.Join(cols, ", "), parent[id], tbl)
+				}
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if checked < 10 {
+		t.Fatalf("only %d foreign keys onto contacts, log entries and messages found: the walk is broken", checked)
 	}
 }
