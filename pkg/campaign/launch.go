@@ -257,27 +257,25 @@ func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
 		}
 		in = append(in, rc)
 	}
-	// The recipients' contacts are read 500 at a time, not one by one.
+	// The audience read what placeholders use of each contact but their
+	// custom values, which come 500 contacts a query (none without fields).
 	for len(in) > 0 {
 		chunk := in[:min(len(in), 500)]
 		in = in[len(chunk):]
-		ids := make([]string, len(chunk))
-		for i, rc := range chunk {
-			ids[i] = rc.ContactID
-		}
-		cts, err := contact.MergeFieldsIn(conn, c.WorkspaceID, ids)
-		if err != nil {
-			return 0, 0, err
-		}
-		byID := make(map[string]contact.Contact, len(cts))
-		for _, ct := range cts {
-			byID[ct.ID] = ct
+		custom := map[string]map[string]string{}
+		if len(m.defs) > 0 {
+			ids := make([]string, len(chunk))
+			for i, rc := range chunk {
+				ids[i] = rc.ContactID
+			}
+			var err error
+			if custom, err = contact.CustomValuesIn(conn, c.WorkspaceID, ids); err != nil {
+				return 0, 0, err
+			}
 		}
 		for _, rc := range chunk {
-			ct, ok := byID[rc.ContactID]
-			if !ok {
-				continue // not the workspace's: never happens within the transaction that read the segment
-			}
+			ct := rc.merge
+			ct.Custom = custom[rc.ContactID]
 			// The audience left out whoever got this campaign: no check
 			// of the dedupe key is needed (the outbox's unique key holds).
 			created, err := m.sendTo(conn, ct, rc, st, 0, now, false)

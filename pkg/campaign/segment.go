@@ -92,6 +92,9 @@ type Recipient struct {
 	Excluded  string // why no email goes to them
 	// NoText is why no text goes to them ("" when one may).
 	NoText string
+	// merge is what a template's placeholders read of them, but for the
+	// custom values: the names, company, nickname, job title, and Email.
+	merge contact.Contact
 }
 
 // Reasons a contact is left out.
@@ -138,12 +141,18 @@ func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.
 	coalesce((SELECT group_concat(f.flag) FROM contact_flags f WHERE f.contact_id = c.id AND f.workspace_id = c.workspace_id), ''),
 	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = ? AND o.contact_id = c.id),
 	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ? AND o.campaign_id <> ?),
-	coalesce((SELECT p.e164 FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.is_primary DESC LIMIT 1), '')
+	coalesce((SELECT p.e164 FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.is_primary DESC LIMIT 1), ''),
+	c.first_name, c.last_name, c.company, c.nickname, c.job_title
 FROM contacts c WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id`
 	args = append([]any{campaignID, campaignID, recent, recent, campaignID}, args...)
 	var out []Recipient
 	err := sqlitex.Execute(conn, q, &sqlitex.ExecOptions{Args: args, ResultFunc: func(st *sqlite.Stmt) error {
 		r := Recipient{ContactID: st.ColumnText(0), Name: st.ColumnText(1), Email: st.ColumnText(3), Phone: st.ColumnText(7)}
+		r.merge = contact.Contact{ID: r.ContactID, WorkspaceID: wsID, FirstName: st.ColumnText(8), LastName: st.ColumnText(9), Company: st.ColumnText(10),
+			Nickname: st.ColumnText(11), JobTitle: st.ColumnText(12)}
+		if r.Email != "" {
+			r.merge.Emails = []contact.Email{{Address: r.Email}}
+		}
 		flags := st.ColumnText(4)
 		switch {
 		case st.ColumnBool(2):

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/campaign"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/emailtemplate"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/list"
@@ -506,5 +507,68 @@ WHERE o.campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID}, ResultFunc: fu
 	}
 	if _, err := r.app.Campaigns.StatsOf(ctx, r.mona.Actor, r.ws, c.ID); errs.KindOf(err) != errs.NotFound {
 		t.Fatalf("Mona reading Andy's stats: %v", err)
+	}
+}
+
+// TestBlastFillsEveryPlaceholder: a blast's messages, filled from their
+// layout as crm-sender fills them, carry each recipient's names, company,
+// nickname (or the fallback), job title, email and custom value, as their
+// log entries do, and no one else's.
+func TestBlastFillsEveryPlaceholder(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	rate, err := r.app.Contacts.CreateField(ctx, r.andy.Actor, r.ws, contact.FieldDef{Name: "Rate", Type: "text"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := r.app.Templates.Create(ctx, r.andy.Actor, r.ws, emailtemplate.Change{Name: "Full", Subject: "For {{first_name}} {{last_name}}",
+		BodyHTML: `<p>{{nickname | "friend"}} of {{company}}, {{job_title}}: {{email}} at {{custom.rate | "no rate"}}</p>`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := r.contact(t, "Ann", "ann@example.com", false, true)
+	nick, co, job, last := "Annie", "Homes & Co", "Broker", "Lee"
+	if _, err := r.app.Contacts.Update(ctx, r.andy.Actor, r.ws, ann, contact.Fields{LastName: &last, Nickname: &nick, Company: &co, JobTitle: &job}, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.app.Contacts.SetCustom(ctx, r.andy.Actor, r.ws, ann, map[string]string{rate.ID: "6.1%"}); err != nil {
+		t.Fatal(err)
+	}
+	r.contact(t, "Bob", "bob@example.com", false, true)
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Full", TemplateID: tpl.ID, Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{} // to -> the filled HTML and the log entry's text
+	fill := emailtemplate.NewRenderer(2)
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		ms, err := outbox.ListIn(conn, r.ws, "", 10)
+		for _, m := range ms {
+			l, err := outbox.LayoutIn(conn, m.LayoutID)
+			if err != nil {
+				return err
+			}
+			html, _ := fill.Fill(emailtemplate.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, m.Fill)
+			var logged string
+			if err := sqlitex.Execute(conn, `SELECT body ->> '$.text' FROM activities WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{m.ActivityID},
+				ResultFunc: func(st *sqlite.Stmt) error { logged = st.ColumnText(0); return nil }}); err != nil {
+				return err
+			}
+			got[m.To] = m.Subject + " | " + html + " | " + logged
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := got["ann@example.com"], got["bob@example.com"]
+	if len(got) != 2 || !strings.HasPrefix(a, "For Ann Lee | ") || !strings.Contains(a, "Annie of Homes &amp; Co, Broker: ann@example.com at 6.1%") ||
+		!strings.Contains(a, "Annie of Homes & Co, Broker: ann@example.com at 6.1%") {
+		t.Fatalf("Ann's message and log entry: %q", a)
+	}
+	if !strings.HasPrefix(b, "For Bob  | ") || !strings.Contains(b, "friend of , : bob@example.com at no rate") || strings.Contains(b, "Ann") {
+		t.Fatalf("Bob's message and log entry: %q", b)
 	}
 }

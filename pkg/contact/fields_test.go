@@ -112,45 +112,41 @@ func TestMergeCustomByChoice(t *testing.T) {
 	}
 }
 
-// TestMergeFieldsAreLoadIns: for many contacts at once, in the order
-// asked, the fields a template reads are LoadIn's (the primary email
-// first, the custom values); a contact of another workspace is left out.
-func TestMergeFieldsAreLoadIns(t *testing.T) {
+// TestCustomValuesInManyContacts: the custom values of many contacts at
+// once are each one's own (LoadIn's); a contact without any has none, and
+// another workspace's contact is left out even when asked for.
+func TestCustomValuesInManyContacts(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	rate, err := f.contacts.CreateField(ctx, f.andy, f.ws, contact.FieldDef{Name: "Rate", Type: "text"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ann := f.create(t, "Ann", "ann.work@example.com", "")
-	in := contact.Fields{Company: s("Homes & Co"), JobTitle: s("Broker"), Nickname: s("Annie"),
-		Emails: &[]contact.EmailInput{{Address: "ann.work@example.com"}, {Address: "ann@home.example", Primary: true}}}
-	if _, err := f.contacts.Update(ctx, f.andy, f.ws, ann.ID, in, false); err != nil {
-		t.Fatal(err)
-	}
+	ann, bob := f.create(t, "Ann", "ann@example.com", ""), f.create(t, "Bob", "", "")
 	if err := f.contacts.SetCustom(ctx, f.andy, f.ws, ann.ID, map[string]string{rate.ID: "6.1"}); err != nil {
 		t.Fatal(err)
 	}
-	bob := f.create(t, "Bob", "", "")
-	theirs, err := f.contacts.Create(ctx, f.mona, f.monaWS, contact.Fields{FirstName: s("Secret")}, false)
+	theirField, err := f.contacts.CreateField(ctx, f.mona, f.monaWS, contact.FieldDef{Name: "Secret", Type: "text"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []contact.Contact
+	theirs, err := f.contacts.Create(ctx, f.mona, f.monaWS, contact.Fields{FirstName: s("Zed")}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.contacts.SetCustom(ctx, f.mona, f.monaWS, theirs.ID, map[string]string{theirField.ID: "hidden"}); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]map[string]string
 	if err := f.db.Read(ctx, func(conn *sqlite.Conn) error {
 		var err error
-		got, err = contact.MergeFieldsIn(conn, f.ws, []string{bob.ID, theirs.ID, ann.ID})
+		got, err = contact.CustomValuesIn(conn, f.ws, []string{bob.ID, theirs.ID, ann.ID})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	full, _ := f.contacts.Get(ctx, f.andy, f.ws, ann.ID)
-	if len(got) != 2 || got[0].ID != bob.ID || got[1].ID != ann.ID || len(got[0].Emails) != 0 {
-		t.Fatalf("merge fields of %d contacts: %+v", len(got), got)
-	}
-	a := got[1]
-	if a.FirstName != full.FirstName || a.LastName != full.LastName || a.Company != "Homes & Co" || a.JobTitle != "Broker" || a.Nickname != "Annie" ||
-		len(a.Emails) != 1 || a.Emails[0].Address != full.Emails[0].Address || full.Emails[0].Address != "ann@home.example" || a.Custom[rate.ID] != "6.1" {
-		t.Fatalf("Ann's merge fields %+v, LoadIn's %+v", a, full)
+	if len(got) != 1 || got[ann.ID][rate.ID] != "6.1" || full.Custom[rate.ID] != "6.1" || got[bob.ID] != nil || got[theirs.ID] != nil {
+		t.Fatalf("custom values %v (Ann's as LoadIn reads them: %v)", got, full.Custom)
 	}
 }

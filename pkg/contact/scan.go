@@ -149,57 +149,29 @@ func loadItems(conn *sqlite.Conn, c *Contact) error {
 	return nil
 }
 
-// MergeFieldsIn returns, for the contacts of workspace wsID among ids and
-// in their order, only what a template's placeholders read: the names,
-// company, nickname, job title, the first email (primary first, as
-// LoadIn orders them) and the custom values. The rest of each Contact is
-// empty: it is for filling a campaign's messages, never for showing or
-// saving a contact.
-func MergeFieldsIn(conn *sqlite.Conn, wsID string, ids []string) ([]Contact, error) {
-	out := make([]Contact, 0, len(ids))
+// CustomValuesIn returns the custom values of the contacts of workspace
+// wsID among ids (by contact, then field id), inside the caller's
+// transaction, 500 contacts a query: for filling a campaign's messages.
+func CustomValuesIn(conn *sqlite.Conn, wsID string, ids []string) (map[string]map[string]string, error) {
+	out := make(map[string]map[string]string, len(ids))
 	for len(ids) > 0 {
 		chunk := ids[:min(len(ids), 500)]
 		ids = ids[len(chunk):]
 		list, err := json.Marshal(chunk)
 		if err != nil {
-			return nil, fmt.Errorf("merge fields: %w", err)
+			return nil, fmt.Errorf("custom values: %w", err)
 		}
-		found := make([]Contact, 0, len(chunk))
-		if err := sqlitex.Execute(conn, `SELECT id, first_name, last_name, company, nickname, job_title FROM contacts
-WHERE id IN (SELECT value FROM json_each(?)) AND workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{string(list), wsID},
+		if err := sqlitex.Execute(conn, `SELECT v.contact_id, v.field_id, v.value FROM custom_values v JOIN contacts c ON c.id = v.contact_id AND c.workspace_id = ?
+WHERE v.contact_id IN (SELECT value FROM json_each(?))`, &sqlitex.ExecOptions{Args: []any{wsID, string(list)},
 			ResultFunc: func(st *sqlite.Stmt) error {
-				found = append(found, Contact{ID: st.ColumnText(0), WorkspaceID: wsID, FirstName: st.ColumnText(1), LastName: st.ColumnText(2),
-					Company: st.ColumnText(3), Nickname: st.ColumnText(4), JobTitle: st.ColumnText(5), Custom: map[string]string{}})
-				return nil
-			}}); err != nil {
-			return nil, fmt.Errorf("merge fields: %w", err)
-		}
-		byID := make(map[string]*Contact, len(found))
-		for i := range found {
-			byID[found[i].ID] = &found[i]
-		}
-		if err := sqlitex.Execute(conn, `SELECT contact_id, id, address, label, is_primary FROM contact_emails WHERE contact_id IN (SELECT value FROM json_each(?))
-ORDER BY contact_id, is_primary DESC, id`, &sqlitex.ExecOptions{Args: []any{string(list)}, ResultFunc: func(st *sqlite.Stmt) error {
-			if c := byID[st.ColumnText(0)]; c != nil && len(c.Emails) == 0 {
-				c.Emails = []Email{{ID: st.ColumnText(1), Address: st.ColumnText(2), Label: st.ColumnText(3), Primary: st.ColumnBool(4)}}
-			}
-			return nil
-		}}); err != nil {
-			return nil, fmt.Errorf("merge fields: emails: %w", err)
-		}
-		if err := sqlitex.Execute(conn, `SELECT contact_id, field_id, value FROM custom_values WHERE contact_id IN (SELECT value FROM json_each(?))`,
-			&sqlitex.ExecOptions{Args: []any{string(list)}, ResultFunc: func(st *sqlite.Stmt) error {
-				if c := byID[st.ColumnText(0)]; c != nil {
-					c.Custom[st.ColumnText(1)] = st.ColumnText(2)
+				id := st.ColumnText(0)
+				if out[id] == nil {
+					out[id] = map[string]string{}
 				}
+				out[id][st.ColumnText(1)] = st.ColumnText(2)
 				return nil
 			}}); err != nil {
-			return nil, fmt.Errorf("merge fields: custom values: %w", err)
-		}
-		for _, id := range chunk {
-			if c := byID[id]; c != nil {
-				out = append(out, *c)
-			}
+			return nil, fmt.Errorf("custom values: %w", err)
 		}
 	}
 	return out, nil
