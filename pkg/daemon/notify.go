@@ -39,16 +39,23 @@ func NewLogger(level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 }
 
+// DefaultMemoryLimit is a daemon's soft limit on the Go runtime's memory.
+const DefaultMemoryLimit = 26 << 20
+
 // TuneMemory sets the Go collector for a Pi daemon unless the environment
 // already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300), which
 // cuts the CPU a busy page spends in GC, and bound the heap with a soft
-// limit (26 MiB) so the fewer collections never cost the Pi its memory.
-func TuneMemory() {
+// limit (limit bytes, DefaultMemoryLimit when 0) so the fewer collections
+// never cost the Pi its memory.
+func TuneMemory(limit int64) {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(300)
 	}
+	if limit <= 0 {
+		limit = DefaultMemoryLimit
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(26 << 20)
+		debug.SetMemoryLimit(limit)
 	}
 }
 

@@ -35,6 +35,9 @@ type WorkerConfig struct {
 	Kinds func(db *store.DB, log *slog.Logger) []jobs.Kind
 	// Registry serves /metrics; nil makes one with the standard collectors.
 	Registry *prometheus.Registry
+	// MemoryLimit is the soft limit on the Go runtime's memory (0:
+	// DefaultMemoryLimit).
+	MemoryLimit int64
 }
 
 // Worker is a running worker daemon.
@@ -142,7 +145,7 @@ func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func
 		return 2
 	}
 	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
-	TuneMemory()
+	TuneMemory(cfg.MemoryLimit)
 	defer CPUProfile()()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
