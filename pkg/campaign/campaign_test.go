@@ -2,6 +2,7 @@ package campaign_test
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -457,7 +458,14 @@ func TestDripWalksStepsAndExits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.app.Campaigns.Update(ctx, r.andy.Actor, r.ws, c.ID, campaign.Change{Name: "Welcome (new)", Kind: campaign.Drip, Steps: steps, Segment: c.Segment}); err != nil {
+	// The edit gives the step Dan has not had yet another template.
+	last, err := r.app.Templates.Create(ctx, r.andy.Actor, r.ws, emailtemplate.Change{Name: "Last call", Subject: "Last call, {{first_name}}", BodyHTML: "<p>Last call</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := slices.Clone(steps)
+	edited[2].TemplateID = last.ID
+	if _, err := r.app.Campaigns.Update(ctx, r.andy.Actor, r.ws, c.ID, campaign.Change{Name: "Welcome (new)", Kind: campaign.Drip, Steps: edited, Segment: c.Segment}); err != nil {
 		t.Fatal(err)
 	}
 	tick(4*time.Hour, 0)
@@ -471,6 +479,16 @@ func TestDripWalksStepsAndExits(t *testing.T) {
 	tick(10*time.Hour, 0)
 	if n := r.outboxCount(t, c.ID); n != 6 {
 		t.Fatalf("%d messages, want 6 (4 + Dan's 2)", n)
+	}
+	var third string
+	if err := r.app.DB.Read(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `SELECT subject FROM outbox WHERE dedupe_key = ?`, &sqlitex.ExecOptions{Args: []any{"campaign:" + c.ID + ":3:" + dan},
+			ResultFunc: func(st *sqlite.Stmt) error { third = st.ColumnText(0); return nil }})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if third != "Last call, Dan" {
+		t.Fatalf("Dan's third step after the edit: %q, want the edited step's", third)
 	}
 	// Taken off by hand.
 	d2, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Second", Kind: campaign.Drip, Steps: steps[:1], Segment: campaign.Segment{ContactIDs: []string{dan}}})
