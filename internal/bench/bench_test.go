@@ -107,6 +107,9 @@ func TestBench(t *testing.T) {
 	if b.want("outbox_") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") || b.want("sender_file") {
 		b.sender()
 	}
+	if b.want("sender_campaign") {
+		b.campaignSend()
+	}
 }
 
 func stop(c *exec.Cmd) {
