@@ -398,11 +398,10 @@ func (m *messenger) sendTo(conn *sqlite.Conn, ct contact.Contact, rc Recipient, 
 	// crm-sender fills it as it sends (what Render made here).
 	layout, ok := m.layouts[e.Layout.ID]
 	if !ok {
-		l := e.Layout
-		if layout, err = outbox.SaveLayout(conn, c.WorkspaceID, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now); err != nil {
+		if layout, err = outbox.SaveLayout(conn, c.WorkspaceID, outbox.Layout(e.Layout), now); err != nil {
 			return false, err
 		}
-		m.layouts[l.ID] = layout
+		m.layouts[e.Layout.ID] = layout
 	}
 	summary := "Campaign “" + c.Name + "”: " + e.Subject
 	if step > 0 {

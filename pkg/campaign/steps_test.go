@@ -551,7 +551,7 @@ func TestBlastFillsEveryPlaceholder(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			html, _ := fill.Fill(emailtemplate.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, m.Fill)
+			html, _ := fill.Fill(emailtemplate.Layout(l), m.Fill)
 			var logged string
 			if err := sqlitex.Execute(conn, `SELECT body ->> '$.text' FROM activities WHERE id = ?`, &sqlitex.ExecOptions{Args: []any{m.ActivityID},
 				ResultFunc: func(st *sqlite.Stmt) error { logged = st.ColumnText(0); return nil }}); err != nil {

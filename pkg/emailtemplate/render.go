@@ -120,15 +120,26 @@ func newLayout(html, text, custom string) Layout {
 	return Layout{ID: hex.EncodeToString(sum[:16]), HTML: html, Text: text, Custom: custom}
 }
 
-// Fill makes a recipient's HTML and text parts from stored layout l and
-// their values v: what Render made for them, which also returned the
-// layout. The compiled layout is kept like a skeleton.
+// Fill makes a recipient's HTML and text parts from layout l and their
+// values v: what Render made for them, which also returned the layout.
 func (r *Renderer) Fill(l Layout, v placeholder.Values) (html, text string) {
-	key := skeletonKey{body: l.ID, custom: l.Custom, layout: true}
+	html, text, _ = r.FillStored(l.ID, v, func() (Layout, error) { return l, nil })
+	return html, text
+}
+
+// FillStored is Fill of the layout stored as id (a digest, so what it
+// names never changes), which load reads only when the renderer does not
+// keep it compiled already, like a skeleton.
+func (r *Renderer) FillStored(id string, v placeholder.Values, load func() (Layout, error)) (html, text string, err error) {
+	key := skeletonKey{body: id, layout: true}
 	r.mu.Lock()
 	sk, ok := r.cache[key]
 	r.mu.Unlock()
 	if !ok {
+		l, err := load()
+		if err != nil {
+			return "", "", err
+		}
 		custom := map[string]bool{}
 		for k := range strings.SplitSeq(l.Custom, ",") {
 			if k != "" {
@@ -140,7 +151,7 @@ func (r *Renderer) Fill(l Layout, v placeholder.Values) (html, text string) {
 		sk.text, _ = placeholder.Parse(l.Text, custom)
 		r.keep(key, sk)
 	}
-	return sk.html.Fill(v), placeholder.Fill(sk.text, v, func(_, value string) string { return value })
+	return sk.html.Fill(v), placeholder.Fill(sk.text, v, func(_, value string) string { return value }), nil
 }
 
 // skeletonKey is everything a skeleton is made from. As a map key it is
@@ -150,7 +161,7 @@ type skeletonKey struct {
 	subject, preheader, body, signature string
 	custom                              string // the custom field keys, sorted
 	unsub                               bool
-	layout                              bool // a stored layout's, by its id (body)
+	layout                              bool // a stored layout's, by its id (body), which covers the rest
 }
 
 func keyOf(t Template, custom map[string]bool, unsub bool) skeletonKey {

@@ -1,6 +1,7 @@
 package emailtemplate_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -190,6 +191,23 @@ func TestFillFromAStoredLayoutIsRender(t *testing.T) {
 	}
 	if !strings.Contains(first.HTML, "{{first_name") || first.ID == "" {
 		t.Fatalf("the layout is not unfilled: %+v", first)
+	}
+	// A stored layout is read once, then kept compiled; one that cannot be
+	// read fills nothing.
+	stored, loads := emailtemplate.NewRenderer(4), 0
+	for range 3 {
+		if _, text, err := stored.FillStored("stored-1", placeholder.Values{"first_name": "Cat"}, func() (emailtemplate.Layout, error) {
+			loads++
+			return first, nil
+		}); err != nil || !strings.Contains(text, "Hi Cat of") {
+			t.Fatalf("filled from the store: %q %v", text, err)
+		}
+	}
+	if loads != 1 {
+		t.Fatalf("the layout was read %d times, want once", loads)
+	}
+	if html, _, err := stored.FillStored("stored-2", nil, func() (emailtemplate.Layout, error) { return emailtemplate.Layout{}, errors.New("gone") }); err == nil || html != "" {
+		t.Fatalf("a layout that cannot be read: %q %v", html, err)
 	}
 	tpl.BodyHTML = "<p>Other</p>"
 	if e, _ := r.Render(tpl, nil, custom); e.Layout.ID == first.ID {

@@ -65,10 +65,9 @@ type Sender struct {
 
 	mu        sync.Mutex
 	providers map[string]*provider // by workspace
-	// layouts are the campaign layouts read lately (by id; they never
-	// change), filled by fill for each message.
-	layouts map[string]emailtemplate.Layout
-	fill    *emailtemplate.Renderer
+	// fill fills campaign messages from their stored layouts, keeping the
+	// last few read and compiled.
+	fill *emailtemplate.Renderer
 }
 
 type provider struct {
@@ -113,8 +112,7 @@ func New(db *store.DB, log *slog.Logger, ring *secrets.Ring, dataDir string, opt
 	if opt.Open == nil {
 		opt.Open = mailer.Open
 	}
-	return &Sender{db: db, log: log, ring: ring, dataDir: dataDir, opt: opt, providers: map[string]*provider{},
-		layouts: map[string]emailtemplate.Layout{}, fill: emailtemplate.NewRenderer(8)}
+	return &Sender{db: db, log: log, ring: ring, dataDir: dataDir, opt: opt, providers: map[string]*provider{}, fill: emailtemplate.NewRenderer(16)}
 }
 
 // Run drains the outbox until ctx ends. It is woken by commits (the
@@ -368,11 +366,10 @@ func (s *Sender) sendText(ctx context.Context, m *outbox.Message, o outbox.Outco
 func (s *Sender) mail(ctx context.Context, m *outbox.Message) (*mailer.Mail, error) {
 	mail := &mailer.Mail{OutboxID: m.ID, MessageID: m.MessageID, From: m.From, FromName: m.FromName, To: m.To, Subject: m.Subject, HTML: m.HTML, Text: m.Text}
 	if m.LayoutID != "" {
-		l, err := s.layout(ctx, m.LayoutID)
-		if err != nil {
+		var err error
+		if mail.HTML, mail.Text, err = s.fill.FillStored(m.LayoutID, m.Fill, func() (emailtemplate.Layout, error) { return s.layout(ctx, m.LayoutID) }); err != nil {
 			return nil, &mailer.Error{State: outbox.Retrying, Err: err}
 		}
-		mail.HTML, mail.Text = s.fill.Fill(l, m.Fill)
 	}
 	if m.Bulk && m.Provider != mailer.KindMailgun {
 		// Mailgun adds its hosted one-click unsubscribe (the domain's
@@ -400,30 +397,15 @@ func (s *Sender) mail(ctx context.Context, m *outbox.Message) (*mailer.Mail, err
 	return mail, err
 }
 
-// layout returns stored layout id, read once.
+// layout reads stored layout id.
 func (s *Sender) layout(ctx context.Context, id string) (emailtemplate.Layout, error) {
-	s.mu.Lock()
-	l, ok := s.layouts[id]
-	s.mu.Unlock()
-	if ok {
-		return l, nil
-	}
-	var stored outbox.Layout
-	if err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
+	var l outbox.Layout
+	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
 		var err error
-		stored, err = outbox.LayoutIn(conn, id)
+		l, err = outbox.LayoutIn(conn, id)
 		return err
-	}); err != nil {
-		return l, err
-	}
-	l = emailtemplate.Layout{ID: stored.ID, HTML: stored.HTML, Text: stored.Text, Custom: stored.Custom}
-	s.mu.Lock()
-	if len(s.layouts) >= 16 { // a few campaigns' worth: the rest are read again
-		clear(s.layouts)
-	}
-	s.layouts[id] = l
-	s.mu.Unlock()
-	return l, nil
+	})
+	return emailtemplate.Layout(l), err
 }
 
 // record stores the outcomes in one transaction.

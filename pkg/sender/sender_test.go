@@ -400,7 +400,7 @@ func TestCampaignMessagesFilledFromTheirLayout(t *testing.T) {
 			}
 			l := e.Layout
 			ws := []string{r.fileWS, r.mgWS}[i]
-			layout, err := outbox.SaveLayout(conn, ws, outbox.Layout{ID: l.ID, HTML: l.HTML, Text: l.Text, Custom: l.Custom}, now)
+			layout, err := outbox.SaveLayout(conn, ws, outbox.Layout(l), now)
 			if err != nil {
 				return err
 			}
