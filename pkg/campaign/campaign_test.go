@@ -358,6 +358,26 @@ func TestScheduledBlast(t *testing.T) {
 	if err != nil || st.Queued != 2 {
 		t.Fatalf("stats %+v %v", st, err)
 	}
+	// One whose workspace can no longer send email when its time comes
+	// waits, scheduled, with nothing queued.
+	later, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Later", TemplateID: r.tpl, SendAt: at.Add(time.Hour), Segment: campaign.Segment{StageID: r.prospects.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, later.ID); err != nil || !l.Scheduled {
+		t.Fatalf("schedule later: %+v %v", l, err)
+	}
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		return sqlitex.Execute(conn, `DELETE FROM email_providers WHERE workspace_id = ?`, &sqlitex.ExecOptions{Args: []any{r.ws}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := campaign.EnqueueDue(ctx, r.app.DB, at.Add(2*time.Hour)); err == nil || n != 0 || r.outboxCount(t, later.ID) != 0 {
+		t.Fatalf("due without email set up: %d sent, %v, %d queued", n, err, r.outboxCount(t, later.ID))
+	}
+	if again, err := r.app.Campaigns.Get(ctx, r.andy.Actor, r.ws, later.ID); err != nil || again.Status != campaign.Scheduled {
+		t.Fatalf("after a due tick without email: %+v %v", again, err)
+	}
 	if _, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Past", TemplateID: r.tpl, SendAt: time.Now().Add(-time.Hour)}); errs.As(err).Fields["send_at"] == "" {
 		t.Fatalf("a time in the past: %v", err)
 	}
@@ -367,7 +387,7 @@ func TestScheduledBlast(t *testing.T) {
 		names = append(names, x.Name+":"+string(x.Status))
 	}
 	sort.Strings(names)
-	if strings.Join(names, " ") != "Dropped:cancelled Holiday:sent" {
+	if strings.Join(names, " ") != "Dropped:cancelled Holiday:sent Later:scheduled" {
 		t.Fatalf("list: %v", names)
 	}
 }

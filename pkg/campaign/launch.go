@@ -185,7 +185,7 @@ func (s *Store) Launch(ctx context.Context, actor auth.Actor, wsID, id string) (
 				return err
 			}
 			l.Scheduled = true
-		} else if l.Enqueued, l.Excluded, err = enqueue(conn, c, now); err != nil {
+		} else if l.Enqueued, l.Excluded, err = enqueue(conn, m, now); err != nil {
 			return err
 		} else if err := setStatus(conn, actor, c, Sent, "campaign.launch", map[string]any{"enqueued": l.Enqueued, "excluded": l.Excluded}, `, enqueued = ?`, l.Enqueued); err != nil {
 			return err
@@ -218,7 +218,14 @@ func EnqueueDue(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 			if why, err := ready(conn, c); err != nil || why != "" {
 				return err
 			}
-			n, excluded, err := enqueue(conn, c, now)
+			m, err := newMessenger(conn, c)
+			if err != nil {
+				return err
+			}
+			if err := m.able(c.stepsOrBlast()); err != nil {
+				return err
+			}
+			n, excluded, err := enqueue(conn, m, now)
 			if err != nil {
 				return err
 			}
@@ -232,23 +239,18 @@ func EnqueueDue(ctx context.Context, db *store.DB, now time.Time) (int, error) {
 	return sent, nil
 }
 
-// enqueue queues campaign c's message for each recipient of its segment
-// now, logged on each contact, inside the caller's transaction; it returns
-// how many were queued and how many left out.
-func enqueue(conn *sqlite.Conn, c Campaign, now time.Time) (int, int, error) {
+// enqueue queues the messenger's campaign's message for each recipient of
+// its segment now, logged on each contact, inside the caller's
+// transaction (the caller has checked the messenger is able to send it);
+// it returns how many were queued and how many left out.
+func enqueue(conn *sqlite.Conn, m *messenger, now time.Time) (int, int, error) {
+	c := m.c
 	rs, err := audience(conn, c, now)
-	if err != nil {
-		return 0, 0, err
-	}
-	m, err := newMessenger(conn, c)
 	if err != nil {
 		return 0, 0, err
 	}
 	queued, excluded := 0, 0
 	st := Step{TemplateID: c.TemplateID}
-	if err := m.able([]Step{st}); err != nil {
-		return 0, 0, err
-	}
 	in := make([]Recipient, 0, len(rs))
 	for _, rc := range rs {
 		if rc.Excluded != "" {
@@ -346,12 +348,10 @@ func (m *messenger) able(steps []Step) error {
 }
 
 // send queues step st (numbered step, 0 for a blast) to recipient rc,
-// logged on the contact; it reports whether it was new (the outbox's key
-// makes a step reach a contact once).
+// logged on the contact, the caller having checked the step is able to go;
+// it reports whether it was new (the outbox's key makes a step reach a
+// contact once).
 func (m *messenger) send(conn *sqlite.Conn, rc Recipient, st Step, step int, now time.Time) (bool, error) {
-	if err := m.able([]Step{st}); err != nil {
-		return false, err
-	}
 	ct, err := contact.LoadIn(conn, m.c.WorkspaceID, rc.ContactID)
 	if err != nil {
 		return false, err
