@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -53,16 +52,7 @@ func (b *bench) sender() {
 	svc, actor, _, done := b.openServices()
 	defer done()
 	ctx := context.Background()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sk := &sink{}
-	srv := smtp.NewServer(sk)
-	srv.Domain, srv.ReadTimeout, srv.WriteTimeout = "localhost", 10*time.Second, 10*time.Second
-	go srv.Serve(l)
-	defer srv.Close()
-	port, _ := strconv.Atoi(l.Addr().(*net.TCPAddr).String()[len("127.0.0.1:"):])
+	sk, port := b.startSink()
 
 	smtpWS := b.workspaceFor(svc, actor, "Bench SMTP", mailer.Change{Kind: mailer.KindSMTP, FromName: "Andy", FromEmail: "andy@bench.example",
 		Settings: mailer.Settings{Host: "127.0.0.1", Port: port, TLS: "none", Conns: 8}})
@@ -95,46 +85,17 @@ func (b *bench) sender() {
 	// drain runs crm-sender until the outbox has target messages sent, n
 	// of them new.
 	drain := func(target, n int, arrived func() bool) (perS, cpuPer1000, peakMB float64) {
-		// Eight connections, as a newsletter server's default pool (ten)
-		// would have; the sink is on loopback, so what limits is the CPU.
-		// Claims of the default size (200): a batch of 500 was no faster
-		// and held 3-4 MB more while sending.
-		c := b.cmd("crm-sender", "PICRM_SENDER_WORKERS=8")
-		c.Stdout, c.Stderr = os.Stderr, os.Stderr
-		start := time.Now()
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		defer stop(c)
-		pid := c.Process.Pid
-		// Watch the sink's counter (free) until it has the new messages,
-		// then the outbox until every send is recorded: a count of the
-		// outbox every few milliseconds would take CPU from the sender.
-		for {
-			if mb := rssMB(pid); mb > peakMB {
-				peakMB = mb
+		return b.drain(n, arrived, func() bool {
+			var sent int
+			if err := svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
+				counts, err := outbox.Counts(conn)
+				sent = counts[outbox.Sent]
+				return err
+			}); err != nil {
+				t.Fatal(err)
 			}
-			if arrived() {
-				var sent int
-				if err := svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
-					counts, err := outbox.Counts(conn)
-					sent = counts[outbox.Sent]
-					return err
-				}); err != nil {
-					t.Fatal(err)
-				}
-				if sent >= target {
-					break
-				}
-			}
-			if time.Since(start) > 5*time.Minute {
-				t.Fatalf("crm-sender did not send %d in 5 minutes", n)
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		elapsed := time.Since(start)
-		ticks := cpuTicks(pid)
-		return float64(n) / elapsed.Seconds(), float64(ticks) / 100 / (float64(n) / 1000), peakMB
+			return sent >= target
+		})
 	}
 	if b.want("outbox_enqueue") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") {
 		took := enqueue(smtpWS, 10_000, mailer.KindSMTP)
@@ -174,6 +135,58 @@ func (b *bench) sender() {
 		}
 		b.report("sender_file_msgs_per_s", perS, "msgs/s")
 	}
+}
+
+// startSink starts an SMTP sink on loopback for the bench's life and
+// returns it and its port.
+func (b *bench) startSink() (*sink, int) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	sk := &sink{}
+	srv := smtp.NewServer(sk)
+	srv.Domain, srv.ReadTimeout, srv.WriteTimeout = "localhost", 10*time.Second, 10*time.Second
+	go srv.Serve(l)
+	b.t.Cleanup(func() { srv.Close() })
+	return sk, l.Addr().(*net.TCPAddr).Port
+}
+
+// drain runs crm-sender until arrived (the provider has the n new
+// messages: cheap to ask) and then recorded (every send is in the outbox)
+// hold, and returns its rate, its CPU per 1,000 and its peak RSS.
+func (b *bench) drain(n int, arrived, recorded func() bool) (perS, cpuPer1000, peakMB float64) {
+	t := b.t
+	// Eight connections, as a newsletter server's default pool (ten)
+	// would have; the sink is on loopback, so what limits is the CPU.
+	// Claims of the default size (200): a batch of 500 was no faster
+	// and held 3-4 MB more while sending.
+	c := b.cmd("crm-sender", "PICRM_SENDER_WORKERS=8")
+	c.Stdout, c.Stderr = os.Stderr, os.Stderr
+	start := time.Now()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stop(c)
+	pid := c.Process.Pid
+	// Watch the sink's counter (free) until it has the new messages,
+	// then the outbox until every send is recorded: a count of the
+	// outbox every few milliseconds would take CPU from the sender.
+	for {
+		if mb := rssMB(pid); mb > peakMB {
+			peakMB = mb
+		}
+		if arrived() && recorded() {
+			break
+		}
+		if time.Since(start) > 5*time.Minute {
+			t.Fatalf("crm-sender did not send %d in 5 minutes", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	ticks := cpuTicks(pid)
+	return float64(n) / elapsed.Seconds(), float64(ticks) / 100 / (float64(n) / 1000), peakMB
 }
 
 // workspaceFor makes a workspace sending through ch.
