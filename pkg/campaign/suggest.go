@@ -13,6 +13,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -63,7 +64,7 @@ func (s *Store) Reengage(ctx context.Context, actor auth.Actor, wsID string) (Re
 		where, args := contact.FilterWhere(contact.Query{StaleDays: ReengageDays}, s.now())
 		ids, _ := json.Marshal(q["stage_id"])
 		args = append([]any{wsID, string(ids)}, args...)
-		where = append(where, `NOT EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ?)`)
+		where = append(where, "NOT "+outbox.CampaignMailSince)
 		args = append(args, store.FormatTime(s.now().AddDate(0, 0, -ReengageDays)))
 		sql := `SELECT count(*) FROM contacts c WHERE c.workspace_id = ? AND NOT c.do_not_contact
 AND c.stage_id IN (SELECT value FROM json_each(?)) AND ` + strings.Join(where, " AND ")

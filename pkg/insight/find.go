@@ -15,6 +15,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/calendar"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
@@ -222,7 +223,7 @@ func findInactive(conn *sqlite.Conn, wsID string, now time.Time, _ *time.Locatio
 		var m members
 		err := sqlitex.Execute(conn, `SELECT c.id FROM contacts c WHERE c.workspace_id = ? AND `+member+`
 AND NOT c.do_not_contact AND coalesce(c.last_contact_at, c.created_at) < ?
-AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ?3) ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut},
+AND NOT `+outbox.CampaignMailSince+` ORDER BY c.id`, &sqlitex.ExecOptions{Args: []any{wsID, l.id, cut, cut},
 			ResultFunc: func(st *sqlite.Stmt) error {
 				m.add(st.ColumnText(0))
 				return nil

@@ -156,6 +156,11 @@ func LayoutIn(conn *sqlite.Conn, id string) (Layout, error) {
 	return l, nil
 }
 
+// CampaignMailSince is the SQL condition that contact c (the query's
+// alias) got campaign mail since its one argument, a time: what keeps a
+// contact a campaign reached out of the suggestions to reach them.
+const CampaignMailSince = `EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ?)`
+
 // Has reports whether a message with dedupe key key is in the outbox,
 // inside the caller's transaction.
 func Has(conn *sqlite.Conn, key string) (bool, error) {
