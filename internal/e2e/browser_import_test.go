@@ -63,10 +63,13 @@ func TestBrowserImport(t *testing.T) {
 	if err != nil || !strings.Contains(problems, "Line 7") || !strings.Contains(problems, "not-an-email") {
 		t.Fatalf("the preview does not list the row with a bad email: %q %v", problems, err)
 	}
+	// The old preview is marked, so the new one is waited for, not the one
+	// the update replaces (a click on its button found a node gone).
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(`select[aria-label="Import Organization Title as"]`, "notes"),
+		chromedp.SetAttributeValue(`#preview`, "data-stale", "1"),
 		chromedp.Click(`//button[text()="Update the preview"]`),
-		chromedp.WaitVisible(`#preview`),
+		chromedp.WaitVisible(`#preview:not([data-stale])`),
 		chromedp.Click(`//button[starts-with(text(), "Import 4 rows")]`),
 		chromedp.WaitVisible(`#import-progress`),
 	)
