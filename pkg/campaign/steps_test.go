@@ -446,10 +446,16 @@ WHERE o.campaign_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID}, ResultFunc: fu
 			return fmt.Errorf("claim: %d %v", len(ms), err)
 		}
 		slices.SortFunc(ms, func(a, b outbox.Message) int { return strings.Compare(a.To, b.To) }) // ann, bob, cat, dan
-		if _, err := outbox.Record(conn, now, outbox.Outcome{ID: ms[0].ID, AttemptID: ms[0].AttemptID, State: outbox.Sent, Ref: "r0"},
-			outbox.Outcome{ID: ms[1].ID, AttemptID: ms[1].AttemptID, State: outbox.Sent, Ref: "r1"},
-			outbox.Outcome{ID: ms[2].ID, AttemptID: ms[2].AttemptID, State: outbox.Failed, Error: "refused"},
-			outbox.Outcome{ID: ms[2].ID, AttemptID: "stale", State: outbox.Sent}); err != nil { // an outcome of no current attempt: counted nowhere
+		out := func(m outbox.Message, st outbox.State, attempt string) outbox.Outcome {
+			o := m.Outcome()
+			o.State = st
+			if attempt != "" {
+				o.AttemptID = attempt
+			}
+			return o
+		}
+		if _, err := outbox.Record(conn, now, out(ms[0], outbox.Sent, ""), out(ms[1], outbox.Sent, ""), out(ms[2], outbox.Failed, ""),
+			out(ms[2], outbox.Sent, "stale")); err != nil { // an outcome of no current attempt: counted nowhere
 			return err
 		}
 		if n, err := outbox.Expire(conn, now.Add(2*time.Minute)); err != nil || n != 1 { // Dan's claim runs out

@@ -48,8 +48,10 @@ func (s *Sender) quietHolds(ctx context.Context, msgs []outbox.Message, now time
 			if !quiet {
 				continue
 			}
-			holds[i] = outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != "", State: outbox.Queued, Due: until, Deferred: true,
-				Error: fmt.Sprintf("Quiet hours where the recipient is (%s): it goes at %s their time.", zone, until.In(loc).Format("15:04"))}
+			o := m.Outcome()
+			o.State, o.Due, o.Deferred = outbox.Queued, until, true
+			o.Error = fmt.Sprintf("Quiet hours where the recipient is (%s): it goes at %s their time.", zone, until.In(loc).Format("15:04"))
+			holds[i] = o
 		}
 		return nil
 	})

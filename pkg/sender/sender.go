@@ -229,8 +229,10 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 				due = s.tomorrow(ctx, m.WorkspaceID)
 				tomorrow[m.WorkspaceID] = due
 			}
-			outs[i] = outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != "", State: outbox.Retrying,
-				Error: fmt.Sprintf("The daily limit of %d messages is reached: it goes tomorrow.", providers[m.WorkspaceID].cfg.DailyCap), Due: due}
+			o := m.Outcome()
+			o.State, o.Due = outbox.Retrying, due
+			o.Error = fmt.Sprintf("The daily limit of %d messages is reached: it goes tomorrow.", providers[m.WorkspaceID].cfg.DailyCap)
+			outs[i] = o
 			held[i] = true
 			continue
 		}
@@ -258,7 +260,7 @@ func (s *Sender) sendAll(ctx context.Context, msgs []outbox.Message) []outbox.Ou
 }
 
 func (s *Sender) sendOne(ctx context.Context, m *outbox.Message, p *provider, err error) outbox.Outcome {
-	o := outbox.Outcome{ID: m.ID, AttemptID: m.AttemptID, Logged: m.ActivityID != ""}
+	o := m.Outcome()
 	if m.Channel == outbox.SMS {
 		return s.sendText(ctx, m, o)
 	}
