@@ -15,6 +15,11 @@ import (
 //go:embed *.sql
 var files embed.FS
 
+// ForeignKeysOff starts a script that rebuilds a table other tables refer
+// to: it runs with foreign keys off (the old table's drop must not cascade),
+// in its own transaction like every script.
+const ForeignKeysOff = "-- foreign keys off\n"
+
 var namePattern = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
 
 // Scripts returns the migration scripts in order. The script at index i moves

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitemigration"
@@ -65,7 +66,13 @@ func (db *DB) Migrate(ctx context.Context) (from, to int, err error) {
 	if from > len(scripts) {
 		return from, from, fmt.Errorf("%w: database schema is version %d, newer than this build's %d: install the newer pi-crm release", ErrSchemaMismatch, from, len(scripts))
 	}
-	if err := sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts, AppID: AppID}); err != nil {
+	opts := make([]*sqlitemigration.MigrationOptions, len(scripts))
+	for i, s := range scripts {
+		if strings.HasPrefix(s, migrations.ForeignKeysOff) {
+			opts[i] = &sqlitemigration.MigrationOptions{DisableForeignKeys: true}
+		}
+	}
+	if err := sqlitemigration.Migrate(ctx, conn, sqlitemigration.Schema{Migrations: scripts, MigrationOptions: opts, AppID: AppID}); err != nil {
 		return from, from, fmt.Errorf("migrate: %w", err)
 	}
 	to, err = schemaVersion(conn)
