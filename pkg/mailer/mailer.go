@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 	"time"
@@ -53,6 +54,20 @@ type Provider interface {
 	Send(ctx context.Context, m *Mail) (string, error)
 	// Lookup asks whether m went out, by its Message-ID.
 	Lookup(ctx context.Context, m *Mail, since time.Time) (outbox.Verdict, string, error)
+}
+
+// Result is what became of one message of a run: the provider's id for
+// it, or an error as Send returns.
+type Result struct {
+	Ref string
+	Err error
+}
+
+// RunSender is a Provider that sends several messages in one go, for
+// fewer round trips. SendRun returns one result a message, in order, each
+// as Send would have.
+type RunSender interface {
+	SendRun(ctx context.Context, ms []*Mail) []Result
 }
 
 // Error is a failed send, classified for the outbox.
@@ -106,12 +121,12 @@ func (m *Mail) Msg() (*gomail.Msg, error) {
 	html, htmlEnc := part(m.HTML)
 	switch {
 	case m.HTML == "":
-		msg.SetBodyString(gomail.TypeTextPlain, text, textEnc)
+		msg.SetBodyWriter(gomail.TypeTextPlain, text, textEnc)
 	case m.Text == "":
-		msg.SetBodyString(gomail.TypeTextHTML, html, htmlEnc)
+		msg.SetBodyWriter(gomail.TypeTextHTML, html, htmlEnc)
 	default:
-		msg.SetBodyString(gomail.TypeTextPlain, text, textEnc)
-		msg.AddAlternativeString(gomail.TypeTextHTML, html, htmlEnc)
+		msg.SetBodyWriter(gomail.TypeTextPlain, text, textEnc)
+		msg.AddAlternativeWriter(gomail.TypeTextHTML, html, htmlEnc)
 	}
 	for _, img := range m.Inline {
 		if err := msg.EmbedReader(img.CID, bytes.NewReader(img.Data), gomail.WithFileContentID(img.CID), gomail.WithFileContentType(gomail.ContentType(img.ContentType))); err != nil {
@@ -121,15 +136,20 @@ func (m *Mail) Msg() (*gomail.Msg, error) {
 	return msg, nil
 }
 
-// part returns body as a part's content and its encoding: as it is (CRLF
-// line ends) when it is 7-bit ASCII in lines SMTP carries unchanged, which
-// a template's HTML and text usually are, and quoted-printable otherwise
-// (non-ASCII letters, a line over 998 bytes). Quoted-printable costs more
-// CPU than building the rest of the message, and would only have written
-// every "=" as "=3D".
-func part(body string) (string, gomail.PartOption) {
-	qp := gomail.WithPartEncoding(gomail.EncodingQP)
-	bare := 0 // line feeds without a carriage return before them
+// part returns what writes body as a part's content, and its encoding: as
+// it is (CRLF line ends) when it is 7-bit ASCII in lines SMTP carries
+// unchanged, which a template's HTML and text usually are, and
+// quoted-printable otherwise (non-ASCII letters, a line over 998 bytes).
+// Quoted-printable costs more CPU than building the rest of the message,
+// and would only have written every "=" as "=3D". The content is written
+// from body as it is, line ends mended on the way: a copy of each body for
+// go-mail to copy again was a fifth of crm-sender's garbage.
+func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
+	whole := func(w io.Writer) (int64, error) {
+		n, err := io.WriteString(w, body)
+		return int64(n), err
+	}
+	bare := false // line feeds without a carriage return before them
 	for rest := body; rest != ""; {
 		line := rest
 		if i := strings.IndexByte(rest, '\n'); i >= 0 {
@@ -137,32 +157,38 @@ func part(body string) (string, gomail.PartOption) {
 			if l, ok := strings.CutSuffix(line, "\r"); ok {
 				line = l
 			} else {
-				bare++
+				bare = true
 			}
 		} else {
 			rest = ""
 		}
 		if len(line) > 998 || !sevenBit(line) {
-			return body, qp
+			return whole, gomail.WithPartEncoding(gomail.EncodingQP)
 		}
-	}
-	if bare > 0 {
-		var b strings.Builder
-		b.Grow(len(body) + bare)
-		for rest := body; rest != ""; {
-			i := strings.IndexByte(rest, '\n')
-			if i < 0 {
-				b.WriteString(rest)
-				break
-			}
-			b.WriteString(strings.TrimSuffix(rest[:i], "\r"))
-			b.WriteString("\r\n")
-			rest = rest[i+1:]
-		}
-		body = b.String()
 	}
 	// go-mail calls an unencoded part 8bit; its content is 7-bit here.
-	return body, gomail.WithPartEncoding(gomail.NoEncoding)
+	if !bare {
+		return whole, gomail.WithPartEncoding(gomail.NoEncoding)
+	}
+	return func(w io.Writer) (int64, error) {
+		var n int64
+		for rest := body; rest != ""; {
+			line, end := rest, ""
+			if i := strings.IndexByte(rest, '\n'); i >= 0 {
+				line, rest, end = strings.TrimSuffix(rest[:i], "\r"), rest[i+1:], "\r\n"
+			} else {
+				rest = ""
+			}
+			for _, s := range [2]string{line, end} {
+				k, err := io.WriteString(w, s)
+				n += int64(k)
+				if err != nil {
+					return n, err
+				}
+			}
+		}
+		return n, nil
+	}, gomail.WithPartEncoding(gomail.NoEncoding)
 }
 
 // sevenBit reports whether line is US-ASCII without a NUL or a CR, eight

@@ -42,8 +42,9 @@ type SMTPConfig struct {
 // SMTP sends over SMTP, keeping its connections open between messages.
 // go-mail dials, says EHLO, starts TLS and signs in (a password or
 // XOAUTH2), and builds the MIME; a server that offers PIPELINING (RFC
-// 2920) gets each message as two writes, MAIL, RCPT and DATA together and
-// then the data, instead of five round trips. SMTP keeps no record we can
+// 2920) gets a run of messages as one write each, a message's data with
+// the next one's MAIL, RCPT and DATA (SendRun), instead of five round
+// trips a message. SMTP keeps no record we can
 // ask, so Lookup cannot decide: a message the sender lost track of stays
 // unknown for the user.
 type SMTP struct {
@@ -124,47 +125,92 @@ func (s *SMTP) drop(c *smtp.Client) {
 	<-s.sem
 }
 
-// Send sends m on a pooled connection. An error before the message's data
-// was accepted is a retry (or a failure, for a refused address); an error
-// after the server had the whole message is unknown; a message the server
-// accepted is sent, whatever happens to the connection afterwards.
+// Send sends m on a pooled connection: a run of one.
 func (s *SMTP) Send(ctx context.Context, m *Mail) (string, error) {
-	msg, err := m.Msg()
-	if err != nil {
-		return "", err
-	}
-	if s.cfg.DKIM != nil {
-		msg.SetDKIM(s.cfg.DKIM)
-	}
-	c, reused, err := s.client(ctx)
-	if err != nil {
-		return "", err
-	}
-	if ok, _ := c.Extension("PIPELINING"); ok && !s.cfg.NoPipelining {
-		err := s.pipelined(c, m, msg)
-		var stale *staleConn
-		if errors.As(err, &stale) && reused {
-			// An idle connection the server had closed: nothing was
-			// taken, so once more on a new one.
-			s.drop(c)
-			if c, _, err = s.client(ctx); err != nil {
-				return "", err
+	r := s.SendRun(ctx, []*Mail{m})[0]
+	return r.Ref, r.Err
+}
+
+// SendRun sends ms on pooled connections, one result a message. On a
+// server that offers PIPELINING, each message's data goes in one write
+// with the next message's MAIL, RCPT and DATA: a run of n messages is n+1
+// writes and as many waits for the server, where one at a time was 2n.
+//
+// An error before a message's data was accepted is a retry (or a
+// failure, for a refused address); an error after the server had the
+// whole message is unknown; a message the server accepted is sent,
+// whatever happens to the connection afterwards. When a connection breaks,
+// the messages after the one it broke on (the server had none of their
+// data) go on a new connection; an idle connection the server had closed
+// took nothing, so its first message does too.
+func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
+	out := make([]Result, len(ms))
+	msgs := make([]*gomail.Msg, len(ms))
+	data := make([]*bytes.Buffer, len(ms))
+	defer func() {
+		for _, b := range data {
+			if b != nil {
+				bufPool.Put(b)
 			}
-			err = s.pipelined(c, m, msg)
 		}
-		var keep *keepConn
-		switch {
-		case err == nil:
-			s.put(c)
-			return m.MessageID, nil
-		case errors.As(err, &keep):
-			s.put(c)
-		default:
-			s.drop(c)
+	}()
+	var todo []int
+	for i, m := range ms {
+		if strings.ContainsAny(m.From+m.To, "\r\n") {
+			out[i].Err = failed(errors.New("smtp: an address with a line break"))
+			continue
 		}
-		return "", err
+		msg, err := m.Msg()
+		if err != nil {
+			out[i].Err = err
+			continue
+		}
+		if s.cfg.DKIM != nil {
+			msg.SetDKIM(s.cfg.DKIM)
+		}
+		b := bufPool.Get().(*bytes.Buffer)
+		b.Reset()
+		data[i] = b
+		if _, err := msg.WriteTo(b); err != nil {
+			out[i].Err = failed(fmt.Errorf("write message: %w", err))
+			continue
+		}
+		msgs[i] = msg
+		todo = append(todo, i)
 	}
-	err = s.gc.SendWithSMTPClient(c, msg)
+	for len(todo) > 0 {
+		c, reused, err := s.client(ctx)
+		if err != nil {
+			for _, i := range todo {
+				out[i].Err = err
+			}
+			break
+		}
+		if ok, _ := c.Extension("PIPELINING"); !ok || s.cfg.NoPipelining {
+			i := todo[0]
+			todo = todo[1:]
+			out[i].Ref, out[i].Err = s.sendPlain(c, ms[i], msgs[i])
+			continue
+		}
+		n, err := s.pipelined(c, ms, data, todo, out)
+		if err != nil { // nothing taken: the first message's envelope found no server
+			if reused {
+				continue // an idle connection the server had closed: on a new one
+			}
+			for _, i := range todo {
+				out[i].Err = err
+			}
+			break
+		}
+		todo = todo[n:]
+	}
+	return out
+}
+
+// sendPlain sends msg on c one command a round trip (go-mail's way), for a
+// server without PIPELINING; it puts c back or drops it.
+func (s *SMTP) sendPlain(c *smtp.Client, m *Mail, msg *gomail.Msg) (string, error) {
+	err := s.gc.SendWithSMTPClient(c, msg)
 	if err == nil || msg.IsDelivered() {
 		// Delivered: a failed RSET afterwards only spoils the connection.
 		if err == nil {
@@ -187,89 +233,120 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (string, error) {
 	return "", retrying(fmt.Errorf("smtp: %w", err))
 }
 
-// keepConn is a refusal after which the session is still good (the server
-// answered every command): the connection goes back to the pool.
-type keepConn struct{ error }
-
-func (k *keepConn) Unwrap() error { return k.error }
-
-// staleConn is a connection that failed before the server answered the
-// envelope: nothing was taken.
-type staleConn struct{ error }
-
-func (k *staleConn) Unwrap() error { return k.error }
-
-// pipelined sends msg in one transaction of two writes: MAIL, RCPT and
-// DATA together, then the dot-stuffed data and its end.
-func (s *SMTP) pipelined(c *smtp.Client, m *Mail, msg *gomail.Msg) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	defer bufPool.Put(buf)
-	buf.Reset()
-	if _, err := msg.WriteTo(buf); err != nil {
-		return &keepConn{failed(fmt.Errorf("write message: %w", err))}
-	}
+// pipelined sends the messages todo names (indexes of ms, data and out)
+// on c, each message's data and the next one's envelope in one write,
+// stores each decided message's result in out and returns how many it
+// decided, in order. It puts c back, or drops it when it broke; the
+// messages after those decided were not taken. A connection that fails
+// before the first envelope's answer decides none and returns the error,
+// a retry.
+func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []int, out []Result) (int, error) {
 	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
-		return retrying(fmt.Errorf("smtp: %w", err))
+		s.drop(c)
+		return 0, retrying(fmt.Errorf("smtp: %w", err))
 	}
-	w, from := c.Text.W, m.From
-	mailCmd := "MAIL FROM:<" + from + ">"
-	if ok, _ := c.Extension("8BITMIME"); ok {
-		mailCmd += " BODY=8BITMIME"
-	}
-	for _, l := range []string{mailCmd, "RCPT TO:<" + m.To + ">", "DATA"} {
-		if strings.ContainsAny(l, "\r\n") {
-			return &keepConn{failed(fmt.Errorf("smtp: an address with a line break"))}
+	w := c.Text.W
+	eightBit, _ := c.Extension("8BITMIME")
+	envelope := func(m *Mail) {
+		w.WriteString("MAIL FROM:<" + m.From + ">")
+		if eightBit {
+			w.WriteString(" BODY=8BITMIME")
 		}
-		w.WriteString(l)
-		w.WriteString("\r\n")
+		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\nDATA\r\n")
 	}
+	envelope(ms[todo[0]])
 	if err := w.Flush(); err != nil {
-		return &staleConn{retrying(fmt.Errorf("smtp: %w", err))}
+		s.drop(c)
+		return 0, retrying(fmt.Errorf("smtp: %w", err))
 	}
-	_, _, errMail := c.Text.ReadResponse(250)
-	_, _, errRcpt := c.Text.ReadResponse(25)
-	_, _, errData := c.Text.ReadResponse(354)
-	if isNetErr(errMail) || isNetErr(errRcpt) || isNetErr(errData) {
-		return &staleConn{retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))}
-	}
-	if errMail != nil || errRcpt != nil || errData != nil {
-		if errData == nil {
-			// DATA was taken although the envelope was not: end it empty,
-			// which the server refuses for want of a recipient.
-			w.WriteString(".\r\n")
+	for k, i := range todo {
+		errMail, errRcpt, errData := readEnvelope(c)
+		if isNetErr(errMail) || isNetErr(errRcpt) || isNetErr(errData) {
+			// The connection broke before this message's data: none of
+			// it was taken.
+			s.drop(c)
+			if k == 0 {
+				return 0, retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))
+			}
+			return k, nil
+		}
+		next := func() {
+			if k+1 < len(todo) {
+				envelope(ms[todo[k+1]])
+			}
+		}
+		if errMail != nil || errRcpt != nil || errData != nil {
+			if errData == nil {
+				// DATA was taken although the envelope was not: end it
+				// empty, which the server refuses for want of a recipient.
+				w.WriteString(".\r\n")
+			}
+			next()
 			if err := w.Flush(); err != nil {
-				return retrying(fmt.Errorf("smtp: %w", err))
+				out[i].Err = retrying(fmt.Errorf("smtp: %w", err))
+				s.drop(c)
+				return k + 1, nil
 			}
-			if _, _, err := c.Text.ReadResponse(250); err == nil {
-				return unknown(fmt.Errorf("smtp: the server took an empty message after refusing the envelope: %w", errors.Join(errMail, errRcpt)))
+			if errData == nil {
+				if _, _, err := c.Text.ReadResponse(250); err == nil {
+					out[i].Err = unknown(fmt.Errorf("smtp: the server took an empty message after refusing the envelope: %w", errors.Join(errMail, errRcpt)))
+					continue
+				} else if isNetErr(err) {
+					out[i].Err = refusedEnvelope(errMail, errRcpt, errData)
+					s.drop(c)
+					return k + 1, nil
+				}
 			}
+			out[i].Err = refusedEnvelope(errMail, errRcpt, errData)
+			continue
 		}
+		writeDotted(w, data[i].Bytes())
+		next()
+		if err := w.Flush(); err != nil {
+			out[i].Err = unknown(fmt.Errorf("smtp: the message was cut off: %w", err))
+			s.drop(c)
+			return k + 1, nil
+		}
+		_, _, err := c.Text.ReadResponse(250)
 		var te *textproto.Error
-		if errors.As(errRcpt, &te) && te.Code >= 500 {
-			return &keepConn{failed(fmt.Errorf("smtp refused the address: %w", errRcpt))}
+		switch {
+		case err == nil:
+			out[i].Ref = ms[i].MessageID
+		case errors.As(err, &te) && te.Code >= 500:
+			out[i].Err = failed(fmt.Errorf("smtp refused the message: %w", err))
+		case errors.As(err, &te):
+			out[i].Err = retrying(fmt.Errorf("smtp deferred the message: %w", err))
+		default:
+			// The server had the whole message and did not say: reconcile.
+			out[i].Err = unknown(fmt.Errorf("smtp: no answer after the message: %w", err))
+			s.drop(c)
+			return k + 1, nil
 		}
-		if errors.As(errMail, &te) && te.Code >= 500 {
-			return &keepConn{failed(fmt.Errorf("smtp refused the sender: %w", errMail))}
-		}
-		return &keepConn{retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))}
 	}
-	writeDotted(w, buf.Bytes())
-	if err := w.Flush(); err != nil {
-		return unknown(fmt.Errorf("smtp: the message was cut off: %w", err))
-	}
-	_, _, err := c.Text.ReadResponse(250)
+	s.put(c)
+	return len(todo), nil
+}
+
+// readEnvelope reads the answers to MAIL, RCPT and DATA.
+func readEnvelope(c *smtp.Client) (errMail, errRcpt, errData error) {
+	_, _, errMail = c.Text.ReadResponse(250)
+	_, _, errRcpt = c.Text.ReadResponse(25)
+	_, _, errData = c.Text.ReadResponse(354)
+	return errMail, errRcpt, errData
+}
+
+// refusedEnvelope classifies the server's refusal of a message's envelope
+// (the session is still good): a refused address or sender fails, the
+// rest is a retry.
+func refusedEnvelope(errMail, errRcpt, errData error) error {
 	var te *textproto.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &te) && te.Code >= 500:
-		return &keepConn{failed(fmt.Errorf("smtp refused the message: %w", err))}
-	case errors.As(err, &te):
-		return &keepConn{retrying(fmt.Errorf("smtp deferred the message: %w", err))}
-	default:
-		// The server had the whole message and did not say: reconcile.
-		return unknown(fmt.Errorf("smtp: no answer after the message: %w", err))
+	if errors.As(errRcpt, &te) && te.Code >= 500 {
+		return failed(fmt.Errorf("smtp refused the address: %w", errRcpt))
 	}
+	if errors.As(errMail, &te) && te.Code >= 500 {
+		return failed(fmt.Errorf("smtp refused the sender: %w", errMail))
+	}
+	return retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))
 }
 
 // isNetErr reports whether err is the connection failing, not a reply.

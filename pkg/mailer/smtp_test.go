@@ -170,3 +170,63 @@ func TestSMTPSignsWithDKIM(t *testing.T) {
 		t.Fatalf("a changed message verified: %v %+v", err, vs)
 	}
 }
+
+// TestSMTPRunDecidesEachMessage sends runs on a pipelining server: a run
+// goes on one connection, each message decided on its own (a refused
+// address fails, a deferred one retries, the others arrive once, in
+// order); when the server hangs up after taking a message, that one is
+// unknown and the rest of the run, of which it had nothing, arrives on a
+// new connection.
+func TestSMTPRunDecidesEachMessage(t *testing.T) {
+	ctx := context.Background()
+	srv := smtptest.StartWith(t, smtptest.Options{TLS: true, Passwords: map[string]string{"andy@example.com": "app-password-1"}})
+	p := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "app-password-1"})
+	srv.Refuse("gone@example.com", 550)
+	srv.Refuse("full@example.com", 451)
+	run := []*mailer.Mail{mailTo("tom@example.com", "r1", "one"), mailTo("gone@example.com", "r2", "x"), mailTo("tom@example.com", "r3", "three"),
+		mailTo("full@example.com", "r4", "x"), mailTo("tom@example.com", "r5", "five")}
+	got := p.SendRun(ctx, run)
+	want := []outbox.State{outbox.Sent, outbox.Failed, outbox.Sent, outbox.Retrying, outbox.Sent}
+	for i, r := range got {
+		st := outbox.Sent
+		if r.Err != nil {
+			st = mailer.Classify(r.Err)
+		} else if r.Ref != run[i].MessageID {
+			t.Errorf("message %d: ref %q, want %q", i, r.Ref, run[i].MessageID)
+		}
+		if st != want[i] {
+			t.Errorf("message %d (%s): %s (%v), want %s", i, run[i].To, st, r.Err, want[i])
+		}
+	}
+	ids := func() []string {
+		var out []string
+		for _, m := range srv.Messages() {
+			out = append(out, strings.Trim(strings.TrimSuffix(m.ID, "@pi-crm.example>"), "<"))
+		}
+		return out
+	}
+	if a := ids(); strings.Join(a, " ") != "r1 r3 r5" {
+		t.Fatalf("arrived %v, want r1 r3 r5", a)
+	}
+	if n := srv.Conns(); n != 1 {
+		t.Errorf("the run took %d connections, want 1", n)
+	}
+
+	srv.GoSilent() // takes s1, then hangs up without a word
+	run = []*mailer.Mail{mailTo("tom@example.com", "s1", "x"), mailTo("tom@example.com", "s2", "x"), mailTo("tom@example.com", "s3", "x")}
+	got = p.SendRun(ctx, run)
+	if mailer.Classify(got[0].Err) != outbox.Unknown {
+		t.Errorf("the message the server took without answering: %v (%s), want unknown", got[0].Err, mailer.Classify(got[0].Err))
+	}
+	for i, r := range got[1:] {
+		if r.Err != nil || r.Ref != run[i+1].MessageID {
+			t.Errorf("message %d after the hang-up: %q %v, want sent on a new connection", i+1, r.Ref, r.Err)
+		}
+	}
+	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 s1 s2 s3" {
+		t.Fatalf("arrived %v, want each of s1 s2 s3 once", a)
+	}
+	if n := srv.Conns(); n != 2 {
+		t.Errorf("%d connections after the hang-up, want 2", n)
+	}
+}
