@@ -168,11 +168,34 @@ func TestBrowserTemplateFlow(t *testing.T) {
 	// 4. An image through the editor's upload, then a caption drawn on it.
 	photo := filepath.Join(t.TempDir(), "house.jpg")
 	writeJPEG(t, photo, 800, 500)
-	step("image",
+	step("image-upload",
 		chromedp.SetUploadFiles(chromedp.CSS(`.rich-toolbar input[type=file]`), []string{photo}),
 		chromedp.WaitVisible(`.rich-area img`),
-		chromedp.Click(`.rich-area img`),
-		chromedp.Click(`//button[text()="Caption"]`),
+	)
+	step("image-select", chromedp.Click(`.rich-area img`))
+	// The caption panel: the Caption button opens it. About one full run
+	// in twelve, the panel was not open 20 s after the click, and has not
+	// been reproduced alone, even under load: a click the page did not
+	// get is clicked again (and logged); a panel that never opens fails
+	// with what the page looked like.
+	opened := false
+	for try := 1; try <= 3 && !opened; try++ {
+		cctx, ccancel := context.WithTimeout(ctx, 4*time.Second)
+		err := chromedp.Do(cctx, chromedp.Click(`//button[text()="Caption"]`), chromedp.WaitVisible(`.rich-caption input`))
+		ccancel()
+		opened = err == nil
+		if !opened {
+			t.Logf("the caption panel was not open after click %d: %v", try, err)
+		}
+	}
+	if !opened {
+		diag, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({panels: [...document.querySelectorAll(".rich-caption")].map(p => "hidden " + p.hidden + ", in page " + p.isConnected),
+  caption: [...document.querySelectorAll("button")].filter(b => b.textContent === "Caption").map(b => { const r = b.getBoundingClientRect(); const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2); return r.x + "," + r.y + " under it: " + (at && at.tagName + "." + at.className); }),
+  focus: document.activeElement && document.activeElement.tagName + "." + document.activeElement.className, scrollY: window.scrollY, toolbars: document.querySelectorAll(".rich-toolbar").length})`))
+		shot(t, ctx, "templates-caption-open-failed")
+		t.Fatalf("the caption panel never opened: %s", diag)
+	}
+	step("image",
 		chromedp.WaitVisible(`.rich-caption input`),
 		chromedp.SendKeys(`.rich-caption input`, "Rates under 6%"),
 		chromedp.Click(`//button[text()="Draw caption"]`),
