@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -38,6 +39,9 @@ type WorkerConfig struct {
 	// MemoryLimit is the soft limit on the Go runtime's memory (0:
 	// DefaultMemoryLimit).
 	MemoryLimit int64
+	// Procs, when set, is how many threads run Go code at once
+	// (GOMAXPROCS), unless the environment's GOMAXPROCS says otherwise.
+	Procs int
 }
 
 // Worker is a running worker daemon.
@@ -146,6 +150,9 @@ func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func
 	}
 	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
 	TuneMemory(cfg.MemoryLimit)
+	if cfg.Procs > 0 && os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(cfg.Procs)
+	}
 	defer CPUProfile()()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
