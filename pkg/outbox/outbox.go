@@ -20,6 +20,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,8 +306,7 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 			args = append(args, p)
 		}
 	}
-	q += ` ORDER BY due_at, id LIMIT ?`
-	args = append(args, n)
+	q += ` ORDER BY due_at, id` + limit(n)
 	due, err := listInto(conn, make([]Message, 0, min(n, 1000)), q, args...)
 	if err != nil {
 		return nil, err
@@ -457,9 +457,17 @@ WHERE state = 'claimed' AND lease_until < ? RETURNING id, campaign_id`, &sqlitex
 // (the provider's records lag; an absence is only trusted once they have
 // caught up) that have not been checked since checkedBefore.
 func ToReconcile(conn *sqlite.Conn, n int, claimedBefore, checkedBefore time.Time) ([]Message, error) {
-	return list(conn, `WHERE state = 'unknown' AND claimed_at <= ? AND updated_at <= ? ORDER BY claimed_at LIMIT ?`,
-		store.FormatTime(claimedBefore), store.FormatTime(checkedBefore), n)
+	return list(conn, `WHERE state = 'unknown' AND claimed_at <= ? AND updated_at <= ? ORDER BY claimed_at`+limit(n),
+		store.FormatTime(claimedBefore), store.FormatTime(checkedBefore))
 }
+
+// limit is a LIMIT clause for n, written into the statement: SQLite plans
+// with a bound LIMIT's value, so binding one marks the statement expired
+// and each run is prepared again (8-10 µs here, each of crm-sender's
+// claims and reconcile looks). For callers whose n is a setting, not
+// each call's own: every n is one more statement in the connection's
+// cache.
+func limit(n int) string { return " LIMIT " + strconv.Itoa(max(n, 0)) }
 
 // Verdict is what a provider said of an unknown message.
 type Verdict int

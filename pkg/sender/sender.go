@@ -159,7 +159,7 @@ func (s *Sender) Run(ctx context.Context) error {
 // whether the claim was full (more may be due at once).
 func (s *Sender) Turn(ctx context.Context) (bool, error) {
 	now := time.Now()
-	var claimed []outbox.Message
+	var claimed, unknown []outbox.Message
 	err := s.db.Write(ctx, func(conn *sqlite.Conn) error {
 		if n, err := outbox.Expire(conn, now); err != nil {
 			return err
@@ -167,13 +167,21 @@ func (s *Sender) Turn(ctx context.Context) (bool, error) {
 			s.log.Warn("claims ran out: reconciling with the providers before any resend", "messages", n)
 		}
 		var err error
-		claimed, err = outbox.Claim(conn, s.opt.Batch, s.opt.Lease, now)
+		if claimed, err = outbox.Claim(conn, s.opt.Batch, s.opt.Lease, now); err != nil {
+			return err
+		}
+		// The unknown messages to ask about, read here on the writer's
+		// connection: a read of its own was another connection whose page
+		// cache every commit emptied. Each is asked again Recheck after
+		// its last question; whether the provider's records have settled
+		// is decided in reconcile.
+		unknown, err = outbox.ToReconcile(conn, 100, now, now.Add(-s.opt.Recheck))
 		return err
 	})
 	if err != nil {
 		return false, err
 	}
-	if err := s.reconcile(ctx); err != nil && ctx.Err() == nil {
+	if err := s.reconcile(ctx, unknown, now); err != nil && ctx.Err() == nil {
 		s.log.Warn("reconcile", logkey.Err, err)
 	}
 	if len(claimed) == 0 {
@@ -584,21 +592,9 @@ func (s *Sender) reconcileText(ctx context.Context, m *outbox.Message, now time.
 	return nil
 }
 
-// reconcile asks the providers about the unknown messages whose records
-// have settled.
-func (s *Sender) reconcile(ctx context.Context) error {
-	now := time.Now()
-	var todo []outbox.Message
-	err := s.db.Read(ctx, func(conn *sqlite.Conn) error {
-		var err error
-		// Each is asked again Recheck after its last question; whether
-		// the provider's records have settled is decided below.
-		todo, err = outbox.ToReconcile(conn, 100, now, now.Add(-s.opt.Recheck))
-		return err
-	})
-	if err != nil || len(todo) == 0 {
-		return err
-	}
+// reconcile asks the providers about the unknown messages todo (read at
+// now) whose records have settled.
+func (s *Sender) reconcile(ctx context.Context, todo []outbox.Message, now time.Time) error {
 	for i := range todo {
 		m := &todo[i]
 		if m.Channel == outbox.SMS {
