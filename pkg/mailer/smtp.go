@@ -156,7 +156,7 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 	}()
 	var todo []int
 	for i, m := range ms {
-		if strings.ContainsAny(m.From+m.To, "\r\n") {
+		if strings.ContainsAny(m.From, "\r\n") || strings.ContainsAny(m.To, "\r\n") {
 			out[i].Err = failed(errors.New("smtp: an address with a line break"))
 			continue
 		}
