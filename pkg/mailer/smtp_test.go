@@ -212,6 +212,24 @@ func TestSMTPRunDecidesEachMessage(t *testing.T) {
 		t.Errorf("the run took %d connections, want 1", n)
 	}
 
+	// An address with a line break would carry a command of its own: it
+	// fails before anything is written, and the rest of the run goes.
+	injected := mailTo("tom@example.com>\r\nRCPT TO:<evil@example.com", "i1", "x")
+	got = p.SendRun(ctx, []*mailer.Mail{injected, mailTo("tom@example.com", "i2", "x")})
+	if mailer.Classify(got[0].Err) != outbox.Failed || got[1].Err != nil {
+		t.Errorf("an address with a line break: %v (%s); the next: %v", got[0].Err, mailer.Classify(got[0].Err), got[1].Err)
+	}
+	for _, m := range srv.Messages() {
+		for _, to := range m.To {
+			if strings.Contains(to, "evil") {
+				t.Fatalf("the injected recipient got mail: %+v", m)
+			}
+		}
+	}
+	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 i2" {
+		t.Fatalf("arrived %v, want r1 r3 r5 i2", a)
+	}
+
 	srv.GoSilent() // takes s1, then hangs up without a word
 	run = []*mailer.Mail{mailTo("tom@example.com", "s1", "x"), mailTo("tom@example.com", "s2", "x"), mailTo("tom@example.com", "s3", "x")}
 	got = p.SendRun(ctx, run)
@@ -223,7 +241,7 @@ func TestSMTPRunDecidesEachMessage(t *testing.T) {
 			t.Errorf("message %d after the hang-up: %q %v, want sent on a new connection", i+1, r.Ref, r.Err)
 		}
 	}
-	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 s1 s2 s3" {
+	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 i2 s1 s2 s3" {
 		t.Fatalf("arrived %v, want each of s1 s2 s3 once", a)
 	}
 	if n := srv.Conns(); n != 2 {
