@@ -137,11 +137,11 @@ func Recipients(conn *sqlite.Conn, wsID, campaignID string, g Segment, now time.
 		recent = store.FormatTime(now.AddDate(0, 0, -g.NotWithinDays))
 	}
 	q := `SELECT c.id, trim(c.first_name || ' ' || c.last_name), c.do_not_contact,
-	coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC LIMIT 1), ''),
+	coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC, e.id LIMIT 1), ''),
 	coalesce((SELECT group_concat(f.flag) FROM contact_flags f WHERE f.contact_id = c.id AND f.workspace_id = c.workspace_id), ''),
 	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.campaign_id = ? AND o.contact_id = c.id),
 	? <> '' AND EXISTS (SELECT 1 FROM outbox o WHERE o.contact_id = c.id AND o.bulk = 1 AND o.created_at >= ? AND o.campaign_id <> ?),
-	coalesce((SELECT p.e164 FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.is_primary DESC LIMIT 1), ''),
+	coalesce((SELECT p.e164 FROM contact_phones p WHERE p.contact_id = c.id ORDER BY p.is_primary DESC, p.id LIMIT 1), ''),
 	c.first_name, c.last_name, c.company, c.nickname, c.job_title
 FROM contacts c WHERE ` + strings.Join(where, " AND ") + ` ORDER BY c.id`
 	args = append([]any{campaignID, campaignID, recent, recent, campaignID}, args...)

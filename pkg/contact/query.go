@@ -325,7 +325,7 @@ func NewestIn(conn *sqlite.Conn, wsID string) (string, error) {
 // contact as DisplayName does (first name, last name, company, primary
 // or else first email); NameAt reads them back.
 const NameColumns = `c.first_name, c.last_name, c.company,
-  coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC LIMIT 1), '')`
+  coalesce((SELECT e.address FROM contact_emails e WHERE e.contact_id = c.id ORDER BY e.is_primary DESC, e.id LIMIT 1), '')`
 
 // NameAt is DisplayName of the NameColumns that start at column col of
 // st.

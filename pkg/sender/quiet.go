@@ -65,7 +65,7 @@ func recipientZone(conn *sqlite.Conn, m *outbox.Message, fallback string) (*time
 	if m.Channel == outbox.SMS {
 		number = m.To
 	} else if m.ContactID != "" {
-		_ = sqlitex.Execute(conn, `SELECT e164 FROM contact_phones WHERE contact_id = ? ORDER BY is_primary DESC LIMIT 1`, &sqlitex.ExecOptions{Args: []any{m.ContactID},
+		_ = sqlitex.Execute(conn, `SELECT e164 FROM contact_phones WHERE contact_id = ? ORDER BY is_primary DESC, id LIMIT 1`, &sqlitex.ExecOptions{Args: []any{m.ContactID},
 			ResultFunc: func(st *sqlite.Stmt) error { number = st.ColumnText(0); return nil }})
 	}
 	if number != "" {
