@@ -168,13 +168,6 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 		if s.cfg.DKIM != nil {
 			msg.SetDKIM(s.cfg.DKIM)
 		}
-		b := bufPool.Get().(*bytes.Buffer)
-		b.Reset()
-		data[i] = b
-		if _, err := msg.WriteTo(b); err != nil {
-			out[i].Err = failed(fmt.Errorf("write message: %w", err))
-			continue
-		}
 		msgs[i] = msg
 		todo = append(todo, i)
 	}
@@ -192,6 +185,12 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 			out[i].Ref, out[i].Err = s.sendPlain(c, ms[i], msgs[i])
 			continue
 		}
+		// The MIME is written only for a pipelined session: go-mail
+		// writes its own for one command a round trip.
+		if todo = writeMIME(msgs, data, todo, out); len(todo) == 0 {
+			s.put(c)
+			break
+		}
 		n, err := s.pipelined(c, ms, data, todo, out)
 		if err != nil { // nothing taken: the first message's envelope found no server
 			if reused {
@@ -205,6 +204,26 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 		todo = todo[n:]
 	}
 	return out
+}
+
+// writeMIME writes into data the MIME of each message todo names that has
+// none yet, and returns todo without those that could not be written,
+// which fail in out.
+func writeMIME(msgs []*gomail.Msg, data []*bytes.Buffer, todo []int, out []Result) []int {
+	kept := todo[:0]
+	for _, i := range todo {
+		if data[i] == nil {
+			b := bufPool.Get().(*bytes.Buffer)
+			b.Reset()
+			data[i] = b
+			if _, err := msgs[i].WriteTo(b); err != nil {
+				out[i].Err = failed(fmt.Errorf("write message: %w", err))
+				continue
+			}
+		}
+		kept = append(kept, i)
+	}
+	return kept
 }
 
 // sendPlain sends msg on c one command a round trip (go-mail's way), for a
