@@ -279,13 +279,13 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 		return 0, retrying(fmt.Errorf("smtp: %w", err))
 	}
 	for k, i := range todo {
-		// Each message has the whole timeout, as when sent alone.
-		if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
-			s.drop(c)
-			if k == 0 {
-				return 0, retrying(fmt.Errorf("smtp: %w", err))
+		// Each message has the whole timeout, as when sent alone (the
+		// first's was set above).
+		if k > 0 {
+			if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
+				s.drop(c)
+				return k, nil // its data was not written: it goes on a new connection
 			}
-			return k, nil // its data was not written: it goes on a new connection
 		}
 		errMail, errRcpt, errData := readEnvelope(c)
 		if isNetErr(errMail) || isNetErr(errRcpt) || isNetErr(errData) {
