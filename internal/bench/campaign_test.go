@@ -166,8 +166,7 @@ func (b *bench) campaignSend() {
 	defer done()
 	ctx := context.Background()
 	sk, port := b.startSink()
-	ws := b.workspaceFor(svc, actor, "Bench campaign send", mailer.Change{Kind: mailer.KindSMTP, FromName: "Andy", FromEmail: "andy@bench.example",
-		Settings: mailer.Settings{Host: "127.0.0.1", Port: port, TLS: "none", Conns: 8}})
+	ws := b.sinkWorkspace(svc, actor, "Bench campaign send", port)
 	none := ""
 	if _, err := svc.Workspaces.Update(ctx, actor, ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
 		t.Fatal(err)

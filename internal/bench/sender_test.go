@@ -54,8 +54,7 @@ func (b *bench) sender() {
 	ctx := context.Background()
 	sk, port := b.startSink()
 
-	smtpWS := b.workspaceFor(svc, actor, "Bench SMTP", mailer.Change{Kind: mailer.KindSMTP, FromName: "Andy", FromEmail: "andy@bench.example",
-		Settings: mailer.Settings{Host: "127.0.0.1", Port: port, TLS: "none", Conns: 8}})
+	smtpWS := b.sinkWorkspace(svc, actor, "Bench SMTP", port)
 	fileWS := b.workspaceFor(svc, actor, "Bench file", mailer.Change{Kind: mailer.KindFile, FromName: "Andy", FromEmail: "andy@bench.example"})
 	tpl := emailtemplate.Template{Name: "bench", Subject: "Rates for {{first_name}}", Preheader: "What moved for {{company | \"you\"}}",
 		BodyHTML: `<h2>Hi {{first_name | "there"}}</h2><p>Rates moved this week for {{company}}. <a href="https://rateready.example/?e={{email}}">See yours</a></p>` +
@@ -187,6 +186,13 @@ func (b *bench) drain(n int, arrived, recorded func() bool) (perS, cpuPer1000, p
 	elapsed := time.Since(start)
 	ticks := cpuTicks(pid)
 	return float64(n) / elapsed.Seconds(), float64(ticks) / 100 / (float64(n) / 1000), peakMB
+}
+
+// sinkWorkspace makes a workspace sending to the SMTP sink on port, over
+// eight connections.
+func (b *bench) sinkWorkspace(svc *services.Services, actor auth.Actor, name string, port int) string {
+	return b.workspaceFor(svc, actor, name, mailer.Change{Kind: mailer.KindSMTP, FromName: "Andy", FromEmail: "andy@bench.example",
+		Settings: mailer.Settings{Host: "127.0.0.1", Port: port, TLS: "none", Conns: 8}})
 }
 
 // workspaceFor makes a workspace sending through ch.
