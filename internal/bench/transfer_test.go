@@ -15,6 +15,7 @@ import (
 	"zombiezen.com/go/sqlite/sqlitex"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/store"
 )
 
@@ -145,7 +146,7 @@ func TestBenchTransfer(t *testing.T) {
 		now := store.FormatTime(time.Now())
 		for _, r := range all {
 			_, norm, _ := contact.NormalizeEmail(r.email)
-			e164, _ := contact.NormalizePhone(r.phone, "US")
+			e164, _ := phone.Normalize(r.phone, "US")
 			dup := false
 			for _, q := range []struct {
 				st *sqlite.Stmt

@@ -31,6 +31,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/todo"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -144,7 +145,7 @@ func TestBrowserEveryPageFits(t *testing.T) {
 						wsID := strings.Split(pg.path, "/")[2]
 						first, _ := app.Contacts.List(ctx, actor, wsID, contact.Query{Limit: 20})
 						for _, r := range first.Rows {
-							for _, want := range []string{r.FirstName, r.Company, r.Stage, contact.FormatPhone(r.PrimaryPhone, "US")} {
+							for _, want := range []string{r.FirstName, r.Company, r.Stage, phone.Format(r.PrimaryPhone, "US")} {
 								if !strings.Contains(text, want) {
 									t.Errorf("the phone's contact cards do not show %q (of %s %s)", want, r.FirstName, r.LastName)
 								}

@@ -27,6 +27,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/jobs"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/todo"
@@ -86,7 +87,7 @@ type Options struct {
 
 // New builds the services over db.
 func New(db *store.DB, log *slog.Logger, o Options) *Services {
-	contacts := contact.NewStore(db)
+	contacts := contact.NewStore(db, phone.Normalize)
 	ws := contact.NewWorkspaces(db)
 	imports := transfer.NewImports(db, contacts, filepath.Join(o.DataDir, "imports"), log)
 	if o.ImportLease > 0 {

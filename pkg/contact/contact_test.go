@@ -17,6 +17,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
@@ -47,7 +48,7 @@ func setupOn(t *testing.T, db *store.DB) *fixture {
 		}
 		return auth.Actor{UserID: u.ID, Email: u.Email, Name: name, TimeZone: "UTC"}
 	}
-	f := &fixture{db: db, contacts: contact.NewStore(db), lists: list.NewStore(db), andy: mk("andy@example.com", "Andy"), mona: mk("monalisa@example.com", "Monalisa")}
+	f := &fixture{db: db, contacts: contact.NewStore(db, phone.Normalize), lists: list.NewStore(db), andy: mk("andy@example.com", "Andy"), mona: mk("monalisa@example.com", "Monalisa")}
 	n1, n2 := "Loan Factory", "Coldwell Banker Contacts"
 	w1, err := wss.Create(context.Background(), f.andy, workspace.Change{Name: &n1})
 	if err != nil {

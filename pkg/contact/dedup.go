@@ -209,7 +209,7 @@ func (s *Store) Duplicates(ctx context.Context, actor auth.Actor, wsID, except s
 		}
 		var ps []Phone
 		for _, p := range phones {
-			if e, msg := NormalizePhone(p, region); msg == "" {
+			if e, msg := s.phones(p, region); msg == "" {
 				ps = append(ps, Phone{Number: e})
 			}
 		}

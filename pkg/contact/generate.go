@@ -74,7 +74,7 @@ func (s *Store) GenerateDemo(ctx context.Context, actor auth.Actor, wsID string,
 			rows = append(rows, row)
 			ids = append(ids, row.ID)
 		}
-		PrepareRows(rows, region)
+		imp.PrepareRows(rows, region)
 		res, err := imp.Batch(ctx, rows, func(*sqlite.Conn, ImportResult) error { return nil })
 		if err != nil {
 			return fmt.Errorf("demo contacts %d-%d: %w", done+1, done+len(rows), err)

@@ -57,11 +57,11 @@ type prepared struct {
 
 // PrepareRows validates and normalizes rows ahead of their batch, so that
 // the work can run outside the write transaction (on a reader goroutine,
-// say). region is the workspace's phone region; a batch checks again
-// if the region has changed since.
-func PrepareRows(rows []ImportRow, region string) {
+// say, beside Batch). region is the workspace's phone region; a batch
+// checks again if the region has changed since.
+func (in *Importer) PrepareRows(rows []ImportRow, region string) {
 	for i := range rows {
-		n, err := check(&rows[i].Fields, region)
+		n, err := check(&rows[i].Fields, region, in.phones)
 		rows[i].prep = &prepared{region: region, n: n, err: err}
 	}
 }
@@ -103,6 +103,8 @@ type Importer struct {
 	actor auth.Actor
 	wsID  string
 	opt   ImportOptions
+	// phones reads typed numbers (the Store's).
+	phones PhoneParser
 	// keys holds the workspace's duplicate keys as of version, the
 	// workspace's key version after the last batch; nil until the first.
 	keys    *keySet
@@ -117,7 +119,7 @@ func (s *Store) BeginImport(ctx context.Context, actor auth.Actor, wsID string, 
 	if err != nil {
 		return nil, err
 	}
-	return &Importer{held: held, actor: actor, wsID: wsID, opt: opt}, nil
+	return &Importer{held: held, actor: actor, wsID: wsID, opt: opt, phones: s.phones}, nil
 }
 
 // Close releases the import's connection.
@@ -145,7 +147,7 @@ func (in *Importer) Batch(ctx context.Context, rows []ImportRow, commit func(con
 		if err := in.syncKeys(conn); err != nil {
 			return err
 		}
-		im, err := newImporter(conn, in.actor, in.wsID, in.opt)
+		im, err := newImporter(conn, in.actor, in.wsID, in.opt, in.phones)
 		if err != nil {
 			return err
 		}
@@ -215,6 +217,7 @@ type importer struct {
 	wsID   string
 	opt    ImportOptions
 	region string
+	phones PhoneParser
 	defs   map[string]FieldDef
 	owner  string
 	lists  map[string]string // kind + "\x00" + lower(name) -> id
@@ -251,7 +254,7 @@ func (im *importer) flushFTS() error {
 	return nil
 }
 
-func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOptions) (*importer, error) {
+func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOptions, phones PhoneParser) (*importer, error) {
 	region, err := workspace.PhoneRegion(conn, wsID)
 	if err != nil {
 		return nil, err
@@ -264,7 +267,7 @@ func newImporter(conn *sqlite.Conn, actor auth.Actor, wsID string, opt ImportOpt
 	if err != nil {
 		return nil, err
 	}
-	im := &importer{conn: conn, actor: actor, wsID: wsID, opt: opt, region: region, owner: owner, defs: map[string]FieldDef{}, lists: map[string]string{},
+	im := &importer{conn: conn, actor: actor, wsID: wsID, opt: opt, region: region, phones: phones, owner: owner, defs: map[string]FieldDef{}, lists: map[string]string{},
 		now: store.FormatTime(time.Now()), summary: "Imported from " + opt.Source}
 	im.defaults = map[string]string{}
 	for _, d := range all {
@@ -333,7 +336,7 @@ func (im *importer) row(r *ImportRow, res *ImportResult) error {
 	if p := r.prep; p != nil && p.region == im.region {
 		n, err = p.n, p.err
 	} else {
-		n, err = check(&r.Fields, im.region)
+		n, err = check(&r.Fields, im.region, im.phones)
 	}
 	if err != nil {
 		im.fail(res, r, err)
@@ -582,7 +585,7 @@ func (im *importer) merge(id string, r *ImportRow, n normalized, stageID string,
 		}
 	}
 	f.Emails, f.Phones = &emails, &phones
-	nn, err := check(&f, im.region)
+	nn, err := check(&f, im.region, im.phones)
 	if err != nil {
 		return err
 	}
@@ -632,7 +635,7 @@ func (s *Store) DuplicatesOf(ctx context.Context, actor auth.Actor, wsID string,
 		}
 		names := map[string]string{}
 		for i := range fs {
-			n, err := check(&fs[i], region)
+			n, err := check(&fs[i], region, s.phones)
 			if err != nil {
 				continue
 			}
@@ -657,10 +660,11 @@ func (s *Store) DuplicatesOf(ctx context.Context, actor auth.Actor, wsID string,
 	return out, err
 }
 
-// Validate checks f as an import or a form would (region reads phones
-// without a country code), without touching the database.
-func Validate(f Fields, region string) error {
-	_, err := check(&f, region)
+// Validate checks f as an import or a form would (phones reads its
+// numbers, those without a country code as region's), without touching
+// the database.
+func Validate(f Fields, region string, phones PhoneParser) error {
+	_, err := check(&f, region, phones)
 	return err
 }
 

@@ -39,7 +39,7 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 	batch := func(rows []contact.ImportRow, prepare bool, commit func(*sqlite.Conn, contact.ImportResult) error) contact.ImportResult {
 		t.Helper()
 		if prepare {
-			contact.PrepareRows(rows, "US")
+			in.PrepareRows(rows, "US")
 		}
 		res, err := in.Batch(ctx, rows, commit)
 		if err != nil && commit == nil {
@@ -93,7 +93,7 @@ func TestImportDuplicatesAcrossBatches(t *testing.T) {
 	boom := errors.New("boom")
 	rows := []contact.ImportRow{importRow(10, "rolled@example.com", "")}
 	rows[0].Tags = []string{"Rolled back tag"}
-	contact.PrepareRows(rows, "US")
+	in.PrepareRows(rows, "US")
 	if _, err := in.Batch(ctx, rows, func(*sqlite.Conn, contact.ImportResult) error { return boom }); !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
@@ -132,7 +132,7 @@ func TestImportedNoteShowsItsText(t *testing.T) {
 	defer in.Close()
 	rows := []contact.ImportRow{importRow(1, "noted@example.com", "")}
 	rows[0].Note = "Met at the Kailua open house;\nprefers texts."
-	contact.PrepareRows(rows, "US")
+	in.PrepareRows(rows, "US")
 	if _, err := in.Batch(ctx, rows, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sou
 		if targetID == sourceID {
 			return errs.Fields{"source_id": "Choose two different contacts."}.Err()
 		}
-		c, err = mergeInto(conn, actor, wsID, t, sourceID, ch)
+		c, err = s.mergeInto(conn, actor, wsID, t, sourceID, ch)
 		return err
 	})
 	return c, err
@@ -59,12 +59,12 @@ func (s *Store) Merge(ctx context.Context, actor auth.Actor, wsID, targetID, sou
 
 // mergeInto merges contact sourceID into the loaded target t and returns
 // the target as it is afterwards, inside the caller's transaction.
-func mergeInto(conn *sqlite.Conn, actor auth.Actor, wsID string, t Contact, sourceID string, ch MergeChoice) (Contact, error) {
+func (s *Store) mergeInto(conn *sqlite.Conn, actor auth.Actor, wsID string, t Contact, sourceID string, ch MergeChoice) (Contact, error) {
 	src, err := load(conn, wsID, sourceID)
 	if err != nil {
 		return Contact{}, err
 	}
-	if err := merge(conn, actor, wsID, t, src, ch); err != nil {
+	if err := s.merge(conn, actor, wsID, t, src, ch); err != nil {
 		return Contact{}, err
 	}
 	return load(conn, wsID, t.ID)
@@ -79,7 +79,7 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch MergeChoice) error {
+func (s *Store) merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch MergeChoice) error {
 	for f, side := range ch.Take {
 		if !contains(MergeFields, f) || (side != "target" && side != "source") {
 			return errs.Fields{"take": fmt.Sprintf("Unknown choice %q: %q.", f, side)}.Err()
@@ -148,7 +148,7 @@ func merge(conn *sqlite.Conn, actor auth.Actor, wsID string, t, src Contact, ch 
 	if err != nil {
 		return err
 	}
-	n, err := check(&f, region)
+	n, err := check(&f, region, s.phones)
 	if err != nil {
 		return err
 	}
@@ -243,11 +243,11 @@ func (s *Store) CreateMerged(ctx context.Context, actor auth.Actor, wsID string,
 		if err != nil {
 			return err
 		}
-		id, err := create(conn, actor, wsID, f, true, "")
+		id, err := s.create(conn, actor, wsID, f, true, "")
 		if err != nil {
 			return err
 		}
-		c, err = mergeInto(conn, actor, wsID, t, id, ch)
+		c, err = s.mergeInto(conn, actor, wsID, t, id, ch)
 		return err
 	})
 	return c, err

@@ -78,7 +78,7 @@ func TestWritePathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	rows := []contact.ImportRow{{Row: 1, Fields: full(fid), Stage: "Prospects", Tags: []string{"VIP", "Past client"}, Note: note}}
-	contact.PrepareRows(rows, "US")
+	imp.PrepareRows(rows, "US")
 	if res, err := imp.Batch(ctx, rows, func(*sqlite.Conn, contact.ImportResult) error { return nil }); err != nil || res.Created != 1 {
 		t.Fatalf("import: %+v %v", res, err)
 	}

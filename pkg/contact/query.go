@@ -13,10 +13,9 @@ import (
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/numplan"
 	"github.com/pi-crm/pi-crm/pkg/store"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -114,7 +113,7 @@ func phoneRanges(q, region string) [4]string {
 	}, q)
 	intl := "+" + digits
 	national := intl
-	if cc := phonenumbers.GetCountryCodeForRegion(region); cc > 0 && !strings.HasPrefix(strings.TrimSpace(q), "+") {
+	if cc := numplan.CountryCode(region); cc > 0 && !strings.HasPrefix(strings.TrimSpace(q), "+") {
 		national = "+" + strconv.Itoa(cc) + strings.TrimLeft(digits, "0") // 0912… in VN is +84 912…
 	}
 	return [4]string{intl, intl + "~", national, national + "~"}

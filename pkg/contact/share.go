@@ -246,7 +246,7 @@ func (s *Store) SaveAs(ctx context.Context, actor auth.Actor, sharedID, wsID str
 			JobTitle: &src.JobTitle, Website: &src.Website, Address: &src.Address}
 		// A copy is the viewer's deliberate choice: keep it even if they
 		// already have someone with the same email.
-		id, err := create(conn, actor, wsID, f, true, sharedID)
+		id, err := s.create(conn, actor, wsID, f, true, sharedID)
 		if err != nil {
 			return err
 		}

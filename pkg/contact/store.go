@@ -22,13 +22,18 @@ import (
 // Store reads and writes contacts.
 type Store struct {
 	db *store.DB
+	// phones reads the numbers people type (pkg/phone's Normalize).
+	phones PhoneParser
 	// notes is the rich-text allow-list, built once: a bluemonday policy
 	// compiles its patterns when made, and is safe for concurrent use.
 	notes *richtext.Policy
 }
 
-// NewStore returns a Store over db.
-func NewStore(db *store.DB) *Store { return &Store{db: db, notes: richtext.New()} }
+// NewStore returns a Store over db that reads typed phone numbers with
+// phones (pkg/phone's Normalize).
+func NewStore(db *store.DB, phones PhoneParser) *Store {
+	return &Store{db: db, phones: phones, notes: richtext.New()}
+}
 
 var errNotFound = errs.NotFoundf("No such contact.")
 
@@ -62,7 +67,7 @@ func Hooks() workspace.Hooks {
 func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, f Fields, keepSeparate bool) (Contact, error) {
 	var c Contact
 	err := workspace.Write(ctx, s.db, actor, wsID, func(conn *sqlite.Conn) error {
-		id, err := create(conn, actor, wsID, f, keepSeparate, "")
+		id, err := s.create(conn, actor, wsID, f, keepSeparate, "")
 		if err != nil {
 			return err
 		}
@@ -80,12 +85,12 @@ func (s *Store) Create(ctx context.Context, actor auth.Actor, wsID string, f Fie
 }
 
 // create inserts a contact and returns its id; the caller audits and logs.
-func create(conn *sqlite.Conn, actor auth.Actor, wsID string, f Fields, keepSeparate bool, copiedFrom string) (string, error) {
+func (s *Store) create(conn *sqlite.Conn, actor auth.Actor, wsID string, f Fields, keepSeparate bool, copiedFrom string) (string, error) {
 	region, err := workspace.PhoneRegion(conn, wsID)
 	if err != nil {
 		return "", err
 	}
-	n, err := check(&f, region)
+	n, err := check(&f, region, s.phones)
 	if err != nil {
 		return "", err
 	}
@@ -137,7 +142,7 @@ func (s *Store) Update(ctx context.Context, actor auth.Actor, wsID, id string, f
 		if err != nil {
 			return err
 		}
-		n, err := check(&f, region)
+		n, err := check(&f, region, s.phones)
 		if err != nil {
 			return err
 		}

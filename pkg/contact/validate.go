@@ -7,6 +7,15 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/errs"
 )
 
+// PhoneParser reads a phone number as a person typed it ("(808) 555-0123",
+// "+84 912 345 678"), one without a country code as region's (ISO 3166
+// alpha-2), and returns it in E.164 with any extension as ";ext=42", or a
+// message for the person when it is not a valid number. pkg/phone's
+// Normalize is the one the binaries give. Contact links no phone-number
+// library itself: crm-sender reads contacts and never parses a typed
+// number, and so holds none of libphonenumber's metadata.
+type PhoneParser func(raw, region string) (e164, msg string)
+
 // normalized is a Fields value checked and put in stored form.
 type normalized struct {
 	emails []Email // Address as typed; norms beside
@@ -14,10 +23,10 @@ type normalized struct {
 	phones []Phone
 }
 
-// check validates f (region reads phones without a country code) and
-// returns the stored forms of emails and phones, or an Invalid error naming
+// check validates f (phones reads its numbers, those without a country
+// code as region's) and returns the stored forms of emails and phones, or an Invalid error naming
 // each bad field ("emails[1].address").
-func check(f *Fields, region string) (normalized, error) {
+func check(f *Fields, region string, phones PhoneParser) (normalized, error) {
 	var n normalized
 	fe := errs.Fields{}
 	checkName(fe, "first_name", f.FirstName)
@@ -58,7 +67,7 @@ func check(f *Fields, region string) (normalized, error) {
 			items[i] = listItem{in.Number, in.Label, in.Primary}
 		}
 		kept, primaries := checkList(fe, "phones", "number", "phone", MaxPhones, items, func(v string) (string, string, string) {
-			e164, msg := NormalizePhone(v, region)
+			e164, msg := phones(v, region)
 			return e164, e164, msg
 		})
 		for _, k := range kept {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 )
 
 // Apply maps one record. A value that fails its check (an impossible
@@ -237,7 +238,7 @@ func (r *row) contactPoints(region string) {
 	}
 	var phs []contact.PhoneInput
 	phone := func(v string) (string, string, string) {
-		e164, msg := contact.NormalizePhone(v, region)
+		e164, msg := phone.Normalize(v, region)
 		return e164, e164, msg
 	}
 	for _, k := range r.gather(r.phones, r.phoneLabels, r.extraPhone, "number", phone) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 )
 
 func seeds(f *testing.F, pattern string) {
@@ -40,7 +41,7 @@ func drain(t *testing.T, src Source) int {
 			t.Fatalf("item %d has row %d", n, it.Row)
 		}
 		if len(it.Errs) == 0 {
-			if err := contact.Validate(it.Entry.Fields, "US"); err != nil {
+			if err := contact.Validate(it.Entry.Fields, "US", phone.Normalize); err != nil {
 				t.Fatalf("row %d has no reported error but the store refuses it: %v (%+v)", it.Row, err, it.Entry.Fields)
 			}
 		}
@@ -85,7 +86,7 @@ func FuzzMapping(f *testing.F) {
 		m := Guess(h, []contact.FieldDef{{ID: "f1", Name: "Loan Amount", Type: "number"}})
 		e, errs, _ := m.Apply(h, Record{Row: 1, Fields: cells}, "US", map[string]contact.FieldDef{"f1": {ID: "f1", Name: "Loan Amount", Type: "number"}})
 		if len(errs) == 0 {
-			if err := contact.Validate(e.Fields, "US"); err != nil {
+			if err := contact.Validate(e.Fields, "US", phone.Normalize); err != nil {
 				t.Fatalf("no reported error but the store refuses it: %v", err)
 			}
 		}

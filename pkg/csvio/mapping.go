@@ -11,6 +11,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	perrs "github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 )
 
 // Kinds of Target.
@@ -391,7 +392,7 @@ func joinAddresses(addrs map[int]*address) string {
 // the reason given then; column names the column of a store field.
 func settle(f *contact.Fields, region string, warns []CellError, noIdentity string, column func(string) string) (errs, _ []CellError) {
 	for range 3 {
-		err := contact.Validate(*f, region)
+		err := contact.Validate(*f, region, phone.Normalize)
 		if err == nil {
 			break
 		}
@@ -409,7 +410,7 @@ func settle(f *contact.Fields, region string, warns []CellError, noIdentity stri
 		}
 		compact(f)
 	}
-	if err := contact.Validate(*f, region); err != nil {
+	if err := contact.Validate(*f, region, phone.Normalize); err != nil {
 		return append(warns, CellError{Reason: perrs.As(err).Message}), nil
 	}
 	if !identifies(*f) {

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-vcard"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 )
 
 // VCardReader reads the cards of a .vcf file one at a time. It splits the
@@ -165,7 +166,7 @@ func (v *VCardReader) card(raw []byte, region string) Item {
 	var phs []contact.PhoneInput
 	for _, f := range ordered(card[vcard.FieldTelephone]) {
 		num := strings.TrimPrefix(f.Value, "tel:")
-		e164, msg := contact.NormalizePhone(num, region)
+		e164, msg := phone.Normalize(num, region)
 		if msg != "" {
 			it.Warns = append(it.Warns, CellError{"TEL", f.Value, msg + " The number was left out."})
 			continue

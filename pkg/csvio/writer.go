@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 )
 
 // Column is one column an export can write.
@@ -128,7 +129,7 @@ func (w *Writer) cell(r *contact.ExportRow, key string) string {
 			return ""
 		}
 		if key == "primary_phone" {
-			return contact.FormatPhoneIntl(r.Phones[0].Number)
+			return phone.FormatIntl(r.Phones[0].Number)
 		}
 		return r.Phones[0].Label
 	case "secondary_emails":
@@ -146,7 +147,7 @@ func (w *Writer) cell(r *contact.ExportRow, key string) string {
 			if i == 0 {
 				continue
 			}
-			item(&b, contact.FormatPhoneIntl(p.Number), p.Label)
+			item(&b, phone.FormatIntl(p.Number), p.Label)
 		}
 		return b.String()
 	case "stage":

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
 	"zombiezen.com/go/sqlite"
 	"zombiezen.com/go/sqlite/sqlitex"
 
+	"github.com/pi-crm/pi-crm/pkg/numplan"
 	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -69,11 +69,9 @@ func recipientZone(conn *sqlite.Conn, m *outbox.Message, fallback string) (*time
 			ResultFunc: func(st *sqlite.Stmt) error { number = st.ColumnText(0); return nil }})
 	}
 	if number != "" {
-		if zones, err := phonenumbers.GetTimezonesForPrefix(number); err == nil {
-			for _, z := range zones {
-				if loc, err := time.LoadLocation(z); err == nil && z != phonenumbers.UNKNOWN_TIMEZONE {
-					return loc, z
-				}
+		for _, z := range numplan.Zones(number) {
+			if loc, err := time.LoadLocation(z); err == nil && z != numplan.Unknown {
+				return loc, z
 			}
 		}
 	}

@@ -48,14 +48,14 @@ func (b batch) counts(r contact.ImportResult) (failed, warned int) {
 	return len(f), len(w)
 }
 
-// readBatches sends src's rows in batches, validated for region, until the
+// readBatches sends src's rows in batches, validated by imp for region, until the
 // end of the file (then closes out), an error (sent as the last batch) or
 // ctx's end.
-func readBatches(ctx context.Context, src csvio.Source, o Options, region string, out chan<- batch) {
+func readBatches(ctx context.Context, src csvio.Source, o Options, imp *contact.Importer, region string, out chan<- batch) {
 	defer close(out)
 	for {
 		b, eof := readBatch(src, o)
-		contact.PrepareRows(b.rows, region)
+		imp.PrepareRows(b.rows, region)
 		select {
 		case out <- b:
 		case <-ctx.Done():

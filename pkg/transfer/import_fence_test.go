@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/jobs"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/store/storetest"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
@@ -39,7 +40,7 @@ func TestStaleBatchIsFenced(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.DiscardHandler)
-	im := NewImports(db, contact.NewStore(db), filepath.Join(t.TempDir(), "imports"), quiet)
+	im := NewImports(db, contact.NewStore(db, phone.Normalize), filepath.Join(t.TempDir(), "imports"), quiet)
 	j, err := im.Upload(ctx, actor, ws.ID, "a.csv", bytes.NewReader([]byte("Name,Email\nAnn Lee,ann@example.com\n")))
 	if err != nil {
 		t.Fatal(err)

@@ -94,7 +94,7 @@ func (im *Imports) run(ctx context.Context, c *jobs.Claim) error {
 	reading := make(chan struct{})
 	go func() {
 		defer close(reading)
-		readBatches(readCtx, src, j.Options, region, batches)
+		readBatches(readCtx, src, j.Options, imp, region, batches)
 	}()
 	defer func() { stopReading(); <-reading }() // before closeSrc
 	var lists []string

@@ -187,7 +187,7 @@ func (x *Exports) restoreContacts(ctx context.Context, actor auth.Actor, wsID st
 		if len(batch) == 0 {
 			return nil
 		}
-		contact.PrepareRows(batch, region)
+		imp.PrepareRows(batch, region)
 		res, err := imp.Batch(ctx, batch, func(conn *sqlite.Conn, r contact.ImportResult) error {
 			return audit.Record(conn, actor.Audit("contact.restore", "workspace", wsID, map[string]any{"created": r.Created, "failed": len(r.Failed)}))
 		})

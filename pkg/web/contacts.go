@@ -16,6 +16,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/contact"
 	"github.com/pi-crm/pi-crm/pkg/errs"
 	"github.com/pi-crm/pi-crm/pkg/list"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/todo"
 )
 
@@ -79,7 +80,7 @@ func (s *Server) contactList(w http.ResponseWriter, r *http.Request) {
 			rv.First, rv.Last = contact.DisplayName("", r.LastName, r.Company, r.PrimaryEmail), ""
 		}
 		if r.PrimaryPhone != "" {
-			rv.Phone = contact.FormatPhone(r.PrimaryPhone, ws.Settings.PhoneRegion)
+			rv.Phone = phone.Format(r.PrimaryPhone, ws.Settings.PhoneRegion)
 		}
 		if r.LastContactAt != nil {
 			rv.LastContact = r.LastContactAt.In(loc).Format("2006-01-02")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pi-crm/pi-crm/pkg/activity"
 	"github.com/pi-crm/pi-crm/pkg/contact"
+	"github.com/pi-crm/pi-crm/pkg/phone"
 	"github.com/pi-crm/pi-crm/pkg/richtext"
 )
 
@@ -29,7 +30,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 			b, _ := json.Marshal(v)
 			return string(b)
 		},
-		"phone": contact.FormatPhone,
+		"phone": phone.Format,
 		"birthday": func(b *contact.Birthday) string {
 			if b == nil {
 				return ""

@@ -6,10 +6,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/pi-crm/pi-crm/pkg/auth"
 	"github.com/pi-crm/pi-crm/pkg/errs"
+	"github.com/pi-crm/pi-crm/pkg/numplan"
 )
 
 // MaxNameLen is the longest workspace name, in characters.
@@ -118,7 +117,7 @@ func (s *Settings) validate(f errs.Fields) {
 	if s.PhoneRegion == "" {
 		s.PhoneRegion = "US"
 	}
-	if !phonenumbers.GetSupportedRegions()[s.PhoneRegion] {
+	if !numplan.Supported(s.PhoneRegion) {
 		f.Add("phone_region", "Choose a two-letter country code such as US or VN.")
 	}
 	switch _, okStart := clockMinutes(s.QuietStart); {
