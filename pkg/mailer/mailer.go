@@ -149,7 +149,7 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 		n, err := io.WriteString(w, body)
 		return int64(n), err
 	}
-	bare := false // line feeds without a carriage return before them
+	bare := 0 // line feeds without a carriage return before them
 	for rest := body; rest != ""; {
 		line := rest
 		if i := strings.IndexByte(rest, '\n'); i >= 0 {
@@ -157,7 +157,7 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 			if l, ok := strings.CutSuffix(line, "\r"); ok {
 				line = l
 			} else {
-				bare = true
+				bare++
 			}
 		} else {
 			rest = ""
@@ -167,10 +167,16 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 		}
 	}
 	// go-mail calls an unencoded part 8bit; its content is 7-bit here.
-	if !bare {
+	if bare == 0 {
 		return whole, gomail.WithPartEncoding(gomail.NoEncoding)
 	}
 	return func(w io.Writer) (int64, error) {
+		// go-mail collects a part in a new bytes.Buffer: sized once for
+		// the mended body, it does not grow by doubling through a write
+		// a line (that was a third of crm-sender's garbage).
+		if b, ok := w.(interface{ Grow(int) }); ok {
+			b.Grow(len(body) + bare)
+		}
 		var n int64
 		for rest := body; rest != ""; {
 			line, end := rest, ""
