@@ -261,8 +261,12 @@ func scan(st *sqlite.Stmt) Message {
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
 		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), LayoutID: st.ColumnText(27)}
-	if fill := st.ColumnText(28); fill != "" && m.LayoutID != "" {
-		_ = json.Unmarshal([]byte(fill), &m.Fill) // written by Enqueue from a map: it reads back
+	if raw := st.ColumnText(28); raw != "" && m.LayoutID != "" {
+		// Into a variable of its own: &m.Fill would move every Message
+		// scanned to the heap (450 bytes of garbage a message sent).
+		var fill map[string]string
+		_ = json.Unmarshal([]byte(raw), &fill) // written by Enqueue from a map: it reads back
+		m.Fill = fill
 	}
 	return m
 }
@@ -379,7 +383,7 @@ func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error
 	sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END, lease_until = '', updated_at = ?5, attempts = attempts - ?6
 WHERE id = ?7 AND attempt_id = ?8 AND state = 'claimed'`)
 	nowS := store.FormatTime(now)
-	var took []Outcome
+	took := make([]Outcome, 0, len(outs)) // nearly all take: grown by doubling, a tenth of a send's garbage
 	moves := tally{}
 	for _, o := range outs {
 		due := ""
