@@ -54,7 +54,7 @@ func guard() (code int, guarded bool) {
 	if e.Err() != nil || health.DataResult(hc).OK {
 		return 0, false // the worker reports bad configuration itself
 	}
-	daemon.TuneMemory(0)
+	daemon.TuneMemory(0, 0)
 	log := daemon.NewLogger(common.LogLevel).With("daemon", "crm-health")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -161,7 +161,7 @@ func main() {
 		os.Exit(2)
 	}
 	log := daemon.NewLogger(cfg.LogLevel).With("daemon", "crm-web")
-	daemon.TuneMemory(0)
+	daemon.TuneMemory(0, 0)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	if cfg.PprofAddr != "" {

@@ -43,13 +43,16 @@ func NewLogger(level string) *slog.Logger {
 const DefaultMemoryLimit = 26 << 20
 
 // TuneMemory sets the Go collector for a Pi daemon unless the environment
-// already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300), which
-// cuts the CPU a busy page spends in GC, and bound the heap with a soft
-// limit (limit bytes, DefaultMemoryLimit when 0) so the fewer collections
-// never cost the Pi its memory.
-func TuneMemory(limit int64) {
+// already does (GOGC, GOMEMLIMIT): collect less often (GOGC=300 when
+// percent is 0), which cuts the CPU a busy page spends in GC, and bound the
+// heap with a soft limit (limit bytes, DefaultMemoryLimit when 0) so the
+// fewer collections never cost the Pi its memory.
+func TuneMemory(percent int, limit int64) {
+	if percent <= 0 {
+		percent = 300
+	}
 	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(300)
+		debug.SetGCPercent(percent)
 	}
 	if limit <= 0 {
 		limit = DefaultMemoryLimit

@@ -39,6 +39,12 @@ type WorkerConfig struct {
 	// MemoryLimit is the soft limit on the Go runtime's memory (0:
 	// DefaultMemoryLimit).
 	MemoryLimit int64
+	// GCPercent is the collector's GOGC (0: TuneMemory's 300), unless the
+	// environment's GOGC says otherwise.
+	GCPercent int
+	// CacheKiB bounds each database connection's page cache (0:
+	// SQLite's 2 MiB).
+	CacheKiB int
 	// Procs, when set, is how many threads run Go code at once
 	// (GOMAXPROCS), unless the environment's GOMAXPROCS says otherwise.
 	Procs int
@@ -61,7 +67,7 @@ func OpenWorker(log *slog.Logger, cfg WorkerConfig) (*Worker, error) {
 	if cfg.BeatEvery <= 0 {
 		cfg.BeatEvery = 15 * time.Second
 	}
-	db, err := store.Open(cfg.Common.DB, store.Options{PoolSize: 2, Marker: cfg.Common.DataMarker})
+	db, err := store.Open(cfg.Common.DB, store.Options{PoolSize: 2, CacheKiB: cfg.CacheKiB, Marker: cfg.Common.DataMarker})
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +155,7 @@ func WorkerMainWith(name, version, metricsVar, metricsDefault string, setup func
 		return 2
 	}
 	log := NewLogger(cfg.Common.LogLevel).With("daemon", name)
-	TuneMemory(cfg.MemoryLimit)
+	TuneMemory(cfg.GCPercent, cfg.MemoryLimit)
 	if cfg.Procs > 0 && os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(cfg.Procs)
 	}

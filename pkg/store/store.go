@@ -31,6 +31,10 @@ type Options struct {
 	// PoolSize is the number of connections; each holds its own page cache,
 	// so daemons keep this small. Zero means 4.
 	PoolSize int
+	// CacheKiB, when set, bounds each connection's page cache (SQLite's
+	// default is 2 MiB): a daemon whose reads are a few indexed rows
+	// gives the memory back.
+	CacheKiB int
 	// Marker, when set, is a file outside the data folder (Ansible writes
 	// it once the appliance has data) whose presence means the database
 	// must already exist: Open then refuses to create an empty one
@@ -86,7 +90,7 @@ func Open(path string, opts Options) (*DB, error) {
 	pool, err := sqlitex.NewPool(path, sqlitex.PoolOptions{
 		PoolSize:    size,
 		Flags:       sqlite.OpenReadWrite | sqlite.OpenCreate | sqlite.OpenWAL,
-		PrepareConn: prepareConn,
+		PrepareConn: func(conn *sqlite.Conn) error { return prepareConn(conn, opts.CacheKiB) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
@@ -102,11 +106,15 @@ func Open(path string, opts Options) (*DB, error) {
 	return db, nil
 }
 
-func prepareConn(conn *sqlite.Conn) error {
+func prepareConn(conn *sqlite.Conn, cacheKiB int) error {
 	conn.SetBusyTimeout(BusyTimeout)
 	// One statement at a time: ExecuteScript would wrap them in a
 	// savepoint, and synchronous cannot change inside a transaction.
-	for _, p := range []string{"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"} {
+	pragmas := []string{"PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON", "PRAGMA synchronous = FULL"}
+	if cacheKiB > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("PRAGMA cache_size = -%d", cacheKiB))
+	}
+	for _, p := range pragmas {
 		if err := sqlitex.ExecuteTransient(conn, p, nil); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}

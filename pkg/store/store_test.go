@@ -349,3 +349,38 @@ func TestDeletesFindWhatNamesTheDeletedByIndex(t *testing.T) {
 		t.Fatalf("only %d foreign keys onto contacts, log entries and messages found: the walk is broken", checked)
 	}
 }
+
+// CacheKiB bounds every connection's page cache, readers and writer
+// alike; without it a connection keeps SQLite's default.
+func TestCacheKiBSetsEveryConnection(t *testing.T) {
+	dir := t.TempDir()
+	size := func(db *store.DB, write bool) int {
+		n := 0
+		do := db.Read
+		if write {
+			do = db.Write
+		}
+		if err := do(context.Background(), func(conn *sqlite.Conn) error {
+			return sqlitex.ExecuteTransient(conn, "PRAGMA cache_size", &sqlitex.ExecOptions{ResultFunc: func(st *sqlite.Stmt) error { n = st.ColumnInt(0); return nil }})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	small, err := store.Open(filepath.Join(dir, "small.db"), store.Options{PoolSize: 2, CacheKiB: 256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer small.Close()
+	if r, w := size(small, false), size(small, true); r != -256 || w != -256 {
+		t.Errorf("cache_size %d (read), %d (write), want -256", r, w)
+	}
+	plain, err := store.Open(filepath.Join(dir, "plain.db"), store.Options{PoolSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if r := size(plain, false); r != -2000 {
+		t.Errorf("default cache_size %d, want SQLite's -2000", r)
+	}
+}
