@@ -67,13 +67,16 @@ func setup(e *config.Env, cfg *daemon.WorkerConfig) {
 	}
 	dataDir := cfg.Common.DataDir
 	// A sending batch is short-lived garbage (each message's MIME): a
-	// tighter soft limit than the other daemons' keeps 4 MB less resident
-	// while sending, at no CPU measured (sender_rss_mb 40 -> 36).
+	// tighter soft limit than the other daemons' bounds the heap should a
+	// claim's bodies grow large. With GOGC=125 below it is not what sizes
+	// the heap while sending.
 	cfg.MemoryLimit = 20 << 20
 	// Its live heap is 1-2 MB, so GOGC=300's floor (a 12 MB heap goal)
 	// was most of what it held while sending. 125 holds 5 MB and
-	// collects 2-3 times as often: sender_rss_mb 36 -> 29.5 for
-	// sender_cpu_s_per_1000 +0.004 s (see issue 15's note).
+	// collects about 2.5 times as often: with the page cache below,
+	// sender_rss_mb 35.1-35.4 -> 28.3-28.9, for sender_cpu_s_per_1000
+	// about +0.003-0.005 s (see issue 15's note: 150 was 29.2-29.9 MB,
+	// too close to the 30 MB target).
 	cfg.GCPercent = 125
 	// Its reads are a claim's rows and a few indexed lookups: 256 KiB of
 	// page cache a connection instead of 2 MiB (sender_rss_mb -1 MB, no

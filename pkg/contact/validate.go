@@ -24,8 +24,8 @@ type normalized struct {
 }
 
 // check validates f (phones reads its numbers, those without a country
-// code as region's) and returns the stored forms of emails and phones, or an Invalid error naming
-// each bad field ("emails[1].address").
+// code as region's) and returns the stored forms of emails and phones, or
+// an Invalid error naming each bad field ("emails[1].address").
 func check(f *Fields, region string, phones PhoneParser) (normalized, error) {
 	var n normalized
 	fe := errs.Fields{}

@@ -44,15 +44,6 @@ func CountryCode(regionCode string) int {
 // Supported reports whether libphonenumber knows regionCode.
 func Supported(regionCode string) bool { return CountryCode(regionCode) != 0 }
 
-// Regions returns the codes of every region libphonenumber knows, sorted.
-func Regions() []string {
-	out := make([]string, len(regions))
-	for i, r := range regions {
-		out[i] = r.code
-	}
-	return out
-}
-
 // Zones returns the IANA time zones a number in E.164 ("+18085550100",
 // an extension after its digits is ignored) lies in, by its longest known
 // prefix, as libphonenumber's GetTimezonesForPrefix does: []string{Unknown}
