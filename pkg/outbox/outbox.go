@@ -86,12 +86,16 @@ type Message struct {
 	Bulk bool
 	// CampaignID is the campaign it is of, if any.
 	CampaignID string
+	// row is the outbox row's rowid, when it was read from the outbox:
+	// claim and outcome find the row by it, without a search of the index
+	// of ids.
+	row int64
 }
 
 // Outcome starts the outcome of m's attempt, for the sender to say what
 // became of it.
 func (m *Message) Outcome() Outcome {
-	return Outcome{ID: m.ID, AttemptID: m.AttemptID, Campaign: m.CampaignID, Logged: m.ActivityID != ""}
+	return Outcome{ID: m.ID, AttemptID: m.AttemptID, Campaign: m.CampaignID, Logged: m.ActivityID != "", row: m.row}
 }
 
 // NewMessageID returns a Message-ID for a message from domain: a UUIDv7
@@ -245,7 +249,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
 	coalesce(template_id, ''), subject, coalesce(b.html, ''), coalesce(b.text, ''), state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk, campaign_id, coalesce(b.layout_id, ''), coalesce(b.fill, '')`
+	coalesce(activity_id, ''), bulk, campaign_id, coalesce(b.layout_id, ''), coalesce(b.fill, ''), outbox.rowid`
 
 func scan(st *sqlite.Stmt) Message {
 	t := func(i int) time.Time {
@@ -260,7 +264,8 @@ func scan(st *sqlite.Stmt) Message {
 		DedupeKey: st.ColumnText(5), MessageID: st.ColumnText(6), Provider: st.ColumnText(7), To: st.ColumnText(8), From: st.ColumnText(9), FromName: st.ColumnText(10),
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
-		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), LayoutID: st.ColumnText(27)}
+		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), LayoutID: st.ColumnText(27),
+		row: st.ColumnInt64(29)}
 	if raw := st.ColumnText(28); raw != "" && m.LayoutID != "" {
 		// Into a variable of its own: &m.Fill would move every Message
 		// scanned to the heap (450 bytes of garbage a message sent).
@@ -298,9 +303,10 @@ func Get(conn *sqlite.Conn, id string) (Message, bool, error) {
 }
 
 // Claim takes up to n due messages (queued, or retrying and due) of the
-// given providers (all when none are named) for one attempt each: a new
-// attempt id, the lease and one more attempt, in the caller's write
-// transaction, which must commit before any is sent.
+// given providers (all when none are named) for one attempt each, in the
+// caller's write transaction, which must commit before any is sent: the
+// lease, one more attempt and the claim's attempt id, which fences each
+// message's outcome (Record) against a later claim of it.
 func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, providers ...string) ([]Message, error) {
 	q := `WHERE state IN ('queued', 'retrying') AND due_at <= ?`
 	args := []any{store.FormatTime(now)}
@@ -312,28 +318,30 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 	}
 	q += ` ORDER BY due_at, id` + limit(n)
 	due, err := listInto(conn, make([]Message, 0, min(n, 1000)), q, args...)
-	if err != nil {
+	if err != nil || len(due) == 0 {
 		return nil, err
 	}
-	nowS, until := store.FormatTime(now), store.FormatTime(now.Add(lease))
-	stmt := conn.Prep(`UPDATE outbox SET state = 'claimed', attempt_id = ?, lease_until = ?, attempts = attempts + 1, claimed_at = ?, updated_at = ? WHERE id = ?`)
+	// One statement for the whole claim, its rows named by rowid: a
+	// statement a message, each bound with its own attempt id and found
+	// through the index of ids, cost more than the claim's other work.
+	attempt, nowS := store.NewID(), store.FormatTime(now)
+	rows := make([]byte, 0, 1+len(due)*8)
 	moves := tally{}
 	for i := range due {
 		m := &due[i]
 		moves.move(m.CampaignID, m.State, Claimed)
-		m.AttemptID, m.State, m.ClaimedAt = store.NewID(), Claimed, now
+		m.AttemptID, m.State, m.ClaimedAt = attempt, Claimed, now
 		m.Attempts++
-		stmt.BindText(1, m.AttemptID)
-		stmt.BindText(2, until)
-		stmt.BindText(3, nowS)
-		stmt.BindText(4, nowS)
-		stmt.BindText(5, m.ID)
-		if _, err := stmt.Step(); err != nil {
-			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
-		}
-		if err := stmt.Reset(); err != nil {
-			return nil, fmt.Errorf("claim %s: %w", m.ID, err)
-		}
+		rows = strconv.AppendInt(append(rows, ','), m.row, 10)
+	}
+	rows[0] = '['
+	rows = append(rows, ']')
+	if err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'claimed', attempt_id = ?1, lease_until = ?2, attempts = attempts + 1, claimed_at = ?3, updated_at = ?3
+WHERE rowid IN (SELECT value FROM json_each(?4))`, &sqlitex.ExecOptions{Args: []any{attempt, store.FormatTime(now.Add(lease)), nowS, string(rows)}}); err != nil {
+		return nil, fmt.Errorf("claim %d messages: %w", len(due), err)
+	}
+	if got := conn.Changes(); got != len(due) {
+		return nil, fmt.Errorf("claim: %d of %d messages changed", got, len(due))
 	}
 	return due, moves.store(conn)
 }
@@ -368,6 +376,7 @@ type Outcome struct {
 	Logged   bool      // the message has a log entry to keep current
 	OptOut   bool      // the provider refused the recipient for good (a STOP): flag the contact
 	Deferred bool      // put back untried (quiet hours): the claim does not count as an attempt
+	row      int64     // the row's rowid, when the outcome was started from its claimed message
 }
 
 // Record stores outcomes inside the caller's write transaction, each fenced
@@ -378,10 +387,20 @@ func Record(conn *sqlite.Conn, now time.Time, outs ...Outcome) ([]Outcome, error
 	// No RETURNING: SQLite runs such a statement through a temporary
 	// table of its own, opened and closed for each row (a tenth of
 	// crm-sender's CPU when sending); the outcome names its campaign, and
-	// the change count says whether the fence held.
-	stmt := conn.Prep(`UPDATE outbox SET state = ?1, provider_ref = ?2, error = ?3, due_at = CASE WHEN ?4 = '' THEN due_at ELSE ?4 END,
+	// the change count says whether the fence held. The row is found by
+	// its rowid where the claim read it (the attempt id, which a row that
+	// took a deleted one's rowid has not, still fences), by its id
+	// otherwise.
+	const set = `UPDATE outbox SET state = ?1, provider_ref = ?2, error = ?3, due_at = CASE WHEN ?4 = '' THEN due_at ELSE ?4 END,
 	sent_at = CASE WHEN ?1 = 'sent' THEN ?5 ELSE sent_at END, lease_until = '', updated_at = ?5, attempts = attempts - ?6
-WHERE id = ?7 AND attempt_id = ?8 AND state = 'claimed'`)
+WHERE `
+	byRow := conn.Prep(set + `rowid = ?7 AND attempt_id = ?8 AND state = 'claimed'`)
+	byID := conn.Prep(set + `id = ?7 AND attempt_id = ?8 AND state = 'claimed'`)
+	type bound struct {
+		bound bool
+		v     [8]string
+	}
+	var lastRow, lastID bound
 	nowS := store.FormatTime(now)
 	took := make([]Outcome, 0, len(outs)) // nearly all take: grown by doubling, a tenth of a send's garbage
 	moves := tally{}
@@ -390,12 +409,25 @@ WHERE id = ?7 AND attempt_id = ?8 AND state = 'claimed'`)
 		if !o.Due.IsZero() {
 			due = store.FormatTime(o.Due)
 		}
-		for i, v := range []string{string(o.State), o.Ref, o.Error, due, nowS} {
-			stmt.BindText(i+1, v)
+		stmt, last := byID, &lastID
+		if o.row > 0 {
+			stmt, last = byRow, &lastRow
+			stmt.BindInt64(7, o.row)
+		} else {
+			stmt.BindText(7, o.ID)
 		}
+		// A parameter keeps its value from one row to the next: the
+		// state, error, time and attempt, which the outcomes of a claim
+		// mostly share, are bound again only when they change.
+		for i, v := range [...]string{string(o.State), o.Ref, o.Error, due, nowS, 7: o.AttemptID} {
+			if i == 5 || i == 6 || last.bound && last.v[i] == v {
+				continue
+			}
+			stmt.BindText(i+1, v)
+			last.v[i] = v
+		}
+		last.bound = true
 		stmt.BindBool(6, o.Deferred)
-		stmt.BindText(7, o.ID)
-		stmt.BindText(8, o.AttemptID)
 		if _, err := stmt.Step(); err != nil {
 			return nil, fmt.Errorf("record %s: %w", o.ID, err)
 		}
