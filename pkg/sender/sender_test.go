@@ -27,6 +27,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/secrets"
 	"github.com/pi-crm/pi-crm/pkg/sender"
 	"github.com/pi-crm/pi-crm/pkg/store"
+	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
 type rig struct {
@@ -390,6 +391,12 @@ func TestCampaignMessagesFilledFromTheirLayout(t *testing.T) {
 	ctx := context.Background()
 	tpl := emailtemplate.Template{Name: "News", Subject: "News for {{first_name}}", BodyHTML: `<p>Hi {{first_name}} of {{company}}</p>`}
 	rd := emailtemplate.NewRenderer(2)
+	none := "" // campaign mail waits in quiet hours: none here, whatever the hour
+	for _, ws := range []string{r.fileWS, r.mgWS} {
+		if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	now := time.Now()
 	var ids []string
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
