@@ -1,8 +1,10 @@
 // Package smtptest runs a real SMTP server (emersion/go-smtp) on loopback
 // that keeps every message it accepts, for tests of mail the appliance
 // sends: optionally with STARTTLS on a certificate of its own, sign-in by
-// password (PLAIN) or OAuth token (XOAUTH2), addresses it refuses, and a
-// server that goes silent after taking a message.
+// password (PLAIN) or OAuth token (XOAUTH2), addresses it refuses, a
+// server that goes silent after taking a message, and one that hangs up
+// on its clients. It offers PIPELINING and CHUNKING (BDAT), as go-smtp
+// does.
 package smtptest
 
 import (
@@ -44,6 +46,9 @@ type Options struct {
 	// refused until the client signs in.
 	Passwords map[string]string
 	Tokens    map[string]string
+	// IdleTimeout, when set, is how long the server waits for a command
+	// before it says 421 and hangs up (go-smtp's read timeout).
+	IdleTimeout time.Duration
 }
 
 // Server is a running SMTP server.
@@ -57,6 +62,7 @@ type Server struct {
 	refuse    map[string]*smtp.SMTPError
 	silent    bool
 	conns     map[string]bool // by client address: STARTTLS starts a second session on one
+	open      []*smtp.Conn
 }
 
 // Start listens on loopback until the test ends.
@@ -73,6 +79,9 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
+	if opts.IdleTimeout > 0 {
+		srv.ReadTimeout = opts.IdleTimeout
+	}
 	srv.AllowInsecureAuth = !opts.TLS
 	if opts.TLS {
 		c := testcert.New(tb)
@@ -111,6 +120,17 @@ func (s *Server) GoSilent() {
 	s.silent = true
 }
 
+// HangUp closes every connection the server has open without a word, as
+// a server restarted, or one that drops idle clients, does.
+func (s *Server) HangUp() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.open {
+		_ = c.Conn().Close()
+	}
+	s.open = nil
+}
+
 // Conns counts the connections the server has taken.
 func (s *Server) Conns() int {
 	s.mu.Lock()
@@ -123,6 +143,7 @@ type backend struct{ s *Server }
 func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	b.s.mu.Lock()
 	b.s.conns[c.Conn().RemoteAddr().String()] = true
+	b.s.open = append(b.s.open, c)
 	b.s.mu.Unlock()
 	return &session{s: b.s, conn: c}, nil
 }
@@ -200,6 +221,11 @@ func (o xoauth2) Next(resp []byte) ([]byte, bool, error) {
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 	if x.needAuth() && x.user == "" {
 		return smtp.ErrAuthRequired
+	}
+	if x.msg.From != "" {
+		// As Postfix: a transaction refused part-way (an address, then
+		// its data) stays open until RSET.
+		return &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Error: nested MAIL command"}
 	}
 	x.msg.From = from
 	return nil

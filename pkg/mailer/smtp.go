@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/textproto"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,18 +36,22 @@ type SMTPConfig struct {
 	// NoPipelining sends one command a round trip even where the server
 	// offers PIPELINING (tests of that path).
 	NoPipelining bool
+	// NoChunking sends each message's data with DATA where the server
+	// offers CHUNKING too (tests of that path).
+	NoChunking bool
 	// DKIM, when set, signs every message.
 	DKIM *gomail.DKIMSigner
 }
 
 // SMTP sends over SMTP, keeping its connections open between messages.
 // go-mail dials, says EHLO, starts TLS and signs in (a password or
-// XOAUTH2), and builds the MIME; a server that offers PIPELINING (RFC
-// 2920) gets a run of messages as one write each, a message's data with
-// the next one's MAIL, RCPT and DATA (SendRun), instead of five round
-// trips a message. SMTP keeps no record we can
-// ask, so Lookup cannot decide: a message the sender lost track of stays
-// unknown for the user.
+// XOAUTH2), and builds the MIME. A server that offers PIPELINING (RFC
+// 2920) gets a run of messages (SendRun) in few writes instead of five
+// round trips a message: with CHUNKING too (RFC 3030: Gmail, Outlook,
+// Postfix), the whole run in two; without it, a message's data with the
+// next one's MAIL, RCPT and DATA. SMTP keeps no record we can ask, so
+// Lookup cannot decide: a message the sender lost track of stays unknown
+// for the user.
 type SMTP struct {
 	cfg  SMTPConfig
 	gc   *gomail.Client    // the dialer: TLS and sign-in settings
@@ -131,18 +136,20 @@ func (s *SMTP) Send(ctx context.Context, m *Mail) (string, error) {
 	return r.Ref, r.Err
 }
 
-// SendRun sends ms on pooled connections, one result a message. On a
-// server that offers PIPELINING, each message's data goes in one write
-// with the next message's MAIL, RCPT and DATA: a run of n messages is n+1
-// writes and as many waits for the server, where one at a time was 2n.
+// SendRun sends ms on pooled connections, one result a message: on a
+// server that offers PIPELINING and CHUNKING, with BDAT, the run in two
+// writes and two waits for the server (chunked); with PIPELINING alone,
+// each message's data in one write with the next message's MAIL, RCPT
+// and DATA, n+1 writes and waits for n messages (pipelined); otherwise one
+// command a round trip.
 //
-// An error before a message's data was accepted is a retry (or a
-// failure, for a refused address); an error after the server had the
+// An error before a message's data was sent is a retry (or a failure,
+// for a refused address); an error after the server may have had the
 // whole message is unknown; a message the server accepted is sent,
 // whatever happens to the connection afterwards. When a connection breaks,
-// the messages after the one it broke on (the server had none of their
-// data) go on a new connection; an idle connection the server had closed
-// took nothing, so its first message does too.
+// the messages the server had none of go on a new connection; an idle
+// connection the server had closed took nothing, so its first message
+// does too.
 func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 	out := make([]Result, len(ms))
 	msgs := make([]*gomail.Msg, len(ms))
@@ -191,7 +198,11 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 			s.put(c)
 			break
 		}
-		n, err := s.pipelined(c, ms, data, todo, out)
+		pipe := s.pipelined
+		if ok, _ := c.Extension("CHUNKING"); ok && !s.cfg.NoChunking && size(data, todo) <= chunkedMax {
+			pipe = s.chunked
+		}
+		n, err := pipe(c, ms, data, todo, out)
 		if err != nil { // nothing taken: the first message's envelope found no server
 			if reused {
 				continue // an idle connection the server had closed: on a new one
@@ -204,6 +215,15 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 		todo = todo[n:]
 	}
 	return out
+}
+
+// size is the data of the messages todo names, in bytes.
+func size(data []*bytes.Buffer, todo []int) int {
+	n := 0
+	for _, i := range todo {
+		n += data[i].Len()
+	}
+	return n
 }
 
 // writeMIME writes into data the MIME of each message todo names that has
@@ -273,6 +293,11 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 		}
 		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\nDATA\r\n")
 	}
+	// RSET first ends whatever the last run left open, and after a
+	// refused envelope before the next: a transaction refused part-way
+	// stays open, and Postfix refuses the next MAIL as nested.
+	reset := true
+	w.WriteString("RSET\r\n")
 	envelope(ms[todo[0]])
 	if err := w.Flush(); err != nil {
 		s.drop(c)
@@ -287,18 +312,26 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 				return k, nil // its data was not written: it goes on a new connection
 			}
 		}
+		var errRset error
+		if reset {
+			_, _, errRset = c.Text.ReadResponse(250)
+			reset = false
+		}
 		errMail, errRcpt, errData := readEnvelope(c)
-		if isNetErr(errMail) || isNetErr(errRcpt) || isNetErr(errData) {
+		if isNetErr(errRset) || isNetErr(errMail) || isNetErr(errRcpt) || isNetErr(errData) {
 			// The connection broke before this message's data: none of
 			// it was taken.
 			s.drop(c)
 			if k == 0 {
-				return 0, retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))
+				return 0, retrying(fmt.Errorf("smtp: %w", errors.Join(errRset, errMail, errRcpt, errData)))
 			}
 			return k, nil
 		}
 		next := func() {
 			if k+1 < len(todo) {
+				if reset {
+					w.WriteString("RSET\r\n")
+				}
 				envelope(ms[todo[k+1]])
 			}
 		}
@@ -308,6 +341,7 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 				// empty, which the server refuses for want of a recipient.
 				w.WriteString(".\r\n")
 			}
+			reset = true
 			next()
 			if err := w.Flush(); err != nil {
 				out[i].Err = retrying(fmt.Errorf("smtp: %w", err))
@@ -354,6 +388,154 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 	return len(todo), nil
 }
 
+// chunkedMax is the most data a chunked run writes before it reads an
+// answer: a run with more (large inline images) goes with DATA, a message
+// a round trip, which its size makes no slower.
+const chunkedMax = 1 << 20
+
+// chunked sends the messages todo names on c as pipelined does, with BDAT
+// (RFC 3030) instead of DATA, for a server that offers CHUNKING as well as
+// PIPELINING. The first message's MAIL and RCPT go alone, and their
+// answers show the session is alive (an idle connection the server had
+// closed took nothing: the run goes on a new one), after an RSET that
+// ends whatever the last run left open. Then the rest of the run goes in
+// one write, the first message's BDAT with its data and each
+// further message as RSET, MAIL, RCPT and BDAT with its data, and the
+// answers are read in order. A run is two waits for the server, where
+// DATA's are one a message, and no data is dot-stuffed.
+//
+// RSET before each further message ends whatever the one before left
+// open (a refused RCPT leaves its MAIL standing, and the next MAIL would
+// be refused as nested). The price of writing ahead: when the connection
+// breaks after the data went, every message not yet answered is unknown,
+// not only the one in flight (at most a run). A 421 (the server is
+// closing) as the last answer before the break means the messages after
+// it were not taken: they go on a new connection.
+func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []int, out []Result) (int, error) {
+	if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
+		s.drop(c)
+		return 0, retrying(fmt.Errorf("smtp: %w", err))
+	}
+	w := c.Text.W
+	eightBit, _ := c.Extension("8BITMIME")
+	envelope := func(m *Mail) {
+		w.WriteString("MAIL FROM:<" + m.From + ">")
+		if eightBit {
+			w.WriteString(" BODY=8BITMIME")
+		}
+		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\n")
+	}
+	first := todo[0]
+	w.WriteString("RSET\r\n")
+	envelope(ms[first])
+	if err := w.Flush(); err != nil {
+		s.drop(c)
+		return 0, retrying(fmt.Errorf("smtp: %w", err))
+	}
+	_, _, errRset := c.Text.ReadResponse(250)
+	_, _, errMail := c.Text.ReadResponse(250)
+	_, _, errRcpt := c.Text.ReadResponse(25)
+	if isNetErr(errRset) || isNetErr(errMail) || isNetErr(errRcpt) || closes(errRset) || closes(errMail) || closes(errRcpt) {
+		// No data went: nothing was taken.
+		s.drop(c)
+		return 0, retrying(fmt.Errorf("smtp: %w", errors.Join(errRset, errMail, errRcpt)))
+	}
+	refused := errMail != nil || errRcpt != nil
+	if refused {
+		out[first].Err = refusedEnvelope(errMail, errRcpt, nil)
+		if len(todo) == 1 {
+			s.put(c)
+			return 1, nil
+		}
+	}
+	for k, i := range todo {
+		if k > 0 {
+			w.WriteString("RSET\r\n")
+			envelope(ms[i])
+		} else if refused {
+			continue
+		}
+		w.WriteString("BDAT " + strconv.Itoa(data[i].Len()) + " LAST\r\n")
+		w.Write(data[i].Bytes())
+	}
+	// The messages from the k-th on, whose data went, are unknown.
+	unanswered := func(k int, err error) {
+		for _, i := range todo[k:] {
+			if out[i].Err == nil {
+				out[i].Err = unknown(fmt.Errorf("smtp: the connection broke before the server answered the message: %w", err))
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		// How much of the run the server had is not known.
+		unanswered(0, err)
+		s.drop(c)
+		return len(todo), nil
+	}
+	closing := false // the last answer was a 421
+	for k, i := range todo {
+		if k == 0 && refused {
+			continue
+		}
+		if err := c.UpdateDeadline(s.cfg.Timeout); err != nil {
+			unanswered(k, err)
+			s.drop(c)
+			return len(todo), nil
+		}
+		errRset, errMail, errRcpt = nil, nil, nil
+		if k > 0 {
+			_, _, errRset = c.Text.ReadResponse(250)
+			_, _, errMail = c.Text.ReadResponse(250)
+			_, _, errRcpt = c.Text.ReadResponse(25)
+		}
+		_, _, errData := c.Text.ReadResponse(250)
+		var broke error
+		for _, err := range [...]error{errRset, errMail, errRcpt, errData} {
+			if isNetErr(err) {
+				broke = err
+				break
+			}
+			closing = closes(err)
+		}
+		if broke != nil {
+			s.drop(c)
+			if closing {
+				return k, nil
+			}
+			unanswered(k, broke)
+			return len(todo), nil
+		}
+		var te *textproto.Error
+		switch {
+		case errMail != nil || errRcpt != nil:
+			if errData == nil {
+				out[i].Err = unknown(fmt.Errorf("smtp: the server took the message after refusing its envelope: %w", errors.Join(errMail, errRcpt)))
+			} else {
+				out[i].Err = refusedEnvelope(errMail, errRcpt, errData)
+			}
+		case errData == nil:
+			out[i].Ref = ms[i].MessageID
+		case errors.As(errData, &te) && te.Code >= 500:
+			out[i].Err = failed(fmt.Errorf("smtp refused the message: %w", errData))
+		default:
+			out[i].Err = retrying(fmt.Errorf("smtp deferred the message: %w", errData))
+		}
+	}
+	if closing {
+		s.drop(c)
+	} else {
+		s.put(c)
+	}
+	return len(todo), nil
+}
+
+// closes reports whether err is the server's 421: it is closing the
+// connection.
+func closes(err error) bool {
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code == 421
+}
+
 // readEnvelope reads the answers to MAIL, RCPT and DATA.
 func readEnvelope(c *smtp.Client) (errMail, errRcpt, errData error) {
 	_, _, errMail = c.Text.ReadResponse(250)
@@ -366,14 +548,21 @@ func readEnvelope(c *smtp.Client) (errMail, errRcpt, errData error) {
 // (the session is still good): a refused address or sender fails, the
 // rest is a retry.
 func refusedEnvelope(errMail, errRcpt, errData error) error {
-	var te *textproto.Error
-	if errors.As(errRcpt, &te) && te.Code >= 500 {
+	if refusedForGood(errRcpt) {
 		return failed(fmt.Errorf("smtp refused the address: %w", errRcpt))
 	}
-	if errors.As(errMail, &te) && te.Code >= 500 {
+	if refusedForGood(errMail) {
 		return failed(fmt.Errorf("smtp refused the sender: %w", errMail))
 	}
 	return retrying(fmt.Errorf("smtp: %w", errors.Join(errMail, errRcpt, errData)))
+}
+
+// refusedForGood reports whether err is a 5xx reply that is not about the
+// order of commands (502 or 503: an RCPT after a refused MAIL, say, which
+// says nothing about the address).
+func refusedForGood(err error) bool {
+	var te *textproto.Error
+	return errors.As(err, &te) && te.Code >= 500 && te.Code != 502 && te.Code != 503
 }
 
 // isNetErr reports whether err is the connection failing, not a reply.

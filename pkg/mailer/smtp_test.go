@@ -62,6 +62,7 @@ func TestSMTPSignsInSendsAndClassifies(t *testing.T) {
 		"password":     {Username: "andy@example.com", Password: "app-password-1"},
 		"xoauth2":      {Username: "andy@example.com", Token: "ya29.token-1"},
 		"no pipelines": {Username: "andy@example.com", Password: "app-password-1", NoPipelining: true},
+		"data":         {Username: "andy@example.com", Password: "app-password-1", NoChunking: true},
 	} {
 		p := smtpFor(t, srv, cfg)
 		before := len(srv.Messages())
@@ -83,8 +84,8 @@ func TestSMTPSignsInSendsAndClassifies(t *testing.T) {
 			}
 		}
 	}
-	if n := srv.Conns(); n != 3 {
-		t.Errorf("%d connections for 9 messages on three providers, want 3 (kept open)", n)
+	if n := srv.Conns(); n != 4 {
+		t.Errorf("%d connections for 12 messages on four providers, want 4 (kept open)", n)
 	}
 
 	p := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "app-password-1"})
@@ -171,22 +172,114 @@ func TestSMTPSignsWithDKIM(t *testing.T) {
 	}
 }
 
-// TestSMTPRunDecidesEachMessage sends runs on a pipelining server: a run
-// goes on one connection, each message decided on its own (a refused
-// address fails, a deferred one retries, the others arrive once, in
-// order); when the server hangs up after taking a message, that one is
-// unknown and the rest of the run, of which it had nothing, arrives on a
-// new connection.
+// TestSMTPRunDecidesEachMessage sends runs on a pipelining server, with
+// BDAT (the server offers CHUNKING) and with DATA: a run goes on one
+// connection, each message decided on its own (a refused address fails, a
+// deferred one retries, the others arrive once, in order, and the
+// connection is still good for the next run).
 func TestSMTPRunDecidesEachMessage(t *testing.T) {
-	ctx := context.Background()
-	srv := smtptest.StartWith(t, smtptest.Options{TLS: true, Passwords: map[string]string{"andy@example.com": "app-password-1"}})
-	p := smtpFor(t, srv, mailer.SMTPConfig{Username: "andy@example.com", Password: "app-password-1"})
-	srv.Refuse("gone@example.com", 550)
-	srv.Refuse("full@example.com", 451)
-	run := []*mailer.Mail{mailTo("tom@example.com", "r1", "one"), mailTo("gone@example.com", "r2", "x"), mailTo("tom@example.com", "r3", "three"),
-		mailTo("full@example.com", "r4", "x"), mailTo("tom@example.com", "r5", "five")}
-	got := p.SendRun(ctx, run)
-	want := []outbox.State{outbox.Sent, outbox.Failed, outbox.Sent, outbox.Retrying, outbox.Sent}
+	for name, cfg := range map[string]mailer.SMTPConfig{"bdat": {}, "data": {NoChunking: true}} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := smtptest.StartWith(t, smtptest.Options{TLS: true, Passwords: map[string]string{"andy@example.com": "app-password-1"}})
+			cfg.Username, cfg.Password = "andy@example.com", "app-password-1"
+			p := smtpFor(t, srv, cfg)
+			srv.Refuse("gone@example.com", 550)
+			srv.Refuse("full@example.com", 451)
+			srv.Refuse("busy@example.com", 421) // closing, it says, but it goes on
+			run := []*mailer.Mail{mailTo("gone@example.com", "r0", "x"), mailTo("tom@example.com", "r1", "one"), mailTo("gone@example.com", "r2", "x"),
+				mailTo("tom@example.com", "r3", "three"), mailTo("full@example.com", "r4", "x"), mailTo("tom@example.com", "r5", "five"),
+				mailTo("busy@example.com", "r6", "x"), mailTo("tom@example.com", "r7", "seven")}
+			want := []outbox.State{outbox.Failed, outbox.Sent, outbox.Failed, outbox.Sent, outbox.Retrying, outbox.Sent, outbox.Retrying, outbox.Sent}
+			checkRun(t, run, p.SendRun(ctx, run), want)
+			if a := arrived(srv); a != "r1 r3 r5 r7" {
+				t.Fatalf("arrived %s, want r1 r3 r5 r7", a)
+			}
+			if n := srv.Conns(); n != 1 {
+				t.Errorf("the run took %d connections, want 1", n)
+			}
+
+			// An address with a line break would carry a command of its own: it
+			// fails before anything is written, and the rest of the run goes.
+			injected := mailTo("tom@example.com>\r\nRCPT TO:<evil@example.com", "i1", "x")
+			got := p.SendRun(ctx, []*mailer.Mail{injected, mailTo("tom@example.com", "i2", "x")})
+			if mailer.Classify(got[0].Err) != outbox.Failed || got[1].Err != nil {
+				t.Errorf("an address with a line break: %v (%s); the next: %v", got[0].Err, mailer.Classify(got[0].Err), got[1].Err)
+			}
+			for _, m := range srv.Messages() {
+				for _, to := range m.To {
+					if strings.Contains(to, "evil") {
+						t.Fatalf("the injected recipient got mail: %+v", m)
+					}
+				}
+			}
+			if a := arrived(srv); a != "r1 r3 r5 r7 i2" {
+				t.Fatalf("arrived %s, want r1 r3 r5 r7 i2", a)
+			}
+			if n := srv.Conns(); n != 1 {
+				t.Errorf("%d connections after two runs, want 1", n)
+			}
+		})
+	}
+}
+
+// TestSMTPRunAfterHangUps: a server that hangs up on an idle connection
+// (without a word, or saying 421 as go-smtp's idle timeout does) took
+// nothing of the next run, which goes whole on a new connection, each
+// message once. One that hangs up after taking a message leaves it
+// unknown: with DATA the rest of the run, of which the server had
+// nothing, goes on a new connection; with BDAT their data had gone too,
+// so they are unknown as well, and none is sent twice.
+func TestSMTPRunAfterHangUps(t *testing.T) {
+	for name, cfg := range map[string]mailer.SMTPConfig{"bdat": {}, "data": {NoChunking: true}} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			srv := smtptest.StartWith(t, smtptest.Options{IdleTimeout: 300 * time.Millisecond})
+			cfg.TLS = "none"
+			p := smtpFor(t, srv, cfg)
+			three := func(id string) []*mailer.Mail {
+				return []*mailer.Mail{mailTo("tom@example.com", id+"1", "x"), mailTo("tom@example.com", id+"2", "x"), mailTo("tom@example.com", id+"3", "x")}
+			}
+			all := []outbox.State{outbox.Sent, outbox.Sent, outbox.Sent}
+			run := three("a")
+			checkRun(t, run, p.SendRun(ctx, run), all)
+			srv.HangUp()
+			run = three("b")
+			checkRun(t, run, p.SendRun(ctx, run), all)
+			time.Sleep(700 * time.Millisecond) // the server says 421 and hangs up
+			run = three("c")
+			checkRun(t, run, p.SendRun(ctx, run), all)
+			if a := arrived(srv); a != "a1 a2 a3 b1 b2 b3 c1 c2 c3" {
+				t.Fatalf("arrived %s, want each of a, b and c once", a)
+			}
+			if n := srv.Conns(); n != 3 {
+				t.Errorf("%d connections, want 3: one, and one after each hang-up", n)
+			}
+
+			srv.GoSilent() // takes s1, then hangs up without a word
+			run = three("s")
+			want := []outbox.State{outbox.Unknown, outbox.Sent, outbox.Sent}
+			arrivals, conns := "s1 s2 s3", 4
+			if name == "bdat" {
+				want, arrivals, conns = []outbox.State{outbox.Unknown, outbox.Unknown, outbox.Unknown}, "s1", 3
+			}
+			checkRun(t, run, p.SendRun(ctx, run), want)
+			if a := arrived(srv); a != "a1 a2 a3 b1 b2 b3 c1 c2 c3 "+arrivals {
+				t.Fatalf("arrived %s, want %s after c3", a, arrivals)
+			}
+			if n := srv.Conns(); n != conns {
+				t.Errorf("%d connections after the silent hang-up, want %d", n, conns)
+			}
+			run = three("d")
+			checkRun(t, run, p.SendRun(ctx, run), all)
+		})
+	}
+}
+
+// checkRun fails t unless each message of run came out in its state of
+// want, a sent one with its Message-ID as its reference.
+func checkRun(t *testing.T, run []*mailer.Mail, got []mailer.Result, want []outbox.State) {
+	t.Helper()
 	for i, r := range got {
 		st := outbox.Sent
 		if r.Err != nil {
@@ -198,53 +291,13 @@ func TestSMTPRunDecidesEachMessage(t *testing.T) {
 			t.Errorf("message %d (%s): %s (%v), want %s", i, run[i].To, st, r.Err, want[i])
 		}
 	}
-	ids := func() []string {
-		var out []string
-		for _, m := range srv.Messages() {
-			out = append(out, strings.Trim(strings.TrimSuffix(m.ID, "@pi-crm.example>"), "<"))
-		}
-		return out
-	}
-	if a := ids(); strings.Join(a, " ") != "r1 r3 r5" {
-		t.Fatalf("arrived %v, want r1 r3 r5", a)
-	}
-	if n := srv.Conns(); n != 1 {
-		t.Errorf("the run took %d connections, want 1", n)
-	}
+}
 
-	// An address with a line break would carry a command of its own: it
-	// fails before anything is written, and the rest of the run goes.
-	injected := mailTo("tom@example.com>\r\nRCPT TO:<evil@example.com", "i1", "x")
-	got = p.SendRun(ctx, []*mailer.Mail{injected, mailTo("tom@example.com", "i2", "x")})
-	if mailer.Classify(got[0].Err) != outbox.Failed || got[1].Err != nil {
-		t.Errorf("an address with a line break: %v (%s); the next: %v", got[0].Err, mailer.Classify(got[0].Err), got[1].Err)
-	}
+// arrived lists the ids of the messages srv took, in order.
+func arrived(srv *smtptest.Server) string {
+	var out []string
 	for _, m := range srv.Messages() {
-		for _, to := range m.To {
-			if strings.Contains(to, "evil") {
-				t.Fatalf("the injected recipient got mail: %+v", m)
-			}
-		}
+		out = append(out, strings.Trim(strings.TrimSuffix(m.ID, "@pi-crm.example>"), "<"))
 	}
-	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 i2" {
-		t.Fatalf("arrived %v, want r1 r3 r5 i2", a)
-	}
-
-	srv.GoSilent() // takes s1, then hangs up without a word
-	run = []*mailer.Mail{mailTo("tom@example.com", "s1", "x"), mailTo("tom@example.com", "s2", "x"), mailTo("tom@example.com", "s3", "x")}
-	got = p.SendRun(ctx, run)
-	if mailer.Classify(got[0].Err) != outbox.Unknown {
-		t.Errorf("the message the server took without answering: %v (%s), want unknown", got[0].Err, mailer.Classify(got[0].Err))
-	}
-	for i, r := range got[1:] {
-		if r.Err != nil || r.Ref != run[i+1].MessageID {
-			t.Errorf("message %d after the hang-up: %q %v, want sent on a new connection", i+1, r.Ref, r.Err)
-		}
-	}
-	if a := ids(); strings.Join(a, " ") != "r1 r3 r5 i2 s1 s2 s3" {
-		t.Fatalf("arrived %v, want each of s1 s2 s3 once", a)
-	}
-	if n := srv.Conns(); n != 2 {
-		t.Errorf("%d connections after the hang-up, want 2", n)
-	}
+	return strings.Join(out, " ")
 }
