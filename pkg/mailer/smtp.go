@@ -285,14 +285,7 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 		return 0, retrying(fmt.Errorf("smtp: %w", err))
 	}
 	w := c.Text.W
-	eightBit, _ := c.Extension("8BITMIME")
-	envelope := func(m *Mail) {
-		w.WriteString("MAIL FROM:<" + m.From + ">")
-		if eightBit {
-			w.WriteString(" BODY=8BITMIME")
-		}
-		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\nDATA\r\n")
-	}
+	envelope := envelopeWriter(c, "DATA\r\n")
 	// RSET first ends whatever the last run left open, and after a
 	// refused envelope before the next: a transaction refused part-way
 	// stays open, and Postfix refuses the next MAIL as nested.
@@ -417,14 +410,7 @@ func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []
 		return 0, retrying(fmt.Errorf("smtp: %w", err))
 	}
 	w := c.Text.W
-	eightBit, _ := c.Extension("8BITMIME")
-	envelope := func(m *Mail) {
-		w.WriteString("MAIL FROM:<" + m.From + ">")
-		if eightBit {
-			w.WriteString(" BODY=8BITMIME")
-		}
-		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\n")
-	}
+	envelope := envelopeWriter(c, "")
 	first := todo[0]
 	w.WriteString("RSET\r\n")
 	envelope(ms[first])
@@ -534,6 +520,20 @@ func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []
 func closes(err error) bool {
 	var te *textproto.Error
 	return errors.As(err, &te) && te.Code == 421
+}
+
+// envelopeWriter returns a function that writes a message's MAIL and
+// RCPT, then then, into c's buffer, unflushed.
+func envelopeWriter(c *smtp.Client, then string) func(*Mail) {
+	w := c.Text.W
+	eightBit, _ := c.Extension("8BITMIME")
+	return func(m *Mail) {
+		w.WriteString("MAIL FROM:<" + m.From + ">")
+		if eightBit {
+			w.WriteString(" BODY=8BITMIME")
+		}
+		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\n" + then)
+	}
 }
 
 // readEnvelope reads the answers to MAIL, RCPT and DATA.
