@@ -265,3 +265,35 @@ func ready(ns *testrig.NotifySocket) bool {
 	_, ok := ns.Await("READY=1", 10*time.Second)
 	return ok
 }
+
+// runPeak runs c and returns its output (stdout and stderr) and its peak
+// RSS in MB, read from VmHWM every 20 ms while it runs: rusage's maxrss of
+// a child counts the parent's pages it shared between fork and exec,
+// which here is the test process's, gigabytes after the contacts bench.
+func runPeak(c *exec.Cmd) (string, float64, error) {
+	var out strings.Builder
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		return "", 0, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	status := fmt.Sprintf("/proc/%d/status", c.Process.Pid)
+	peak := 0.0
+	for {
+		if b, err := os.ReadFile(status); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+					var kb float64
+					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+					peak = max(peak, kb/1024)
+				}
+			}
+		}
+		select {
+		case err := <-done:
+			return out.String(), peak, err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -116,6 +116,10 @@ func (b *bench) sender() {
 		}
 	}
 	if b.want("sender_file") {
+		// Benches before this one (campaigns, drips) may have left mail of
+		// their own in the folder: these are the files beyond theirs.
+		mail := filepath.Join(b.dir, "mail", "*.eml")
+		old, _ := filepath.Glob(mail)
 		enqueue(fileWS, 2_000, mailer.KindFile)
 		// The SMTP ones, if any, are sent already: the count now is theirs plus these.
 		var before int
@@ -125,12 +129,12 @@ func (b *bench) sender() {
 			return err
 		})
 		perS, _, _ := drain(before+2_000, 2_000, func() bool {
-			files, _ := filepath.Glob(filepath.Join(b.dir, "mail", "*.eml"))
-			return len(files) >= 2_000
+			files, _ := filepath.Glob(mail)
+			return len(files)-len(old) >= 2_000
 		})
-		files, _ := filepath.Glob(filepath.Join(b.dir, "mail", "*.eml"))
-		if len(files) != 2_000 {
-			t.Fatalf("%d files, want 2000", len(files))
+		files, _ := filepath.Glob(mail)
+		if len(files)-len(old) != 2_000 {
+			t.Fatalf("%d new files, want 2000", len(files)-len(old))
 		}
 		b.report("sender_file_msgs_per_s", perS, "msgs/s")
 	}

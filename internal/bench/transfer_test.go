@@ -31,39 +31,15 @@ func TestBenchTransfer(t *testing.T) {
 	bin := os.Getenv("PICRM_BIN_DIR")
 	dir := t.TempDir()
 	vars := []string{"PICRM_DATA_DIR=" + dir, "PICRM_LOG_LEVEL=warn", "HOME=" + dir}
-	// run runs crmctl and returns its output and peak RSS in MB, read from
-	// VmHWM while it runs: rusage's maxrss of a child counts the parent's
-	// pages it shared between fork and exec, which here is the test's.
+	// run runs crmctl and returns its output and peak RSS in MB.
 	run := func(args ...string) (string, float64) {
 		c := exec.Command(filepath.Join(bin, "crmctl"), args...)
 		c.Env = vars
-		var out strings.Builder
-		c.Stdout, c.Stderr = &out, &out
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
+		out, peak, err := runPeak(c)
+		if err != nil {
+			t.Fatalf("crmctl %v: %v\n%s", args, err, out)
 		}
-		done := make(chan error, 1)
-		go func() { done <- c.Wait() }()
-		peak := 0.0
-		for {
-			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.Process.Pid)); err == nil {
-				for _, line := range strings.Split(string(b), "\n") {
-					if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-						var kb float64
-						fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-						peak = max(peak, kb/1024)
-					}
-				}
-			}
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("crmctl %v: %v\n%s", args, err, out.String())
-				}
-				return out.String(), peak
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
+		return out, peak
 	}
 	run("demo", "--bare", "--contacts", "100000", "--activities", "0")
 	dbPath := filepath.Join(dir, "pi-crm.db")
