@@ -60,6 +60,7 @@ type Server struct {
 	mu        sync.Mutex
 	msgs      []Message
 	refuse    map[string]*smtp.SMTPError
+	refuseMsg map[string]*smtp.SMTPError // by text in the message
 	silent    bool
 	conns     map[string]bool // by client address: STARTTLS starts a second session on one
 	open      []*smtp.Conn
@@ -75,7 +76,7 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	s := &Server{Addr: l.Addr().String(), opts: opts, refuse: map[string]*smtp.SMTPError{}, conns: map[string]bool{}}
+	s := &Server{Addr: l.Addr().String(), opts: opts, refuse: map[string]*smtp.SMTPError{}, refuseMsg: map[string]*smtp.SMTPError{}, conns: map[string]bool{}}
 	srv := smtp.NewServer(backend{s})
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -110,6 +111,19 @@ func (s *Server) Refuse(addr string, code int) {
 		return
 	}
 	s.refuse[addr] = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 1, 1}, Message: "mailbox unavailable"}
+}
+
+// RefuseMessage makes the server answer the data of a message holding
+// text with code (554: for good, as for spam; 452: try later), as it does
+// with a message its content filter rejects; 0 takes such messages again.
+func (s *Server) RefuseMessage(text string, code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		delete(s.refuseMsg, text)
+		return
+	}
+	s.refuseMsg[text] = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 6, 0}, Message: "message content rejected"}
 }
 
 // GoSilent makes the server keep the next message it reads and then hang
@@ -257,6 +271,12 @@ func (x *session) Data(r io.Reader) error {
 	}
 	x.msg.Subject, x.msg.ID, x.msg.Body, x.msg.Raw, x.msg.User = m.Header.Get("Subject"), m.Header.Get("Message-Id"), string(body), raw, x.user
 	x.s.mu.Lock()
+	for text, e := range x.s.refuseMsg {
+		if bytes.Contains(raw, []byte(text)) {
+			x.s.mu.Unlock()
+			return e
+		}
+	}
 	x.s.msgs = append(x.s.msgs, x.msg)
 	silent := x.s.silent
 	x.s.silent = false

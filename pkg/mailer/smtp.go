@@ -362,20 +362,13 @@ func (s *SMTP) pipelined(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo 
 			return k + 1, nil
 		}
 		_, _, err := c.Text.ReadResponse(250)
-		var te *textproto.Error
-		switch {
-		case err == nil:
-			out[i].Ref = ms[i].MessageID
-		case errors.As(err, &te) && te.Code >= 500:
-			out[i].Err = failed(fmt.Errorf("smtp refused the message: %w", err))
-		case errors.As(err, &te):
-			out[i].Err = retrying(fmt.Errorf("smtp deferred the message: %w", err))
-		default:
+		if isNetErr(err) {
 			// The server had the whole message and did not say: reconcile.
 			out[i].Err = unknown(fmt.Errorf("smtp: no answer after the message: %w", err))
 			s.drop(c)
 			return k + 1, nil
 		}
+		out[i] = dataAnswered(ms[i], err)
 	}
 	s.put(c)
 	return len(todo), nil
@@ -491,20 +484,13 @@ func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []
 			unanswered(k, broke)
 			return len(todo), nil
 		}
-		var te *textproto.Error
 		switch {
-		case errMail != nil || errRcpt != nil:
-			if errData == nil {
-				out[i].Err = unknown(fmt.Errorf("smtp: the server took the message after refusing its envelope: %w", errors.Join(errMail, errRcpt)))
-			} else {
-				out[i].Err = refusedEnvelope(errMail, errRcpt, errData)
-			}
+		case errMail == nil && errRcpt == nil:
+			out[i] = dataAnswered(ms[i], errData)
 		case errData == nil:
-			out[i].Ref = ms[i].MessageID
-		case errors.As(errData, &te) && te.Code >= 500:
-			out[i].Err = failed(fmt.Errorf("smtp refused the message: %w", errData))
+			out[i].Err = unknown(fmt.Errorf("smtp: the server took the message after refusing its envelope: %w", errors.Join(errMail, errRcpt)))
 		default:
-			out[i].Err = retrying(fmt.Errorf("smtp deferred the message: %w", errData))
+			out[i].Err = refusedEnvelope(errMail, errRcpt, errData)
 		}
 	}
 	if closing {
@@ -513,6 +499,21 @@ func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []
 		s.put(c)
 	}
 	return len(todo), nil
+}
+
+// dataAnswered is the result of m whose data the server answered with
+// reply (an SMTP reply, not a broken connection): sent, refused for good
+// (5xx) or deferred.
+func dataAnswered(m *Mail, reply error) Result {
+	var te *textproto.Error
+	switch {
+	case reply == nil:
+		return Result{Ref: m.MessageID}
+	case errors.As(reply, &te) && te.Code >= 500:
+		return Result{Err: failed(fmt.Errorf("smtp refused the message: %w", reply))}
+	default:
+		return Result{Err: retrying(fmt.Errorf("smtp deferred the message: %w", reply))}
+	}
 }
 
 // closes reports whether err is the server's 421: it is closing the

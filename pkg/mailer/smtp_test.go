@@ -187,13 +187,17 @@ func TestSMTPRunDecidesEachMessage(t *testing.T) {
 			srv.Refuse("gone@example.com", 550)
 			srv.Refuse("full@example.com", 451)
 			srv.Refuse("busy@example.com", 421) // closing, it says, but it goes on
+			srv.RefuseMessage("spammy", 554)    // its content, after its data
+			srv.RefuseMessage("too big today", 452)
 			run := []*mailer.Mail{mailTo("gone@example.com", "r0", "x"), mailTo("tom@example.com", "r1", "one"), mailTo("gone@example.com", "r2", "x"),
 				mailTo("tom@example.com", "r3", "three"), mailTo("full@example.com", "r4", "x"), mailTo("tom@example.com", "r5", "five"),
-				mailTo("busy@example.com", "r6", "x"), mailTo("tom@example.com", "r7", "seven")}
-			want := []outbox.State{outbox.Failed, outbox.Sent, outbox.Failed, outbox.Sent, outbox.Retrying, outbox.Sent, outbox.Retrying, outbox.Sent}
+				mailTo("busy@example.com", "r6", "x"), mailTo("tom@example.com", "r7", "seven"),
+				mailTo("tom@example.com", "r8", "spammy"), mailTo("tom@example.com", "r9", "too big today"), mailTo("tom@example.com", "r10", "ten")}
+			want := []outbox.State{outbox.Failed, outbox.Sent, outbox.Failed, outbox.Sent, outbox.Retrying, outbox.Sent, outbox.Retrying, outbox.Sent,
+				outbox.Failed, outbox.Retrying, outbox.Sent}
 			checkRun(t, run, p.SendRun(ctx, run), want)
-			if a := arrived(srv); a != "r1 r3 r5 r7" {
-				t.Fatalf("arrived %s, want r1 r3 r5 r7", a)
+			if a := arrived(srv); a != "r1 r3 r5 r7 r10" {
+				t.Fatalf("arrived %s, want r1 r3 r5 r7 r10", a)
 			}
 			if n := srv.Conns(); n != 1 {
 				t.Errorf("the run took %d connections, want 1", n)
@@ -213,8 +217,8 @@ func TestSMTPRunDecidesEachMessage(t *testing.T) {
 					}
 				}
 			}
-			if a := arrived(srv); a != "r1 r3 r5 r7 i2" {
-				t.Fatalf("arrived %s, want r1 r3 r5 r7 i2", a)
+			if a := arrived(srv); a != "r1 r3 r5 r7 r10 i2" {
+				t.Fatalf("arrived %s, want r1 r3 r5 r7 r10 i2", a)
 			}
 			if n := srv.Conns(); n != 1 {
 				t.Errorf("%d connections after two runs, want 1", n)
