@@ -137,7 +137,12 @@ func (b *bench) webReady() {
 	b.report("web_ready_ms", ms[len(ms)/2], "ms")
 }
 
-func rssMB(pid int) float64 {
+// rssMB is process pid's resident set in MB, -1 when it cannot be read.
+func rssMB(pid int) float64 { return statusMB(pid, "VmRSS:") }
+
+// statusMB is the field of process pid's /proc status (a size in kB, such
+// as "VmRSS:" or "VmHWM:") in MB, -1 when it cannot be read.
+func statusMB(pid int, field string) float64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return -1
@@ -145,7 +150,7 @@ func rssMB(pid int) float64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
 			return float64(kb) / 1024
 		}
@@ -278,18 +283,9 @@ func runPeak(c *exec.Cmd) (string, float64, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Wait() }()
-	status := fmt.Sprintf("/proc/%d/status", c.Process.Pid)
 	peak := 0.0
 	for {
-		if b, err := os.ReadFile(status); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-					var kb float64
-					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-					peak = max(peak, kb/1024)
-				}
-			}
-		}
+		peak = max(peak, statusMB(c.Process.Pid, "VmHWM:"))
 		select {
 		case err := <-done:
 			return out.String(), peak, err
