@@ -324,6 +324,10 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 	// One statement for the whole claim, its rows named by rowid: a
 	// statement a message, each bound with its own attempt id and found
 	// through the index of ids, cost more than the claim's other work.
+	// OR FAIL: a statement that changes many rows inside a transaction and
+	// may abort keeps a journal of its own to undo just itself, a copy of
+	// each page before it changes it. A failed claim here fails the whole
+	// transaction, which rolls back, so that copy is never used.
 	attempt, nowS := store.NewID(), store.FormatTime(now)
 	rows := make([]byte, 0, 1+len(due)*8)
 	moves := tally{}
@@ -336,7 +340,7 @@ func Claim(conn *sqlite.Conn, n int, lease time.Duration, now time.Time, provide
 	}
 	rows[0] = '['
 	rows = append(rows, ']')
-	if err := sqlitex.Execute(conn, `UPDATE outbox SET state = 'claimed', attempt_id = ?1, lease_until = ?2, attempts = attempts + 1, claimed_at = ?3, updated_at = ?3
+	if err := sqlitex.Execute(conn, `UPDATE OR FAIL outbox SET state = 'claimed', attempt_id = ?1, lease_until = ?2, attempts = attempts + 1, claimed_at = ?3, updated_at = ?3
 WHERE rowid IN (SELECT value FROM json_each(?4))`, &sqlitex.ExecOptions{Args: []any{attempt, store.FormatTime(now.Add(lease)), nowS, string(rows)}}); err != nil {
 		return nil, fmt.Errorf("claim %d messages: %w", len(due), err)
 	}
