@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -100,20 +101,63 @@ func unknown(err error) error  { return &Error{State: outbox.Unknown, Err: err} 
 // Msg builds m's MIME message: From, To, Subject, Date, our Message-ID, a
 // text part and an HTML part with its inline images.
 func (m *Mail) Msg() (*gomail.Msg, error) {
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	if err := msg.FromFormat(m.FromName, m.From); err != nil {
+	var sh shared
+	return m.msg(&sh)
+}
+
+// shared is what messages built one after another mostly have in common,
+// made once for them (a run's messages have one sender and are built in
+// the same second): the From address, checked, and the Date.
+type shared struct {
+	fromName, from string
+	fromAddr       *mail.Address
+	sec            int64
+	loc            *time.Location
+	date           string
+}
+
+// sender returns m's From address, checked: a bare address, which the
+// envelope's MAIL FROM carries as it is, with m's display name.
+func (sh *shared) sender(m *Mail) (*mail.Address, error) {
+	if sh.fromAddr != nil && sh.fromName == m.FromName && sh.from == m.From {
+		return sh.fromAddr, nil
+	}
+	a, err := mail.ParseAddress(m.From)
+	if err == nil && (a.Name != "" || a.Address != m.From) {
+		err = errors.New("not a bare address")
+	}
+	if err != nil {
 		return nil, failed(fmt.Errorf("from %q: %w", m.From, err))
 	}
+	sh.fromName, sh.from, sh.fromAddr = m.FromName, m.From, &mail.Address{Name: m.FromName, Address: m.From}
+	return sh.fromAddr, nil
+}
+
+// dateOf returns the Date header's value for t, now when t is zero.
+func (sh *shared) dateOf(t time.Time) string {
+	if t.IsZero() {
+		t = time.Now()
+	}
+	if sec := t.Unix(); sec != sh.sec || t.Location() != sh.loc || sh.date == "" {
+		sh.sec, sh.loc, sh.date = sec, t.Location(), t.Format(time.RFC1123Z)
+	}
+	return sh.date
+}
+
+// msg is Msg with what sh holds from the messages built before.
+func (m *Mail) msg(sh *shared) (*gomail.Msg, error) {
+	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	from, err := sh.sender(m)
+	if err != nil {
+		return nil, err
+	}
+	msg.FromMailAddress(from)
 	if err := msg.To(m.To); err != nil {
 		return nil, failed(fmt.Errorf("to %q: %w", m.To, err))
 	}
 	msg.Subject(m.Subject)
-	msg.SetMessageIDWithValue(m.MessageID)
-	if m.Date.IsZero() {
-		msg.SetDate()
-	} else {
-		msg.SetDateWithValue(m.Date)
-	}
+	msg.SetGenHeader(gomail.HeaderMessageID, "<"+m.MessageID+">")
+	msg.SetGenHeader(gomail.HeaderDate, sh.dateOf(m.Date))
 	for k, v := range m.Headers {
 		msg.SetGenHeader(gomail.Header(k), v)
 	}

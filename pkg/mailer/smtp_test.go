@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
+	"net/mail"
 	"strconv"
 	"strings"
 	"testing"
@@ -304,4 +305,58 @@ func arrived(srv *smtptest.Server) string {
 		out = append(out, strings.Trim(strings.TrimSuffix(m.ID, "@pi-crm.example>"), "<"))
 	}
 	return strings.Join(out, " ")
+}
+
+// TestSMTPRunWritesEachSendersHeaders: a run's messages are built one after
+// another with what they share made once (the sender's address, the Date),
+// yet each carries its own From (a display name with quotes in it too, and
+// one not ASCII), a Date that reads back as the time it was sent, and its
+// own data, a run far bigger than its write buffer included; a From that
+// is not a bare address fails alone.
+func TestSMTPRunWritesEachSendersHeaders(t *testing.T) {
+	srv := smtptest.Start(t)
+	p := smtpFor(t, srv, mailer.SMTPConfig{TLS: "none"})
+	big := strings.Repeat("Rates moved this week.\n", 4000) // 92 KB
+	run := []*mailer.Mail{mailTo("tom@example.com", "h0", "one"), mailTo("tom@example.com", "h1", big), mailTo("tom@example.com", "h2", "bad from"),
+		mailTo("tom@example.com", "h3", "three"), mailTo("tom@example.com", "h4", "four"), mailTo("tom@example.com", "h5", "five")}
+	run[1].FromName = `Andy "Rates" Lee`
+	run[2].From = "Andy <andy@example.com>"
+	run[3].From, run[3].FromName = "mona@example.com", "Mona Lisa Ngô"
+	run[5].Date = time.Date(2026, 3, 1, 9, 30, 0, 0, time.FixedZone("PST", -8*3600))
+	start := time.Now().Add(-time.Second)
+	res := p.SendRun(context.Background(), run)
+	checkRun(t, run, res, []outbox.State{outbox.Sent, outbox.Sent, outbox.Failed, outbox.Sent, outbox.Sent, outbox.Sent})
+	if err := res[2].Err; err == nil || !strings.Contains(err.Error(), "not a bare address") {
+		t.Errorf("h2's From %q: %v, want it refused before the server saw it", run[2].From, err)
+	}
+	if a := arrived(srv); a != "h0 h1 h3 h4 h5" {
+		t.Fatalf("arrived %s, want h0 h1 h3 h4 h5", a)
+	}
+	want := map[string]mail.Address{"h0": {Name: "Andy", Address: "andy@example.com"}, "h1": {Name: `Andy "Rates" Lee`, Address: "andy@example.com"},
+		"h3": {Name: "Mona Lisa Ngô", Address: "mona@example.com"}, "h4": {Name: "Andy", Address: "andy@example.com"}, "h5": {Name: "Andy", Address: "andy@example.com"}}
+	for _, m := range srv.Messages() {
+		id := strings.Trim(strings.TrimSuffix(m.ID, "@pi-crm.example>"), "<")
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		from, err := msg.Header.AddressList("From")
+		if err != nil || len(from) != 1 || *from[0] != want[id] {
+			t.Errorf("%s: From %q (%v), want %v", id, msg.Header.Get("From"), err, want[id])
+		}
+		date, err := msg.Header.Date()
+		switch {
+		case err != nil:
+			t.Errorf("%s: Date %q: %v", id, msg.Header.Get("Date"), err)
+		case id == "h5":
+			if !date.Equal(run[5].Date) || msg.Header.Get("Date") != "Sun, 01 Mar 2026 09:30:00 -0800" {
+				t.Errorf("h5: Date %q, want the message's own", msg.Header.Get("Date"))
+			}
+		case date.Before(start) || date.After(time.Now().Add(time.Second)):
+			t.Errorf("%s: Date %v, want about now", id, date)
+		}
+		if id == "h1" && !strings.Contains(strings.ReplaceAll(m.Body, "\r\n", "\n"), big) {
+			t.Errorf("h1's %d-byte text did not arrive whole", len(big))
+		}
+	}
 }
