@@ -64,6 +64,16 @@ func TestPartsGoUnencodedWhenSMTPCarriesThem(t *testing.T) {
 		{"non-ascii", "Hi José,\nBye", "<p>Olá</p>", "quoted-printable", "quoted-printable"},
 		{"long line", "Hi", "<p>" + long + "</p>", "8bit", "quoted-printable"},
 		{"bare cr", "Hi\rBye", "<p>Hi</p>", "quoted-printable", "8bit"},
+		{"cr at the end", "Hi\nBye\r", "<p>Hi</p>", "quoted-printable", "8bit"},
+		{"nul", "Hi\x00 Tom, see you soon", "<p>Hi</p>\n", "quoted-printable", "8bit"},
+		{"nul late", "Hi Tom, see you!\x00", "<p>Hi</p>\n", "quoted-printable", "8bit"},
+		{"late non-ascii", "Rates this week: 6.1%, for Zoë", "<p>Rates this week: 6.1%, for Zoë</p>", "quoted-printable", "quoted-printable"},
+		{"non-ascii in each word", "abcdefghijklmnopqrstuvwxyz" + "é" + "0123456789", "<p>" + strings.Repeat("-", 13) + "ü" + strings.Repeat("+", 20) + "</p>",
+			"quoted-printable", "quoted-printable"},
+		{"non-ascii in the first words", "ç" + strings.Repeat("x", 40), "<p>abcdefgh" + "ñ" + strings.Repeat("k", 30) + "</p>", "quoted-printable", "quoted-printable"},
+		{"998 bytes a line", strings.Repeat("b", 998) + "\r\n" + strings.Repeat("c", 998) + "\n", "<p>" + strings.Repeat("d", 991) + "</p>", "8bit", "8bit"},
+		{"999 bytes", "Hi\n" + strings.Repeat("e", 999), "<p>Hi</p>", "quoted-printable", "8bit"},
+		{"999 bytes and a crlf", strings.Repeat("f", 999) + "\r\nBye", "<p>Hi</p>", "quoted-printable", "8bit"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			m := &mailer.Mail{MessageID: "a1@pi-crm.example", From: "andy@example.com", To: "tom@example.com", Subject: "Rates", Text: c.text, HTML: c.html}
