@@ -461,7 +461,9 @@ func (s *SMTP) chunked(c *smtp.Client, ms []*Mail, data []*bytes.Buffer, todo []
 		} else if refused {
 			continue
 		}
-		w.WriteString("BDAT " + strconv.Itoa(data[i].Len()) + " LAST\r\n")
+		w.WriteString("BDAT ")
+		w.Write(strconv.AppendInt(w.AvailableBuffer(), int64(data[i].Len()), 10))
+		w.WriteString(" LAST\r\n")
 		w.Write(data[i].Bytes())
 	}
 	// The messages from the k-th on, whose data went, are unknown.
@@ -569,11 +571,17 @@ func closes(err error) bool {
 func envelopeWriter(c *smtp.Client, w *bufio.Writer, then string) func(*Mail) {
 	eightBit, _ := c.Extension("8BITMIME")
 	return func(m *Mail) {
-		w.WriteString("MAIL FROM:<" + m.From + ">")
+		// Piece by piece: a concatenation would be a string a command.
+		w.WriteString("MAIL FROM:<")
+		w.WriteString(m.From)
+		w.WriteString(">")
 		if eightBit {
 			w.WriteString(" BODY=8BITMIME")
 		}
-		w.WriteString("\r\nRCPT TO:<" + m.To + ">\r\n" + then)
+		w.WriteString("\r\nRCPT TO:<")
+		w.WriteString(m.To)
+		w.WriteString(">\r\n")
+		w.WriteString(then)
 	}
 }
 
