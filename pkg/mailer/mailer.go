@@ -231,7 +231,7 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 // carried reports whether SMTP carries body as it is once its bare line
 // feeds are made CRLF, and counts those: 7-bit ASCII without a NUL, every
 // CR ending a line, no line over 998 bytes. Each test is a pass over the
-// whole body with a fast primitive (eight bytes a step, or IndexByte),
+// whole body with a fast primitive (32 bytes a step, or IndexByte),
 // not a loop a line: scanning line by line was a twentieth of
 // crm-sender's instructions.
 func carried(body string) (bare int, ok bool) {
