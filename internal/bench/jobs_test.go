@@ -16,14 +16,21 @@ import (
 
 // cpuTicks returns pid's user+system time in clock ticks (1/100 s).
 func cpuTicks(pid int) int {
+	u, s := cpuSplit(pid)
+	return u + s
+}
+
+// cpuSplit returns pid's user and system time in clock ticks (1/100 s),
+// -1 when it cannot be read.
+func cpuSplit(pid int) (user, system int) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return -1
+		return -1, 0
 	}
 	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
 	u, _ := strconv.Atoi(f[11])
 	s, _ := strconv.Atoi(f[12])
-	return u + s
+	return u, s
 }
 
 // jobs measures the job runner inside a real crm-web: the share of a core

@@ -197,7 +197,9 @@ func (b *bench) drain(n int, arrived, recorded func() bool) (perS, cpuPer1000, p
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(start)
-	ticks := cpuTicks(pid)
+	user, system := cpuSplit(pid)
+	ticks := user + system
+	t.Logf("crm-sender sent %d in %v: %d ticks of user time, %d of system time", n, elapsed.Round(time.Millisecond), user, system)
 	return float64(n) / elapsed.Seconds(), float64(ticks) / 100 / (float64(n) / 1000), peakMB
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/pi-crm/pi-crm/pkg/events"
 	"github.com/pi-crm/pi-crm/pkg/list"
 	"github.com/pi-crm/pi-crm/pkg/mailer"
+	"github.com/pi-crm/pi-crm/pkg/outbox"
 	"github.com/pi-crm/pi-crm/pkg/workspace"
 )
 
@@ -397,6 +398,74 @@ func TestScheduledBlast(t *testing.T) {
 // a contact leaves it on a reply, an unsubscribe, or leaving the tag, or
 // when taken off by hand; pausing holds every place, resuming goes on from
 // it, and an edit stops the drip until it is launched again, places kept.
+// TestDripSweepExitsBeforeTheNextStep: who replies to a drip's message,
+// or is marked do-not-contact, leaves the drip at the next tick, long
+// before the next step falls due; whoever did neither stays on it.
+func TestDripSweepExitsBeforeTheNextStep(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	none := ""
+	if _, err := r.app.Workspaces.Update(ctx, r.andy.Actor, r.ws, workspace.Change{QuietStart: &none, QuietEnd: &none}); err != nil {
+		t.Fatal(err)
+	}
+	ann, bob, cat := r.contact(t, "Ann", "ann@example.com", false, true), r.contact(t, "Bob", "bob@example.com", false, true),
+		r.contact(t, "Cat", "cat@example.com", false, true)
+	c, err := r.app.Campaigns.Create(ctx, r.andy.Actor, r.ws, campaign.Change{Name: "Welcome", Kind: campaign.Drip,
+		Steps: []campaign.Step{{Delay: 0, TemplateID: r.tpl}, {Delay: 24 * time.Hour, TemplateID: r.tpl}}, Segment: campaign.Segment{TagIDs: []string{r.vip.ID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := r.app.Campaigns.Launch(ctx, r.andy.Actor, r.ws, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, t0.Add(time.Minute)); err != nil || n != 3 {
+		t.Fatalf("step 1: %d sent %v", n, err)
+	}
+	// Ann replies to step 1; Bob is marked do-not-contact; Cat replies to
+	// a one-off email, which does not take her off the drip.
+	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+		var annMsg string
+		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND contact_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID, ann},
+			ResultFunc: func(st *sqlite.Stmt) error { annMsg = st.ColumnText(0); return nil }}); err != nil {
+			return err
+		}
+		if _, err := events.Record(conn, events.Event{Provider: "google", ID: "reply:ann", WorkspaceID: r.ws, Kind: events.Replied, OutboxID: annMsg, Via: "poll"}); err != nil {
+			return err
+		}
+		catMsg, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: r.ws, UserID: r.andy.Actor.UserID, ContactID: cat, DedupeKey: "one-off:cat",
+			Provider: mailer.KindFile, To: "cat@example.com", From: "andy@example.com", Subject: "About your rate", Text: "Hi Cat"}, t0)
+		if err != nil {
+			return err
+		}
+		_, err = events.Record(conn, events.Event{Provider: "google", ID: "reply:cat", WorkspaceID: r.ws, Kind: events.Replied, OutboxID: catMsg, Via: "poll"})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dnc := true
+	if _, err := r.app.Contacts.Update(ctx, r.andy.Actor, r.ws, bob, contact.Fields{DoNotContact: &dnc}, false); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := campaign.DripTick(ctx, r.app.DB, t0.Add(2*time.Minute)); err != nil || n != 0 {
+		t.Fatalf("the tick after: %d sent %v", n, err)
+	}
+	es, err := r.app.Campaigns.Enrollments(ctx, r.andy.Actor, r.ws, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range es {
+		got[e.ContactID] = e.Status + ":" + e.ExitReason + ":" + strconv.Itoa(e.NextStep)
+	}
+	want := map[string]string{ann: "exited:" + campaign.ExitReplied + ":2", bob: "exited:" + campaign.WhyDoNotContact + ":2", cat: "active::2"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("enrollment %s: %q, want %q", k, got[k], v)
+		}
+	}
+}
+
 func TestDripWalksStepsAndExits(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()

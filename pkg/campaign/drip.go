@@ -249,19 +249,27 @@ WHERE o.campaign_id = ? AND o.contact_id = ? AND e.kind = 'replied'`, id, d.cont
 	return sent, err
 }
 
+// The sweep's statements start from the replies and the do-not-contact
+// contacts, each through an index of just those (migration 0036): from the
+// enrolments, it read every active one each minute and looked up its
+// replies and its contact (70 ms of crm-sender's CPU a minute with 10,100
+// of them).
+const (
+	sweepReplied = `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
+AND (campaign_id, contact_id) IN (SELECT o.campaign_id, o.contact_id FROM provider_events e JOIN outbox o ON o.id = e.outbox_id
+	WHERE e.kind = 'replied' AND e.outbox_id <> '' AND o.campaign_id <> '')`
+	sweepDoNotContact = `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
+AND contact_id IN (SELECT id FROM contacts WHERE do_not_contact = 1)`
+)
+
 // sweep takes off every drip the contacts walking it who replied to it or
 // were marked do-not-contact since.
 func sweep(conn *sqlite.Conn, now time.Time) error {
 	nowS := store.FormatTime(now)
-	if err := sqlitex.Execute(conn, `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
-AND EXISTS (SELECT 1 FROM outbox o JOIN provider_events e ON e.outbox_id = o.id AND e.outbox_id <> ''
-	WHERE o.campaign_id = enrollments.campaign_id AND o.contact_id = enrollments.contact_id AND e.kind = 'replied')`,
-		&sqlitex.ExecOptions{Args: []any{ExitReplied, nowS}}); err != nil {
+	if err := sqlitex.Execute(conn, sweepReplied, &sqlitex.ExecOptions{Args: []any{ExitReplied, nowS}}); err != nil {
 		return fmt.Errorf("drip exits on replies: %w", err)
 	}
-	if err := sqlitex.Execute(conn, `UPDATE enrollments SET status = 'exited', exit_reason = ?, updated_at = ? WHERE status = 'active'
-AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = enrollments.contact_id AND c.do_not_contact)`,
-		&sqlitex.ExecOptions{Args: []any{WhyDoNotContact, nowS}}); err != nil {
+	if err := sqlitex.Execute(conn, sweepDoNotContact, &sqlitex.ExecOptions{Args: []any{WhyDoNotContact, nowS}}); err != nil {
 		return fmt.Errorf("drip exits on do-not-contact: %w", err)
 	}
 	return nil
