@@ -144,6 +144,42 @@ func (sh *shared) dateOf(t time.Time) string {
 	return sh.date
 }
 
+// dotAtoms reports whether addr is two dot-atoms of RFC 5322 around one
+// "@" (printable ASCII but its specials, no dot at either end or twice in
+// a row), nearly every address a contact has: net/mail would parse it to
+// itself with no name, and its parser was a twentieth of crm-sender's
+// CPU. Anything else (a name, a quoted local part, a domain literal,
+// spaces, UTF-8) goes to net/mail.
+func dotAtoms(addr string) bool {
+	at := strings.IndexByte(addr, '@')
+	if at < 0 {
+		return false
+	}
+	return dotAtom(addr[:at]) && dotAtom(addr[at+1:])
+}
+
+// dotAtom reports whether s is an RFC 5322 dot-atom: atext in runs joined
+// by single dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '.':
+			if s[i-1] == '.' {
+				return false
+			}
+		case c <= ' ' || c >= 0x7f:
+			return false
+		case strings.IndexByte(`()<>[]:;@\,"`, c) >= 0:
+			return false
+		}
+	}
+	return true
+}
+
 // msg is Msg with what sh holds from the messages built before.
 func (m *Mail) msg(sh *shared) (*gomail.Msg, error) {
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
@@ -152,7 +188,10 @@ func (m *Mail) msg(sh *shared) (*gomail.Msg, error) {
 		return nil, err
 	}
 	msg.FromMailAddress(from)
-	if err := msg.To(m.To); err != nil {
+	if dotAtoms(m.To) {
+		// What net/mail would make of it: the address as it is, no name.
+		msg.ToMailAddress(&mail.Address{Address: m.To})
+	} else if err := msg.To(m.To); err != nil {
 		return nil, failed(fmt.Errorf("to %q: %w", m.To, err))
 	}
 	msg.Subject(m.Subject)
