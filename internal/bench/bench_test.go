@@ -40,10 +40,18 @@ func benchOnly(t *testing.T) func(name string) bool {
 		t.Skip("benchmarks run with `make bench`")
 	}
 	only := os.Getenv("PICRM_BENCH_ONLY")
-	return func(n string) bool { return strings.HasPrefix(n, only) }
+	return func(n string) bool { return wanted(n, only) }
 }
 
-func (b *bench) want(name string) bool { return strings.HasPrefix(name, b.only) }
+// wanted reports whether a figure name, or a family of them (a prefix
+// such as "outbox_" that gates the work they share), is asked for by only:
+// the figure starts with it, or it names a figure of the family
+// (ONLY=outbox_enqueue_10k_ms runs the sender's work, gated on "outbox_").
+func wanted(name, only string) bool {
+	return strings.HasPrefix(name, only) || strings.HasPrefix(only, name)
+}
+
+func (b *bench) want(name string) bool { return wanted(name, b.only) }
 
 func (b *bench) report(name string, v float64, unit string) {
 	if v != 0 && v < 1 && v > -1 {
