@@ -83,6 +83,18 @@ func (r *rig) contact(t *testing.T, first, email string, prospect, vip bool) str
 	return c.ID
 }
 
+// reply records, inside the caller's transaction, that the contact
+// answered campaign campaignID's message to them (a poll's event).
+func (r *rig) reply(conn *sqlite.Conn, eventID, campaignID, contactID string) error {
+	var msg string
+	if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND contact_id = ?`, &sqlitex.ExecOptions{Args: []any{campaignID, contactID},
+		ResultFunc: func(st *sqlite.Stmt) error { msg = st.ColumnText(0); return nil }}); err != nil {
+		return err
+	}
+	_, err := events.Record(conn, events.Event{Provider: "google", ID: eventID, WorkspaceID: r.ws, Kind: events.Replied, OutboxID: msg, Via: "poll"})
+	return err
+}
+
 func (r *rig) outboxCount(t *testing.T, campaignID string) int {
 	t.Helper()
 	n := 0
@@ -425,12 +437,7 @@ func TestDripSweepExitsBeforeTheNextStep(t *testing.T) {
 	// Ann replies to step 1; Bob is marked do-not-contact; Cat replies to
 	// a one-off email, which does not take her off the drip.
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
-		var annMsg string
-		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND contact_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID, ann},
-			ResultFunc: func(st *sqlite.Stmt) error { annMsg = st.ColumnText(0); return nil }}); err != nil {
-			return err
-		}
-		if _, err := events.Record(conn, events.Event{Provider: "google", ID: "reply:ann", WorkspaceID: r.ws, Kind: events.Replied, OutboxID: annMsg, Via: "poll"}); err != nil {
+		if err := r.reply(conn, "reply:ann", c.ID, ann); err != nil {
 			return err
 		}
 		catMsg, _, err := outbox.Enqueue(conn, outbox.Message{WorkspaceID: r.ws, UserID: r.andy.Actor.UserID, ContactID: cat, DedupeKey: "one-off:cat",
@@ -499,12 +506,7 @@ func TestDripWalksStepsAndExits(t *testing.T) {
 	tick(2*time.Minute, 0)
 	// Ann replies to step 1, Bob unsubscribes, Cat leaves the tag.
 	if err := r.app.DB.Write(ctx, func(conn *sqlite.Conn) error {
-		var annMsg string
-		if err := sqlitex.Execute(conn, `SELECT id FROM outbox WHERE campaign_id = ? AND contact_id = ?`, &sqlitex.ExecOptions{Args: []any{c.ID, ann},
-			ResultFunc: func(st *sqlite.Stmt) error { annMsg = st.ColumnText(0); return nil }}); err != nil {
-			return err
-		}
-		if _, err := events.Record(conn, events.Event{Provider: "google", ID: "reply:1", WorkspaceID: r.ws, Kind: events.Replied, OutboxID: annMsg, Via: "poll"}); err != nil {
+		if err := r.reply(conn, "reply:1", c.ID, ann); err != nil {
 			return err
 		}
 		return events.SetFlag(conn, r.ws, bob, events.FlagUnsubscribed, "unsubscribed")
