@@ -60,6 +60,9 @@ type SMTP struct {
 	// runs holds the *bufio.Writer a chunked run is written through, of
 	// runBuffer bytes (see chunked).
 	runs sync.Pool
+	// mimes holds the *bytes.Buffer each message's MIME is written into
+	// for a pipelined run.
+	mimes sync.Pool
 }
 
 // runBuffer is the size of a chunked run's write buffer: a run of eight
@@ -166,7 +169,7 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 	defer func() {
 		for _, b := range data {
 			if b != nil {
-				bufPool.Put(b)
+				s.mimes.Put(b)
 			}
 		}
 	}()
@@ -204,7 +207,7 @@ func (s *SMTP) SendRun(ctx context.Context, ms []*Mail) []Result {
 		}
 		// The MIME is written only for a pipelined session: go-mail
 		// writes its own for one command a round trip.
-		if todo = writeMIME(msgs, data, todo, out); len(todo) == 0 {
+		if todo = s.writeMIME(msgs, data, todo, out); len(todo) == 0 {
 			s.put(c)
 			break
 		}
@@ -239,11 +242,14 @@ func size(data []*bytes.Buffer, todo []int) int {
 // writeMIME writes into data the MIME of each message todo names that has
 // none yet, and returns todo without those that could not be written,
 // which fail in out.
-func writeMIME(msgs []*gomail.Msg, data []*bytes.Buffer, todo []int, out []Result) []int {
+func (s *SMTP) writeMIME(msgs []*gomail.Msg, data []*bytes.Buffer, todo []int, out []Result) []int {
 	kept := todo[:0]
 	for _, i := range todo {
 		if data[i] == nil {
-			b := bufPool.Get().(*bytes.Buffer)
+			b, _ := s.mimes.Get().(*bytes.Buffer)
+			if b == nil {
+				b = new(bytes.Buffer)
+			}
 			b.Reset()
 			data[i] = b
 			if _, err := msgs[i].WriteTo(b); err != nil {
@@ -619,8 +625,6 @@ func isNetErr(err error) bool {
 	_, reply := replyCode(err)
 	return err != nil && !reply
 }
-
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeDotted writes data (CRLF lines) as SMTP DATA: a dot starting a line
 // doubled, a CRLF at the end if missing, then the ending dot line.
