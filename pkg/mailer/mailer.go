@@ -147,9 +147,9 @@ func (sh *shared) dateOf(t time.Time) string {
 // dotAtoms reports whether addr is two dot-atoms of RFC 5322 around one
 // "@" (printable ASCII but its specials, no dot at either end or twice in
 // a row), nearly every address a contact has: net/mail would parse it to
-// itself with no name, and its parser was a twentieth of crm-sender's
-// CPU. Anything else (a name, a quoted local part, a domain literal,
-// spaces, UTF-8) goes to net/mail.
+// itself with no name, so its parser is skipped (0.6% of crm-sender's
+// instructions when sending). Anything else (a name, a quoted local part,
+// a domain literal, spaces, UTF-8) goes to net/mail.
 func dotAtoms(addr string) bool {
 	at := strings.IndexByte(addr, '@')
 	if at < 0 {
