@@ -271,8 +271,8 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 // feeds are made CRLF, and counts those: 7-bit ASCII without a NUL, every
 // CR ending a line, no line over 998 bytes. Each test is a pass over the
 // whole body with a fast primitive (32 bytes a step, or IndexByte),
-// not a loop a line: scanning line by line was a twentieth of
-// crm-sender's instructions.
+// not a loop a line: scanning line by line cost about 3% more of
+// crm-sender's instructions when sending.
 func carried(body string) (bare int, ok bool) {
 	if !sevenBit(body) {
 		return 0, false
