@@ -114,6 +114,10 @@ type shared struct {
 	sec            int64
 	loc            *time.Location
 	date           string
+	// scratch is the memory each part's content is written into for
+	// go-mail, which copies it out before it asks for the next (see
+	// part).
+	scratch []byte
 }
 
 // sender returns m's From address, checked: a bare address, which the
@@ -200,8 +204,8 @@ func (m *Mail) msg(sh *shared) (*gomail.Msg, error) {
 	for k, v := range m.Headers {
 		msg.SetGenHeader(gomail.Header(k), v)
 	}
-	text, textEnc := part(m.Text)
-	html, htmlEnc := part(m.HTML)
+	text, textEnc := sh.part(m.Text)
+	html, htmlEnc := sh.part(m.HTML)
 	switch {
 	case m.HTML == "":
 		msg.SetBodyWriter(gomail.TypeTextPlain, text, textEnc)
@@ -227,9 +231,9 @@ func (m *Mail) msg(sh *shared) (*gomail.Msg, error) {
 // and would only have written every "=" as "=3D". The content is written
 // from body as it is, line ends mended on the way: a copy of each body for
 // go-mail to copy again was a fifth of crm-sender's garbage.
-func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
+func (sh *shared) part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 	whole := func(w io.Writer) (int64, error) {
-		n, err := io.WriteString(w, body)
+		n, err := io.WriteString(sh.into(w, len(body)), body)
 		return int64(n), err
 	}
 	bare, ok := carried(body)
@@ -241,12 +245,7 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 		return whole, gomail.WithPartEncoding(gomail.NoEncoding)
 	}
 	return func(w io.Writer) (int64, error) {
-		// go-mail collects a part in a new bytes.Buffer: sized once for
-		// the mended body, it does not grow by doubling through a write
-		// a line (that was a third of crm-sender's garbage).
-		if b, ok := w.(interface{ Grow(int) }); ok {
-			b.Grow(len(body) + bare)
-		}
+		w = sh.into(w, len(body)+bare)
 		var n int64
 		for rest := body; rest != ""; {
 			line, end := rest, ""
@@ -265,6 +264,25 @@ func part(body string) (func(io.Writer) (int64, error), gomail.PartOption) {
 		}
 		return n, nil
 	}, gomail.WithPartEncoding(gomail.NoEncoding)
+}
+
+// into returns w, go-mail's buffer for a part's content, holding size
+// bytes of sh's scratch memory when w is an empty bytes.Buffer: go-mail
+// collects each unencoded part in a new one and copies it into the
+// message at once, so one piece of memory serves every part a run
+// writes, where a buffer a part was a fifth of crm-sender's garbage
+// (its instructions when sending 2.689G -> 2.647G, cachegrind).
+// Any other writer is returned as it is.
+func (sh *shared) into(w io.Writer, size int) io.Writer {
+	b, ok := w.(*bytes.Buffer)
+	if !ok || b.Len() != 0 {
+		return w
+	}
+	if cap(sh.scratch) < size {
+		sh.scratch = make([]byte, 0, size)
+	}
+	*b = *bytes.NewBuffer(sh.scratch[:0])
+	return b
 }
 
 // carried reports whether SMTP carries body as it is once its bare line

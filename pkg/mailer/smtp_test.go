@@ -311,14 +311,16 @@ func arrived(srv *smtptest.Server) string {
 // another with what they share made once (the sender's address, the Date),
 // yet each carries its own From (a display name with quotes in it too, and
 // one not ASCII), a Date that reads back as the time it was sent, and its
-// own data, a run far bigger than its write buffer included; a From that
-// is not a bare address fails alone.
+// own data, a run far bigger than its write buffer included: each part
+// exactly its own text, though one piece of memory held every part on its
+// way into go-mail's message; a From that is not a bare address fails
+// alone.
 func TestSMTPRunWritesEachSendersHeaders(t *testing.T) {
 	srv := smtptest.Start(t)
 	p := smtpFor(t, srv, mailer.SMTPConfig{TLS: "none"})
 	big := strings.Repeat("Rates moved this week.\n", 4000) // 92 KB
 	run := []*mailer.Mail{mailTo("tom@example.com", "h0", "one"), mailTo("tom@example.com", "h1", big), mailTo("tom@example.com", "h2", "bad from"),
-		mailTo("tom@example.com", "h3", "three"), mailTo("tom@example.com", "h4", "four"), mailTo("tom@example.com", "h5", "five")}
+		mailTo("tom@example.com", "h3", "three"), mailTo("tom@example.com", "h4", "four\r\nlines\r\n"), mailTo("tom@example.com", "h5", "five")}
 	run[1].FromName = `Andy "Rates" Lee`
 	run[2].From = "Andy <andy@example.com>"
 	run[3].From, run[3].FromName = "mona@example.com", "Mona Lisa Ngô"
@@ -355,8 +357,15 @@ func TestSMTPRunWritesEachSendersHeaders(t *testing.T) {
 		case date.Before(start) || date.After(time.Now().Add(time.Second)):
 			t.Errorf("%s: Date %v, want about now", id, date)
 		}
-		if id == "h1" && !strings.Contains(strings.ReplaceAll(m.Body, "\r\n", "\n"), big) {
-			t.Errorf("h1's %d-byte text did not arrive whole", len(big))
+		// Each part is its message's own, whole: the big one before
+		// them leaves nothing in the parts after it.
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "h"))
+		got := parts(t, m.Raw)
+		for ct, want := range map[string]string{"text/plain": run[i].Text, "text/html": run[i].HTML} {
+			lf := func(s string) string { return strings.TrimSuffix(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }
+			if g := lf(got[ct][1]); g != lf(want) {
+				t.Errorf("%s: %s reads back %d bytes %.40q, want its own %d bytes %.40q", id, ct, len(g), g, len(lf(want)), lf(want))
+			}
 		}
 	}
 }
