@@ -350,22 +350,6 @@ WHERE rowid IN (SELECT value FROM json_each(?4))`, &sqlitex.ExecOptions{Args: []
 	return due, moves.store(conn)
 }
 
-// Renew extends the lease of the attempts still in flight.
-func Renew(conn *sqlite.Conn, lease time.Duration, now time.Time, attempts ...string) error {
-	stmt := conn.Prep(`UPDATE outbox SET lease_until = ? WHERE attempt_id = ? AND state = 'claimed'`)
-	for _, a := range attempts {
-		stmt.BindText(1, store.FormatTime(now.Add(lease)))
-		stmt.BindText(2, a)
-		if _, err := stmt.Step(); err != nil {
-			return fmt.Errorf("renew: %w", err)
-		}
-		if err := stmt.Reset(); err != nil {
-			return fmt.Errorf("renew: %w", err)
-		}
-	}
-	return nil
-}
-
 // Outcome is what became of one attempt.
 type Outcome struct {
 	ID, AttemptID string
