@@ -112,7 +112,7 @@ func TestBench(t *testing.T) {
 	if b.want("campaign_") || b.want("campaign_page") || b.want("campaign_enqueue") || b.want("drip_") {
 		b.campaigns()
 	}
-	if b.want("outbox_") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") || b.want("sender_file") {
+	if b.want("outbox_") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") || b.want("sender_kinstr") || b.want("sender_file") {
 		b.sender()
 	}
 	if b.want("sender_campaign") {
