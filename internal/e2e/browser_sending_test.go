@@ -104,6 +104,12 @@ func TestBrowserSendEmail(t *testing.T) {
 		shot(t, ctx, "sending-log-failed")
 		t.Fatalf("the log's status is %q, not sent\n%s", status, sender)
 	}
+	// The log line says so without opening the entry.
+	line, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const o = document.querySelector('#log-list [data-outcome]');
+		return o && o.checkVisibility() ? o.closest('summary').innerText : ''; })()`))
+	if !strings.HasSuffix(strings.TrimSpace(line), "· email · sent") {
+		t.Errorf("the log line, closed: %q, want it to end in the state", line)
+	}
 	page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main').innerText`))
 	if !strings.Contains(page, "Rates dipped, Quyen") || !strings.Contains(page, "quyen@example.com") {
 		t.Errorf("the log entry: %s", page)

@@ -175,6 +175,9 @@ type EmailBody struct {
 	Error    string `json:"error,omitempty"`
 	HTML     string `json:"html,omitempty"`
 	To       string `json:"to,omitempty"`
+	// Delivery is the provider's last word on it once it went (delivered,
+	// bounced, deferred, complained, unsubscribed), kept by the events.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // SMSBody is a text message's body.
@@ -186,6 +189,9 @@ type SMSBody struct {
 	Status   string `json:"status,omitempty"`
 	Error    string `json:"error,omitempty"`
 	To       string `json:"to,omitempty"`
+	// Delivery is the carrier's last word on it once it went (delivered,
+	// undelivered), kept by the events.
+	Delivery string `json:"delivery,omitempty"`
 }
 
 // SystemBody records a system event.

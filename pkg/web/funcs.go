@@ -67,6 +67,7 @@ func templateFuncs(static *staticFiles) template.FuncMap {
 		"linkify":   linkify,
 		"kindIcon":  kindIcon,
 		"entryBody": func(e activity.Entry) template.HTML { return entryBody(notes, e) },
+		"standing":  standing,
 		"sortTH":    sortTH,
 		"join":      strings.Join,
 		"kb":        func(n int) string { return strconv.FormatFloat(float64(n)/1024, 'f', 1, 64) },
@@ -144,12 +145,7 @@ func entryBody(p *richtext.Policy, e activity.Entry) template.HTML {
 		if b.Subject == "" && b.Text == "" {
 			break
 		}
-		status := ""
-		if b.Status != "" {
-			// A message the appliance sent: where it stands, kept current by the outbox.
-			status = "<p class=\"text-xs text-slate-500\" data-status=\"" + template.HTMLEscapeString(b.Status) + "\">To " + template.HTMLEscapeString(b.To) + " · " +
-				template.HTMLEscapeString(b.Status) + errSuffix(b.Error) + "</p>"
-		}
+		status := sentLine(b.Status, b.Delivery, b.Error, b.To)
 		return template.HTML(status + "<p class=\"font-medium\">" + template.HTMLEscapeString(b.Subject) + "</p><p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // escaped
 	case activity.SMS:
 		var b activity.SMSBody
@@ -157,7 +153,7 @@ func entryBody(p *richtext.Policy, e activity.Entry) template.HTML {
 		if b.Text == "" {
 			break
 		}
-		return template.HTML("<p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // linkify escapes
+		return template.HTML(sentLine(b.Status, b.Delivery, b.Error, b.To) + "<p class=\"whitespace-pre-wrap\">" + string(linkify(b.Text)) + "</p>") //nolint:gosec // linkify escapes
 	case activity.Field:
 		var b activity.FieldBody
 		_ = json.Unmarshal(e.Body, &b)
@@ -165,6 +161,52 @@ func entryBody(p *richtext.Policy, e activity.Entry) template.HTML {
 			"</p><p class=\"mt-1 text-xs text-slate-500\">After:</p><p class=\"whitespace-pre-wrap\">" + string(linkify(b.To)) + "</p>") //nolint:gosec // linkify escapes
 	}
 	return template.HTML(template.HTMLEscapeString(e.Summary)) //nolint:gosec // escaped
+}
+
+// sentLine is the first line of a message the appliance sent (status is
+// its outbox state, kept current by the outbox): to whom, the state, the
+// provider's word on it once it went and why it failed. Other messages
+// (received ones, those logged by hand) have none.
+func sentLine(status, delivery, why, to string) string {
+	if status == "" {
+		return ""
+	}
+	line := "<p class=\"text-xs text-slate-500\" data-status=\"" + template.HTMLEscapeString(status) + "\">To " + template.HTMLEscapeString(to) + " · " + template.HTMLEscapeString(status)
+	if delivery != "" {
+		line += " · " + template.HTMLEscapeString(delivery)
+	}
+	return line + errSuffix(why) + "</p>"
+}
+
+// outcome is where a message the appliance sent stands, for the log's
+// summary line: Word is the provider's word on it once it was sent
+// (delivered, bounced...), its outbox state before (queued, failed,
+// unknown...); Tone colours what needs the user (red: it did not or will
+// not arrive; amber: not yet known, or it will be tried again).
+type outcome struct{ Word, Tone string }
+
+// tones colours the words of outcome; the rest stay grey.
+var tones = map[string]string{
+	"failed": "text-red-700", "dropped": "text-red-700", "bounced": "text-red-700", "undelivered": "text-red-700", "complained": "text-red-700",
+	"unknown": "text-amber-700", "retrying": "text-amber-700", "deferred": "text-amber-700", "unsubscribed": "text-amber-700",
+}
+
+// standing returns the outcome of log entry e, a zero one for entries that
+// are not a message the appliance sent.
+func standing(e activity.Entry) outcome {
+	if e.Kind != activity.Email && e.Kind != activity.SMS {
+		return outcome{}
+	}
+	var b struct {
+		Status   string `json:"status"`
+		Delivery string `json:"delivery"`
+	}
+	_ = json.Unmarshal(e.Body, &b)
+	w := b.Status
+	if w == "sent" && b.Delivery != "" {
+		w = b.Delivery
+	}
+	return outcome{Word: w, Tone: tones[w]}
 }
 
 func notesSuffix(n string) string {

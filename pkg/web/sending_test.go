@@ -234,3 +234,82 @@ func TestTextPage(t *testing.T) {
 		t.Fatalf("queued: %+v %v", msgs, err)
 	}
 }
+
+// TestLogShowsWhereEachMessageStands: a message the appliance sent says
+// where it stands on its log line without opening the entry: queued, then
+// sent, then the provider's word once it went (delivered; a bounce in red);
+// a text says queued as well; entries that are no message we sent (the
+// contact's creation) say nothing.
+func TestLogShowsWhereEachMessageStands(t *testing.T) {
+	app := apptest.New(t, apptest.Options{NoJobs: true})
+	andy := app.NewUser("Andy")
+	ws := andy.Workspace("Family")
+	ctx := context.Background()
+	first := "Tom"
+	tom, err := app.Contacts.Create(ctx, andy.Actor, ws.ID, contact.Fields{FirstName: &first, Emails: &[]contact.EmailInput{{Address: "tom@example.com"}},
+		Phones: &[]contact.PhoneInput{{Number: "+14155550123"}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Providers.Set(ctx, andy.Actor, ws.ID, mailer.Change{Kind: mailer.KindFile, FromEmail: "andy@family.example"}); err != nil {
+		t.Fatal(err)
+	}
+	q, err := app.Compose.Email(ctx, andy.Actor, ws.ID, compose.Draft{RequestID: "r1", ContactID: tom.ID, Subject: "Rates", BodyHTML: "<p>Hi</p>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := func() []string {
+		t.Helper()
+		_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/contacts/"+tom.ID+"/log", nil, nil)
+		var got []string
+		for _, m := range regexp.MustCompile(`<span class="([^"]*)" data-outcome="([^"]*)">([^<]*)</span>`).FindAllStringSubmatch(body, -1) {
+			if m[2] != m[3] {
+				t.Errorf("outcome %q reads %q", m[2], m[3])
+			}
+			got = append(got, m[2]+"/"+m[1])
+		}
+		return got
+	}
+	if got := strings.Join(outcomes(), " "); got != "queued/" {
+		t.Fatalf("queued: %s", got)
+	}
+	s := sender.New(app.DB, slog.New(slog.NewTextHandler(io.Discard, nil)), nil, t.TempDir(), sender.Options{})
+	if _, err := s.Turn(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(outcomes(), " "); got != "sent/" {
+		t.Fatalf("sent: %s", got)
+	}
+	event := func(id, kind string) {
+		t.Helper()
+		if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error {
+			_, err := events.Record(conn, events.Event{Provider: "file", ID: id, WorkspaceID: ws.ID, Kind: kind, MessageID: q.Message.MessageID, Recipient: "tom@example.com", Via: "poll"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	event("e1", events.Delivered)
+	if got := strings.Join(outcomes(), " "); got != "delivered/" {
+		t.Fatalf("delivered: %s", got)
+	}
+	event("e2", events.Bounced)
+	if got := strings.Join(outcomes(), " "); got != "bounced/text-red-700" {
+		t.Fatalf("bounced: %s", got)
+	}
+	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, "+14155550100") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Compose.Text(ctx, andy.Actor, ws.ID, compose.TextDraft{RequestID: "t1", ContactID: tom.ID, Body: "See you at 5"}); err != nil {
+		t.Fatal(err)
+	}
+	// Newest first: the text, then the email; the bounce's own entry and
+	// the contact's creation have none.
+	if got := strings.Join(outcomes(), " "); got != "queued/ bounced/text-red-700" {
+		t.Fatalf("with a text: %s", got)
+	}
+	_, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/contacts/"+tom.ID+"/log", nil, nil)
+	if !strings.Contains(body, `data-status="queued">To +14155550123 · queued</p>`) || !strings.Contains(body, `data-status="sent">To tom@example.com · sent · bounced</p>`) {
+		t.Errorf("the entries' first lines: %.3000s", body)
+	}
+}
