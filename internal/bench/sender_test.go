@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -96,17 +97,7 @@ func (b *bench) sender() {
 	// drain runs crm-sender until the outbox has target messages sent, n
 	// of them new.
 	drain := func(target, n int, arrived func() bool) (perS, cpuPer1000, peakMB float64) {
-		return b.drain(n, arrived, func() bool {
-			var sent int
-			if err := svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
-				counts, err := outbox.Counts(conn)
-				sent = counts[outbox.Sent]
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return sent >= target
-		})
+		return b.drain(n, arrived, func() bool { return sentIn(t, svc) >= target })
 	}
 	if b.want("outbox_enqueue") || b.want("sender_smtp") || b.want("sender_cpu") || b.want("sender_rss") {
 		took := enqueue(smtpWS, 10_000, mailer.KindSMTP)
@@ -137,12 +128,7 @@ func (b *bench) sender() {
 		old, _ := filepath.Glob(mail)
 		enqueue(fileWS, 2_000, mailer.KindFile)
 		// The SMTP ones, if any, are sent already: the count now is theirs plus these.
-		var before int
-		_ = svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
-			c, err := outbox.Counts(conn)
-			before = c[outbox.Sent]
-			return err
-		})
+		before := sentIn(t, svc)
 		perS, _, _ := drain(before+2_000, 2_000, func() bool {
 			files, _ := filepath.Glob(mail)
 			return len(files)-len(old) >= 2_000
@@ -170,31 +156,15 @@ func (b *bench) senderInstructions(svc *services.Services, actor auth.Actor, por
 		t.Log("sender_kinstr_per_msg not measured: valgrind is not installed (apt-get install valgrind)")
 		return
 	}
-	ctx := context.Background()
 	wsID := b.sinkWorkspace(svc, actor, "Bench SMTP counted", port)
 	enqueue(wsID)
-	var before int
-	if err := svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
-		c, err := outbox.Counts(conn)
-		before = c[outbox.Sent]
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	before := sentIn(t, svc)
 	out := filepath.Join(t.TempDir(), "cachegrind.out")
 	target := sk.n.Load() + 10_000
 	b.drainUnder(func(c *exec.Cmd) {
 		c.Args = []string{"valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=" + out, c.Path}
 		c.Path = valgrind
-	}, 10_000, func() bool { return sk.n.Load() >= target }, func() bool {
-		var sent int
-		_ = svc.DB.Read(ctx, func(conn *sqlite.Conn) error {
-			c, err := outbox.Counts(conn)
-			sent = c[outbox.Sent]
-			return err
-		})
-		return sent >= before+10_000
-	})
+	}, 10_000, func() bool { return sk.n.Load() >= target }, func() bool { return sentIn(t, svc) >= before+10_000 })
 	if got := sk.n.Load(); got != target {
 		t.Fatalf("the sink got %d messages, want %d", got, target)
 	}
@@ -203,6 +173,20 @@ func (b *bench) senderInstructions(svc *services.Services, actor auth.Actor, por
 		t.Fatal(err)
 	}
 	b.report("sender_kinstr_per_msg", float64(n)/10_000/1000, "kinstr")
+}
+
+// sentIn returns how many messages the outbox has sent.
+func sentIn(t *testing.T, svc *services.Services) int {
+	t.Helper()
+	var sent int
+	if err := svc.DB.Read(context.Background(), func(conn *sqlite.Conn) error {
+		c, err := outbox.Counts(conn)
+		sent = c[outbox.Sent]
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return sent
 }
 
 // cachegrindTotal reads the instruction count from the summary line of
