@@ -86,6 +86,9 @@ type Message struct {
 	Bulk bool
 	// CampaignID is the campaign it is of, if any.
 	CampaignID string
+	// Delivery is the provider's last word on it once it was sent
+	// (delivered, bounced...; SetDelivery), "" before.
+	Delivery string
 	// row is the outbox row's rowid, when it was read from the outbox:
 	// claim and outcome find the row by it, without a search of the index
 	// of ids.
@@ -249,7 +252,7 @@ VALUES (?, ?, ?, nullif(?, ''), ?, ?, ?, ?, ?, ?, ?, nullif(?, ''), nullif(?, ''
 
 const columns = `id, workspace_id, user_id, coalesce(contact_id, ''), channel, dedupe_key, message_id, provider, to_addr, from_addr, from_name,
 	coalesce(template_id, ''), subject, coalesce(b.html, ''), coalesce(b.text, ''), state, attempt_id, attempts, due_at, claimed_at, provider_ref, error, created_at, sent_at,
-	coalesce(activity_id, ''), bulk, campaign_id, coalesce(b.layout_id, ''), coalesce(b.fill, ''), outbox.rowid`
+	coalesce(activity_id, ''), bulk, campaign_id, coalesce(b.layout_id, ''), coalesce(b.fill, ''), outbox.rowid, delivery`
 
 func scan(st *sqlite.Stmt) Message {
 	t := func(i int) time.Time {
@@ -265,7 +268,7 @@ func scan(st *sqlite.Stmt) Message {
 		TemplateID: st.ColumnText(11), Subject: st.ColumnText(12), HTML: st.ColumnText(13), Text: st.ColumnText(14), State: State(st.ColumnText(15)),
 		AttemptID: st.ColumnText(16), Attempts: st.ColumnInt(17), DueAt: t(18), ClaimedAt: t(19), ProviderRef: st.ColumnText(20), Error: st.ColumnText(21),
 		CreatedAt: t(22), SentAt: t(23), ActivityID: st.ColumnText(24), Bulk: st.ColumnBool(25), CampaignID: st.ColumnText(26), LayoutID: st.ColumnText(27),
-		row: st.ColumnInt64(29)}
+		row: st.ColumnInt64(29), Delivery: st.ColumnText(30)}
 	if raw := st.ColumnText(28); raw != "" && m.LayoutID != "" {
 		// Into a variable of its own: &m.Fill would move every Message
 		// scanned to the heap (450 bytes of garbage a message sent).

@@ -237,7 +237,8 @@ func TestTextPage(t *testing.T) {
 
 // TestLogShowsWhereEachMessageStands: a message the appliance sent says
 // where it stands on its log line without opening the entry: queued, then
-// sent, then the provider's word once it went (delivered; a bounce in red);
+// sent, then the provider's word once it went (delivered; a bounce in red,
+// which the Sending page shows beside the state);
 // a text says queued as well; entries that are no message we sent (the
 // contact's creation) say nothing.
 func TestLogShowsWhereEachMessageStands(t *testing.T) {
@@ -296,6 +297,10 @@ func TestLogShowsWhereEachMessageStands(t *testing.T) {
 	event("e2", events.Bounced)
 	if got := strings.Join(outcomes(), " "); got != "bounced/text-red-700" {
 		t.Fatalf("bounced: %s", got)
+	}
+	// The Sending page says it too.
+	if _, body := app.Do(andy.Client, http.MethodGet, "/w/"+ws.ID+"/outbox", nil, nil); !strings.Contains(body, `<span data-state="sent">sent</span> · <span data-delivery="bounced">bounced</span>`) {
+		t.Errorf("the Sending page: %s", apptest.Trim(body))
 	}
 	if err := app.DB.Write(ctx, func(conn *sqlite.Conn) error { return events.SetSMSConfig(conn, "+14155550100") }); err != nil {
 		t.Fatal(err)
