@@ -405,11 +405,6 @@ func TestScheduledBlast(t *testing.T) {
 	}
 }
 
-// TestDripWalksStepsAndExits: a three-step drip on a tag sends each step
-// at its delay, each contact each step once however often the tick runs;
-// a contact leaves it on a reply, an unsubscribe, or leaving the tag, or
-// when taken off by hand; pausing holds every place, resuming goes on from
-// it, and an edit stops the drip until it is launched again, places kept.
 // TestDripSweepExitsBeforeTheNextStep: who replies to a drip's message,
 // or is marked do-not-contact, leaves the drip at the next tick, long
 // before the next step falls due; whoever did neither stays on it.
@@ -473,6 +468,11 @@ func TestDripSweepExitsBeforeTheNextStep(t *testing.T) {
 	}
 }
 
+// TestDripWalksStepsAndExits: a three-step drip on a tag sends each step
+// at its delay, each contact each step once however often the tick runs;
+// a contact leaves it on a reply, an unsubscribe, or leaving the tag, or
+// when taken off by hand; pausing holds every place, resuming goes on from
+// it, and an edit stops the drip until it is launched again, places kept.
 func TestDripWalksStepsAndExits(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
