@@ -116,7 +116,7 @@ type shared struct {
 	date           string
 	// scratch is the memory each part's content is written into for
 	// go-mail, which copies it out before it asks for the next (see
-	// part).
+	// into).
 	scratch []byte
 }
 
